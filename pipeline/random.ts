@@ -74,3 +74,10 @@ export function createRng(seed: number): Rng {
 export function permutation(n: number, rng: Rng): number[] {
   return rng.shuffle(Array.from({ length: n }, (_, i) => i));
 }
+
+/** A seed for an independent stream named `label` (e.g. 'limit', 'init:dense_1'), derived from a run's seed. */
+export function deriveSeed(seed: number, label: string): number {
+  let h = seedToState(seed) ^ 0x811c9dc5;
+  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
+  return seedToState(h >>> 0);
+}

@@ -1,0 +1,86 @@
+import { SlimnetError } from '../errors.ts';
+import type { LabelledSet } from './types.ts';
+
+/** What a config's `data.load()` returns: flat sample-major arrays (NHWC for images). */
+export interface ArraysInput {
+  train: { x: Float32Array | number[]; y: Int32Array | number[] };
+  test: { x: Float32Array | number[]; y: Int32Array | number[] };
+  /** Shape of one sample, e.g. [28, 28, 1]. */
+  sampleShape: number[];
+  /** Defaults to the largest label + 1 across train and test. */
+  numClasses?: number;
+}
+
+const WHERE = 'data.load()';
+
+function invalid(message: string, hint?: string): SlimnetError {
+  return new SlimnetError('DATA_INVALID', WHERE, message, hint);
+}
+
+function isNumericArray(a: unknown): a is ArrayLike<number> {
+  return Array.isArray(a) || (ArrayBuffer.isView(a) && !(a instanceof DataView));
+}
+
+function checkSampleShape(shape: unknown): number[] {
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw invalid(`sampleShape must be a non-empty list of positive integers, got ${JSON.stringify(shape)}`);
+  }
+  return [...shape];
+}
+
+function toLabels(name: string, y: unknown): Int32Array {
+  if (!isNumericArray(y)) throw invalid(`${name}.y must be an Int32Array or number[], got ${describeValue(y)}`);
+  const out = new Int32Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] as number;
+    if (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
+      throw invalid(`${name}.y[${i}] is ${v}; labels must be non-negative integers (class indices)`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+function toSamples(name: string, x: unknown, count: number, perSample: number): Float32Array {
+  if (!isNumericArray(x)) throw invalid(`${name}.x must be a Float32Array or number[], got ${describeValue(x)}`);
+  if (x.length !== count * perSample) {
+    throw invalid(`${name}.x has ${x.length} values but ${name}.y has ${count} labels and each sample has ${perSample} values ` +
+      `(expected ${count * perSample})`, 'x is flat and sample-major: count * prod(sampleShape) values');
+  }
+  const out = x instanceof Float32Array ? new Float32Array(x) : Float32Array.from(x);
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) throw invalid(`${name}.x[${i}] is ${x[i]}; sample values must be finite numbers`);
+  }
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : typeof v;
+}
+
+/** Checks what a config's load() returned and turns it into labelled sets (copies, so the caller's arrays stay theirs). */
+export function labelledSetsFromArrays(input: unknown): { train: LabelledSet; test: LabelledSet } {
+  if (typeof input !== 'object' || input === null) throw invalid(`must return { train, test, sampleShape }, got ${describeValue(input)}`);
+  const given = input as Partial<ArraysInput>;
+  const sampleShape = checkSampleShape(given.sampleShape);
+  const perSample = sampleShape.reduce((a, b) => a * b, 1);
+  const sets = (['train', 'test'] as const).map((name) => {
+    const part = given[name];
+    if (typeof part !== 'object' || part === null) throw invalid(`${name} is missing; expected { x, y }`);
+    const y = toLabels(name, part.y);
+    if (y.length === 0) throw invalid(`${name} has no samples`);
+    return { x: toSamples(name, part.x, y.length, perSample), y };
+  });
+  const [train, test] = sets as [{ x: Float32Array; y: Int32Array }, { x: Float32Array; y: Int32Array }];
+  let maxLabel = 0;
+  for (const { y } of sets) for (const v of y) maxLabel = Math.max(maxLabel, v);
+  let numClasses = maxLabel + 1;
+  if (given.numClasses !== undefined) {
+    if (!Number.isInteger(given.numClasses) || given.numClasses < 1) throw invalid(`numClasses must be a positive integer, got ${given.numClasses}`);
+    if (given.numClasses <= maxLabel) throw invalid(`numClasses is ${given.numClasses} but a label is ${maxLabel}`);
+    numClasses = given.numClasses;
+  }
+  const make = (s: { x: Float32Array; y: Int32Array }): LabelledSet => ({ ...s, count: s.y.length, sampleShape: [...sampleShape], numClasses });
+  return { train: make(train), test: make(test) };
+}

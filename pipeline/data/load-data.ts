@@ -1,0 +1,114 @@
+import { resolve } from 'node:path';
+import { SlimnetError } from '../errors.ts';
+import { createRng, deriveSeed } from '../random.ts';
+import { labelledSetsFromArrays, type ArraysInput } from './arrays.ts';
+import { loadIdxFolder } from './idx.ts';
+import { loadMnistPackage } from './mnist-package.ts';
+import { makeSplits, subset } from './splits.ts';
+import type { DataSplits, LabelledSet } from './types.ts';
+
+export type DataSpec =
+  | { source: 'idx'; dir: string }
+  | { source: 'mnist-package' }
+  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> };
+
+export interface LoadDataOptions {
+  validationFraction: number;
+  seed: number;
+  /** The model's input shape without the batch dimension; null for a dimension the model leaves open. */
+  inputShape: (number | null)[];
+  /** Keep a seeded random N samples of train (before validation is carved from it) and/or of test, for quick runs. */
+  limit?: { train?: number; test?: number };
+}
+
+const fmt = (shape: (number | null)[]) => `[${shape.map((d) => (d === null ? 'null' : d)).join(', ')}]`;
+
+/**
+ * The sample shape to use for a model that takes `inputShape`. Data are flat, so reshaping is metadata only:
+ * allowed whenever the element counts agree (an open dimension is inferred from the count).
+ */
+export function shapeForModel(sampleShape: number[], inputShape: (number | null)[], where: string): number[] {
+  const elements = sampleShape.reduce((a, b) => a * b, 1);
+  const mismatch = () => new SlimnetError('DATA_INVALID', where, `model expects input ${fmt(inputShape)} but data samples are ${fmt(sampleShape)}`,
+    'use data whose samples have as many values as the model input');
+  const open = inputShape.filter((d) => d === null).length;
+  const known = inputShape.reduce<number>((a, d) => a * (d ?? 1), 1);
+  if (open === 0) {
+    if (known !== elements) throw mismatch();
+    return inputShape as number[];
+  }
+  if (open === 1) {
+    if (elements % known !== 0) throw mismatch();
+    return inputShape.map((d) => d ?? elements / known);
+  }
+  // Several open dimensions cannot be inferred from a count; the data's own shape must fit them.
+  const fits = sampleShape.length === inputShape.length && inputShape.every((d, i) => d === null || d === sampleShape[i]);
+  if (!fits) throw mismatch();
+  return [...sampleShape];
+}
+
+function checkLimit(value: number | undefined, key: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1) throw new SlimnetError('CONFIG_INVALID', key, `must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** A seeded random selection of n samples, kept in source order. */
+function limitTo(set: LabelledSet, n: number | undefined, seed: number): LabelledSet {
+  if (n === undefined || n >= set.count) return set;
+  const order = createRng(seed).shuffle(Array.from({ length: set.count }, (_, i) => i));
+  return subset(set, order.slice(0, n).sort((a, b) => a - b));
+}
+
+async function loadSource(spec: DataSpec): Promise<{ sets: { train: LabelledSet; test: LabelledSet }; where: string; describe: Record<string, unknown> }> {
+  switch (spec.source) {
+    case 'idx': {
+      const dir = resolve(spec.dir);
+      return { sets: loadIdxFolder(dir), where: dir, describe: { source: 'idx', dir: spec.dir } };
+    }
+    case 'mnist-package':
+      return { sets: loadMnistPackage(), where: 'mnist-package', describe: { source: 'mnist-package' } };
+    case 'arrays': {
+      let input: unknown;
+      try {
+        input = await spec.load();
+      } catch (e) {
+        if (e instanceof SlimnetError) throw e;
+        const err = new SlimnetError('DATA_INVALID', 'data.load()', `threw: ${(e as Error)?.message ?? String(e)}`, 'run with --verbose for its stack');
+        err.cause = e;
+        throw err;
+      }
+      return { sets: labelledSetsFromArrays(input), where: 'data.load()', describe: { source: 'arrays' } };
+    }
+    default:
+      throw new SlimnetError('CONFIG_INVALID', 'data.source', `unknown data source ${JSON.stringify((spec as { source?: unknown }).source)}`,
+        "use 'idx', 'mnist-package' or 'arrays'");
+  }
+}
+
+/** Loads a data source, shapes its samples for the model, applies limits, and splits it into train/validation/test. */
+export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<DataSplits> {
+  const trainLimit = checkLimit(opts.limit?.train, 'limit.train');
+  const testLimit = checkLimit(opts.limit?.test, 'limit.test');
+  const { sets, where, describe } = await loadSource(spec);
+  const sampleShape = shapeForModel(sets.train.sampleShape, opts.inputShape, where);
+  const shaped = (s: LabelledSet): LabelledSet => ({ ...s, sampleShape: [...sampleShape] });
+  const train = limitTo(shaped(sets.train), trainLimit, deriveSeed(opts.seed, 'limit:train'));
+  const test = limitTo(shaped(sets.test), testLimit, deriveSeed(opts.seed, 'limit:test'));
+  const splits = makeSplits(train, test, {
+    validationFraction: opts.validationFraction,
+    seed: opts.seed,
+    describe: {
+      ...describe,
+      sampleShape: sets.train.sampleShape,
+      ...(sampleShape.join() !== sets.train.sampleShape.join() ? { shapedAs: sampleShape } : {}),
+      ...(trainLimit !== undefined || testLimit !== undefined ? { limit: { train: trainLimit, test: testLimit } } : {}),
+    },
+  });
+  splits.describe = {
+    ...splits.describe,
+    counts: { train: splits.train.count, validation: splits.validation.count, test: splits.test.count },
+    numClasses: splits.train.numClasses,
+  };
+  return splits;
+}
