@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// Entry point for `npx slimnet`: slimnet is TypeScript run through tsx, which also loads pipeline.config.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+console.log = (...a) => console.error(...a); // stdout belongs to --json
+const { main } = await import('../pipeline/cli.ts');
+process.exitCode = await main(process.argv.slice(2));

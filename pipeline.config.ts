@@ -1,0 +1,13 @@
+// Compresses the bundled example (examples/mnist-cnn) — `npm run compress` runs this.
+// In your own project: `import { defineConfig } from 'slimnet'`.
+import { defineConfig } from './pipeline/index.ts';
+
+export default defineConfig({
+  name: 'mnist-cnn',
+  model: 'examples/mnist-cnn/model/model.json',
+  data: { source: 'mnist-package' },
+  validationFraction: 0.1,
+  seed: 42,
+  budget: { maxAccuracyDrop: 0.01 },
+  stages: [{ name: 'export', options: { formats: ['tfjs'] }, onBudgetMiss: 'fail' }],
+});

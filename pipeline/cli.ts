@@ -1,0 +1,112 @@
+/**
+ * The slimnet CLI: parses flags, loads the config, calls runPipeline, prints. Kept thin so everything it does
+ * is callable from tests without it. Exit codes: 0 ok, 1 budget/parity not met, 2 bad input or config, 3 bug.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isSlimnetError } from './errors.ts';
+import { TOOL } from './version.ts';
+
+export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
+
+interface CompressArgs {
+  config?: string;
+  model?: string;
+  data?: string;
+  out?: string;
+  stages?: string;
+  maxAccuracyDrop?: number;
+  backend?: string;
+  seed?: number;
+  json: boolean;
+  verbose: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const parser = yargs(argv)
+    .scriptName('slimnet')
+    .version(TOOL.version)
+    .usage('$0 <command> [options]')
+    .command<CompressArgs>(
+      'compress',
+      'Run the compression pipeline: measure, transform stage by stage behind the accuracy budget, export.',
+      (y) =>
+        y
+          .option('config', { type: 'string', describe: 'pipeline config file (default ./pipeline.config.ts when present)' })
+          .option('model', { type: 'string', describe: 'input TF.js model.json (overrides the config)' })
+          .option('data', { type: 'string', describe: 'IDX dataset folder (overrides the config)' })
+          .option('out', { type: 'string', describe: 'output folder (default artifacts/<run name>)' })
+          .option('stages', { type: 'string', describe: 'comma list of stages to run, in order: prune,separable,quantize,export' })
+          .option('max-accuracy-drop', { type: 'number', describe: 'budget: allowed absolute drop of validation accuracy (default 0.01)' })
+          .option('backend', { type: 'string', choices: ['auto', 'wasm', 'tfjs-node', 'cpu'], describe: 'tfjs backend (auto: tfjs-node if it loads, else wasm)' })
+          .option('seed', { type: 'number', describe: 'seed for every random choice (default 42)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print report.json on stdout (progress goes to stderr)' })
+          .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),
+      async (args) => {
+        exitCode = await compress(args);
+      },
+    )
+    .demandCommand(1, 'name a command: slimnet compress --help')
+    .strict()
+    .fail((message, error, y) => {
+      if (error) throw error;
+      process.stderr.write(`slimnet: ${message} (see slimnet --help)\n`);
+      exitCode = EXIT.badInput;
+      void y;
+    })
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100));
+  await parser.parseAsync();
+  return exitCode;
+}
+
+async function compress(args: CompressArgs): Promise<number> {
+  const progress = progressPrinter();
+  try {
+    const { loadConfig } = await import('./load-config.ts');
+    const { runPipeline } = await import('./runner.ts');
+    const { config } = await loadConfig(args.config, {
+      model: args.model,
+      data: args.data,
+      out: args.out,
+      stages: args.stages,
+      maxAccuracyDrop: args.maxAccuracyDrop,
+      backend: args.backend,
+      seed: args.seed,
+    });
+    const result = await runPipeline(config, { log: progress });
+    if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n');
+    if (result.failure) process.stderr.write(result.failure.oneLine() + '\n');
+    progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
+    return result.exitCode;
+  } catch (e) {
+    if (isSlimnetError(e)) {
+      process.stderr.write(e.oneLine() + '\n');
+      if (args.verbose && e.stack) process.stderr.write(e.stack + '\n');
+      return EXIT.badInput;
+    }
+    process.stderr.write(`slimnet: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof Error && e.stack) process.stderr.write(`${args.verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
+    return EXIT.internal;
+  }
+}
+
+/** Progress goes to stderr: timestamps as plain lines when piped, elapsed time when on a terminal. */
+function progressPrinter(): (message: string) => void {
+  const start = performance.now();
+  const tty = process.stderr.isTTY;
+  return (message) => {
+    const seconds = ((performance.now() - start) / 1000).toFixed(1).padStart(6);
+    process.stderr.write(tty ? `\x1b[2m${seconds}s\x1b[0m ${message}\n` : `[${seconds}s] ${message}\n`);
+  };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Libraries (tfjs among them) print to console.log; stdout belongs to --json.
+  console.log = (...a: unknown[]) => console.error(...a);
+  process.exitCode = await main(hideBin(process.argv));
+}

@@ -1,0 +1,131 @@
+/**
+ * pipeline.config.ts is code: `export default defineConfig({...})`. defineConfig only types the object;
+ * validateConfig (run on every load and after CLI overrides) rejects unknown keys and wrong types with an
+ * error naming the key.
+ */
+import { z } from 'zod';
+import { SlimnetError } from './errors.ts';
+import { STAGE_NAMES, type StageName } from './stage.ts';
+import type { ArraysInput } from './data/arrays.ts';
+import type { BackendRequest } from './engine.ts';
+
+export interface StageEntry {
+  name: StageName;
+  /** The stage's own options; each stage documents and validates them (see README, "Stages"). */
+  options?: Record<string, unknown>;
+  /** What a budget miss does: 'reject' hands the stage's input on unchanged; 'fail' also makes the run exit 1. */
+  onBudgetMiss?: 'reject' | 'fail';
+}
+
+export type DataConfig =
+  | { source: 'idx'; dir: string }
+  | { source: 'mnist-package' }
+  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> };
+
+export interface SlimnetConfig {
+  /** Run name; the default output folder is artifacts/<name>. Default: the model's folder name. */
+  name?: string;
+  /** Path to the input model.json (relative paths resolve against the config file's folder). */
+  model: string;
+  data: DataConfig;
+  /** Fraction of the training data held out as the validation split (searches and gates use it). */
+  validationFraction?: number;
+  /** Seeds every random choice: the validation split, searches, fine-tuning. */
+  seed?: number;
+  budget?: { maxAccuracyDrop?: number };
+  backend?: BackendRequest;
+  /** Output folder. Default artifacts/<name>. */
+  out?: string;
+  /** Content-addressed stage cache; false turns it off. Default artifacts/.cache. */
+  cacheDir?: string | false;
+  evaluation?: {
+    batchSize?: number;
+    /** Single-sample inferences timed for latencyMs. */
+    latencySamples?: number;
+    /** Use only the first N samples (after a seeded shuffle) of train/test: for quick runs. */
+    limit?: { train?: number; test?: number };
+  };
+  stages: Array<StageName | StageEntry>;
+}
+
+export function defineConfig(config: SlimnetConfig): SlimnetConfig {
+  return config;
+}
+
+const stageName = z.enum(STAGE_NAMES);
+const positiveInt = z.number().int().positive();
+
+const configSchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "_" or "-"').optional(),
+  model: z.string().min(1),
+  data: z.discriminatedUnion('source', [
+    z.strictObject({ source: z.literal('idx'), dir: z.string().min(1) }),
+    z.strictObject({ source: z.literal('mnist-package') }),
+    z.strictObject({
+      source: z.literal('arrays'),
+      load: z.custom<() => unknown>((v) => typeof v === 'function', 'expected a function returning the arrays'),
+    }),
+  ]),
+  validationFraction: z.number().gt(0).lt(1).default(0.1),
+  seed: z.number().int().nonnegative().default(42),
+  budget: z.strictObject({ maxAccuracyDrop: z.number().min(0).max(1).default(0.01) }).default({ maxAccuracyDrop: 0.01 }),
+  backend: z.enum(['auto', 'wasm', 'tfjs-node', 'cpu']).default('auto'),
+  out: z.string().min(1).optional(),
+  cacheDir: z.union([z.string().min(1), z.literal(false)]).default('artifacts/.cache'),
+  evaluation: z
+    .strictObject({
+      batchSize: positiveInt.default(256),
+      latencySamples: positiveInt.default(50),
+      limit: z.strictObject({ train: positiveInt.optional(), test: positiveInt.optional() }).default({}),
+    })
+    .default({ batchSize: 256, latencySamples: 50, limit: {} }),
+  stages: z.array(
+    z.union([
+      stageName,
+      z.strictObject({
+        name: stageName,
+        options: z.record(z.string(), z.unknown()).default({}),
+        onBudgetMiss: z.enum(['reject', 'fail']).default('reject'),
+      }),
+    ]),
+  ),
+});
+
+export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'stages' | 'data'> & {
+  data: DataConfig;
+  stages: Required<StageEntry>[];
+};
+
+/** Validates a config object; `source` names where it came from (the file) for error messages. */
+export function validateConfig(raw: unknown, source: string): ResolvedConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = formatPath(issue.path);
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : issue.message;
+    const where = issue.code === 'unrecognized_keys' && issue.path.length === 0 ? source : `${source}: ${key || '(root)'}`;
+    throw new SlimnetError('CONFIG_INVALID', where, message, 'fix the value; the README lists every config key');
+  }
+  const parsed = result.data;
+  const stages = parsed.stages.map((s) =>
+    typeof s === 'string' ? { name: s, options: {}, onBudgetMiss: 'reject' as const } : s,
+  );
+  const seen = new Set<string>();
+  stages.forEach((s, i) => {
+    if (seen.has(s.name)) {
+      throw new SlimnetError('CONFIG_INVALID', `${source}: stages[${i}]`, `stage "${s.name}" is listed twice`, 'list each stage once');
+    }
+    seen.add(s.name);
+  });
+  return { ...parsed, data: parsed.data as DataConfig, stages };
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    '',
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * Measures a model IR on data: accuracy and loss batch by batch (never the whole split as one tensor),
+ * single-sample latency, parameters and MACs. Inference runs on a Predictor so a faster engine (onnxruntime)
+ * can stand in for tfjs without the callers changing.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LabelledSet } from './data/types.ts';
+import { batches } from './data/splits.ts';
+import { countMacs } from './graph/macs.ts';
+import { buildTfjsModel } from './io/tfjs-model.ts';
+import { countParams, type ModelIR } from './ir.ts';
+import type { Accuracy, Metrics } from './metrics.ts';
+
+/** Runs a model on flat NHWC batches; returns the first output's rows, flat. */
+export interface Predictor {
+  readonly engine: string;
+  predict(x: Float32Array, count: number, sampleShape: number[]): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export async function tfjsPredictor(ir: ModelIR): Promise<Predictor> {
+  return layersModelPredictor(await buildTfjsModel(ir));
+}
+
+/** Takes ownership of `model`: dispose() disposes it. */
+export function layersModelPredictor(model: tf.LayersModel): Predictor {
+  return {
+    engine: `tfjs-${tf.getBackend()}`,
+    async predict(x, count, sampleShape) {
+      const out = tf.tidy(() => {
+        const input = tf.tensor(x, [count, ...sampleShape], 'float32');
+        const y = model.predict(input);
+        return Array.isArray(y) ? y[0]! : y;
+      });
+      const values = (await out.data()) as Float32Array;
+      out.dispose();
+      return values;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+const EPS = 1e-7;
+
+/** All of a set's outputs, batch by batch, in sample order. */
+export async function predictSet(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (const batch of batches(set, batchSize)) parts.push(await predictor.predict(batch.x, batch.size, set.sampleShape));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Top-1 accuracy and mean cross-entropy. Outputs that are not probabilities (logits) are softmaxed first. */
+export async function measureAccuracy(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Accuracy> {
+  let correct = 0;
+  let lossSum = 0;
+  for (const batch of batches(set, batchSize)) {
+    const out = await predictor.predict(batch.x, batch.size, set.sampleShape);
+    const classes = out.length / batch.size;
+    for (let i = 0; i < batch.size; i++) {
+      const row = toProbabilities(out.subarray(i * classes, (i + 1) * classes));
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
+      const label = batch.y[i]!;
+      if (best === label) correct++;
+      lossSum -= Math.log(Math.max(row[label] ?? 0, EPS));
+    }
+  }
+  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count };
+}
+
+function toProbabilities(row: Float32Array): Float32Array {
+  let sum = 0;
+  let negative = false;
+  for (const v of row) {
+    sum += v;
+    if (v < 0) negative = true;
+  }
+  if (!negative && Math.abs(sum - 1) < 1e-3) return row;
+  const max = Math.max(...row);
+  const exp = row.map((v) => Math.exp(v - max));
+  const total = exp.reduce((a, b) => a + b, 0);
+  return exp.map((v) => v / total);
+}
+
+/** Mean milliseconds of batch-1 inference over `samples` samples, after a few warm-up calls. */
+export async function measureLatency(predictor: Predictor, set: LabelledSet, samples: number): Promise<number> {
+  const size = set.sampleShape.reduce((a, b) => a * b, 1);
+  const n = Math.min(samples, set.count);
+  if (n === 0) return 0;
+  const sample = (i: number) => set.x.subarray(i * size, (i + 1) * size);
+  for (let i = 0; i < Math.min(5, n); i++) await predictor.predict(sample(i), 1, set.sampleShape);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await predictor.predict(sample(i), 1, set.sampleShape);
+  return Number(process.hrtime.bigint() - start) / 1e6 / n;
+}
+
+export interface EvaluateOptions {
+  batchSize: number;
+  latencySamples: number;
+}
+
+/** Everything in Metrics except `bytes`, which depends on how the stage wrote its model. */
+export async function evaluateModel(
+  ir: ModelIR,
+  splits: { validation: LabelledSet; test: LabelledSet },
+  opts: EvaluateOptions,
+): Promise<Omit<Metrics, 'bytes'>> {
+  const predictor = await tfjsPredictor(ir);
+  try {
+    const val = await measureAccuracy(predictor, splits.validation, opts.batchSize);
+    const test = await measureAccuracy(predictor, splits.test, opts.batchSize);
+    const latencyMs = await measureLatency(predictor, splits.test, opts.latencySamples);
+    return {
+      valAccuracy: val.accuracy,
+      testAccuracy: test.accuracy,
+      loss: val.loss,
+      params: countParams(ir),
+      macs: countMacs(ir).total,
+      latencyMs,
+    };
+  } finally {
+    predictor.dispose();
+  }
+}

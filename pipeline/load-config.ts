@@ -1,0 +1,119 @@
+/**
+ * Finds and imports pipeline.config.ts (through tsx, which the CLI runs under), applies CLI overrides, validates,
+ * and resolves relative paths against the config file's folder.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { validateConfig, type ResolvedConfig, type SlimnetConfig } from './config.ts';
+import { SlimnetError } from './errors.ts';
+import { STAGE_NAMES, type StageName } from './stage.ts';
+
+export const DEFAULT_CONFIG_FILE = 'pipeline.config.ts';
+
+/** CLI flags that override the config; undefined means "not given". */
+export interface ConfigOverrides {
+  model?: string;
+  data?: string;
+  out?: string;
+  stages?: string;
+  maxAccuracyDrop?: number;
+  backend?: string;
+  seed?: number;
+}
+
+export interface LoadedConfig {
+  config: ResolvedConfig;
+  /** The config file used, or undefined when everything came from flags. */
+  file?: string;
+}
+
+export async function loadConfig(
+  configPath: string | undefined,
+  overrides: ConfigOverrides,
+  cwd = process.cwd(),
+): Promise<LoadedConfig> {
+  const file = findConfigFile(configPath, cwd);
+  let raw: Partial<SlimnetConfig> = {};
+  if (file) raw = await importConfig(file);
+  else if (!overrides.model || !overrides.data) {
+    throw new SlimnetError(
+      'CONFIG_NOT_FOUND',
+      path.join(cwd, DEFAULT_CONFIG_FILE),
+      'no config file, and --model/--data were not both given',
+      `create ${DEFAULT_CONFIG_FILE} or pass --model <model.json> --data <idx folder>`,
+    );
+  }
+  const baseDir = file ? path.dirname(file) : cwd;
+  const merged = applyOverrides(raw, overrides, file);
+  const config = validateConfig(merged, file ? path.relative(cwd, file) || file : 'command line');
+  return { config: resolvePaths(config, baseDir, cwd, overrides), file };
+}
+
+function findConfigFile(configPath: string | undefined, cwd: string): string | undefined {
+  if (configPath) {
+    const abs = path.resolve(cwd, configPath);
+    if (!existsSync(abs)) {
+      throw new SlimnetError('CONFIG_NOT_FOUND', configPath, 'config file not found', 'check the --config path');
+    }
+    return abs;
+  }
+  const fallback = path.join(cwd, DEFAULT_CONFIG_FILE);
+  return existsSync(fallback) ? fallback : undefined;
+}
+
+async function importConfig(file: string): Promise<Partial<SlimnetConfig>> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new SlimnetError('CONFIG_INVALID', file, `cannot load config: ${reason}`, 'fix the TypeScript error in the config');
+  }
+  if (!mod.default || typeof mod.default !== 'object') {
+    throw new SlimnetError('CONFIG_INVALID', file, 'has no default export', 'end it with `export default defineConfig({...})`');
+  }
+  return mod.default as Partial<SlimnetConfig>;
+}
+
+function applyOverrides(raw: Partial<SlimnetConfig>, o: ConfigOverrides, file: string | undefined): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...raw };
+  if (o.model !== undefined) merged.model = o.model;
+  if (o.data !== undefined) merged.data = { source: 'idx', dir: o.data };
+  if (o.out !== undefined) merged.out = o.out;
+  if (o.backend !== undefined) merged.backend = o.backend;
+  if (o.seed !== undefined) merged.seed = o.seed;
+  if (o.maxAccuracyDrop !== undefined) merged.budget = { ...(raw.budget ?? {}), maxAccuracyDrop: o.maxAccuracyDrop };
+  const configured = raw.stages ?? [];
+  if (o.stages !== undefined) merged.stages = selectStages(configured, o.stages);
+  else if (!file) merged.stages = ['export'];
+  return merged;
+}
+
+/** --stages picks and orders stages; one not in the config runs with its defaults. */
+function selectStages(configured: SlimnetConfig['stages'], list: string): SlimnetConfig['stages'] {
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  return names.map((name) => {
+    if (!(STAGE_NAMES as readonly string[]).includes(name)) {
+      throw new SlimnetError('STAGE_UNKNOWN', '--stages', `unknown stage "${name}"`, `stages are ${STAGE_NAMES.join(', ')}`);
+    }
+    const entry = configured.find((s) => (typeof s === 'string' ? s : s.name) === name);
+    return entry ?? (name as StageName);
+  });
+}
+
+function resolvePaths(config: ResolvedConfig, baseDir: string, cwd: string, o: ConfigOverrides): ResolvedConfig {
+  // Flags are relative to where the user typed them; config values to the config file.
+  const fromFlagOrConfig = (value: string, flag: string | undefined) => path.resolve(flag !== undefined ? cwd : baseDir, value);
+  const model = fromFlagOrConfig(config.model, o.model);
+  const data = config.data.source === 'idx' ? { ...config.data, dir: fromFlagOrConfig(config.data.dir, o.data) } : config.data;
+  const name = config.name ?? defaultRunName(model);
+  const out = config.out !== undefined ? fromFlagOrConfig(config.out, o.out) : path.resolve(baseDir, 'artifacts', name);
+  const cacheDir = config.cacheDir === false ? false : path.resolve(baseDir, config.cacheDir);
+  return { ...config, name, model, data, out, cacheDir };
+}
+
+function defaultRunName(modelJsonPath: string): string {
+  const folder = path.basename(path.dirname(modelJsonPath));
+  return folder.replace(/[^\w.-]/g, '_') || 'run';
+}

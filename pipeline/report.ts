@@ -1,0 +1,74 @@
+/**
+ * report.json is a stable contract (CI scripts and release tooling read it; schema in the README).
+ * Bump REPORT_SCHEMA_VERSION on any breaking change.
+ */
+import type { Metrics } from './metrics.ts';
+import type { StageName } from './stage.ts';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type StageStatus = 'accepted' | 'rejected' | 'skipped' | 'failed';
+
+export interface StageReport {
+  name: StageName;
+  status: StageStatus;
+  /** Why a stage was rejected, skipped or failed. */
+  reason?: string;
+  seconds: number;
+  /** True when the result came from the artifact cache instead of running the stage. */
+  cached: boolean;
+  /** Metrics of the stage's output model (absent when the stage failed). */
+  metrics?: Metrics;
+  /** Files the stage produced, relative to the report's folder. */
+  artifacts: Record<string, string>;
+  options: Record<string, unknown>;
+  details?: Record<string, unknown>;
+  notes?: string[];
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  model: { path: string; sha256: string };
+  data: Record<string, unknown> & { fingerprint: string; train: number; validation: number; test: number };
+  budget: { maxAccuracyDrop: number; minValAccuracy: number };
+  engine: { backend: string; evaluation: string };
+  seed: number;
+  baseline: Metrics;
+  stages: StageReport[];
+  final: Metrics;
+  exports: { tfjs?: string; onnx?: string };
+  seconds: number;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const num = (v: number) => v.toLocaleString('en-US');
+
+function metricsRow(label: string, status: string, m: Metrics | undefined): string {
+  if (!m) return `| ${label} | ${status} | – | – | – | – | – | – |`;
+  return `| ${label} | ${status} | ${pct(m.valAccuracy)} | ${pct(m.testAccuracy)} | ${num(m.params)} | ${num(m.bytes)} | ${num(m.macs)} | ${m.latencyMs.toFixed(3)} |`;
+}
+
+/** The human-readable twin of report.json. */
+export function renderMarkdown(report: Report): string {
+  const lines = [
+    `# slimnet report`,
+    ``,
+    `Model \`${report.model.path}\` (sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
+    `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). Engine: ${report.engine.backend}.`,
+    ``,
+    `| step | status | val acc | test acc | params | bytes | MACs | latency ms |`,
+    `|---|---|---|---|---|---|---|---|`,
+    metricsRow('baseline', '', report.baseline),
+    ...report.stages.map((s) => metricsRow(s.name, s.status + (s.cached ? ' (cached)' : ''), s.metrics)),
+    metricsRow('**final**', '', report.final),
+    ``,
+  ];
+  for (const s of report.stages) {
+    if (s.reason) lines.push(`- **${s.name}** ${s.status}: ${s.reason}`);
+    for (const note of s.notes ?? []) lines.push(`- ${s.name}: ${note}`);
+  }
+  const exports = Object.entries(report.exports);
+  if (exports.length) lines.push('', '## Exports', ...exports.map(([f, p]) => `- ${f}: \`${p}\``));
+  return lines.join('\n') + '\n';
+}

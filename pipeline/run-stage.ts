@@ -1,0 +1,157 @@
+/**
+ * Runs one stage: cache lookup, the stage itself in a scratch folder, writing its model, measuring it, and the
+ * accuracy gate. A user-fixable failure (SlimnetError) becomes a 'failed' entry; a bug propagates.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readCache, stageCacheKey, writeCache, type CacheEntry } from './cache.ts';
+import type { ResolvedConfig } from './config.ts';
+import type { DataSplits } from './data/types.ts';
+import { isSlimnetError, SlimnetError } from './errors.ts';
+import { evaluateModel, measureAccuracy, tfjsPredictor } from './evaluate.ts';
+import { modelBytes } from './io/model-files.ts';
+import { writeModel } from './io/write-model.ts';
+import type { ModelIR } from './ir.ts';
+import type { Metrics } from './metrics.ts';
+import type { StageReport } from './report.ts';
+import type { Stage, StageContext, StageOutput } from './stage.ts';
+import { TOOL } from './version.ts';
+
+export interface StageRun {
+  stage: Stage;
+  options: Record<string, unknown>;
+  onBudgetMiss: 'reject' | 'fail';
+}
+
+export interface StageRunContext {
+  config: ResolvedConfig;
+  data: DataSplits;
+  backend: string;
+  baseline: Metrics;
+  /** The folder the run is being assembled in; the stage's folder goes beneath it. */
+  runDir: string;
+  log(message: string): void;
+}
+
+export interface StageResult {
+  report: StageReport;
+  /** The model handed to the next stage: the stage's output if accepted, else its input. */
+  ir: ModelIR;
+  metrics: Metrics;
+  failure?: SlimnetError;
+  budgetFailed: boolean;
+}
+
+export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext): Promise<StageResult> {
+  const started = performance.now();
+  const name = run.stage.name;
+  const stageDir = path.join(rc.runDir, name);
+  await rm(stageDir, { recursive: true, force: true });
+  await mkdir(stageDir, { recursive: true });
+  const { config } = rc;
+  const cacheKey = stageCacheKey({
+    ir: input.ir,
+    stage: name,
+    options: run.options,
+    dataFingerprint: rc.data.fingerprint,
+    seed: config.seed,
+    evaluation: config.evaluation,
+    backend: rc.backend,
+    toolVersion: TOOL.version,
+  });
+  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
+  let entry: CacheEntry;
+  let outIr: ModelIR;
+  if (cached) {
+    rc.log(`${name}: cached result (key ${cacheKey.slice(0, 12)})`);
+    ({ entry, ir: outIr } = cached);
+  } else {
+    let output: StageOutput;
+    try {
+      output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir));
+    } catch (e) {
+      if (!isSlimnetError(e)) throw e;
+      return failed(run, input, e, started);
+    }
+    outIr = output.ir;
+    const modelJson = output.modelJson ?? 'model/model.json';
+    if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
+    const metrics: Metrics = {
+      ...(await evaluateModel(outIr, rc.data, config.evaluation)),
+      bytes: modelBytes(path.join(stageDir, modelJson)),
+    };
+    entry = { metrics, output: { modelJson, exports: output.exports, details: output.details, notes: output.notes } };
+    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
+  }
+  // The gate is applied on every run, cached or not: the budget is not part of the cache key.
+  const verdict = gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
+  const accepted = verdict.status === 'accepted';
+  const rel = (p: string) => path.posix.join(name, p.split(path.sep).join('/'));
+  const artifacts: Record<string, string> = { model: rel(entry.output.modelJson) };
+  for (const [format, p] of Object.entries(entry.output.exports ?? {})) if (p) artifacts[format] = rel(p);
+  const report: StageReport = {
+    name,
+    ...verdict,
+    seconds: (performance.now() - started) / 1000,
+    cached: !!cached,
+    metrics: entry.metrics,
+    artifacts,
+    options: run.options,
+    details: entry.output.details,
+    notes: entry.output.notes,
+  };
+  return {
+    report,
+    ir: accepted ? outIr : input.ir,
+    metrics: accepted ? entry.metrics : input.metrics,
+    budgetFailed: !accepted && run.onBudgetMiss === 'fail',
+  };
+}
+
+function gate(metrics: Metrics, rc: StageRunContext, maxDrop: number): { status: 'accepted' | 'rejected'; reason?: string } {
+  const floor = rc.baseline.valAccuracy - maxDrop;
+  // A tiny tolerance so a bit-identical model is never rejected by float noise in the subtraction.
+  if (metrics.valAccuracy >= floor - 1e-9) return { status: 'accepted' };
+  return {
+    status: 'rejected',
+    reason: `validation accuracy ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − maxAccuracyDrop ${maxDrop})`,
+  };
+}
+
+function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string): StageContext {
+  return {
+    data: rc.data,
+    seed: rc.config.seed,
+    stageDir,
+    inputMetrics: input.metrics,
+    baseline: rc.baseline,
+    maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
+    async evaluateCandidate(ir) {
+      const predictor = await tfjsPredictor(ir);
+      try {
+        return await measureAccuracy(predictor, rc.data.validation, rc.config.evaluation.batchSize);
+      } finally {
+        predictor.dispose();
+      }
+    },
+    log: (message) => rc.log(`${run.stage.name}: ${message}`),
+  };
+}
+
+function failed(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, error: SlimnetError, started: number): StageResult {
+  return {
+    report: {
+      name: run.stage.name,
+      status: 'failed',
+      reason: error.oneLine().replace(/^slimnet: /, ''),
+      seconds: (performance.now() - started) / 1000,
+      cached: false,
+      artifacts: {},
+      options: run.options,
+    },
+    ir: input.ir,
+    metrics: input.metrics,
+    failure: error,
+    budgetFailed: false,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * runPipeline: load → baseline → stages (each measured and gated) → report. The run is assembled in a
+ * scratch folder beside --out and swapped into place at the end, so bad input or a crash never leaves a
+ * half-written artifacts folder.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { STAGES } from '../stages/index.ts';
+import { formatPath, type ResolvedConfig } from './config.ts';
+import { loadData } from './data/load-data.ts';
+import { initEngine } from './engine.ts';
+import { SlimnetError } from './errors.ts';
+import { evaluateModel } from './evaluate.ts';
+import { replaceDirAtomic } from './io/atomic.ts';
+import { hashModelFiles, modelBytes } from './io/model-files.ts';
+import { readModel } from './io/read-model.ts';
+import { findLayer, type ModelIR } from './ir.ts';
+import type { Metrics } from './metrics.ts';
+import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
+import { runStage, type StageRun } from './run-stage.ts';
+import { TOOL } from './version.ts';
+
+export interface PipelineResult {
+  report: Report;
+  outDir: string;
+  /** 0 success; 1 a budget miss on a stage configured with onBudgetMiss 'fail', or an export parity failure; 2 bad input. */
+  exitCode: 0 | 1 | 2;
+  /** The first stage failure, if any (the CLI prints it as one line). */
+  failure?: SlimnetError;
+}
+
+export interface RunOptions {
+  /** Progress lines (stage start/end, stage logs). */
+  log?: (message: string) => void;
+}
+
+/** Validates every stage's options before any work is done. */
+export function resolveStages(config: ResolvedConfig, source = 'config'): StageRun[] {
+  return config.stages.map((entry, i) => {
+    const definition = STAGES[entry.name];
+    if (!definition) {
+      throw new SlimnetError('STAGE_UNKNOWN', `${source}: stages[${i}]`, `stage "${entry.name}" is not implemented in slimnet ${TOOL.version}`,
+        `available: ${Object.keys(STAGES).join(', ')}`);
+    }
+    const parsed = definition.options.safeParse(entry.options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const key = formatPath(['stages', i, 'options', ...issue.path]);
+      const message = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+      throw new SlimnetError('CONFIG_INVALID', `${source}: ${key}`, message, `see the README for the ${entry.name} stage's options`);
+    }
+    const options = parsed.data as Record<string, unknown>;
+    return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss };
+  });
+}
+
+export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {
+  const log = opts.log ?? (() => {});
+  const started = performance.now();
+  const stageRuns = resolveStages(config);
+  const backend = await initEngine(config.backend);
+  const ir = await readModel(config.model);
+  const data = await loadData(config.data, {
+    validationFraction: config.validationFraction,
+    seed: config.seed,
+    inputShape: modelInputShape(ir),
+    limit: config.evaluation.limit,
+  });
+  log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
+
+  const outDir = config.out!;
+  const runDir = `${outDir}.partial-${randomBytes(4).toString('hex')}`;
+  await mkdir(runDir, { recursive: true });
+  try {
+    const baseline: Metrics = { ...(await evaluateModel(ir, data, config.evaluation)), bytes: modelBytes(config.model) };
+    log(`baseline: ${describeMetrics(baseline)}`);
+    const stageReports: StageReport[] = [];
+    let current = { ir, metrics: baseline };
+    let failure: SlimnetError | undefined;
+    let budgetFailed = false;
+    for (const run of stageRuns) {
+      if (failure) {
+        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
+        continue;
+      }
+      log(`${run.stage.name}: running`);
+      const result = await runStage(run, current, { config, data, backend, baseline, runDir, log });
+      stageReports.push(result.report);
+      log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
+      failure ??= result.failure;
+      budgetFailed ||= result.budgetFailed;
+      current = { ir: result.ir, metrics: result.metrics };
+    }
+    const report: Report = {
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      tool: TOOL,
+      model: { path: relativePath(outDir, config.model), sha256: hashModelFiles(config.model) },
+      data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
+      budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      engine: { backend, evaluation: `tfjs-${backend}` },
+      seed: config.seed,
+      baseline,
+      stages: stageReports,
+      final: current.metrics,
+      exports: acceptedExports(stageReports),
+      seconds: (performance.now() - started) / 1000,
+    };
+    await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report));
+    await replaceDirAtomic(runDir, outDir);
+    const exitCode = failure ? (failure.code === 'EXPORT_PARITY' ? 1 : 2) : budgetFailed ? 1 : 0;
+    return { report, outDir, exitCode, failure };
+  } catch (e) {
+    await rm(runDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** The model's input shape without the batch dimension. */
+export function modelInputShape(ir: ModelIR): (number | null)[] {
+  if (ir.inputs.length !== 1) {
+    throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.inputs.length} inputs; slimnet supports single-input models`, 'export a single-input model');
+  }
+  const input = findLayer(ir, ir.inputs[0]!);
+  const shape = input.config.batch_input_shape as (number | null)[] | undefined;
+  if (!shape) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 're-save the model from tfjs');
+  return shape.slice(1);
+}
+
+/** Report paths are relative to the report's folder and always use '/'. */
+function relativePath(from: string, to: string): string {
+  return path.relative(from, to).split(path.sep).join('/');
+}
+
+/** Export paths of accepted export stages, relative to the report's folder. */
+function acceptedExports(stages: StageReport[]): Report['exports'] {
+  const exports: Report['exports'] = {};
+  for (const s of stages) {
+    if (s.name !== 'export' || s.status !== 'accepted') continue;
+    if (s.artifacts.tfjs) exports.tfjs = s.artifacts.tfjs;
+    if (s.artifacts.onnx) exports.onnx = s.artifacts.onnx;
+  }
+  return exports;
+}
+
+export function describeMetrics(m: Metrics): string {
+  return `val ${(m.valAccuracy * 100).toFixed(2)}%, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+}

@@ -1,0 +1,54 @@
+/**
+ * The stage contract. A stage is one file under stages/, exporting a StageDefinition: a zod schema for its
+ * options (every option has a default and a one-line description) and a factory that turns validated
+ * options into a runnable Stage. The runner owns evaluation, gating, caching and artifact writes.
+ */
+import type { z } from 'zod';
+import type { DataSplits } from './data/types.ts';
+import type { ModelIR } from './ir.ts';
+import type { Metrics, Accuracy } from './metrics.ts';
+
+/** Fixed names: configs, CI scripts and report.json refer to them. */
+export const STAGE_NAMES = ['prune', 'separable', 'quantize', 'export'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface StageContext {
+  data: DataSplits;
+  seed: number;
+  /** Scratch folder for the stage's files; the runner moves it into place only when the stage completes. */
+  stageDir: string;
+  /** The input model's metrics (measured by the runner before this stage). */
+  inputMetrics: Metrics;
+  baseline: Metrics;
+  maxAccuracyDrop: number;
+  /** Validation accuracy/loss of a candidate model: what searches compare. Never looks at the test split. */
+  evaluateCandidate(ir: ModelIR): Promise<Accuracy>;
+  log(message: string): void;
+}
+
+export interface StageOutput {
+  ir: ModelIR;
+  /**
+   * Set when the stage wrote its own model file (e.g. a quantised model.json) whose size is what ships;
+   * path relative to stageDir. Otherwise the runner writes `model/model.json` from `ir`.
+   */
+  modelJson?: string;
+  /** Exported artifacts by format, paths relative to stageDir. */
+  exports?: { tfjs?: string; onnx?: string };
+  /** Stage-specific, machine-readable account of what it did (per-layer changes, parity numbers, ...). */
+  details?: Record<string, unknown>;
+  notes?: string[];
+}
+
+export interface Stage {
+  name: StageName;
+  run(ir: ModelIR, ctx: StageContext): Promise<StageOutput>;
+}
+
+export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
+  name: StageName;
+  /** One line for --help and the README. */
+  description: string;
+  options: Schema;
+  create(options: z.output<Schema>): Stage;
+}
