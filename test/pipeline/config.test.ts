@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateConfig } from '../../pipeline/config.ts';
+import { SlimnetError } from '../../pipeline/errors.ts';
+import { resolveStages } from '../../pipeline/runner.ts';
+
+const base = { model: 'm/model.json', data: { source: 'idx', dir: 'd' }, stages: ['export'] };
+
+function errorOf(fn: () => unknown): SlimnetError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof SlimnetError, `expected SlimnetError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected an error');
+}
+
+test('defaults are filled in', () => {
+  const c = validateConfig(base, 'cfg.ts');
+  assert.equal(c.budget.maxAccuracyDrop, 0.01);
+  assert.equal(c.seed, 42);
+  assert.equal(c.validationFraction, 0.1);
+  assert.equal(c.backend, 'auto');
+  assert.deepEqual(c.stages, [{ name: 'export', options: {}, onBudgetMiss: 'reject' }]);
+});
+
+test('an unknown top-level key is named', () => {
+  const e = errorOf(() => validateConfig({ ...base, budjet: {} }, 'cfg.ts'));
+  assert.equal(e.code, 'CONFIG_INVALID');
+  assert.match(e.oneLine(), /cfg\.ts.*unknown key "budjet"/);
+});
+
+test('a wrong type names the nested key', () => {
+  const e = errorOf(() => validateConfig({ ...base, budget: { maxAccuracyDrop: 'a lot' } }, 'cfg.ts'));
+  assert.equal(e.where, 'cfg.ts: budget.maxAccuracyDrop');
+});
+
+test('an unknown stage name is named with its index', () => {
+  const e = errorOf(() => validateConfig({ ...base, stages: ['export', 'shrink'] }, 'cfg.ts'));
+  assert.equal(e.where, 'cfg.ts: stages[1]');
+});
+
+test('a stage listed twice is an error', () => {
+  const e = errorOf(() => validateConfig({ ...base, stages: ['export', { name: 'export' }] }, 'cfg.ts'));
+  assert.match(e.message, /listed twice/);
+});
+
+test('an unknown data source is an error on data.source', () => {
+  const e = errorOf(() => validateConfig({ ...base, data: { source: 'csv', dir: 'x' } }, 'cfg.ts'));
+  assert.match(e.where, /data\.source/);
+});
+
+test('stage options are validated by the stage, naming the option', () => {
+  const config = validateConfig({ ...base, stages: [{ name: 'export', options: { formats: ['tflite'] } }] }, 'cfg.ts');
+  const e = errorOf(() => resolveStages(config));
+  assert.match(e.where, /stages\[0\]\.options\.formats\[0\]/);
+  const unknown = validateConfig({ ...base, stages: [{ name: 'export', options: { fromat: 'x' } }] }, 'cfg.ts');
+  assert.match(errorOf(() => resolveStages(unknown)).message, /unknown option "fromat"/);
+});
+
+test('a known but unimplemented stage says so', () => {
+  const config = validateConfig({ ...base, stages: ['separable'] }, 'cfg.ts');
+  const e = errorOf(() => resolveStages(config));
+  assert.equal(e.code, 'STAGE_UNKNOWN');
+  assert.match(e.message, /not implemented/);
+});
