@@ -88,8 +88,8 @@ async function loadSource(spec: DataSpec): Promise<{ sets: { train: LabelledSet;
 
 /** Loads a data source, shapes its samples for the model, applies limits, and splits it into train/validation/test. */
 export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<DataSplits> {
-  const trainLimit = checkLimit(opts.limit?.train, 'limit.train');
-  const testLimit = checkLimit(opts.limit?.test, 'limit.test');
+  const trainLimit = checkLimit(opts.limit?.train, 'evaluation.limit.train');
+  const testLimit = checkLimit(opts.limit?.test, 'evaluation.limit.test');
   const { sets, where, describe } = await loadSource(spec);
   const sampleShape = shapeForModel(sets.train.sampleShape, opts.inputShape, where);
   const shaped = (s: LabelledSet): LabelledSet => ({ ...s, sampleShape: [...sampleShape] });

@@ -72,7 +72,7 @@ test('limit keeps a seeded random selection, before validation is carved', async
   assert.ok(picked.every((r) => fullRows.has(r)));
   assert.notDeepEqual(picked, rows(full.test.x, 5));
   await assert.rejects(loadData({ source: 'idx', dir: idxDir }, { ...opts, limit: { train: 0 } }),
-    (e: unknown) => e instanceof SlimnetError && e.code === 'CONFIG_INVALID' && e.where === 'limit.train');
+    (e: unknown) => e instanceof SlimnetError && e.code === 'CONFIG_INVALID' && e.where === 'evaluation.limit.train');
 });
 
 test('arrays source: async load, validation, and errors from load() itself', async () => {
