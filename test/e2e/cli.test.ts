@@ -1,0 +1,99 @@
+/** End-to-end: the real CLI (bin/slimnet.js) as a user runs it, on a generated model and IDX folder. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../../pipeline/engine.ts';
+import { fileLoadHandler } from '../../pipeline/io/tfjs-file-handler.ts';
+import type { Report } from '../../pipeline/report.ts';
+import { writeTinyTask } from '../fixtures/tiny-task.ts';
+
+const BIN = path.resolve('bin/slimnet.js');
+let work: string;
+let task: { modelJson: string; dataDir: string };
+
+function slimnet(args: string[], cwd = work) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-'));
+  task = await writeTinyTask(work);
+});
+
+test('compress with --model/--data and no config writes a report and a loadable TF.js export', async () => {
+  const out = path.join(work, 'out1');
+  const r = slimnet(['compress', '--model', task.modelJson, '--data', task.dataDir, '--stages', 'export', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')), report);
+  assert.ok(existsSync(path.join(out, 'report.md')));
+  assert.equal(report.tool.name, 'slimnet');
+  assert.equal(report.stages.length, 1);
+  assert.equal(report.stages[0]!.status, 'accepted');
+  assert.ok(report.baseline.valAccuracy > 0.9, `baseline val accuracy ${report.baseline.valAccuracy}`);
+  assert.equal(report.baseline.params, 6 * 6 * 3 + 3);
+  assert.equal(report.baseline.macs, 6 * 6 * 3);
+  assert.equal(report.exports.tfjs, 'export/tfjs/model.json');
+  for (const key of ['valAccuracy', 'testAccuracy', 'loss', 'params', 'bytes', 'macs', 'latencyMs'] as const) {
+    assert.equal(typeof report.final[key], 'number', key);
+  }
+  const parity = (report.stages[0]!.details as { parity: { tfjs: { top1Agreement: number; maxAbsDiff: number } } }).parity.tfjs;
+  assert.equal(parity.top1Agreement, 1);
+  assert.ok(parity.maxAbsDiff <= 1e-6);
+
+  // A user's stock tfjs loads the export and reproduces the original model's predictions.
+  await initEngine('wasm');
+  const exported = await tf.loadLayersModel(fileLoadHandler(path.join(out, report.exports.tfjs!)));
+  const original = await tf.loadLayersModel(fileLoadHandler(task.modelJson));
+  const x = tf.randomUniform([8, 6, 6, 1], 0, 1, 'float32', 3);
+  const diff = tf.max(tf.abs(tf.sub(exported.predict(x) as tf.Tensor, original.predict(x) as tf.Tensor))).dataSync()[0]!;
+  assert.equal(diff, 0);
+});
+
+test('a second identical run is served from the cache', () => {
+  const out = path.join(work, 'out-cache');
+  const args = ['compress', '--model', task.modelJson, '--data', task.dataDir, '--out', out, '--json'];
+  const first = JSON.parse(slimnet(args).stdout) as Report;
+  const second = JSON.parse(slimnet(args).stdout) as Report;
+  assert.equal(first.stages[0]!.cached, false);
+  assert.equal(second.stages[0]!.cached, true);
+  assert.deepEqual(second.stages[0]!.metrics, first.stages[0]!.metrics);
+  assert.ok(existsSync(path.join(out, 'export/tfjs/model.json')));
+});
+
+test('bad input: a missing model exits 2 with one line naming the file, and writes nothing', () => {
+  const out = path.join(work, 'never');
+  const r = slimnet(['compress', '--model', path.join(work, 'missing/model.json'), '--data', task.dataDir, '--out', out]);
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('slimnet:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /missing\/model\.json/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace without --verbose');
+  assert.equal(existsSync(out), false);
+  assert.equal(readdirSync(work).some((f) => f.startsWith('never.partial')), false);
+});
+
+test('bad config: an unknown key exits 2 naming the key', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-cfg-'));
+  writeFileSync(
+    path.join(dir, 'pipeline.config.ts'),
+    `export default { model: ${JSON.stringify(task.modelJson)}, data: { source: 'idx', dir: ${JSON.stringify(task.dataDir)} }, stages: ['export'], budgett: {} };\n`,
+  );
+  const r = slimnet(['compress'], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /unknown key "budgett"/);
+  assert.equal(existsSync(path.join(dir, 'artifacts')), false);
+});
+
+test('--help lists the compress options', () => {
+  const r = slimnet(['compress', '--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['--config', '--model', '--data', '--out', '--stages', '--max-accuracy-drop', '--backend', '--seed', '--json', '--verbose']) {
+    assert.match(r.stdout, new RegExp(flag));
+  }
+});

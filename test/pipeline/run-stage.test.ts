@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { validateConfig, type ResolvedConfig } from '../../pipeline/config.ts';
+import { loadData } from '../../pipeline/data/load-data.ts';
+import type { DataSplits } from '../../pipeline/data/types.ts';
+import { initEngine } from '../../pipeline/engine.ts';
+import { SlimnetError } from '../../pipeline/errors.ts';
+import { evaluateModel } from '../../pipeline/evaluate.ts';
+import { cloneIR, getWeight, type ModelIR } from '../../pipeline/ir.ts';
+import type { Metrics } from '../../pipeline/metrics.ts';
+import { runStage, type StageRunContext } from '../../pipeline/run-stage.ts';
+import type { Stage, StageOutput } from '../../pipeline/stage.ts';
+import { tinyModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
+
+let rc: StageRunContext;
+let input: { ir: ModelIR; metrics: Metrics };
+
+before(async () => {
+  await initEngine('wasm');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-stage-'));
+  const task = await writeTinyTask(dir);
+  const config: ResolvedConfig = {
+    ...validateConfig({ model: task.modelJson, data: { source: 'idx', dir: task.dataDir }, stages: [], cacheDir: false }, 'test'),
+    out: path.join(dir, 'out'),
+  };
+  const ir = tinyModelIR();
+  const data: DataSplits = await loadData(config.data, { validationFraction: 0.2, seed: 1, inputShape: [6, 6, 1] });
+  const metrics: Metrics = { ...(await evaluateModel(ir, data, config.evaluation)), bytes: 1 };
+  rc = { config, data, backend: 'wasm', baseline: metrics, runDir: path.join(dir, 'run'), log: () => {} };
+  input = { ir, metrics };
+});
+
+/** A stage that applies `edit` to a copy of the IR. */
+function stage(edit: (ir: ModelIR) => void): Stage {
+  return {
+    name: 'prune',
+    async run(ir): Promise<StageOutput> {
+      const out = cloneIR(ir);
+      edit(out);
+      return { ir: out, notes: ['edited'] };
+    },
+  };
+}
+
+/** Swaps the kernel's class columns: the model now predicts the wrong class for every sample. */
+function breakModel(ir: ModelIR): void {
+  const kernel = getWeight(ir.layers.find((l) => l.name === 'dense')!, 'kernel')!;
+  const classes = kernel.shape[1]!;
+  const copy = kernel.values.slice();
+  for (let i = 0; i < kernel.values.length; i++) {
+    const row = Math.floor(i / classes);
+    kernel.values[i] = copy[row * classes + ((i % classes) + 1) % classes]!;
+  }
+}
+
+test('the baseline solves the tiny task', () => {
+  assert.ok(input.metrics.valAccuracy > 0.95, String(input.metrics.valAccuracy));
+});
+
+test('a stage within budget is accepted and its model handed on', async () => {
+  const tensorsBefore = tf.memory().numTensors;
+  const r = await runStage({ stage: stage(() => {}), options: {}, onBudgetMiss: 'reject' }, input, rc);
+  assert.equal(r.report.status, 'accepted');
+  assert.equal(r.report.metrics!.valAccuracy, input.metrics.valAccuracy);
+  assert.equal(r.report.artifacts.model, 'prune/model/model.json');
+  assert.notEqual(r.ir, input.ir);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked by evaluation');
+});
+
+test('a stage over budget is rejected and its input handed on', async () => {
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'reject' }, input, rc);
+  assert.equal(r.report.status, 'rejected');
+  assert.match(r.report.reason!, /below the budget floor/);
+  assert.ok(r.report.metrics!.valAccuracy < 0.5);
+  assert.equal(r.ir, input.ir);
+  assert.equal(r.metrics, input.metrics);
+  assert.equal(r.budgetFailed, false);
+});
+
+test("onBudgetMiss 'fail' marks the run failed", async () => {
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail' }, input, rc);
+  assert.equal(r.report.status, 'rejected');
+  assert.equal(r.budgetFailed, true);
+});
+
+test('maxAccuracyDrop decides: a loose budget accepts the same broken model', async () => {
+  const loose = { ...rc, config: { ...rc.config, budget: { maxAccuracyDrop: 1 } } };
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail' }, input, loose);
+  assert.equal(r.report.status, 'accepted');
+});
+
+test('a user-fixable stage error becomes a failed entry; a bug propagates', async () => {
+  const failing: Stage = {
+    name: 'export',
+    run: async () => {
+      throw new SlimnetError('LAYER_UNSUPPORTED', 'layer "x"', 'not supported');
+    },
+  };
+  const r = await runStage({ stage: failing, options: {}, onBudgetMiss: 'reject' }, input, rc);
+  assert.equal(r.report.status, 'failed');
+  assert.match(r.report.reason!, /layer "x": not supported/);
+  assert.equal(r.failure?.code, 'LAYER_UNSUPPORTED');
+  const buggy: Stage = { name: 'export', run: async () => { throw new TypeError('oops'); } };
+  await assert.rejects(runStage({ stage: buggy, options: {}, onBudgetMiss: 'reject' }, input, rc), TypeError);
+});
