@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterKernel } from './conv-backprop.ts';
+import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.ts';
+import { maxPoolGradKernel } from './pool-backprop.ts';
+
+/**
+ * Gradient kernels the tfjs wasm backend (4.22) lacks, found by training small models of every supported layer
+ * kind on wasm: Conv2D and SeparableConv2D need Conv2DBackpropFilter, DepthwiseConv2D needs both depthwise
+ * backprop kernels. Conv2DBackpropInput, AvgPoolGrad, FusedBatchNorm and the activations' gradients are native to
+ * wasm or composed by tfjs-core from ops wasm has, and agree with the cpu backend.
+ */
+const MISSING = [conv2dBackpropFilterKernel, depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel];
+
+/** Kernels wasm ships but gets wrong (see pool-backprop.ts): ours replace them. */
+const REPLACED = [maxPoolGradKernel];
+
+let registered = false;
+
+/** Registers the missing and replacement gradient kernels for 'wasm'. Idempotent; returns the names it touched. */
+export function registerWasmGradientKernels(): string[] {
+  if (registered) return [];
+  registered = true;
+  const present = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
+  const touched: string[] = [];
+  for (const make of MISSING) {
+    const kernel = make('wasm');
+    if (present.has(kernel.kernelName)) continue; // a newer tfjs may ship it
+    tf.registerKernel(kernel);
+    touched.push(kernel.kernelName);
+  }
+  for (const make of REPLACED) {
+    const kernel = make('wasm');
+    // Unregister first: registering over an existing kernel logs a warning.
+    if (present.has(kernel.kernelName)) tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel(kernel);
+    touched.push(kernel.kernelName);
+  }
+  return touched;
+}
