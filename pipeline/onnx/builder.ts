@@ -1,0 +1,165 @@
+/**
+ * A small ONNX graph builder: nodes, initializers, graph inputs/outputs and unique names, plus the one
+ * piece of bookkeeping the exporter needs everywhere — which memory layout each tensor is in.
+ *
+ * Keras tensors are channels-last (NHWC); ONNX convolutions and pools are NCHW. A rank-4 tensor is
+ * therefore held either as Keras has it ('keras') or transposed to [N,C,H,W] ('nchw'); `inLayout`
+ * inserts a Transpose only when a consumer needs the other layout, and only once per tensor.
+ */
+import { FLOAT, INT64, onnx } from './proto.ts';
+import type { OnnxTypes } from './proto.ts';
+
+/** A dimension; null is unknown (the batch, or a free spatial size). */
+export type Dim = number | null;
+
+/** 'keras': the ONNX tensor has the Keras shape as is. 'nchw': a Keras [N,H,W,C] tensor held as [N,C,H,W]. */
+export type Layout = 'keras' | 'nchw';
+
+/** An ONNX tensor standing for a Keras tensor; `shape` is always the Keras (NHWC) shape, batch first. */
+export interface TensorRef {
+  name: string;
+  layout: Layout;
+  shape: Dim[];
+}
+
+export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string };
+
+export const NHWC_TO_NCHW = [0, 3, 1, 2];
+export const NCHW_TO_NHWC = [0, 2, 3, 1];
+
+/** Where Keras axis `axis` of a tensor of rank `rank` sits in the ONNX tensor of the given layout. */
+export function onnxAxis(kerasAxis: number, rank: number, layout: Layout): number {
+  const a = kerasAxis < 0 ? kerasAxis + rank : kerasAxis;
+  if (a < 0 || a >= rank) throw new Error(`axis ${kerasAxis} out of range for rank ${rank}`);
+  if (layout === 'keras') return a;
+  if (rank !== 4) throw new Error(`nchw layout on a rank-${rank} tensor`);
+  return [0, 2, 3, 1][a];
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** ONNX raw_data is little-endian; copy so later edits of the caller's array cannot change the model. */
+function littleEndianBytes(values: Float32Array | BigInt64Array): Uint8Array {
+  const copy = values.slice();
+  const bytes = new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength);
+  if (!LITTLE_ENDIAN) {
+    const size = copy.BYTES_PER_ELEMENT;
+    for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+  }
+  return bytes;
+}
+
+function attribute(name: string, value: Attr): OnnxTypes.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if ('i' in value) return { name, type: T.INT, i: value.i };
+  if ('f' in value) return { name, type: T.FLOAT, f: value.f };
+  if ('ints' in value) return { name, type: T.INTS, ints: value.ints };
+  if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
+  return { name, type: T.STRING, s: new TextEncoder().encode(value.s) };
+}
+
+function valueInfo(name: string, shape: Dim[]): OnnxTypes.IValueInfoProto {
+  const dim = shape.map((d, i) =>
+    d === null ? { dimParam: i === 0 ? 'batch' : `${name}_dim${i}` } : { dimValue: d },
+  );
+  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim } } } };
+}
+
+export class GraphBuilder {
+  private readonly names = new Set<string>();
+  private readonly nodes: OnnxTypes.INodeProto[] = [];
+  private readonly initializers: OnnxTypes.ITensorProto[] = [];
+  private readonly inputs: OnnxTypes.IValueInfoProto[] = [];
+  private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
+  /** `${tensor}->${layout}` → the transposed copy, so each tensor is transposed at most once per direction. */
+  private readonly relayouts = new Map<string, TensorRef>();
+
+  /** Takes `name` exactly: graph inputs and outputs must carry the tfjs names. */
+  claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`ONNX name "${name}" is already taken`);
+    this.names.add(name);
+    return name;
+  }
+
+  /** `hint` if free, else `hint_1`, `hint_2`, ... */
+  unique(hint: string): string {
+    let name = hint;
+    for (let i = 1; this.names.has(name); i++) name = `${hint}_${i}`;
+    this.names.add(name);
+    return name;
+  }
+
+  /** Adds a node with one output named after `hint` and returns that output's name. */
+  op(opType: string, inputs: string[], attrs: Record<string, Attr>, hint: string): string {
+    const output = this.unique(hint);
+    this.nodes.push({
+      opType,
+      name: output,
+      input: inputs,
+      output: [output],
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return output;
+  }
+
+  /** Makes `tensor` available under `name` (a claimed graph output name) with an Identity node. */
+  alias(tensor: string, name: string): void {
+    if (!this.names.has(name)) throw new Error(`alias target "${name}" was not claimed`);
+    this.nodes.push({ opType: 'Identity', name: this.unique(`${name}/identity`), input: [tensor], output: [name] });
+  }
+
+  /** A float32 initializer (weights, constants); dims [] makes a scalar. */
+  floatConst(hint: string, dims: number[], values: Float32Array | number[]): string {
+    const data = values instanceof Float32Array ? values : Float32Array.from(values);
+    if (data.length !== dims.reduce((a, b) => a * b, 1)) {
+      throw new Error(`initializer ${hint}: ${data.length} values for dims [${dims}]`);
+    }
+    const name = this.unique(hint);
+    this.initializers.push({ name, dims, dataType: FLOAT, rawData: littleEndianBytes(data) });
+    return name;
+  }
+
+  /** A 1-D int64 initializer (shapes, pads). */
+  int64Const(hint: string, values: number[]): string {
+    const name = this.unique(hint);
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dims: [values.length], dataType: INT64, rawData: littleEndianBytes(data) });
+    return name;
+  }
+
+  addInput(name: string, shape: Dim[]): void {
+    this.inputs.push(valueInfo(name, shape));
+  }
+
+  addOutput(name: string, shape: Dim[]): void {
+    this.outputs.push(valueInfo(name, shape));
+  }
+
+  /** `ref` in the requested layout, transposing (once, cached) if needed. */
+  inLayout(ref: TensorRef, layout: Layout): TensorRef {
+    if (ref.layout === layout) return ref;
+    if (ref.shape.length !== 4) throw new Error(`cannot change the layout of a rank-${ref.shape.length} tensor`);
+    const key = `${ref.name}->${layout}`;
+    let moved = this.relayouts.get(key);
+    if (!moved) {
+      const perm = layout === 'nchw' ? NHWC_TO_NCHW : NCHW_TO_NHWC;
+      const name = this.op('Transpose', [ref.name], { perm: { ints: perm } }, `${ref.name}/to_${layout}`);
+      moved = { name, layout, shape: ref.shape };
+      this.relayouts.set(key, moved);
+      // The way back is the tensor we started from: no second transpose for a round trip.
+      this.relayouts.set(`${name}->${ref.layout}`, ref);
+    }
+    return moved;
+  }
+
+  graph(name: string, docString?: string): OnnxTypes.IGraphProto {
+    return {
+      name,
+      docString,
+      node: this.nodes,
+      initializer: this.initializers,
+      input: this.inputs,
+      output: this.outputs,
+    };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * ModelIR → ONNX ModelProto bytes, in TypeScript (no Python, no tf2onnx).
+ *
+ * Contract of the exported graph:
+ * - Inputs and outputs are named after the tfjs model's input and output layers, with a dynamic batch
+ *   dimension (dim_param "batch").
+ * - The input takes the same NHWC tensor the tfjs model takes; the graph transposes to NCHW once for its
+ *   convolutions and pools and back to NHWC before Flatten/Reshape/Dense and at 4-D outputs, so one
+ *   preprocessing serves both runtimes and Dense weights apply unchanged.
+ * - Opset 13 by default, IR version 8: every op used here has had its current semantics since opset 13
+ *   (Softmax on a single axis, Clip/Pad taking tensors), opset 13 is what most runtimes (onnxruntime-web,
+ *   mobile builds) support, and IR 8 / opset ≤ 17 is the newest the ONNX 1.12 checker in Debian accepts.
+ *   Opsets 14–17 are allowed: the ops emitted here (ReduceMean/ReduceMax with an `axes` attribute, Pad,
+ *   Resize, Softmax) keep the same signature through opset 17 and change only at 18.
+ */
+import { SlimnetError } from '../errors.ts';
+import type { ModelIR } from '../ir.ts';
+import { TOOL } from '../version.ts';
+import { GraphBuilder, type TensorRef } from './builder.ts';
+import { foldBatchNorms } from './fold-batchnorm.ts';
+import { kerasOutputShapes } from './keras-shapes.ts';
+import { unsupportedOption } from './layer-converters/common.ts';
+import { converterFor } from './layers.ts';
+import { encodeModel } from './proto.ts';
+
+export const DEFAULT_OPSET = 13;
+export const MIN_OPSET = 13;
+export const MAX_OPSET = 17;
+export const ONNX_IR_VERSION = 8;
+
+export interface ExportOnnxOptions {
+  /** ONNX opset, 13..17 (default 13). */
+  opset?: number;
+}
+
+function checkOpset(opset: number): void {
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new SlimnetError('CONFIG_INVALID', 'opset', `ONNX opset ${opset} is not supported`, `use an integer from ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+}
+
+/** Serialized ModelProto (the bytes of a .onnx file) computing what the IR computes. */
+export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Array {
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  checkOpset(opset);
+  // Fail on the first unsupported layer before any work, so the error is about the model, not a half-built graph.
+  for (const layer of ir.layers) {
+    if (layer.className === 'InputLayer') {
+      const dtype = layer.config.dtype ?? 'float32';
+      if (dtype !== 'float32') throw unsupportedOption(layer, `${String(dtype)} inputs`, 'only float32 inputs can be exported');
+    } else {
+      converterFor(layer);
+    }
+  }
+  const shapes = kerasOutputShapes(ir);
+  const { ir: model, folded } = foldBatchNorms(ir, shapes);
+  const shapeOf = (name: string) => {
+    const s = shapes.get(name);
+    if (!s) throw new Error(`no shape for layer "${name}"`);
+    return s;
+  };
+
+  const b = new GraphBuilder();
+  for (const name of new Set([...model.inputs, ...model.outputs])) b.claim(name);
+  const refs = new Map<string, TensorRef>();
+  for (const name of model.inputs) {
+    b.addInput(name, shapeOf(name));
+    refs.set(name, { name, layout: 'keras', shape: shapeOf(name) });
+  }
+  for (const layer of model.layers) {
+    if (layer.className === 'InputLayer') continue;
+    const inputs = layer.inputs.map((name) => {
+      const ref = refs.get(name);
+      if (!ref) throw new Error(`layer "${layer.name}" consumes "${name}", which is not computed before it`);
+      return ref;
+    });
+    const produced = folded.has(layer.name)
+      ? inputs[0]
+      : converterFor(layer)({ b, layer, inputs, outShape: shapeOf(layer.name) });
+    refs.set(layer.name, { name: produced.name, layout: produced.layout, shape: shapeOf(layer.name) });
+  }
+  for (const name of model.outputs) {
+    const ref = b.inLayout(refs.get(name)!, 'keras');
+    if (ref.name !== name) b.alias(ref.name, name);
+    b.addOutput(name, shapeOf(name));
+  }
+
+  return encodeModel({
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: opset }],
+    producerName: TOOL.name,
+    producerVersion: TOOL.version,
+    graph: b.graph(model.name || 'model', 'Inputs and outputs are channels-last (NHWC), exactly as the tfjs model.'),
+    metadataProps: [{ key: 'input_layout', value: 'NHWC' }],
+  });
+}

@@ -1,0 +1,71 @@
+/** Running exported ONNX models on onnxruntime-node: sessions, batched prediction, a Predictor for evaluate.ts. */
+import * as ort from 'onnxruntime-node';
+import type { Predictor } from '../evaluate.ts';
+
+export type OrtSession = ort.InferenceSession;
+
+export interface OrtSessionOptions {
+  /** Intra-op threads; onnxruntime's default (one per core) when unset. */
+  threads?: number;
+}
+
+export async function createOrtSession(bytes: Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
+  return ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
+  });
+}
+
+/** Flat samples, sample-major, each of `sampleShape` (NHWC for images). A LabelledSet is one. */
+export interface SampleArray {
+  x: Float32Array;
+  sampleShape: number[];
+}
+
+/** Runs `count` samples of `x` as one batch; returns the output `outputName` (default: the first), flat. */
+export async function runOrtBatch(
+  session: OrtSession, x: Float32Array, count: number, sampleShape: number[], outputName = session.outputNames[0],
+): Promise<Float32Array> {
+  if (session.inputNames.length !== 1) {
+    throw new Error(`predictOrt feeds one input; the model has ${session.inputNames.length} (${session.inputNames.join(', ')})`);
+  }
+  const input = new ort.Tensor('float32', x, [count, ...sampleShape]);
+  const result = await session.run({ [session.inputNames[0]]: input }, [outputName]);
+  const out = result[outputName];
+  if (out.type !== 'float32') throw new Error(`output ${outputName} is ${out.type}, expected float32`);
+  const values = (out.data as Float32Array).slice();
+  out.dispose();
+  return values;
+}
+
+/** Predictions for every sample, `batchSize` samples per run, in sample order (flat rows). */
+export async function predictOrt(
+  session: OrtSession, data: SampleArray, batchSize = 256, outputName = session.outputNames[0],
+): Promise<Float32Array> {
+  const sampleSize = data.sampleShape.reduce((a, b) => a * b, 1);
+  const count = data.x.length / sampleSize;
+  if (!Number.isInteger(count)) throw new Error(`x has ${data.x.length} values, not a multiple of sample size ${sampleSize}`);
+  let out: Float32Array | undefined;
+  let rowSize = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const y = await runOrtBatch(session, data.x.subarray(start * sampleSize, (start + n) * sampleSize), n, data.sampleShape, outputName);
+    if (!out) {
+      rowSize = y.length / n;
+      out = new Float32Array(count * rowSize);
+    }
+    out.set(y, start * rowSize);
+  }
+  return out ?? new Float32Array(0);
+}
+
+/** An evaluate.ts Predictor backed by an ORT session; dispose() releases the session. */
+export function ortPredictor(session: OrtSession): Predictor {
+  return {
+    engine: 'onnxruntime-node',
+    predict: (x, count, sampleShape) => runOrtBatch(session, x, count, sampleShape),
+    dispose: () => void session.release(),
+  };
+}
