@@ -1,9 +1,9 @@
-import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { after, before, describe, test } from 'node:test';
 import { SlimnetError } from '../../../pipeline/errors.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
@@ -16,7 +16,7 @@ import { functionalResidual, predictFlat, randomInputs, sequentialCnn } from '..
 let root: string;
 let n = 0;
 before(async () => {
-  await tf.setBackend('wasm');
+  await initEngine('wasm');
   root = await mkdtemp(join(tmpdir(), 'slimnet-read-model-'));
 });
 after(async () => {

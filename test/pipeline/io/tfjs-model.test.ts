@@ -1,9 +1,9 @@
-import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { after, before, describe, test } from 'node:test';
 import { readModel } from '../../../pipeline/io/read-model.ts';
 import { fileLoadHandler } from '../../../pipeline/io/tfjs-file-handler.ts';
@@ -13,7 +13,7 @@ import { depthwiseNet, functionalResidual, mergeNet, predictFlat, randomInputs, 
 
 let dir: string;
 before(async () => {
-  await tf.setBackend('wasm');
+  await initEngine('wasm');
   dir = await mkdtemp(join(tmpdir(), 'slimnet-tfjs-model-'));
 });
 after(async () => {

@@ -1,6 +1,6 @@
-import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { before, describe, test } from 'node:test';
 import { createRng } from '../../../pipeline/random.ts';
 import {
@@ -15,7 +15,7 @@ import {
 } from '../../../pipeline/io/weights.ts';
 
 before(async () => {
-  await tf.setBackend('wasm');
+  await initEngine('wasm');
 });
 
 function randomValues(n: number, lo: number, hi: number, seed: number): Float32Array {

@@ -1,9 +1,9 @@
-import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { after, before, describe, test } from 'node:test';
 import { replaceDirAtomic, writeFileAtomic } from '../../../pipeline/io/atomic.ts';
 import { readModel } from '../../../pipeline/io/read-model.ts';
@@ -16,7 +16,7 @@ import { functionalResidual, predictFlat, randomInputs, sequentialCnn } from '..
 
 let root: string;
 before(async () => {
-  await tf.setBackend('wasm');
+  await initEngine('wasm');
   root = await mkdtemp(join(tmpdir(), 'slimnet-write-model-'));
 });
 after(async () => {
