@@ -1,7 +1,8 @@
 /**
  * Activation functions (fused into Conv/Dense via `activation`, or as layers) as ONNX ops. Each formula
  * follows tfjs-layers' own definition (activations.ts, advanced_activations.ts), not Keras-Python's,
- * since the exported model must match what tfjs computes.
+ * since the exported model must match what tfjs computes. (tfjs's `gelu_new` is left out: tfjs cannot load it
+ * back from a model.json, which camel-cases it to an unknown `geluNew`.)
  */
 import type { LayerIR } from '../../ir.ts';
 import { onnxAxis, type GraphBuilder, type TensorRef } from '../builder.ts';
@@ -9,7 +10,7 @@ import { numberOpt, stringOpt, unsupportedOption, type LayerConverter, type Prod
 
 export const SUPPORTED_ACTIVATIONS = [
   'linear', 'relu', 'relu6', 'sigmoid', 'hard_sigmoid', 'tanh', 'softmax', 'log_softmax', 'swish', 'elu',
-  'selu', 'softplus', 'softsign', 'gelu', 'gelu_new', 'mish',
+  'selu', 'softplus', 'softsign', 'gelu', 'mish',
 ] as const;
 
 /** tfjs writes activation names snake_cased (`hard_sigmoid`); accept the camelCase class names too. */
@@ -67,14 +68,6 @@ export function applyActivation(b: GraphBuilder, layer: LayerIR, x: Input, activ
       const erf = b.op('Erf', [b.op('Div', [x.name, scalar(b, `${h}/sqrt2`, Math.SQRT2)], {}, `${h}/div`)], {}, `${h}/erf`);
       const cdf = b.op('Mul', [b.op('Add', [erf, scalar(b, `${h}/one`, 1)], {}, `${h}/add`), scalar(b, `${h}/half`, 0.5)], {}, `${h}/cdf`);
       return same(b.op('Mul', [x.name, cdf], {}, h));
-    }
-    case 'gelu_new': {
-      // tfjs: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const cube = b.op('Mul', [x.name, b.op('Mul', [x.name, x.name], {}, `${h}/sq`)], {}, `${h}/cube`);
-      const inner = b.op('Add', [x.name, b.op('Mul', [cube, scalar(b, `${h}/c`, 0.044715)], {}, `${h}/cubec`)], {}, `${h}/inner`);
-      const t = b.op('Tanh', [b.op('Mul', [inner, scalar(b, `${h}/k`, Math.sqrt(2 / Math.PI))], {}, `${h}/scaled`)], {}, `${h}/tanh`);
-      const onePlus = b.op('Add', [t, scalar(b, `${h}/one`, 1)], {}, `${h}/oneplus`);
-      return same(b.op('Mul', [b.op('Mul', [x.name, onePlus], {}, `${h}/xm`), scalar(b, `${h}/half`, 0.5)], {}, h));
     }
     default:
       throw unsupportedOption(

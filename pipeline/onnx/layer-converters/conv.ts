@@ -68,6 +68,12 @@ const conv2d: LayerConverter = ({ b, layer, inputs }) => {
 };
 
 const depthwiseConv2d: LayerConverter = ({ b, layer, inputs }) => {
+  // tfjs's DepthwiseConv2D layer ignores dilation_rate (it passes null; "TODO: Add support for dilation"),
+  // so such a model means one thing in Keras and another in tfjs: refuse rather than pick one silently.
+  const dilation = pairOpt(layer, 'dilation_rate', [1, 1]);
+  if (dilation[0] !== 1 || dilation[1] !== 1) {
+    throw unsupportedOption(layer, `DepthwiseConv2D with dilation_rate [${dilation}]`, 'tfjs ignores dilation in DepthwiseConv2D; use dilation 1 or a SeparableConv2D');
+  }
   const x = b.inLayout(inputs[0], 'nchw');
   const dw = depthwiseKernel(b, layer);
   const g = geometry(layer, x, dw.kernel);
