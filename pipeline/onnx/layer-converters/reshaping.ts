@@ -55,7 +55,11 @@ const zeroPadding2d: LayerConverter = ({ b, layer, inputs }) => {
   // ONNX pads: all begins, then all ends, in the tensor's own axis order.
   const pads = x.layout === 'nchw' ? [0, 0, top, left, 0, 0, bottom, right] : [0, top, left, 0, 0, bottom, right, 0];
   const padsName = b.int64Const(`${layer.name}/pads`, pads);
-  return { name: b.op('Pad', [x.name, padsName], { mode: { s: 'constant' } }, `${layer.name}/pad`), layout: x.layout };
+  // Pad with -0.0, not 0: equal in every later op, but it stops onnxruntime's PadFusion (which checks for
+  // all-zero bytes) from folding the Pad into a following MaxPool/AveragePool's own pads — those ignore
+  // padded cells, so the fused graph computes something else (onnxruntime pad_fusion.cc; onnxsim#290).
+  const negativeZero = b.floatConst(`${layer.name}/value`, [], [-0]);
+  return { name: b.op('Pad', [x.name, padsName, negativeZero], { mode: { s: 'constant' } }, `${layer.name}/pad`), layout: x.layout };
 };
 
 function cropAmounts(layer: LayerIR): [number, number, number, number] {
