@@ -115,7 +115,6 @@ function layerShape(layer: LayerIR, ins: Dim[][]): Dim[] {
     }
     case 'Add':
     case 'Multiply':
-    case 'Subtract':
     case 'Average':
     case 'Maximum':
     case 'Minimum':

@@ -29,11 +29,6 @@ function elementwise(opType: string, variadic: boolean): LayerConverter {
   };
 }
 
-const subtract: LayerConverter = (ctx) => {
-  if (ctx.inputs.length !== 2) throw unsupportedOption(ctx.layer, `Subtract of ${ctx.inputs.length} inputs`, 'Subtract takes exactly 2');
-  return elementwise('Sub', false)(ctx);
-};
-
 const concatenate: LayerConverter = (ctx) => {
   const { refs, layout } = commonLayout(ctx);
   const rank = refs[0].shape.length;
@@ -44,7 +39,6 @@ const concatenate: LayerConverter = (ctx) => {
 export const mergeConverters: Record<string, LayerConverter> = {
   Add: elementwise('Sum', true),
   Multiply: elementwise('Mul', false),
-  Subtract: subtract,
   Average: elementwise('Mean', true),
   Maximum: elementwise('Max', true),
   Minimum: elementwise('Min', true),

@@ -119,7 +119,6 @@ export const reshapingConverters: Record<string, LayerConverter> = {
   UpSampling2D: upSampling2d,
   Dropout: passThrough,
   SpatialDropout1D: passThrough,
-  SpatialDropout2D: passThrough,
   GaussianDropout: passThrough,
   GaussianNoise: passThrough,
   AlphaDropout: passThrough,
