@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { runComposed } from './compose.ts';
-import { filterTapWindows } from './conv-geometry.ts';
+import { tapWindows, type Pad, type RoundingMode, type WindowSpec } from './conv-geometry.ts';
 
 /**
  * Conv2DBackpropFilter for backends that lack it (wasm), composed from ops they run natively.
  *
- * dW[i, j, ci, co] = Σ_{b,y,x} window_ij[b, y, x, ci] · dy[b, y, x, co]: lay the tap windows side by side
- * (im2col, [rows, taps·inChannels]) and contract the rows against dy with one matMul. The tfjs gradients of
- * Conv2D and of fused conv2d (conv → BatchNormalization, conv with bias) call this kernel directly.
+ * dW[i, j, ci, co] = Σ_{b,y,x} window_ij[b, y, x, ci] · dy[b, y, x, co]: gather the windows (im2col, as a native
+ * depthwise convolution) and contract them against dy with one matMul. Both the Conv2D gradient and fused
+ * conv2d's own gradient (conv → BatchNormalization, conv with bias) call this kernel directly.
  */
 
 /** Above this many im2col values per chunk we split the batch, to keep the temporary under ~64 MB. */
@@ -15,9 +15,9 @@ const MAX_PATCH_VALUES = 16 * 1024 * 1024;
 
 type Conv2DBackpropFilterAttrs = {
   strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  pad: Pad;
   dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dimRoundingMode?: RoundingMode;
   filterShape: [number, number, number, number];
 };
 
@@ -26,12 +26,11 @@ export function conv2dFilterGradient(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
-  strides: [number, number] | number,
-  pad: Conv2DBackpropFilterAttrs['pad'],
-  dilations: [number, number] | number = 1,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  spec: WindowSpec,
 ): tf.Tensor4D {
-  const g = tf.backend_util.computeConv2DInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode);
+  const g = tf.backend_util.computeConv2DInfo(
+    x.shape, filterShape, spec.strides, spec.dilations, spec.pad, spec.dimRoundingMode,
+  );
   const [kh, kw, inC, outC] = filterShape;
   const batch = x.shape[0];
   const rowsPerSample = g.outHeight * g.outWidth;
@@ -44,10 +43,10 @@ export function conv2dFilterGradient(
     const part = tf.tidy(() => {
       const xs = size === batch ? x : tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]);
       const ds = size === batch ? dy : tf.slice(dy, [start, 0, 0, 0], [size, -1, -1, -1]);
-      const windows = filterTapWindows(xs, g);
-      const patches = windows.length === 1 ? windows[0] : tf.concat(windows, 3);
       const rows = size * rowsPerSample;
-      return tf.matMul(tf.reshape(patches, [rows, patchWidth]), tf.reshape(ds, [rows, outC]), true, false);
+      // Patch columns come out channel-major (ci·kh·kw + tap).
+      const patches = tf.reshape(tapWindows(xs, g, spec), [rows, patchWidth]);
+      return tf.matMul(patches, tf.reshape(ds, [rows, outC]), true, false);
     });
     if (sum) {
       const next = tf.add(sum, part);
@@ -58,7 +57,7 @@ export function conv2dFilterGradient(
       sum = part;
     }
   }
-  return tf.reshape(sum!, filterShape) as tf.Tensor4D;
+  return tf.transpose(tf.reshape(sum!, [inC, kh, kw, outC]), [1, 2, 0, 3]);
 }
 
 export const conv2dBackpropFilterKernel = (backendName: string): tf.KernelConfig => ({
@@ -76,7 +75,8 @@ export const conv2dBackpropFilterKernel = (backendName: string): tf.KernelConfig
         // Explicit padding is listed per axis in the tensor's own order.
         if (Array.isArray(pad)) pad = [pad[0], pad[2], pad[3], pad[1]];
       }
-      return conv2dFilterGradient(x4, dy4, a.filterShape, a.strides, pad, 1, a.dimRoundingMode);
+      const spec = { strides: a.strides, pad, dilations: 1, dimRoundingMode: a.dimRoundingMode };
+      return conv2dFilterGradient(x4, dy4, a.filterShape, spec);
     });
   },
 });

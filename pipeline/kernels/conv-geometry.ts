@@ -1,52 +1,72 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** The geometry of one 2-D convolution in NHWC terms, as tfjs's computeConv2DInfo describes it. */
-export type ConvGeometry = tf.backend_util.Conv2DInfo;
-
 /**
- * The input window under each filter tap: for tap (i, j), the [batch, outHeight, outWidth, channels] slice of the
- * padded input that tap multiplies (zero padding for convolutions, -Infinity for max pooling). Taps are listed row-major (i, then j), the order of a filter's
- * [height, width] axes. `x` is NHWC.
+ * Shared building blocks for the composed gradient kernels. They avoid Slice/StridedSlice on NHWC tensors with
+ * few channels: wasm copies those one pixel at a time in JavaScript. Window extraction runs as a native
+ * depthwise convolution instead, and crops slice a [b, h, w·c] view so every copied run is a whole row.
  */
-export function filterTapWindows(x: tf.Tensor4D, g: ConvGeometry, padValue = 0): tf.Tensor4D[] {
-  const [batch, , , channels] = x.shape;
-  const spanH = (g.outHeight - 1) * g.strideHeight + 1;
-  const spanW = (g.outWidth - 1) * g.strideWidth + 1;
-  // Padding beyond what the last tap reaches is never read, so pad only up to it.
-  const needH = (g.filterHeight - 1) * g.dilationHeight + spanH;
-  const needW = (g.filterWidth - 1) * g.dilationWidth + spanW;
-  const { top, left } = g.padInfo;
-  const bottom = Math.max(0, needH - top - g.inHeight);
-  const right = Math.max(0, needW - left - g.inWidth);
-  const padded =
-    top || bottom || left || right
-      ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], padValue)
-      : x;
-  const windows: tf.Tensor4D[] = [];
-  for (let i = 0; i < g.filterHeight; i++) {
-    for (let j = 0; j < g.filterWidth; j++) {
-      const r = i * g.dilationHeight;
-      const c = j * g.dilationWidth;
-      if (g.strideHeight === 1 && g.strideWidth === 1) {
-        windows.push(tf.slice(padded, [0, r, c, 0], [batch, g.outHeight, g.outWidth, channels]));
-      } else {
-        windows.push(
-          tf.stridedSlice(
-            padded,
-            [0, r, c, 0],
-            [batch, r + spanH, c + spanW, channels],
-            [1, g.strideHeight, g.strideWidth, 1],
-          ) as tf.Tensor4D,
-        );
-      }
-    }
-  }
-  return windows;
+
+/** The geometry of one 2-D convolution or pooling window, as tfjs's computeConv2DInfo describes it. */
+export type ConvGeometry = tf.backend_util.Conv2DInfo;
+export type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+export type RoundingMode = 'floor' | 'round' | 'ceil';
+
+/** Where the pooled/convolved windows sit: the forward op's own strides, padding, dilation and rounding. */
+export interface WindowSpec {
+  strides: [number, number] | number;
+  pad: Pad;
+  dilations: [number, number] | number;
+  dimRoundingMode?: RoundingMode;
 }
 
 /**
- * Spreads a strided convolution's output gradient back onto the stride-1 grid: (stride - 1) zeros between
- * neighbouring values, so the input gradient becomes an ordinary stride-1 correlation. NHWC in and out.
+ * [kh, kw, c, kh·kw] depthwise filter that copies tap t = i·kw + j of every channel to output channel c·kh·kw + t.
+ * Convolving with it is im2col on the native convolution path, padding, strides and dilation included.
+ */
+export function tapSelectorFilter(kh: number, kw: number, channels: number): tf.Tensor4D {
+  const taps = kh * kw;
+  const values = new Float32Array(taps * channels * taps);
+  for (let t = 0; t < taps; t++) {
+    for (let c = 0; c < channels; c++) values[(t * channels + c) * taps + t] = 1;
+  }
+  return tf.tensor4d(values, [kh, kw, channels, taps]);
+}
+
+/**
+ * Every window of `x` (NHWC) under the spec: [b, outH, outW, c·kh·kw], channel c·kh·kw + t holding tap t of
+ * channel c. Padding is zeros, or `padValue` (max pooling pads with the lowest float: a window is never all pad).
+ */
+export function tapWindows(x: tf.Tensor4D, g: ConvGeometry, spec: WindowSpec, padValue = 0): tf.Tensor4D {
+  const filter = tapSelectorFilter(g.filterHeight, g.filterWidth, x.shape[3]);
+  const dilations: [number, number] = [g.dilationHeight, g.dilationWidth];
+  if (padValue === 0) {
+    return tf.depthwiseConv2d(x, filter, spec.strides, spec.pad, 'NHWC', dilations, spec.dimRoundingMode);
+  }
+  // Pad explicitly (a convolution only pads with zeros), exactly as far as the last window reaches.
+  const { top, left } = g.padInfo;
+  const needH = (g.outHeight - 1) * g.strideHeight + g.effectiveFilterHeight;
+  const needW = (g.outWidth - 1) * g.strideWidth + g.effectiveFilterWidth;
+  const cropped = cropTo(x, Math.min(g.inHeight, needH - top), Math.min(g.inWidth, needW - left));
+  const bottom = needH - top - cropped.shape[1];
+  const right = needW - left - cropped.shape[2];
+  const padded = top || bottom || left || right
+    ? tf.pad(cropped, [[0, 0], [top, bottom], [left, right], [0, 0]], padValue)
+    : cropped;
+  return tf.depthwiseConv2d(padded, filter, [g.strideHeight, g.strideWidth], 'valid', 'NHWC', dilations);
+}
+
+/** The leading [h, w] rows and columns of an NHWC tensor. */
+export function cropTo(x: tf.Tensor4D, h: number, w: number, top = 0, left = 0): tf.Tensor4D {
+  const [b, H, W, c] = x.shape;
+  if (h === H && w === W && top === 0 && left === 0) return x;
+  const rows = tf.slice(tf.reshape(x, [b, H, W * c]), [0, top, left * c], [b, h, w * c]);
+  return tf.reshape(rows, [b, h, w, c]);
+}
+
+/**
+ * Spreads a strided convolution's output gradient back onto the stride-1 grid: (stride - 1) zeros after every
+ * value, so the input gradient becomes an ordinary stride-1 correlation. The trailing zeros are kept (they only
+ * act as padding; cropping them would cost a copy). NHWC in and out.
  */
 export function insertStrideZeros(dy: tf.Tensor4D, strideH: number, strideW: number): tf.Tensor4D {
   if (strideH === 1 && strideW === 1) return dy;
@@ -54,8 +74,7 @@ export function insertStrideZeros(dy: tf.Tensor4D, strideH: number, strideW: num
   const spread = tf.pad(tf.reshape(dy, [b, h, 1, w, 1, c]), [
     [0, 0], [0, 0], [0, strideH - 1], [0, 0], [0, strideW - 1], [0, 0],
   ]);
-  const grid = tf.reshape(spread, [b, h * strideH, w * strideW, c]);
-  return tf.slice(grid, [0, 0, 0, 0], [b, (h - 1) * strideH + 1, (w - 1) * strideW + 1, c]) as tf.Tensor4D;
+  return tf.reshape(spread, [b, h * strideH, w * strideW, c]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runComposed } from './compose.ts';
-import { filterTapWindows, insertStrideZeros, transposedPadding } from './conv-geometry.ts';
+import { cropTo, insertStrideZeros, tapWindows, transposedPadding, type WindowSpec } from './conv-geometry.ts';
 
 /**
  * The two depthwise-convolution gradient kernels wasm lacks, composed from ops it runs natively. Layout as in
@@ -8,33 +8,23 @@ import { filterTapWindows, insertStrideZeros, transposedPadding } from './conv-g
  * channel c. Dilation is honoured (tfjs's own gradient functions refuse dilation > 1, but the kernels need not).
  */
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-type DepthwiseBackpropAttrs = {
-  strides: [number, number] | number;
-  dilations: [number, number] | number;
-  pad: Pad;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-};
-
-/** dW[i, j, c, k] = Σ_{b,y,x} window_ij[b, y, x, c] · dy[b, y, x, c·m + k], one tap at a time. */
+/** dW[i, j, c, k] = Σ_{b,y,x} window_ij[b, y, x, c] · dy[b, y, x, c·m + k]: one matMul per channel, batched. */
 export function depthwiseFilterGradient(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
-  a: DepthwiseBackpropAttrs,
+  spec: WindowSpec,
 ): tf.Tensor4D {
   const g = tf.backend_util.computeConv2DInfo(
-    x.shape, filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode, true,
+    x.shape, filterShape, spec.strides, spec.dilations, spec.pad, spec.dimRoundingMode, true,
   );
-  const [, , channels, multiplier] = filterShape;
+  const [kh, kw, channels, multiplier] = filterShape;
+  const taps = kh * kw;
   const rows = x.shape[0] * g.outHeight * g.outWidth;
-  const dyRows = multiplier === 1 ? dy : tf.reshape(dy, [rows, channels, multiplier]);
-  const perTap = filterTapWindows(x, g).map((window) =>
-    multiplier === 1
-      ? tf.sum(tf.mul(window, dyRows), [0, 1, 2])
-      : tf.sum(tf.mul(tf.reshape(window, [rows, channels, 1]), dyRows), 0),
-  );
-  return tf.reshape(tf.stack(perTap), filterShape);
+  const windows = tf.transpose(tf.reshape(tapWindows(x, g, spec), [rows, channels, taps]), [1, 2, 0]);
+  const grads = tf.transpose(tf.reshape(dy, [rows, channels, multiplier]), [1, 0, 2]);
+  const perChannel = tf.matMul(windows, grads); // [c, taps, m]
+  return tf.transpose(tf.reshape(perChannel, [channels, kh, kw, multiplier]), [1, 2, 0, 3]);
 }
 
 /**
@@ -46,17 +36,17 @@ export function depthwiseInputGradient(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   inputShape: [number, number, number, number],
-  a: DepthwiseBackpropAttrs,
+  spec: WindowSpec,
 ): tf.Tensor4D {
   const g = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape, a.strides, a.dilations, a.pad, a.dimRoundingMode, true,
+    inputShape, filter.shape, spec.strides, spec.dilations, spec.pad, spec.dimRoundingMode, true,
   );
   const [kh, kw, channels, multiplier] = filter.shape;
   const spread = insertStrideZeros(dy, g.strideHeight, g.strideWidth);
   const ph = transposedPadding(g.inHeight, spread.shape[1], g.effectiveFilterHeight, g.padInfo.top);
   const pw = transposedPadding(g.inWidth, spread.shape[2], g.effectiveFilterWidth, g.padInfo.left);
   const rotated = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]);
-  let dx = tf.depthwiseConv2d(
+  const full = tf.depthwiseConv2d(
     spread,
     rotated as tf.Tensor4D,
     1,
@@ -64,19 +54,18 @@ export function depthwiseInputGradient(
     'NHWC',
     [g.dilationHeight, g.dilationWidth],
   );
-  if (ph.drop || pw.drop || dx.shape[1] !== g.inHeight || dx.shape[2] !== g.inWidth) {
-    dx = tf.slice(dx, [0, ph.drop, pw.drop, 0], [-1, g.inHeight, g.inWidth, -1]);
-  }
+  const dx = cropTo(full, g.inHeight, g.inWidth, ph.drop, pw.drop);
   if (multiplier === 1) return dx;
   const [b, h, w] = dx.shape;
   return tf.sum(tf.reshape(dx, [b, h, w, channels, multiplier]), 4);
 }
 
+
 export const depthwiseBackpropFilterKernel = (backendName: string): tf.KernelConfig => ({
   kernelName: 'DepthwiseConv2dNativeBackpropFilter',
   backendName,
   kernelFunc: ({ inputs, backend, attrs }) => {
-    const a = attrs as unknown as DepthwiseBackpropAttrs & { filterShape: [number, number, number, number] };
+    const a = attrs as unknown as WindowSpec & { filterShape: [number, number, number, number] };
     return runComposed(backend, inputs, ['x', 'dy'], (x, dy) =>
       depthwiseFilterGradient(x as tf.Tensor4D, dy as tf.Tensor4D, a.filterShape, a),
     );
@@ -87,7 +76,7 @@ export const depthwiseBackpropInputKernel = (backendName: string): tf.KernelConf
   kernelName: 'DepthwiseConv2dNativeBackpropInput',
   backendName,
   kernelFunc: ({ inputs, backend, attrs }) => {
-    const a = attrs as unknown as DepthwiseBackpropAttrs & { inputShape: [number, number, number, number] };
+    const a = attrs as unknown as WindowSpec & { inputShape: [number, number, number, number] };
     return runComposed(backend, inputs, ['dy', 'filter'], (dy, filter) =>
       depthwiseInputGradient(dy as tf.Tensor4D, filter as tf.Tensor4D, a.inputShape, a),
     );

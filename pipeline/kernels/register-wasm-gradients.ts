@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterKernel } from './conv-backprop.ts';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.ts';
+import { untransposedMatMul } from './matmul-transpose.ts';
 import { maxPoolGradKernel } from './pool-backprop.ts';
 
 /**
@@ -14,9 +15,15 @@ const MISSING = [conv2dBackpropFilterKernel, depthwiseBackpropFilterKernel, dept
 /** Kernels wasm ships but gets wrong (see pool-backprop.ts): ours replace them. */
 const REPLACED = [maxPoolGradKernel];
 
+/** Kernels wasm ships that are slow on the operand layouts gradients use (see matmul-transpose.ts): wrapped. */
+const WRAPPED: Array<[string, (native: tf.KernelConfig) => tf.KernelConfig]> = [
+  ['BatchMatMul', untransposedMatMul],
+  ['_FusedMatMul', untransposedMatMul],
+];
+
 let registered = false;
 
-/** Registers the missing and replacement gradient kernels for 'wasm'. Idempotent; returns the names it touched. */
+/** Registers the missing, replacement and wrapped kernels for 'wasm'. Idempotent; returns the names it touched. */
 export function registerWasmGradientKernels(): string[] {
   if (registered) return [];
   registered = true;
@@ -34,6 +41,13 @@ export function registerWasmGradientKernels(): string[] {
     if (present.has(kernel.kernelName)) tf.unregisterKernel(kernel.kernelName, 'wasm');
     tf.registerKernel(kernel);
     touched.push(kernel.kernelName);
+  }
+  for (const [name, wrap] of WRAPPED) {
+    const native = tf.getKernel(name, 'wasm');
+    if (!native) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(wrap(native));
+    touched.push(name);
   }
   return touched;
 }
