@@ -1,0 +1,70 @@
+/** The graph builder's bookkeeping and the padding/reordering arithmetic the converters rely on. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GraphBuilder, onnxAxis, type TensorRef } from '../../../pipeline/onnx/builder.ts';
+import { transposeValues } from '../../../pipeline/onnx/layer-converters/common.ts';
+import { samePads } from '../../../pipeline/onnx/layer-converters/padding.ts';
+
+test('unique names: the hint first, then numbered; claimed names are exact and exclusive', () => {
+  const b = new GraphBuilder();
+  assert.equal(b.claim('conv'), 'conv');
+  assert.throws(() => b.claim('conv'));
+  assert.equal(b.unique('conv'), 'conv_1');
+  assert.equal(b.unique('conv'), 'conv_2');
+  assert.equal(b.unique('other'), 'other');
+});
+
+test('inLayout transposes once per tensor and direction, and a round trip returns the original tensor', () => {
+  const b = new GraphBuilder();
+  const x: TensorRef = { name: 'x', layout: 'keras', shape: [null, 4, 5, 3] };
+  const nchw = b.inLayout(x, 'nchw');
+  assert.equal(nchw.layout, 'nchw');
+  assert.deepEqual(nchw.shape, x.shape);
+  assert.equal(b.inLayout(x, 'nchw'), nchw);
+  assert.equal(b.inLayout(nchw, 'keras'), x);
+  assert.equal(b.inLayout(x, 'keras'), x);
+  const nodes = b.graph('g').node!;
+  assert.equal(nodes.length, 1);
+  assert.deepEqual(nodes[0].attribute![0].ints, [0, 3, 1, 2]);
+  assert.throws(() => b.inLayout({ name: 'v', layout: 'keras', shape: [null, 3] }, 'nchw'));
+});
+
+test('Keras axes map into NCHW positions', () => {
+  assert.deepEqual([0, 1, 2, 3].map((a) => onnxAxis(a, 4, 'nchw')), [0, 2, 3, 1]);
+  assert.equal(onnxAxis(-1, 4, 'nchw'), 1);
+  assert.equal(onnxAxis(-1, 4, 'keras'), 3);
+  assert.equal(onnxAxis(-1, 2, 'keras'), 1);
+  assert.throws(() => onnxAxis(4, 4, 'keras'));
+});
+
+test("TF 'same' pads: the odd extra goes after (bottom/right), computed from the input size", () => {
+  assert.deepEqual(samePads(8, 3, 2, 1), [0, 1]); // out 4: (4-1)*2+3-8 = 1
+  assert.deepEqual(samePads(7, 3, 2, 1), [1, 1]);
+  assert.deepEqual(samePads(6, 4, 1, 1), [1, 2]);
+  assert.deepEqual(samePads(5, 1, 2, 1), [0, 0]);
+  assert.deepEqual(samePads(10, 3, 1, 2), [2, 2]); // effective kernel 5
+  assert.deepEqual(samePads(4, 2, 2, 1), [0, 0]);
+});
+
+test('initializers: float32 and int64 stored as little-endian raw data, copied from the caller', () => {
+  const b = new GraphBuilder();
+  const values = Float32Array.from([1.5, -2, 3.25]);
+  b.floatConst('w', [3], values);
+  values[0] = 99;
+  b.int64Const('shape', [0, -1, 7]);
+  const [w, shape] = b.graph('g').initializer!;
+  const wBytes = w.rawData!;
+  const view = new DataView(wBytes.buffer, wBytes.byteOffset, wBytes.byteLength);
+  assert.deepEqual([0, 4, 8].map((o) => view.getFloat32(o, true)), [1.5, -2, 3.25]);
+  const sBytes = shape.rawData!;
+  const sView = new DataView(sBytes.buffer, sBytes.byteOffset, sBytes.byteLength);
+  assert.deepEqual([0, 8, 16].map((o) => sView.getBigInt64(o, true)), [0n, -1n, 7n]);
+  assert.throws(() => b.floatConst('bad', [2, 2], [1, 2, 3]));
+});
+
+test('transposeValues permutes like numpy.transpose', () => {
+  // shape [2,3]: [[0,1,2],[3,4,5]] -> [[0,3],[1,4],[2,5]]
+  assert.deepEqual(Array.from(transposeValues(Float32Array.from([0, 1, 2, 3, 4, 5]), [2, 3], [1, 0])), [0, 3, 1, 4, 2, 5]);
+  // [kh,kw,cin,cout] = [1,2,1,2] -> [cout,cin,kh,kw]: element (0,w,0,o) = w*2+o lands at o*2+w
+  assert.deepEqual(Array.from(transposeValues(Float32Array.from([0, 1, 2, 3]), [1, 2, 1, 2], [3, 2, 0, 1])), [0, 2, 1, 3]);
+});

@@ -1,0 +1,186 @@
+/** The exported model as a whole: names, dynamic batch, producer, opset, initializers, and the errors. */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { isSlimnetError, SlimnetError } from '../../../pipeline/errors.ts';
+import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
+import type { ModelIR } from '../../../pipeline/ir.ts';
+import { exportOnnx } from '../../../pipeline/onnx/export.ts';
+import { SUPPORTED_LAYER_CLASSES } from '../../../pipeline/onnx/layers.ts';
+import { decodeModel, onnx } from '../../../pipeline/onnx/proto.ts';
+import { exampleCnn, randomizeWeights } from '../../fixtures/models.ts';
+import { exportAndCompare, meetsParity, runOnnx, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
+
+const dir = tempDir();
+const written: string[] = [];
+before(useReferenceBackend);
+
+const packageVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+test('example CNN: names, dynamic batch, producer, opset 13, IR 8, two transposes, parity on 64 samples', async () => {
+  const model = exampleCnn();
+  const { ir, bytes, reports, path } = await exportAndCompare(model, dir, { batch: 64 });
+  written.push(path);
+  assert.ok(meetsParity(reports), JSON.stringify(reports));
+  const m = decodeModel(bytes);
+  assert.equal(Number(m.irVersion), 8);
+  assert.deepEqual(m.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', 13]]);
+  assert.equal(m.producerName, 'slimnet');
+  assert.equal(m.producerVersion, packageVersion);
+  const graph = m.graph!;
+  assert.deepEqual(graph.input.map((i) => i.name), ir.inputs);
+  assert.deepEqual(graph.output.map((o) => o.name), ['dense_1']);
+  const dims = (v: (typeof graph.input)[number]) => v.type!.tensorType!.shape!.dim.map((d) => d.dimParam || Number(d.dimValue));
+  assert.deepEqual(dims(graph.input[0]), ['batch', 28, 28, 1]);
+  assert.deepEqual(dims(graph.output[0]), ['batch', 10]);
+  // NHWC -> NCHW before the conv, NCHW -> NHWC before Flatten; nothing else moves data.
+  assert.deepEqual(graph.node.filter((n) => n.opType === 'Transpose').map((n) => n.attribute[0].ints.map(Number)), [[0, 3, 1, 2], [0, 2, 3, 1]]);
+  // Dense weights are stored unchanged, float32 little-endian raw data.
+  const kernel = graph.initializer.find((t) => t.name === 'dense/kernel')!;
+  assert.deepEqual(kernel.dims.map(Number), [5408, 128]);
+  const raw = kernel.rawData;
+  const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  assert.deepEqual(values, ir.layers.find((l) => l.name === 'dense')!.weights[0].values);
+});
+
+test('one exported model serves any batch size', async () => {
+  const model = sequentialOf('any_batch', [6, 5, 2], [tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same' }), tf.layers.flatten(), tf.layers.dense({ units: 3 })]);
+  const bytes = exportOnnx(await irFromTfjsModel(model));
+  for (const batch of [1, 5]) {
+    const x = tf.randomUniform([batch, 6, 5, 2], -1, 1, 'float32', batch);
+    const expected = (model.predict(x) as tf.Tensor).dataSync();
+    const [actual] = await runOnnx(bytes, [x]);
+    assert.equal(actual.length, batch * 3);
+    for (let i = 0; i < actual.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= 1e-5, `batch ${batch}, value ${i}`);
+  }
+});
+
+test('opset 17 exports, runs and passes the checker; opsets outside 13..17 are refused', async () => {
+  const model = sequentialOf('opset17', [5, 5, 2], [
+    tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.zeroPadding2d({ padding: 1 }),
+    tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 2, activation: 'softmax' }),
+  ]);
+  const { bytes, reports, path } = await exportAndCompare(model, dir, { opset: 17 });
+  written.push(path);
+  assert.ok(meetsParity(reports), JSON.stringify(reports));
+  assert.equal(Number(decodeModel(bytes).opsetImport[0].version), 17);
+  const ir = await irFromTfjsModel(model);
+  for (const opset of [12, 18, 13.5]) {
+    assert.throws(() => exportOnnx(ir, { opset }), (e: unknown) => isSlimnetError(e) && e.code === 'CONFIG_INVALID' && e.where === 'opset');
+  }
+});
+
+test('a fully convolutional model with free height/width runs on several image sizes', async () => {
+  const input = tf.input({ shape: [null, null, 2] as unknown as number[], name: 'image' });
+  const y = tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu', name: 'conv' }).apply(input) as tf.SymbolicTensor;
+  const z = tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'head' }).apply(y) as tf.SymbolicTensor;
+  const model = randomizeWeights(tf.model({ inputs: input, outputs: z, name: 'free_size' }), 3);
+  const bytes = exportOnnx(await irFromTfjsModel(model));
+  const dims = decodeModel(bytes).graph!.input[0].type!.tensorType!.shape!.dim.map((d) => d.dimParam || Number(d.dimValue));
+  assert.deepEqual(dims, ['batch', 'image_dim1', 'image_dim2', 2]);
+  for (const [h, w] of [[6, 6], [7, 4]]) {
+    const x = tf.randomUniform([2, h, w, 2], -1, 1, 'float32', h * w);
+    const expected = (model.predict(x) as tf.Tensor).dataSync();
+    const [actual] = await runOnnx(bytes, [x]);
+    assert.equal(actual.length, expected.length);
+    for (let i = 0; i < actual.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= 1e-5);
+  }
+});
+
+test('several outputs, one of them 4-D and also feeding another layer: NHWC outputs named after their layers', async () => {
+  const input = tf.input({ shape: [4, 4, 2], name: 'x' });
+  const feat = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'features' }).apply(input) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(feat) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: 2, name: 'logits' }).apply(flat) as tf.SymbolicTensor;
+  const model = randomizeWeights(tf.model({ inputs: input, outputs: [logits, feat], name: 'two_outputs' }), 9);
+  const { bytes, reports, path } = await exportAndCompare(model, dir);
+  written.push(path);
+  assert.equal(reports.length, 2);
+  assert.ok(meetsParity(reports), JSON.stringify(reports));
+  assert.deepEqual(decodeModel(bytes).graph!.output.map((o) => o.name), ['logits', 'features']);
+});
+
+test('a hand-built IR (no tfjs involved): Dense computes x·W + b', async () => {
+  const ir: ModelIR = {
+    name: 'hand_built',
+    inputs: ['in'],
+    outputs: ['fc'],
+    layers: [
+      { name: 'in', className: 'InputLayer', config: { batch_input_shape: [null, 2], dtype: 'float32', name: 'in' }, inputs: [], weights: [] },
+      {
+        name: 'fc', className: 'Dense', config: { units: 3, activation: 'linear', use_bias: true, name: 'fc' }, inputs: ['in'],
+        weights: [
+          { name: 'kernel', shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+          { name: 'bias', shape: [3], values: Float32Array.from([0.5, -1, 2]) },
+        ],
+      },
+    ],
+  };
+  const [out] = await runOnnx(exportOnnx(ir), [tf.tensor([[1, 10], [-2, 0.5]])]);
+  assert.deepEqual(Array.from(out), [41.5, 51, 65, 0.5, -2.5, -1]);
+});
+
+function expectUnsupported(run: () => unknown, where: string, fragment: RegExp): void {
+  assert.throws(run, (e: unknown) => {
+    assert.ok(e instanceof SlimnetError, String(e));
+    assert.equal(e.code, 'LAYER_UNSUPPORTED');
+    assert.equal(e.where, where);
+    assert.match(e.message, fragment);
+    assert.doesNotMatch(e.oneLine(), /\n/);
+    return true;
+  });
+}
+
+test('LSTM and Conv2DTranspose fail with one line naming the layer, its class and the supported list', async () => {
+  const lstm = sequentialOf('with_lstm', [5, 3], [tf.layers.lstm({ units: 4, name: 'lstm_1' }), tf.layers.dense({ units: 2 })]);
+  const irLstm = await irFromTfjsModel(lstm);
+  expectUnsupported(() => exportOnnx(irLstm), 'layer "lstm_1" (LSTM)', /does not support LSTM layers/);
+  try {
+    exportOnnx(irLstm);
+  } catch (e) {
+    const line = (e as SlimnetError).oneLine();
+    for (const cls of ['Conv2D', 'DepthwiseConv2D', 'BatchNormalization', 'Concatenate', 'ZeroPadding2D']) assert.ok(line.includes(cls), line);
+    assert.deepEqual(SUPPORTED_LAYER_CLASSES, [...SUPPORTED_LAYER_CLASSES].sort());
+  }
+  const deconv = sequentialOf('with_deconv', [4, 4, 2], [tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, name: 'up' })]);
+  const irDeconv = await irFromTfjsModel(deconv);
+  expectUnsupported(() => exportOnnx(irDeconv), 'layer "up" (Conv2DTranspose)', /Conv2DTranspose/);
+});
+
+test('a custom class, an unknown activation, dilated depthwise, channels_first and free-size "same" padding are refused', async () => {
+  const base = await irFromTfjsModel(sequentialOf('base', [6, 6, 2], [tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', name: 'conv' })]));
+  const variant = (edit: (ir: ModelIR) => void): ModelIR => {
+    const ir = structuredClone(base);
+    edit(ir);
+    return ir;
+  };
+  const conv = (ir: ModelIR) => ir.layers.find((l) => l.name === 'conv')!;
+  expectUnsupported(() => exportOnnx(variant((ir) => { conv(ir).className = 'MyCustomLayer'; })), 'layer "conv" (MyCustomLayer)', /MyCustomLayer/);
+  expectUnsupported(() => exportOnnx(variant((ir) => { conv(ir).config.activation = 'exotic'; })), 'layer "conv" (Conv2D)', /activation "exotic"/);
+  expectUnsupported(() => exportOnnx(variant((ir) => { conv(ir).config.data_format = 'channels_first'; })), 'layer "conv" (Conv2D)', /channels_first/);
+  expectUnsupported(
+    () => exportOnnx(variant((ir) => { ir.layers[0].config.batch_input_shape = [null, null, null, 2]; })),
+    'layer "conv" (Conv2D)', /unknown input height/,
+  );
+  const dw = await irFromTfjsModel(sequentialOf('dw_dilated', [8, 8, 2], [tf.layers.depthwiseConv2d({ kernelSize: 3, dilationRate: 2, name: 'dw' })]));
+  expectUnsupported(() => exportOnnx(dw), 'layer "dw" (DepthwiseConv2D)', /dilation_rate/);
+});
+
+test('every exported model here passes onnx.checker (full_check)', () => {
+  assert.equal(written.length, 3);
+  const result = runOnnxChecker(written);
+  assert.ok(result.ok, result.output);
+});
+
+test('the checker script reports a broken file', () => {
+  // An Identity whose input nothing produces: structurally invalid, the checker must say so.
+  const m = decodeModel(readFileSync(written[0]));
+  m.graph!.node.push(onnx.NodeProto.create({ opType: 'Identity', name: 'dangling', input: ['nowhere'], output: ['dangling_out'] }));
+  const bad = join(dir, 'broken.onnx');
+  writeFileSync(bad, onnx.ModelProto.encode(m).finish());
+  const result = runOnnxChecker([bad]);
+  assert.equal(result.ok, false);
+  assert.match(result.output, /FAIL .*broken\.onnx/);
+});
