@@ -11,7 +11,7 @@ import { exportOnnx } from '../../../pipeline/onnx/export.ts';
 import { SUPPORTED_LAYER_CLASSES } from '../../../pipeline/onnx/layers.ts';
 import { decodeModel, onnx } from '../../../pipeline/onnx/proto.ts';
 import { exampleCnn, randomizeWeights } from '../../fixtures/models.ts';
-import { exportAndCompare, meetsParity, runOnnx, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
+import { exportAndCompare, inspectModel, meetsParity, runOnnx, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
 
 const dir = tempDir();
 const written: string[] = [];
@@ -24,22 +24,21 @@ test('example CNN: names, dynamic batch, producer, opset 13, IR 8, two transpose
   const { ir, bytes, reports, path } = await exportAndCompare(model, dir, { batch: 64 });
   written.push(path);
   assert.ok(meetsParity(reports), JSON.stringify(reports));
-  const m = decodeModel(bytes);
-  assert.equal(Number(m.irVersion), 8);
-  assert.deepEqual(m.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', 13]]);
+  const m = inspectModel(bytes);
+  assert.equal(m.irVersion, 8);
+  assert.deepEqual(m.opsetImport.map((o) => [o.domain, o.version]), [['', 13]]);
   assert.equal(m.producerName, 'slimnet');
   assert.equal(m.producerVersion, packageVersion);
-  const graph = m.graph!;
+  const graph = m.graph;
   assert.deepEqual(graph.input.map((i) => i.name), ir.inputs);
   assert.deepEqual(graph.output.map((o) => o.name), ['dense_1']);
-  const dims = (v: (typeof graph.input)[number]) => v.type!.tensorType!.shape!.dim.map((d) => d.dimParam || Number(d.dimValue));
-  assert.deepEqual(dims(graph.input[0]), ['batch', 28, 28, 1]);
-  assert.deepEqual(dims(graph.output[0]), ['batch', 10]);
+  assert.deepEqual(graph.input[0].dims, ['batch', 28, 28, 1]);
+  assert.deepEqual(graph.output[0].dims, ['batch', 10]);
   // NHWC -> NCHW before the conv, NCHW -> NHWC before Flatten; nothing else moves data.
-  assert.deepEqual(graph.node.filter((n) => n.opType === 'Transpose').map((n) => n.attribute[0].ints.map(Number)), [[0, 3, 1, 2], [0, 2, 3, 1]]);
+  assert.deepEqual(graph.node.filter((n) => n.opType === 'Transpose').map((n) => n.attribute[0].ints), [[0, 3, 1, 2], [0, 2, 3, 1]]);
   // Dense weights are stored unchanged, float32 little-endian raw data.
   const kernel = graph.initializer.find((t) => t.name === 'dense/kernel')!;
-  assert.deepEqual(kernel.dims.map(Number), [5408, 128]);
+  assert.deepEqual(kernel.dims, [5408, 128]);
   const raw = kernel.rawData;
   const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   assert.deepEqual(values, ir.layers.find((l) => l.name === 'dense')!.weights[0].values);
@@ -65,7 +64,7 @@ test('opset 17 exports, runs and passes the checker; opsets outside 13..17 are r
   const { bytes, reports, path } = await exportAndCompare(model, dir, { opset: 17 });
   written.push(path);
   assert.ok(meetsParity(reports), JSON.stringify(reports));
-  assert.equal(Number(decodeModel(bytes).opsetImport[0].version), 17);
+  assert.equal(inspectModel(bytes).opsetImport[0].version, 17);
   const ir = await irFromTfjsModel(model);
   for (const opset of [12, 18, 13.5]) {
     assert.throws(() => exportOnnx(ir, { opset }), (e: unknown) => isSlimnetError(e) && e.code === 'CONFIG_INVALID' && e.where === 'opset');
@@ -78,8 +77,7 @@ test('a fully convolutional model with free height/width runs on several image s
   const z = tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'head' }).apply(y) as tf.SymbolicTensor;
   const model = randomizeWeights(tf.model({ inputs: input, outputs: z, name: 'free_size' }), 3);
   const bytes = exportOnnx(await irFromTfjsModel(model));
-  const dims = decodeModel(bytes).graph!.input[0].type!.tensorType!.shape!.dim.map((d) => d.dimParam || Number(d.dimValue));
-  assert.deepEqual(dims, ['batch', 'image_dim1', 'image_dim2', 2]);
+  assert.deepEqual(inspectModel(bytes).graph.input[0].dims, ['batch', 'image_dim1', 'image_dim2', 2]);
   for (const [h, w] of [[6, 6], [7, 4]]) {
     const x = tf.randomUniform([2, h, w, 2], -1, 1, 'float32', h * w);
     const expected = (model.predict(x) as tf.Tensor).dataSync();
@@ -99,7 +97,7 @@ test('several outputs, one of them 4-D and also feeding another layer: NHWC outp
   written.push(path);
   assert.equal(reports.length, 2);
   assert.ok(meetsParity(reports), JSON.stringify(reports));
-  assert.deepEqual(decodeModel(bytes).graph!.output.map((o) => o.name), ['logits', 'features']);
+  assert.deepEqual(inspectModel(bytes).graph.output.map((o) => o.name), ['logits', 'features']);
 });
 
 test('a hand-built IR (no tfjs involved): Dense computes x·W + b', async () => {
@@ -177,7 +175,8 @@ test('every exported model here passes onnx.checker (full_check)', () => {
 test('the checker script reports a broken file', () => {
   // An Identity whose input nothing produces: structurally invalid, the checker must say so.
   const m = decodeModel(readFileSync(written[0]));
-  m.graph!.node.push(onnx.NodeProto.create({ opType: 'Identity', name: 'dangling', input: ['nowhere'], output: ['dangling_out'] }));
+  const graph = m.graph as { node: unknown[] };
+  graph.node.push(onnx.NodeProto.create({ opType: 'Identity', name: 'dangling', input: ['nowhere'], output: ['dangling_out'] }));
   const bad = join(dir, 'broken.onnx');
   writeFileSync(bad, onnx.ModelProto.encode(m).finish());
   const result = runOnnxChecker([bad]);

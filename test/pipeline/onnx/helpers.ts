@@ -13,6 +13,7 @@ import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
 import { checkParity, type ParityReport } from '../../../pipeline/onnx/parity.ts';
+import { decodeModel, onnx } from '../../../pipeline/onnx/proto.ts';
 import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/models.ts';
 
 /** Debian's python (has python3-onnx); the default python3 may be pyenv's, which cannot see it. */
@@ -96,4 +97,37 @@ export function runOnnxChecker(paths: string[]): CheckerResult {
   if (run.error) return { ok: false, output: `could not run ${CHECKER_PYTHON}: ${run.error.message}` };
   const output = `${run.stdout}${run.stderr}`.trim();
   return { ok: run.status === 0, output };
+}
+
+/** The parts of a decoded ModelProto the tests look at, with protobuf's optional fields made plain. */
+export interface InspectedModel {
+  irVersion: number;
+  opsetImport: Array<{ domain: string; version: number }>;
+  producerName: string;
+  producerVersion: string;
+  graph: {
+    node: Array<{ name: string; opType: string; input: string[]; output: string[]; attribute: Array<{ name: string; ints: number[]; i: number; f: number }> }>;
+    initializer: Array<{ name: string; dims: number[]; dataType: number; rawData: Uint8Array }>;
+    input: Array<{ name: string; dims: Array<string | number> }>;
+    output: Array<{ name: string; dims: Array<string | number> }>;
+  };
+}
+
+interface PlainValueInfo {
+  name: string;
+  type: { tensorType: { shape: { dim: Array<{ dimParam?: string; dimValue?: number }> } } };
+}
+
+export function inspectModel(bytes: Uint8Array): InspectedModel {
+  const plain = onnx.ModelProto.toObject(decodeModel(bytes), { longs: Number, arrays: true, defaults: true }) as unknown as
+    Omit<InspectedModel, 'graph'> & { graph: Omit<InspectedModel['graph'], 'input' | 'output'> & { input: PlainValueInfo[]; output: PlainValueInfo[] } };
+  const dims = (v: PlainValueInfo) => v.type.tensorType.shape.dim.map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue)));
+  return {
+    ...plain,
+    graph: {
+      ...plain.graph,
+      input: plain.graph.input.map((v) => ({ name: v.name, dims: dims(v) })),
+      output: plain.graph.output.map((v) => ({ name: v.name, dims: dims(v) })),
+    },
+  };
 }

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { decodeModel } from '../../../pipeline/onnx/proto.ts';
 import { functionalResidual, mergeNet, randomizeWeights } from '../../fixtures/models.ts';
-import { exportAndCompare, meetsParity, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
+import { exportAndCompare, inspectModel, meetsParity, type InspectedModel, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
 
 const dir = tempDir();
 const written: string[] = [];
@@ -16,12 +15,12 @@ async function exported(model: tf.LayersModel) {
   const result = await exportAndCompare(model, dir, { batch: 4 });
   written.push(result.path);
   assert.ok(meetsParity(result.reports), JSON.stringify(result.reports));
-  return { ...result, graph: decodeModel(result.bytes).graph! };
+  return { ...result, graph: inspectModel(result.bytes).graph };
 }
 
 /** The compute ops a layer left in the graph (layout transposes and output aliases aside). */
-const opsOf = (graph: ReturnType<typeof decodeModel>['graph'], layer: string) =>
-  graph!.node
+const opsOf = (graph: InspectedModel['graph'], layer: string) =>
+  graph.node
     .filter((n) => n.name.startsWith(`${layer}/`) && n.opType !== 'Transpose' && n.opType !== 'Identity')
     .map((n) => n.opType);
 
