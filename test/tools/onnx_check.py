@@ -1,6 +1,7 @@
-"""Validate an ONNX file with the official checker: prints OK, or the checker's error and exits 1.
+"""Validate ONNX files with the official checker (full_check: also runs strict shape inference).
 
-Usage: python3 test/tools/onnx_check.py model.onnx
+Usage: python3 test/tools/onnx_check.py model.onnx [more.onnx ...]
+Prints "OK <path>" or "FAIL <path>: <error>" per file; exits 1 if any file fails.
 Needs the `onnx` Python package (Debian: apt-get install python3-onnx).
 """
 import sys
@@ -9,17 +10,22 @@ import onnx
 import onnx.checker
 
 
-def main() -> int:
-    if len(sys.argv) != 2:
-        print("usage: onnx_check.py model.onnx", file=sys.stderr)
-        return 2
+def check(path: str) -> bool:
     try:
-        onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)
-    except Exception as e:  # the checker raises ValidationError, shape inference InferenceError
-        print(f"{type(e).__name__}: {e}")
-        return 1
-    print("OK")
-    return 0
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+    except Exception as e:  # ValidationError from the checker, InferenceError from shape inference
+        print(f"FAIL {path}: {type(e).__name__}: {e}")
+        return False
+    print(f"OK {path}")
+    return True
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print("usage: onnx_check.py model.onnx [more.onnx ...]", file=sys.stderr)
+        return 2
+    results = [check(path) for path in sys.argv[1:]]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
