@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { tempPathBeside } from './atomic.ts';
+import { exactEncoding } from './exact-encoding.ts';
 import { DEFAULT_KERAS_VERSION, irToTopology } from './topology.ts';
 import { encodeValues, type ManifestEntry, type ManifestGroup, type QuantizationDtype } from './weights.ts';
 
@@ -19,6 +20,26 @@ export interface WriteModelOptions {
   quantization?: { dtype: QuantizationDtype };
   /** Which weights to quantise when `quantization` is set; default: all of them. */
   quantizeLayers?: (layer: LayerIR, weight: WeightIR) => boolean;
+  /**
+   * Store each weight not chosen for `quantization` in the smallest tfjs format that reproduces its values
+   * exactly (uint8, uint16, float16, else float32): an IR holding already-dequantised weights is written
+   * compactly and still loads bit-identical. Default false (plain float32).
+   */
+  detectQuantized?: boolean;
+}
+
+const DETECT_ORDER: QuantizationDtype[] = ['uint8', 'uint16', 'float16'];
+
+/** Bytes for one weight (encodeValues keeps the grid of values that are already quantised). */
+function encodeWeight(values: Float32Array, dtype: QuantizationDtype | undefined, detect: boolean): ReturnType<typeof encodeValues> {
+  if (dtype) return encodeValues(values, dtype);
+  if (detect) {
+    for (const d of DETECT_ORDER) {
+      const exact = exactEncoding(values, d);
+      if (exact) return exact;
+    }
+  }
+  return encodeValues(values);
 }
 
 export interface ModelJson {
@@ -51,7 +72,7 @@ export function serializeModel(ir: ModelIR, opts: WriteModelOptions = {}): { mod
   for (const layer of ir.layers) {
     for (const w of layer.weights) {
       const dtype = opts.quantization && (opts.quantizeLayers?.(layer, w) ?? true) ? opts.quantization.dtype : undefined;
-      const { bytes, quantization } = encodeValues(w.values, dtype);
+      const { bytes, quantization } = encodeWeight(w.values, dtype, opts.detectQuantized ?? false);
       const entry: ManifestEntry = { name: `${layer.name}/${w.name}`, shape: [...w.shape], dtype: 'float32' };
       if (quantization) entry.quantization = quantization;
       entries.push(entry);
