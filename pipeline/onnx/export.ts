@@ -14,11 +14,11 @@
  *   Resize, Softmax) keep the same signature through opset 17 and change only at 18.
  */
 import { SlimnetError } from '../errors.ts';
+import { inferShapes } from '../graph/shapes.ts';
 import type { ModelIR } from '../ir.ts';
 import { TOOL } from '../version.ts';
-import { GraphBuilder, type TensorRef } from './builder.ts';
+import { GraphBuilder, type Dim, type TensorRef } from './builder.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
-import { kerasOutputShapes } from './keras-shapes.ts';
 import { unsupportedOption } from './layer-converters/common.ts';
 import { converterFor } from './layers.ts';
 import { encodeModel } from './proto.ts';
@@ -52,7 +52,8 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
       converterFor(layer);
     }
   }
-  const shapes = kerasOutputShapes(ir);
+  // Keras shapes with the batch axis in front (inferShapes gives per-sample shapes).
+  const shapes = new Map<string, Dim[]>([...inferShapes(ir)].map(([name, s]) => [name, [null, ...s]]));
   const { ir: model, folded } = foldBatchNorms(ir, shapes);
   const shapeOf = (name: string) => {
     const s = shapes.get(name);
