@@ -62,7 +62,8 @@ function conv2d(layer: LayerIR, [input]: Shape[], channels: (inC: number) => num
   const [h, w, c] = rank(layer, input, 3);
   const [kh, kw] = pair(layer, 'kernel_size');
   const [sh, sw] = pair(layer, 'strides', [1, 1]);
-  const [dh, dw] = pair(layer, 'dilation_rate', [1, 1]);
+  // tfjs's DepthwiseConv2D ignores dilation_rate (in its output shape and its computation); follow the runtime.
+  const [dh, dw] = layer.className === 'DepthwiseConv2D' ? [1, 1] : pair(layer, 'dilation_rate', [1, 1]);
   const pad = padding(layer);
   return [convOutputLength(h, kh, pad, sh, dh), convOutputLength(w, kw, pad, sw, dw), channels(c)];
 }

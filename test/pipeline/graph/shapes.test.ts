@@ -18,7 +18,8 @@ function convVariants(): tf.LayersModel {
   let x = tf.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', name: 'c_same_s2' }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 5, kernelSize: [1, 2], padding: 'valid', dilationRate: [1, 2], name: 'c_dil' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: 'same', name: 'mp_s1' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.depthwiseConv2d({ kernelSize: 2, padding: 'valid', name: 'dw_valid' }).apply(x) as tf.SymbolicTensor;
+  // tfjs ignores a DepthwiseConv2D's dilation; inferShapes must agree with the runtime.
+  x = tf.layers.depthwiseConv2d({ kernelSize: 2, padding: 'valid', dilationRate: 2, name: 'dw_valid' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.separableConv2d({ filters: 2, kernelSize: 2, strides: 2, depthMultiplier: 3, padding: 'same', name: 'sep_s2' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.permute({ dims: [2, 1, 3], name: 'perm' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', name: 'deconv' }).apply(x) as tf.SymbolicTensor;
