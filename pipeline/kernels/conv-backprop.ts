@@ -27,6 +27,7 @@ export function conv2dFilterGradient(
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
   spec: WindowSpec,
+  maxPatchValues = MAX_PATCH_VALUES,
 ): tf.Tensor4D {
   const g = tf.backend_util.computeConv2DInfo(
     x.shape, filterShape, spec.strides, spec.dilations, spec.pad, spec.dimRoundingMode,
@@ -35,7 +36,7 @@ export function conv2dFilterGradient(
   const batch = x.shape[0];
   const rowsPerSample = g.outHeight * g.outWidth;
   const patchWidth = kh * kw * inC;
-  const chunk = Math.max(1, Math.floor(MAX_PATCH_VALUES / Math.max(1, rowsPerSample * patchWidth)));
+  const chunk = Math.max(1, Math.floor(maxPatchValues / Math.max(1, rowsPerSample * patchWidth)));
 
   let sum: tf.Tensor | undefined;
   for (let start = 0; start < batch; start += chunk) {
