@@ -40,7 +40,7 @@ test('fused depthwise conv2d gradients (bias, linear) on wasm match cpu', async 
       const bias = seeded([c.c * c.m], 4);
       const loss = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
         weightedSum(
-          tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, bias: d, strides: c.stride, pad: c.pad }),
+          tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, bias: d, strides: c.stride, pad: c.pad as 'same' | 'valid' }),
           3,
         );
       return tf.grads(loss)([x, filter, bias]);
@@ -63,7 +63,7 @@ test('separable conv2d gradients (depth multiplier 2, stride 2) on wasm match cp
 function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const [kh, kw, c, m] = w.shape;
   const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, c, m]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [kh * d, kw * d, c, m]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, c, m]);
+  return tf.slice(tf.reshape(spread, [kh * d, kw * d, c, m]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, c, m] as tf.Tensor4D;
 }
 
 test('depthwise backprop kernels honour dilation 2 (reference: gradients through an explicitly dilated filter)', async () => {
