@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
@@ -20,9 +21,9 @@ import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/mode
 export const CHECKER_PYTHON = '/usr/bin/python3';
 const CHECKER_SCRIPT = new URL('../../tools/onnx_check.py', import.meta.url).pathname;
 
-/** tfjs's cpu backend is the reference: exact float32 kernels, no setup. */
+/** tfjs's cpu backend is the reference: plain float32 kernels, nothing to initialise. */
 export async function useReferenceBackend(): Promise<void> {
-  await tf.setBackend('cpu');
+  await initEngine('cpu');
 }
 
 export function tempDir(): string {

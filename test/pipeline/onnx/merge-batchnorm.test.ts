@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { initEngine } from '../../../pipeline/engine.ts';
 import { functionalResidual, mergeNet, randomizeWeights } from '../../fixtures/models.ts';
 import { exportAndCompare, inspectModel, meetsParity, type InspectedModel, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
 
@@ -34,7 +34,7 @@ test('functional model with residual Add, BatchNormalization and Concatenate mat
 });
 
 test('the same functional model also matches tfjs on the wasm backend (the pipeline default)', async () => {
-  assert.ok(await tf.setBackend('wasm'));
+  await initEngine('wasm');
   assert.equal(tf.getBackend(), 'wasm');
   const { reports } = await exportAndCompare(functionalResidual(), dir, { batch: 4 });
   assert.ok(meetsParity(reports), JSON.stringify(reports));
