@@ -70,7 +70,7 @@ test('Conv2DBackpropFilter kernel honours NCHW data format', async () => {
 function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const [kh, kw, inC, outC] = w.shape;
   const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, inC, outC]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [kh * d, kw * d, inC, outC]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, inC, outC] as tf.Tensor4D;
+  return tf.slice(tf.reshape(spread, [kh * d, kw * d, inC, outC]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, inC, outC]) as tf.Tensor4D;
 }
 
 test('conv2dFilterGradient with dilation 2 matches the gradient through an explicitly dilated filter', async () => {

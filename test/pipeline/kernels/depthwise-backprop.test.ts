@@ -63,7 +63,7 @@ test('separable conv2d gradients (depth multiplier 2, stride 2) on wasm match cp
 function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const [kh, kw, c, m] = w.shape;
   const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, c, m]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [kh * d, kw * d, c, m]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, c, m] as tf.Tensor4D;
+  return tf.slice(tf.reshape(spread, [kh * d, kw * d, c, m]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, c, m]) as tf.Tensor4D;
 }
 
 test('depthwise backprop kernels honour dilation 2 (reference: gradients through an explicitly dilated filter)', async () => {
