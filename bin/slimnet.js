@@ -3,6 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-console.log = (...a) => console.error(...a); // stdout belongs to --json
 const { main } = await import('../pipeline/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

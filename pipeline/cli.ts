@@ -66,6 +66,9 @@ export async function main(argv: string[]): Promise<number> {
 
 async function compress(args: CompressArgs): Promise<number> {
   const progress = progressPrinter();
+  // Libraries (tfjs among them) print to console.log; with --json, stdout carries only the report.
+  const consoleLog = console.log;
+  if (args.json) console.log = (...a: unknown[]) => console.error(...a);
   try {
     const { loadConfig } = await import('./load-config.ts');
     const { runPipeline } = await import('./runner.ts');
@@ -92,6 +95,8 @@ async function compress(args: CompressArgs): Promise<number> {
     process.stderr.write(`slimnet: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     if (e instanceof Error && e.stack) process.stderr.write(`${args.verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
     return EXIT.internal;
+  } finally {
+    console.log = consoleLog;
   }
 }
 
@@ -106,7 +111,5 @@ function progressPrinter(): (message: string) => void {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // Libraries (tfjs among them) print to console.log; stdout belongs to --json.
-  console.log = (...a: unknown[]) => console.error(...a);
   process.exitCode = await main(hideBin(process.argv));
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { validateConfig, type ResolvedConfig, type SlimnetConfig } from './config.ts';
 import { SlimnetError } from './errors.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
@@ -65,15 +66,19 @@ function findConfigFile(configPath: string | undefined, cwd: string): string | u
 async function importConfig(file: string): Promise<Partial<SlimnetConfig>> {
   let mod: { default?: unknown };
   try {
-    mod = await import(pathToFileURL(file).href);
+    // tsImport compiles the config whatever the user's package.json says about module type.
+    mod = await tsImport(pathToFileURL(file).href, import.meta.url);
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new SlimnetError('CONFIG_INVALID', file, `cannot load config: ${reason}`, 'fix the TypeScript error in the config');
   }
-  if (!mod.default || typeof mod.default !== 'object') {
+  // A config compiled as CommonJS (no "type": "module" nearby) arrives wrapped once more by the interop.
+  let exported = mod.default as Record<string, unknown> | undefined;
+  if (exported && typeof exported === 'object' && exported.__esModule) exported = exported.default as Record<string, unknown> | undefined;
+  if (!exported || typeof exported !== 'object') {
     throw new SlimnetError('CONFIG_INVALID', file, 'has no default export', 'end it with `export default defineConfig({...})`');
   }
-  return mod.default as Partial<SlimnetConfig>;
+  return exported as Partial<SlimnetConfig>;
 }
 
 function applyOverrides(raw: Partial<SlimnetConfig>, o: ConfigOverrides, file: string | undefined): Record<string, unknown> {

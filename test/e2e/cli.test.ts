@@ -56,10 +56,12 @@ test('compress with --model/--data and no config writes a report and a loadable 
 });
 
 test('a second identical run is served from the cache', () => {
-  const out = path.join(work, 'out-cache');
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-cache-')); // its own artifacts/.cache
+  const out = path.join(cwd, 'out');
   const args = ['compress', '--model', task.modelJson, '--data', task.dataDir, '--out', out, '--json'];
-  const first = JSON.parse(slimnet(args).stdout) as Report;
-  const second = JSON.parse(slimnet(args).stdout) as Report;
+  const first = JSON.parse(slimnet(args, cwd).stdout) as Report;
+  const second = JSON.parse(slimnet(args, cwd).stdout) as Report;
+  assert.ok(existsSync(path.join(cwd, 'artifacts/.cache')));
   assert.equal(first.stages[0]!.cached, false);
   assert.equal(second.stages[0]!.cached, true);
   assert.deepEqual(second.stages[0]!.metrics, first.stages[0]!.metrics);
