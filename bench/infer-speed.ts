@@ -2,14 +2,16 @@
  * Inference throughput of the example CNN (Conv2D(32,3x3,relu) → MaxPool 2x2 → Flatten → Dense 128 relu →
  * Dense 10 softmax on 28x28x1, random weights): tfjs on wasm vs the ONNX export on onnxruntime-node.
  * Usage: tsx bench/infer-speed.ts [--samples 2048] [--batch 256] [--runs 5]
- * Prints the median samples/s over `runs` timed passes after one warm-up pass, and the outputs' parity.
+ * Prints the median samples/s over `runs` timed passes after one warm-up pass, the outputs' parity, and the
+ * batch-1 latency (what evaluate.ts's measureLatency times) through each engine's Predictor.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../pipeline/engine.ts';
 import { irFromTfjsModel } from '../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../pipeline/onnx/export.ts';
-import { createOrtSession, predictOrt } from '../pipeline/onnx/ort.ts';
+import { layersModelPredictor, type Predictor } from '../pipeline/evaluate.ts';
+import { createOrtSession, ortPredictor, predictOrt } from '../pipeline/onnx/ort.ts';
 import { checkParity } from '../pipeline/onnx/parity.ts';
 import { exampleCnn } from '../test/fixtures/models.ts';
 
@@ -68,3 +70,18 @@ for (const threads of [1, undefined]) {
   );
   await session.release();
 }
+
+/** Mean ms per single-sample predict over 200 calls after 20 warm-up calls. */
+async function batchOneLatencyMs(predictor: Predictor): Promise<number> {
+  const size = 28 * 28;
+  const sample = (i: number) => x.subarray(i * size, (i + 1) * size);
+  for (let i = 0; i < 20; i++) await predictor.predict(sample(i), 1, sampleShape);
+  const start = performance.now();
+  for (let i = 0; i < 200; i++) await predictor.predict(sample(i % samples), 1, sampleShape);
+  return (performance.now() - start) / 200;
+}
+const tfjsLatency = await batchOneLatencyMs(layersModelPredictor(model));
+const ortSingle = ortPredictor(await createOrtSession(bytes, { threads: 1 }));
+const ortLatency = await batchOneLatencyMs(ortSingle);
+ortSingle.dispose();
+console.log(`batch-1 latency: tfjs ${tf.getBackend()} ${tfjsLatency.toFixed(3)} ms, onnxruntime-node (1 thread) ${ortLatency.toFixed(3)} ms`);

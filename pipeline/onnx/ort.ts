@@ -1,6 +1,8 @@
 /** Running exported ONNX models on onnxruntime-node: sessions, batched prediction, a Predictor for evaluate.ts. */
 import * as ort from 'onnxruntime-node';
 import type { Predictor } from '../evaluate.ts';
+import type { ModelIR } from '../ir.ts';
+import { exportOnnx } from './export.ts';
 
 export type OrtSession = ort.InferenceSession;
 
@@ -68,4 +70,12 @@ export function ortPredictor(session: OrtSession): Predictor {
     predict: (x, count, sampleShape) => runOrtBatch(session, x, count, sampleShape),
     dispose: () => void session.release(),
   };
+}
+
+/**
+ * Exports `ir` in memory and serves it from onnxruntime-node: the fast path for evaluating candidates.
+ * Throws the export's SlimnetError (LAYER_UNSUPPORTED) for models ONNX export cannot take; fall back to tfjs then.
+ */
+export async function onnxPredictor(ir: ModelIR, opts: OrtSessionOptions = {}): Promise<Predictor> {
+  return ortPredictor(await createOrtSession(exportOnnx(ir), opts));
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
-import { createOrtSession, ortPredictor, predictOrt } from '../../../pipeline/onnx/ort.ts';
+import { createOrtSession, onnxPredictor, predictOrt } from '../../../pipeline/onnx/ort.ts';
 import { checkParity } from '../../../pipeline/onnx/parity.ts';
 import { sequentialCnn } from '../../fixtures/models.ts';
 import { useReferenceBackend } from './helpers.ts';
@@ -37,9 +37,9 @@ test('predictOrt in uneven batches equals tfjs on every sample, in order', async
   await session.release();
 });
 
-test('ortPredictor plugs an ORT session into evaluate.ts', async () => {
+test('onnxPredictor (export in memory + ORT session) plugs into evaluate.ts as a Predictor', async () => {
   const model = sequentialCnn(2);
-  const predictor = ortPredictor(await createOrtSession(exportOnnx(await irFromTfjsModel(model))));
+  const predictor = await onnxPredictor(await irFromTfjsModel(model), { threads: 1 });
   const set = randomSet(3, [8, 8, 1], 6);
   const out = await predictor.predict(set.x, 3, set.sampleShape);
   const expected = (model.predict(tf.tensor(set.x, [3, 8, 8, 1])) as tf.Tensor).dataSync() as Float32Array;
