@@ -9,5 +9,5 @@ export default defineConfig({
   validationFraction: 0.1,
   seed: 42,
   budget: { maxAccuracyDrop: 0.01 },
-  stages: [{ name: 'export', options: { formats: ['tfjs'] }, onBudgetMiss: 'fail' }],
+  stages: [{ name: 'export', options: { formats: ['tfjs', 'onnx'] }, onBudgetMiss: 'fail' }],
 });

@@ -12,7 +12,7 @@ import { irFromTfjsModel } from '../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../pipeline/onnx/export.ts';
 import { layersModelPredictor, type Predictor } from '../pipeline/evaluate.ts';
 import { createOrtSession, ortPredictor, predictOrt } from '../pipeline/onnx/ort.ts';
-import { checkParity } from '../pipeline/onnx/parity.ts';
+import { checkParity } from '../pipeline/parity.ts';
 import { exampleCnn } from '../test/fixtures/models.ts';
 
 const { values } = parseArgs({

@@ -42,6 +42,8 @@ export interface SlimnetConfig {
     batchSize?: number;
     /** Single-sample inferences timed for latencyMs. */
     latencySamples?: number;
+    /** Inference engine for measurements: 'auto' = onnxruntime-node when the model exports to ONNX, else tfjs. */
+    engine?: 'auto' | 'ort' | 'tfjs';
     /** Use only the first N samples (after a seeded shuffle) of train/test: for quick runs. */
     limit?: { train?: number; test?: number };
   };
@@ -76,9 +78,10 @@ const configSchema = z.strictObject({
     .strictObject({
       batchSize: positiveInt.default(256),
       latencySamples: positiveInt.default(50),
+      engine: z.enum(['auto', 'ort', 'tfjs']).default('auto'),
       limit: z.strictObject({ train: positiveInt.optional(), test: positiveInt.optional() }).default({}),
     })
-    .default({ batchSize: 256, latencySamples: 50, limit: {} }),
+    .default({ batchSize: 256, latencySamples: 50, engine: 'auto', limit: {} }),
   stages: z.array(
     z.union([
       stageName,

@@ -9,6 +9,8 @@ import { batches } from './data/splits.ts';
 import { countMacs } from './graph/macs.ts';
 import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
+import { isSlimnetError } from './errors.ts';
+import { onnxPredictor } from './onnx/ort.ts';
 import type { Accuracy, Metrics } from './metrics.ts';
 
 /** Runs a model on flat NHWC batches; returns the first output's rows, flat. */
@@ -100,9 +102,27 @@ export async function measureLatency(predictor: Predictor, set: LabelledSet, sam
   return Number(process.hrtime.bigint() - start) / 1e6 / n;
 }
 
+export type EvaluationEngine = 'auto' | 'ort' | 'tfjs';
+
+/**
+ * onnxruntime-node on one thread (the in-memory ONNX export) measured ~4x faster than tfjs-wasm on the example
+ * (see README, Engines), so 'auto' uses it whenever the model exports, and tfjs otherwise. One thread because
+ * on 2 contended cores more threads measured slower.
+ */
+export async function createPredictor(ir: ModelIR, engine: EvaluationEngine): Promise<Predictor> {
+  if (engine === 'tfjs') return tfjsPredictor(ir);
+  try {
+    return await onnxPredictor(ir, { threads: 1 });
+  } catch (e) {
+    if (engine === 'auto' && isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED') return tfjsPredictor(ir);
+    throw e;
+  }
+}
+
 export interface EvaluateOptions {
   batchSize: number;
   latencySamples: number;
+  engine: EvaluationEngine;
 }
 
 /** Everything in Metrics except `bytes`, which depends on how the stage wrote its model. */
@@ -110,8 +130,8 @@ export async function evaluateModel(
   ir: ModelIR,
   splits: { validation: LabelledSet; test: LabelledSet },
   opts: EvaluateOptions,
-): Promise<Omit<Metrics, 'bytes'>> {
-  const predictor = await tfjsPredictor(ir);
+): Promise<Omit<Metrics, 'bytes'> & { engine: string }> {
+  const predictor = await createPredictor(ir, opts.engine);
   try {
     const val = await measureAccuracy(predictor, splits.validation, opts.batchSize);
     const test = await measureAccuracy(predictor, splits.test, opts.batchSize);
@@ -123,6 +143,7 @@ export async function evaluateModel(
       params: countParams(ir),
       macs: countMacs(ir).total,
       latencyMs,
+      engine: predictor.engine,
     };
   } finally {
     predictor.dispose();

@@ -1,38 +1,87 @@
-/** Agreement between two models' outputs on the same samples: what every export is checked with. */
-export interface ParityResult {
+/**
+ * Parity between two prediction arrays of the same samples (reference = the IR on tfjs, candidate = an
+ * exported artifact): top-1 agreement, max |Δ|, and accuracy against labels when given.
+ */
+import { SlimnetError } from './errors.ts';
+
+export interface ParityReport {
   samples: number;
-  /** Fraction of samples whose top-1 class agrees. */
+  /** Fraction of samples whose arg-max class agrees. */
   top1Agreement: number;
+  /** Largest absolute difference over all output values; Infinity if either side has NaN where the other has not. */
   maxAbsDiff: number;
-  /** The artifact's own top-1 accuracy against the labels. */
-  accuracy: number;
+  /** Candidate's top-1 accuracy against `labels` (only when labels were given). */
+  accuracy?: number;
+  /** Reference's top-1 accuracy against `labels` (only when labels were given). */
+  referenceAccuracy?: number;
 }
 
-export function compareOutputs(reference: Float32Array, candidate: Float32Array, labels: Int32Array): ParityResult {
-  if (reference.length !== candidate.length) {
-    throw new Error(`parity: output sizes differ (${reference.length} vs ${candidate.length})`);
-  }
-  const samples = labels.length;
-  const classes = samples ? reference.length / samples : 0;
-  let agree = 0;
-  let correct = 0;
-  let maxAbsDiff = 0;
-  for (let i = 0; i < samples; i++) {
-    const a = argmax(reference, i * classes, classes);
-    const b = argmax(candidate, i * classes, classes);
-    if (a === b) agree++;
-    if (b === labels[i]) correct++;
-  }
-  for (let j = 0; j < reference.length; j++) {
-    const d = Math.abs(reference[j]! - candidate[j]!);
-    // NaN must fail parity, and Math.max would propagate it silently as "NaN > threshold" is false.
-    maxAbsDiff = Number.isNaN(d) ? Infinity : Math.max(maxAbsDiff, d);
-  }
-  return { samples, top1Agreement: samples ? agree / samples : 1, maxAbsDiff, accuracy: samples ? correct / samples : 0 };
+export interface ParityInput {
+  reference: Float32Array;
+  candidate: Float32Array;
+  /** Number of samples; the row size is length / samples. */
+  samples: number;
+  labels?: Int32Array;
 }
 
 function argmax(values: Float32Array, offset: number, length: number): number {
   let best = 0;
-  for (let c = 1; c < length; c++) if (values[offset + c]! > values[offset + best]!) best = c;
+  for (let c = 1; c < length; c++) if (values[offset + c] > values[offset + best]) best = c;
   return best;
+}
+
+export function checkParity({ reference, candidate, samples, labels }: ParityInput): ParityReport {
+  if (reference.length !== candidate.length) {
+    throw new Error(`parity: output sizes differ (${reference.length} vs ${candidate.length})`);
+  }
+  if (labels && labels.length !== samples) throw new Error(`parity: ${labels.length} labels for ${samples} samples`);
+  const row = samples ? reference.length / samples : 0;
+  if (!Number.isInteger(row)) throw new Error(`parity: ${reference.length} values do not split into ${samples} rows`);
+  let maxAbsDiff = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const a = reference[i];
+    const b = candidate[i];
+    if (Number.isNaN(a) && Number.isNaN(b)) continue;
+    const d = Math.abs(a - b);
+    // NaN on one side must fail any threshold; `NaN > max` is false, so say Infinity.
+    maxAbsDiff = Number.isNaN(d) ? Infinity : Math.max(maxAbsDiff, d);
+  }
+  let agree = 0;
+  let correct = 0;
+  let referenceCorrect = 0;
+  for (let s = 0; s < samples; s++) {
+    const r = argmax(reference, s * row, row);
+    const c = argmax(candidate, s * row, row);
+    if (r === c) agree++;
+    if (labels && c === labels[s]) correct++;
+    if (labels && r === labels[s]) referenceCorrect++;
+  }
+  const report: ParityReport = { samples, top1Agreement: samples ? agree / samples : 1, maxAbsDiff };
+  if (labels) {
+    report.accuracy = samples ? correct / samples : 0;
+    report.referenceAccuracy = samples ? referenceCorrect / samples : 0;
+  }
+  return report;
+}
+
+export interface ParityBudget {
+  /** Default 0.999 (issue 3: float exports agree on ≥ 99.9% of samples). */
+  minTop1Agreement?: number;
+  /** Default 1e-4. */
+  maxAbsDiff?: number;
+}
+
+/** Throws EXPORT_PARITY with the numbers when `report` misses the budget; `artifact` names the file. */
+export function assertParity(report: ParityReport, artifact: string, budget: ParityBudget = {}): void {
+  const minAgreement = budget.minTop1Agreement ?? 0.999;
+  const maxDiff = budget.maxAbsDiff ?? 1e-4;
+  if (report.top1Agreement >= minAgreement && report.maxAbsDiff <= maxDiff) return;
+  throw new SlimnetError(
+    'EXPORT_PARITY',
+    artifact,
+    `exported model disagrees with the IR: top-1 agreement ${(report.top1Agreement * 100).toFixed(2)}% ` +
+      `(need ≥ ${(minAgreement * 100).toFixed(2)}%), max |Δ| ${report.maxAbsDiff.toExponential(2)} (need ≤ ${maxDiff}) ` +
+      `over ${report.samples} samples`,
+    'this is an exporter bug for this model; please report it with the model',
+  );
 }

@@ -8,7 +8,7 @@ import { readCache, stageCacheKey, writeCache, type CacheEntry } from './cache.t
 import type { ResolvedConfig } from './config.ts';
 import type { DataSplits } from './data/types.ts';
 import { isSlimnetError, SlimnetError } from './errors.ts';
-import { evaluateModel, measureAccuracy, tfjsPredictor } from './evaluate.ts';
+import { createPredictor, evaluateModel, measureAccuracy } from './evaluate.ts';
 import { modelBytes } from './io/model-files.ts';
 import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
@@ -76,10 +76,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const metrics: Metrics = {
-      ...(await evaluateModel(outIr, rc.data, config.evaluation)),
-      bytes: modelBytes(path.join(stageDir, modelJson)),
-    };
+    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const metrics: Metrics = { ...measured, bytes: modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { modelJson, exports: output.exports, details: output.details, notes: output.notes } };
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
@@ -127,7 +125,7 @@ function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, r
     baseline: rc.baseline,
     maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
     async evaluateCandidate(ir) {
-      const predictor = await tfjsPredictor(ir);
+      const predictor = await createPredictor(ir, rc.config.evaluation.engine);
       try {
         return await measureAccuracy(predictor, rc.data.validation, rc.config.evaluation.batchSize);
       } finally {

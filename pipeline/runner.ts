@@ -73,7 +73,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const runDir = `${outDir}.partial-${randomBytes(4).toString('hex')}`;
   await mkdir(runDir, { recursive: true });
   try {
-    const baseline: Metrics = { ...(await evaluateModel(ir, data, config.evaluation)), bytes: modelBytes(config.model) };
+    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    const baseline: Metrics = { ...measured, bytes: modelBytes(config.model) };
     log(`baseline: ${describeMetrics(baseline)}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
@@ -98,7 +99,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       model: { path: relativePath(outDir, config.model), sha256: hashModelFiles(config.model) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
       budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
-      engine: { backend, evaluation: `tfjs-${backend}` },
+      engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,
       stages: stageReports,

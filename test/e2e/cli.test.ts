@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../pipeline/engine.ts';
 import { fileLoadHandler } from '../../pipeline/io/tfjs-file-handler.ts';
 import type { Report } from '../../pipeline/report.ts';
-import { writeTinyTask } from '../fixtures/tiny-task.ts';
+import { writeModel } from '../../pipeline/io/write-model.ts';
+import { tinyModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
 
 const BIN = path.resolve('bin/slimnet.js');
 let work: string;
@@ -39,12 +40,19 @@ test('compress with --model/--data and no config writes a report and a loadable 
   assert.equal(report.baseline.params, 6 * 6 * 3 + 3);
   assert.equal(report.baseline.macs, 6 * 6 * 3);
   assert.equal(report.exports.tfjs, 'export/tfjs/model.json');
+  assert.equal(report.exports.onnx, 'export/onnx/model.onnx');
+  assert.ok(existsSync(path.join(out, report.exports.onnx)));
+  assert.equal(report.engine.evaluation, 'onnxruntime-node');
   for (const key of ['valAccuracy', 'testAccuracy', 'loss', 'params', 'bytes', 'macs', 'latencyMs'] as const) {
     assert.equal(typeof report.final[key], 'number', key);
   }
-  const parity = (report.stages[0]!.details as { parity: { tfjs: { top1Agreement: number; maxAbsDiff: number } } }).parity.tfjs;
-  assert.equal(parity.top1Agreement, 1);
-  assert.ok(parity.maxAbsDiff <= 1e-6);
+  type Parity = { top1Agreement: number; maxAbsDiff: number; accuracy: number };
+  const parity = (report.stages[0]!.details as { parity: { tfjs: Parity; onnx: Parity } }).parity;
+  for (const format of ['tfjs', 'onnx'] as const) {
+    assert.equal(parity[format].top1Agreement, 1, format);
+    assert.ok(parity[format].maxAbsDiff <= 1e-5, `${format} max |Δ| ${parity[format].maxAbsDiff}`);
+    assert.equal(parity[format].accuracy, report.final.testAccuracy, format);
+  }
 
   // A user's stock tfjs loads the export and reproduces the original model's predictions.
   await initEngine('wasm');
@@ -78,6 +86,20 @@ test('bad input: a missing model exits 2 with one line naming the file, and writ
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace without --verbose');
   assert.equal(existsSync(out), false);
   assert.equal(readdirSync(work).some((f) => f.startsWith('never.partial')), false);
+});
+
+test('an unsupported layer fails the export with one line naming the layer, exit 2', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-lstm-'));
+  // A Permute (identity order) before Flatten: tfjs runs it, ONNX export does not cover it.
+  const ir = tinyModelIR();
+  ir.layers.splice(1, 0, { name: 'permute', className: 'Permute', inputs: ['input'], weights: [], config: { name: 'permute', dims: [1, 2, 3] } });
+  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
+  await writeModel(ir, dir);
+  const r = slimnet(['compress', '--model', path.join(dir, 'model.json'), '--data', task.dataDir, '--out', path.join(dir, 'out'), '--stages', 'export']);
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('slimnet:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /layer "permute" \(Permute\)/);
 });
 
 test('bad config: an unknown key exits 2 naming the key', () => {

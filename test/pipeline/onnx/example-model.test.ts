@@ -9,7 +9,7 @@ import { predictSet, tfjsPredictor } from '../../../pipeline/evaluate.ts';
 import { readModel } from '../../../pipeline/io/read-model.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
 import { createOrtSession, predictOrt } from '../../../pipeline/onnx/ort.ts';
-import { checkParity } from '../../../pipeline/onnx/parity.ts';
+import { checkParity } from '../../../pipeline/parity.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { runOnnxChecker, tempDir } from './helpers.ts';
 

@@ -13,7 +13,7 @@ import { initEngine } from '../../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
-import { checkParity, type ParityReport } from '../../../pipeline/onnx/parity.ts';
+import { checkParity, type ParityReport } from '../../../pipeline/parity.ts';
 import { decodeModel, onnx } from '../../../pipeline/onnx/proto.ts';
 import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/models.ts';
 

@@ -6,7 +6,7 @@ import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
 import { createOrtSession, onnxPredictor, predictOrt } from '../../../pipeline/onnx/ort.ts';
-import { checkParity } from '../../../pipeline/onnx/parity.ts';
+import { checkParity } from '../../../pipeline/parity.ts';
 import { sequentialCnn } from '../../fixtures/models.ts';
 import { useReferenceBackend } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 /** checkParity's numbers and assertParity's verdict on hand-made prediction arrays. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
-import { assertParity, checkParity } from '../../../pipeline/onnx/parity.ts';
+import { isSlimnetError } from '../../pipeline/errors.ts';
+import { assertParity, checkParity } from '../../pipeline/parity.ts';
 
 const reference = Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.3, 0.2, 0.3, 0.3, 0.4]);
 
