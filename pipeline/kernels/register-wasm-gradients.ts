@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterKernel } from './conv-backprop.ts';
+import { conv2dBackpropInputKernel } from './conv-backprop-input.ts';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.ts';
 import { untransposedMatMul } from './matmul-transpose.ts';
 import { maxPoolGradKernel } from './pool-backprop.ts';
@@ -7,13 +8,16 @@ import { maxPoolGradKernel } from './pool-backprop.ts';
 /**
  * Gradient kernels the tfjs wasm backend (4.22) lacks, found by training small models of every supported layer
  * kind on wasm: Conv2D and SeparableConv2D need Conv2DBackpropFilter, DepthwiseConv2D needs both depthwise
- * backprop kernels. Conv2DBackpropInput, AvgPoolGrad, FusedBatchNorm and the activations' gradients are native to
- * wasm or composed by tfjs-core from ops wasm has, and agree with the cpu backend.
+ * backprop kernels. AvgPoolGrad, FusedBatchNorm and the activations' gradients are native to wasm or composed by
+ * tfjs-core from ops wasm has, and agree with the cpu backend.
  */
 const MISSING = [conv2dBackpropFilterKernel, depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel];
 
-/** Kernels wasm ships but gets wrong (see pool-backprop.ts): ours replace them. */
-const REPLACED = [maxPoolGradKernel];
+/**
+ * Kernels wasm ships but gets wrong or runs slowly: ours replace them. MaxPoolGrad mishandles ties and 'same'
+ * padding (pool-backprop.ts); Conv2DBackpropInput is ~10x slower than a convolution (conv-backprop-input.ts).
+ */
+const REPLACED = [maxPoolGradKernel, conv2dBackpropInputKernel];
 
 /** Kernels wasm ships that are slow on the operand layouts gradients use (see matmul-transpose.ts): wrapped. */
 const WRAPPED: Array<[string, (native: tf.KernelConfig) => tf.KernelConfig]> = [

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { conv2dFilterGradient } from '../../../pipeline/kernels/conv-backprop.ts';
+import { conv2dInputGradient } from '../../../pipeline/kernels/conv-backprop-input.ts';
 import { assertWasmMatchesCpu, maxRelativeDiff, runOn, seeded } from './compare-backends.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
@@ -16,6 +17,8 @@ const CASES: ConvCase[] = [
   { stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]], k: 3, h: 9, w: 9, inC: 2, outC: 3 },
   { stride: 1, pad: 'valid', k: 1, h: 5, w: 5, inC: 4, outC: 3 },
   { stride: 2, pad: 'same', k: 1, h: 7, w: 7, inC: 3, outC: 2 },
+  { stride: 2, pad: 'same', k: 3, h: 9, w: 8, inC: 5, outC: 3 },
+  { stride: 1, pad: 'valid', k: 3, h: 6, w: 7, inC: 1, outC: 4 },
 ];
 
 const label = (c: ConvCase) => `k${c.k} s${c.stride} ${JSON.stringify(c.pad)} ${c.h}x${c.w}x${c.inC}->${c.outC}`;
@@ -57,12 +60,37 @@ test('fused conv2d gradients (bias, linear and relu) on wasm match cpu', async (
   }
 });
 
-test('Conv2DBackpropFilter kernel honours NCHW data format', async () => {
-  await assertWasmMatchesCpu('NCHW filter gradient', () => {
+test('both filter-gradient methods (im2col, swapped convolution) match cpu in every case', async () => {
+  for (const c of CASES) {
+    const reference = await runOn('cpu', () => {
+      const x = seeded([2, c.h, c.w, c.inC], 1);
+      const filter = seeded([c.k, c.k, c.inC, c.outC], 2);
+      return [tf.grad((b: tf.Tensor) => weightedSum(tf.conv2d(x as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), 3))(filter)];
+    });
+    for (const method of ['im2col', 'swapped-conv'] as const) {
+      const actual = await runOn('wasm', () => {
+        const x = seeded([2, c.h, c.w, c.inC], 1) as tf.Tensor4D;
+        const filterShape: [number, number, number, number] = [c.k, c.k, c.inC, c.outC];
+        const dy = seeded(tf.conv2d(x, tf.zeros(filterShape) as tf.Tensor4D, c.stride, c.pad).shape, 3) as tf.Tensor4D;
+        return [conv2dFilterGradient(x, dy, filterShape, { strides: c.stride, pad: c.pad, dilations: 1 }, { method })];
+      });
+      const diff = maxRelativeDiff(reference, actual);
+      assert.ok(diff <= 1e-4, `${method} ${label(c)}: differs from cpu by ${diff}`);
+    }
+  }
+});
+
+test('Conv2DBackpropFilter and Conv2DBackpropInput kernels honour NCHW data format', async () => {
+  await assertWasmMatchesCpu('NCHW gradients', () => {
     const x = seeded([2, 3, 7, 8], 1);
+    const filter = seeded([3, 3, 3, 4], 3);
     const dy = seeded([2, 4, 4, 4], 2); // 'same', stride 2: ceil(7/2) x ceil(8/2)
-    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
-    return [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as never) as tf.Tensor];
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW' };
+    const engine = tf.engine();
+    return [
+      engine.runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] } as never) as tf.Tensor,
+      engine.runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: x.shape } as never) as tf.Tensor,
+    ];
   });
 });
 
@@ -73,7 +101,7 @@ function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
   return tf.slice(tf.reshape(spread, [kh * d, kw * d, inC, outC]), 0, [(kh - 1) * d + 1, (kw - 1) * d + 1, inC, outC]) as tf.Tensor4D;
 }
 
-test('conv2dFilterGradient with dilation 2 matches the gradient through an explicitly dilated filter', async () => {
+test('conv gradients with dilation 2 match the gradients through an explicitly dilated filter', async () => {
   // tfjs's own conv gradients reject dilation > 1 on every backend, so the reference is built by hand on cpu.
   for (const pad of ['valid', 'same'] as const) {
     const inputs = () => ({ x: seeded([2, 9, 8, 2], 1) as tf.Tensor4D, w: seeded([3, 3, 2, 3], 2) as tf.Tensor4D });
@@ -82,15 +110,19 @@ test('conv2dFilterGradient with dilation 2 matches the gradient through an expli
       const forward = tf.conv2d(x, w, 1, pad, 'NHWC', 2);
       const viaDilated = tf.conv2d(x, dilateFilter(w, 2), 1, pad);
       assert.ok(maxRelativeDiff([forward.dataSync() as Float32Array], [viaDilated.dataSync() as Float32Array]) < 1e-5);
-      return [tf.grad((v: tf.Tensor) => weightedSum(tf.conv2d(x, dilateFilter(v as tf.Tensor4D, 2), 1, pad), 3))(w)];
+      const loss = (a: tf.Tensor, v: tf.Tensor) => weightedSum(tf.conv2d(a as tf.Tensor4D, dilateFilter(v as tf.Tensor4D, 2), 1, pad), 3);
+      return tf.grads(loss)([x, w]);
     });
-    const actual = await runOn('wasm', () => {
-      const { x, w } = inputs();
-      const dy = seeded(tf.conv2d(x, w, 1, pad, 'NHWC', 2).shape, 3) as tf.Tensor4D;
-      return [conv2dFilterGradient(x, dy, w.shape, { strides: 1, pad, dilations: 2 })];
-    });
-    const diff = maxRelativeDiff(reference, actual);
-    assert.ok(diff <= 1e-4, `dilation 2 ${pad}: differs by ${diff}`);
+    for (const method of ['im2col', 'swapped-conv'] as const) {
+      const actual = await runOn('wasm', () => {
+        const { x, w } = inputs();
+        const dy = seeded(tf.conv2d(x, w, 1, pad, 'NHWC', 2).shape, 3) as tf.Tensor4D;
+        const spec = { strides: 1, pad, dilations: 2 };
+        return [conv2dInputGradient(dy, w, x.shape, spec), conv2dFilterGradient(x, dy, w.shape, spec, { method })];
+      });
+      const diff = maxRelativeDiff(reference, actual);
+      assert.ok(diff <= 1e-4, `dilation 2 ${pad} ${method}: differs by ${diff}`);
+    }
   }
 });
 
@@ -99,12 +131,12 @@ test('a batch split into im2col chunks sums to the same filter gradient', async 
   const spec = { strides: 2, pad: 'same' as const, dilations: 1 };
   const whole = await runOn('wasm', () => {
     const { x, dy } = inputs();
-    return [conv2dFilterGradient(x, dy, [3, 3, 3, 2], spec)];
+    return [conv2dFilterGradient(x, dy, [3, 3, 3, 2], spec, { method: 'im2col' })];
   });
   // 4·3 rows x 27 patch values = 324 per sample: a 700-value budget gives chunks of 2, 2 and 1 samples.
   const chunked = await runOn('wasm', () => {
     const { x, dy } = inputs();
-    return [conv2dFilterGradient(x, dy, [3, 3, 3, 2], spec, 700)];
+    return [conv2dFilterGradient(x, dy, [3, 3, 3, 2], spec, { method: 'im2col', maxPatchValues: 700 })];
   });
   assert.ok(maxRelativeDiff(whole, chunked) <= 1e-5);
 });
