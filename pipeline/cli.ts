@@ -7,19 +7,13 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
+import type { ConfigOverrides } from './load-config.ts';
 import { TOOL } from './version.ts';
 
 export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
 
-interface CompressArgs {
+interface CompressArgs extends ConfigOverrides {
   config?: string;
-  model?: string;
-  data?: string;
-  out?: string;
-  stages?: string;
-  maxAccuracyDrop?: number;
-  backend?: string;
-  seed?: number;
   json: boolean;
   verbose: boolean;
 }
@@ -72,15 +66,7 @@ async function compress(args: CompressArgs): Promise<number> {
   try {
     const { loadConfig } = await import('./load-config.ts');
     const { runPipeline } = await import('./runner.ts');
-    const { config } = await loadConfig(args.config, {
-      model: args.model,
-      data: args.data,
-      out: args.out,
-      stages: args.stages,
-      maxAccuracyDrop: args.maxAccuracyDrop,
-      backend: args.backend,
-      seed: args.seed,
-    });
+    const { config } = await loadConfig(args.config, args);
     const result = await runPipeline(config, { log: progress });
     if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n');
     if (result.failure) process.stderr.write(result.failure.oneLine() + '\n');
