@@ -102,6 +102,19 @@ export class GraphBuilder {
     return output;
   }
 
+  /** Adds a node with several outputs (e.g. MaxPool's Y and Indices), one per hint; returns their names. */
+  opMulti(opType: string, inputs: string[], attrs: Record<string, Attr>, hints: string[]): string[] {
+    const outputs = hints.map((h) => this.unique(h));
+    this.nodes.push({
+      opType,
+      name: outputs[0],
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outputs;
+  }
+
   /** Makes `tensor` available under `name` (a claimed graph output name) with an Identity node. */
   alias(tensor: string, name: string): void {
     if (!this.names.has(name)) throw new Error(`alias target "${name}" was not claimed`);

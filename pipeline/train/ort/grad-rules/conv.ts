@@ -1,0 +1,197 @@
+/**
+ * Conv2D and DepthwiseConv2D. Kernels are trained in ONNX's layout ([out, in/group, kh, kw]) so no step pays a
+ * transpose. Reverse pass, all plain ONNX ops:
+ * - input gradient: ConvTranspose of dY with the same kernel, strides, dilations, pads and groups; output_padding
+ *   restores the rows/columns the forward's stride skipped.
+ * - kernel gradient: a convolution of the input by dY with batch and channels swapped (stride and dilation trade
+ *   places); depthwise does the same per channel as a grouped convolution.
+ */
+import type { LayerIR } from '../../../ir.ts';
+import type { Dim, GraphBuilder } from '../../../onnx/builder.ts';
+import { boolOpt, numberOpt, pairOpt, requireWeight, stringOpt, transposeValues } from '../../../onnx/layer-converters/common.ts';
+import { windowPads } from '../../../onnx/layer-converters/padding.ts';
+import { activationByName, type Activation } from './activations.ts';
+import { asStored, reduceSum, reshape, transpose } from './ops.ts';
+import type { Backward, BackwardContext, ForwardContext, Forward, LayerRule, WeightLayout } from './types.ts';
+
+interface Geometry {
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  /** [top, left, bottom, right] */
+  pads: number[];
+  /** Input and output spatial sizes. */
+  inSize: [number, number];
+  outSize: [number, number];
+}
+
+interface ConvSaved {
+  x: string;
+  w: string;
+  g: Geometry;
+  channels: number;
+  /** Depthwise: channel multiplier (groups = channels); Conv2D: undefined. */
+  multiplier?: number;
+}
+
+function geometry(layer: LayerIR, inShape: Dim[], outShape: Dim[], kernel: [number, number], dilations: [number, number]): Geometry {
+  const strides = pairOpt(layer, 'strides', [1, 1]);
+  const pads = windowPads(layer, stringOpt(layer, 'padding', 'valid'), inShape, kernel, strides, dilations);
+  return {
+    kernel, strides, dilations, pads,
+    inSize: [inShape[1] as number, inShape[2] as number],
+    outSize: [outShape[1] as number, outShape[2] as number],
+  };
+}
+
+function convAttrs(g: Geometry, group: number) {
+  return {
+    kernel_shape: { ints: g.kernel }, strides: { ints: g.strides }, dilations: { ints: g.dilations },
+    pads: { ints: g.pads }, group: { i: group },
+  };
+}
+
+/** Rows/columns at the bottom/right the forward window never reached: (H + pads − effective kernel) mod stride. */
+function leftover(g: Geometry, axis: 0 | 1): number {
+  const effective = (g.kernel[axis] - 1) * g.dilations[axis] + 1;
+  return (g.inSize[axis] + g.pads[axis] + g.pads[axis + 2] - effective) % g.strides[axis];
+}
+
+function inputGrad(b: GraphBuilder, hint: string, dy: string, w: string, g: Geometry, group: number): string {
+  return b.op('ConvTranspose', [dy, w], { ...convAttrs(g, group), output_padding: { ints: [leftover(g, 0), leftover(g, 1)] } }, hint);
+}
+
+/**
+ * dW[o, i, u, v] = Σ_{n,y,x} dY[n, o, y, x] · X[n, i, y·s + u·d − pad, x·s + v·d − pad]: a convolution of X^T
+ * ([i, n, H, W]) by dY^T ([o, n, Ho, Wo]) with stride d and dilation s, giving [i, o, kh, kw] (grouped for depthwise).
+ * The bottom/right pads shrink by the leftover so exactly kh×kw positions come out; if the pad is smaller than
+ * the leftover, the extra positions are sliced off.
+ */
+function kernelGradConv(b: GraphBuilder, hint: string, xt: string, dyt: string, g: Geometry, group: number): string {
+  const extra = [leftover(g, 0), leftover(g, 1)];
+  const pads = [g.pads[0], g.pads[1], Math.max(0, g.pads[2] - extra[0]), Math.max(0, g.pads[3] - extra[1])];
+  let r = b.op('Conv', [xt, dyt], {
+    strides: { ints: g.dilations }, dilations: { ints: g.strides }, pads: { ints: pads }, group: { i: group },
+  }, `${hint}/conv`);
+  if (g.pads[2] < extra[0] || g.pads[3] < extra[1]) {
+    const starts = b.int64Const(`${hint}/starts`, [0, 0]);
+    const ends = b.int64Const(`${hint}/ends`, g.kernel);
+    const axes = b.int64Const(`${hint}/axes`, [2, 3]);
+    r = b.op('Slice', [r, starts, ends, axes], {}, `${hint}/crop`);
+  }
+  return r;
+}
+
+function biasGrad(b: GraphBuilder, hint: string, dy: string): string {
+  return reduceSum(b, dy, [0, 2, 3], false, hint);
+}
+
+function fusedActivation(layer: LayerIR): Activation {
+  const act = activationByName(stringOpt(layer, 'activation', 'linear'));
+  if (!act) throw new Error(`layer "${layer.name}": activation not covered (canTrainOnOrt should have refused it)`);
+  return act;
+}
+
+function activationProblem(layer: LayerIR): string | undefined {
+  const name = stringOpt(layer, 'activation', 'linear');
+  return activationByName(name) ? undefined : `activation "${name}"`;
+}
+
+function spatialProblem(layer: LayerIR, inShapes: Dim[][]): string | undefined {
+  if (stringOpt(layer, 'data_format', 'channels_last') !== 'channels_last') return 'data_format channels_first';
+  const s = inShapes[0];
+  if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
+  const padding = stringOpt(layer, 'padding', 'valid');
+  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}"`;
+  return undefined;
+}
+
+/** Conv2D kernel [kh, kw, in, out] is trained as [out, in, kh, kw]. */
+function convKernelLayout(shape: number[]): WeightLayout {
+  const [kh, kw, cin, cout] = shape;
+  return {
+    shape: [cout, cin, kh, kw],
+    toTrain: (v) => transposeValues(v, shape, [3, 2, 0, 1]),
+    toIR: (v) => transposeValues(v, [cout, cin, kh, kw], [2, 3, 1, 0]),
+  };
+}
+
+/** Depthwise kernel [kh, kw, C, m] is trained as [C·m, 1, kh, kw] (output channel c·m + j, as TF orders them). */
+function depthwiseKernelLayout(shape: number[]): WeightLayout {
+  const [kh, kw, c, m] = shape;
+  return {
+    shape: [c * m, 1, kh, kw],
+    toTrain: (v) => transposeValues(v, shape, [2, 3, 0, 1]),
+    toIR: (v) => transposeValues(v, [c, m, kh, kw], [2, 3, 0, 1]),
+  };
+}
+
+function convForward(ctx: ForwardContext, depthwise: boolean): Forward<ConvSaved> {
+  const { b, layer } = ctx;
+  const x = b.inLayout(ctx.inputs[0], 'nchw');
+  const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
+  const stored = requireWeight(layer, kernelName);
+  const layout = depthwise ? depthwiseKernelLayout(stored.shape) : convKernelLayout(stored.shape);
+  const w = ctx.weights.weight(kernelName, layout);
+  const [kh, kw] = stored.shape;
+  const dilations = depthwise ? [1, 1] as [number, number] : pairOpt(layer, 'dilation_rate', [1, 1]);
+  const g = geometry(layer, x.shape, ctx.outShape, [kh, kw], dilations);
+  const channels = stored.shape[2];
+  const group = depthwise ? channels : 1;
+  const inputs = [x.name, w];
+  if (boolOpt(layer, 'use_bias', true)) inputs.push(ctx.weights.weight('bias', asStored(requireWeight(layer, 'bias').shape)));
+  const y = b.op('Conv', inputs, convAttrs(g, group), `${layer.name}/conv`);
+  return {
+    pre: { name: y, layout: 'nchw', shape: ctx.outShape },
+    activation: fusedActivation(layer),
+    saved: { x: x.name, w, g, channels, multiplier: depthwise ? stored.shape[3] : undefined },
+  };
+}
+
+function convBackward(ctx: BackwardContext<ConvSaved>): Backward {
+  const { b, layer, dPre } = ctx;
+  const { x, w, g, channels, multiplier } = ctx.forward.saved;
+  const h = `${layer.name}/grad`;
+  const group = multiplier === undefined ? 1 : channels;
+  const weights: Record<string, string> = {};
+  if (ctx.trainable.has('bias')) weights.bias = biasGrad(b, `${h}/bias`, dPre);
+  const kernelName = multiplier === undefined ? 'kernel' : 'depthwise_kernel';
+  if (ctx.trainable.has(kernelName)) {
+    const dyt = transpose(b, dPre, [1, 0, 2, 3], `${h}/dy_t`);
+    let xt = transpose(b, x, [1, 0, 2, 3], `${h}/x_t`);
+    if (multiplier === undefined) {
+      const r = kernelGradConv(b, `${h}/kernel`, xt, dyt, g, 1);
+      weights.kernel = transpose(b, r, [1, 0, 2, 3], `${h}/kernel`);
+    } else {
+      // One image whose channels are (c, n) pairs; group c convolves X[:, c] with dY[:, c·m .. c·m+m−1].
+      xt = reshape(b, xt, [1, -1, g.inSize[0], g.inSize[1]], `${h}/x_grouped`);
+      const r = kernelGradConv(b, `${h}/depthwise_kernel`, xt, dyt, g, channels);
+      weights.depthwise_kernel = reshape(b, r, [channels * multiplier, 1, g.kernel[0], g.kernel[1]], `${h}/depthwise_kernel`);
+    }
+  }
+  const dx = ctx.needInput[0] ? inputGrad(b, `${h}/input`, dPre, w, g, group) : undefined;
+  return { inputs: [dx ? { name: dx, layout: 'nchw', shape: ctx.inputs[0].shape } : undefined], weights };
+}
+
+const conv2d: LayerRule<ConvSaved> = {
+  unsupported(layer, inShapes) {
+    const groups = numberOpt(layer, 'groups', 1);
+    if (groups !== 1) return `grouped convolution (groups ${groups})`;
+    return spatialProblem(layer, inShapes) ?? activationProblem(layer);
+  },
+  forward: (ctx) => convForward(ctx, false),
+  backward: convBackward,
+};
+
+const depthwiseConv2d: LayerRule<ConvSaved> = {
+  unsupported(layer, inShapes) {
+    // tfjs ignores DepthwiseConv2D's dilation_rate; the ONNX export refuses such layers, and so does training.
+    const d = pairOpt(layer, 'dilation_rate', [1, 1]);
+    if (d[0] !== 1 || d[1] !== 1) return `dilation_rate [${d}] (tfjs ignores it in DepthwiseConv2D)`;
+    return spatialProblem(layer, inShapes) ?? activationProblem(layer);
+  },
+  forward: (ctx) => convForward(ctx, true),
+  backward: convBackward,
+};
+
+export const convRules: Record<string, LayerRule<ConvSaved>> = { Conv2D: conv2d, DepthwiseConv2D: depthwiseConv2d };

@@ -1,0 +1,158 @@
+/**
+ * Pooling. MaxPooling2D's gradient is exact as TF's: MaxPool's second output holds, per window, the flat index of
+ * its first maximum (onnxruntime keeps the first on ties, as TF does), and dY is scatter-added to those indices — a
+ * comparison mask would instead route a tied window's gradient to every maximum. AveragePooling2D spreads
+ * dY / (cells counted in its window; TF's 'same' pooling counts only real cells) over the window with a grouped
+ * ConvTranspose of ones. GlobalAveragePooling2D broadcasts dY / (H·W) back over the spatial axes.
+ */
+import { onnxAxis, type Dim } from '../../../onnx/builder.ts';
+import { pairOpt, stringOpt } from '../../../onnx/layer-converters/common.ts';
+import { windowPads } from '../../../onnx/layer-converters/padding.ts';
+import { mul, reshape, scalar } from './ops.ts';
+import type { LayerRule } from './types.ts';
+
+interface WindowGeometry {
+  kernel: [number, number];
+  strides: [number, number];
+  pads: number[];
+}
+
+function windowProblem(layer: { config: Record<string, unknown> }, inShapes: Dim[][]): string | undefined {
+  if ((layer.config.data_format ?? 'channels_last') !== 'channels_last') return 'data_format channels_first';
+  const s = inShapes[0];
+  if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
+  const padding = layer.config.padding ?? 'valid';
+  if (padding !== 'same' && padding !== 'valid') return `padding ${JSON.stringify(padding)}`;
+  return undefined;
+}
+
+function windowGeometry(ctx: { layer: Parameters<typeof pairOpt>[0] }, inShape: Dim[]): WindowGeometry {
+  const kernel = pairOpt(ctx.layer, 'pool_size', [2, 2]);
+  const strides = pairOpt(ctx.layer, 'strides', kernel); // Keras: strides default to the pool size
+  const pads = windowPads(ctx.layer, stringOpt(ctx.layer, 'padding', 'valid'), inShape, kernel, strides);
+  return { kernel, strides, pads };
+}
+
+function poolAttrs(g: WindowGeometry) {
+  return { kernel_shape: { ints: g.kernel }, strides: { ints: g.strides }, pads: { ints: g.pads } };
+}
+
+interface MaxSaved {
+  x: string;
+  indices: string;
+}
+
+const maxPooling2d: LayerRule<MaxSaved> = {
+  unsupported: (layer, inShapes) => windowProblem(layer, inShapes),
+  forward({ b, layer, inputs, outShape }) {
+    const x = b.inLayout(inputs[0], 'nchw');
+    const g = windowGeometry({ layer }, x.shape);
+    const [y, indices] = b.opMulti('MaxPool', [x.name], poolAttrs(g), [`${layer.name}/max_pool`, `${layer.name}/argmax`]);
+    return { pre: { name: y, layout: 'nchw', shape: outShape }, activation: { kind: 'linear' }, saved: { x: x.name, indices } };
+  },
+  backward({ b, layer, inputs, forward, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const h = `${layer.name}/grad`;
+    const { x, indices } = forward.saved;
+    const shape = b.op('Shape', [x], {}, `${h}/x_shape`);
+    const zeros = reshape(b, b.op('ConstantOfShape', [shape], {}, `${h}/zeros`), [-1], `${h}/zeros_flat`);
+    const flatIndices = reshape(b, indices, [-1], `${h}/indices_flat`);
+    const flatDy = reshape(b, dPre, [-1], `${h}/dy_flat`);
+    // 'add': overlapping windows (stride < pool size) can pick the same cell more than once.
+    const scattered = b.op('ScatterElements', [zeros, flatIndices, flatDy], { axis: { i: 0 }, reduction: { s: 'add' } }, `${h}/scatter`);
+    const dx = b.op('Reshape', [scattered, shape], {}, `${h}/input`);
+    return { inputs: [{ name: dx, layout: 'nchw', shape: inputs[0].shape }], weights: {} };
+  },
+};
+
+interface AvgSaved {
+  g: WindowGeometry;
+  channels: number;
+  inSize: [number, number];
+  outSize: [number, number];
+}
+
+/** How many real (unpadded) input cells each output window covers, row-major over [Ho, Wo]. */
+function windowCounts(g: WindowGeometry, inSize: [number, number], outSize: [number, number]): Float32Array {
+  const counts = new Float32Array(outSize[0] * outSize[1]);
+  const covered = (o: number, axis: 0 | 1) => {
+    const start = o * g.strides[axis] - g.pads[axis];
+    return Math.min(start + g.kernel[axis], inSize[axis]) - Math.max(start, 0);
+  };
+  for (let i = 0; i < outSize[0]; i++) for (let j = 0; j < outSize[1]; j++) counts[i * outSize[1] + j] = covered(i, 0) * covered(j, 1);
+  return counts;
+}
+
+const averagePooling2d: LayerRule<AvgSaved> = {
+  unsupported: (layer, inShapes) => windowProblem(layer, inShapes),
+  forward({ b, layer, inputs, outShape }) {
+    const x = b.inLayout(inputs[0], 'nchw');
+    const g = windowGeometry({ layer }, x.shape);
+    // TF's 'same' average pooling divides by the number of real (unpadded) inputs in the window.
+    const y = b.op('AveragePool', [x.name], { ...poolAttrs(g), count_include_pad: { i: 0 } }, `${layer.name}/avg_pool`);
+    const [, h, w, c] = x.shape as number[];
+    return {
+      pre: { name: y, layout: 'nchw', shape: outShape },
+      activation: { kind: 'linear' },
+      saved: { g, channels: c, inSize: [h, w], outSize: [outShape[1] as number, outShape[2] as number] },
+    };
+  },
+  backward({ b, layer, inputs, forward, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const h = `${layer.name}/grad`;
+    const { g, channels, inSize, outSize } = forward.saved;
+    const counts = windowCounts(g, inSize, outSize);
+    const uniform = counts.every((c) => c === counts[0]);
+    const inverse = uniform
+      ? scalar(b, `${h}/inv_count`, 1 / counts[0])
+      : b.floatConst(`${h}/inv_counts`, outSize, counts.map((c) => 1 / c));
+    const scaled = mul(b, dPre, inverse, `${h}/scaled`);
+    const ones = b.floatConst(`${h}/ones`, [channels, 1, ...g.kernel], new Float32Array(channels * g.kernel[0] * g.kernel[1]).fill(1));
+    const extra = ([0, 1] as const).map((a) => (inSize[a] + g.pads[a] + g.pads[a + 2] - g.kernel[a]) % g.strides[a]);
+    const dx = b.op('ConvTranspose', [scaled, ones], {
+      ...poolAttrs(g), group: { i: channels }, output_padding: { ints: extra },
+    }, `${h}/input`);
+    return { inputs: [{ name: dx, layout: 'nchw', shape: inputs[0].shape }], weights: {} };
+  },
+};
+
+interface GapSaved {
+  axes: number[];
+  /** Expand target: the input's spatial sizes at their axes, 1 elsewhere. */
+  spread: number[];
+  area: number;
+}
+
+const globalAveragePooling2d: LayerRule<GapSaved> = {
+  unsupported(layer, inShapes) {
+    if (layer.config.keepdims === true) return 'keepdims: true';
+    const s = inShapes[0];
+    if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
+    return undefined;
+  },
+  forward({ b, layer, inputs, outShape }) {
+    const x = inputs[0];
+    const axes = [onnxAxis(1, 4, x.layout), onnxAxis(2, 4, x.layout)];
+    const y = b.op('ReduceMean', [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/mean`);
+    const [, hh, ww] = x.shape as number[];
+    const spread = [1, 1, 1, 1];
+    spread[axes[0]] = hh;
+    spread[axes[1]] = ww;
+    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: { axes, spread, area: hh * ww } };
+  },
+  backward({ b, layer, inputs, forward, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const h = `${layer.name}/grad`;
+    const { axes, spread, area } = forward.saved;
+    const scaled = mul(b, dPre, scalar(b, `${h}/inv_area`, 1 / area), `${h}/scaled`);
+    const unsqueezed = b.op('Unsqueeze', [scaled, b.int64Const(`${h}/axes`, axes)], {}, `${h}/unsqueezed`);
+    const dx = b.op('Expand', [unsqueezed, b.int64Const(`${h}/spread`, spread)], {}, `${h}/input`);
+    return { inputs: [{ name: dx, layout: inputs[0].layout, shape: inputs[0].shape }], weights: {} };
+  },
+};
+
+export const poolingRules: Record<string, LayerRule<any>> = {
+  MaxPooling2D: maxPooling2d,
+  AveragePooling2D: averagePooling2d,
+  GlobalAveragePooling2D: globalAveragePooling2d,
+};

@@ -1,0 +1,70 @@
+/**
+ * What a layer rule is: the layer's training-mode forward pass (weights read from graph inputs, not baked in) and
+ * its reverse pass (gradients for the layer's inputs and trainable weights), both emitted as ONNX nodes.
+ * The shared reverse-pass driver (backward.ts) handles activations, layouts and summing gradients where branches meet.
+ */
+import type { Dim, GraphBuilder, TensorRef } from '../../../onnx/builder.ts';
+import type { LayerIR } from '../../../ir.ts';
+import type { Activation } from './activations.ts';
+
+/** How a weight is held while training: its tensor shape in the graph and the conversions to and from the IR's. */
+export interface WeightLayout {
+  shape: number[];
+  toTrain(values: Float32Array): Float32Array;
+  toIR(values: Float32Array): Float32Array;
+}
+
+export interface WeightAccess {
+  /** The tensor holding weight `name` of the layer in `layout` (a graph input if trainable, else a constant). */
+  weight(name: string, layout?: WeightLayout): string;
+  /** Running statistics (BatchNormalization): the current value's tensor; `update` names the new value's tensor. */
+  state(name: string, layout: WeightLayout): { current: string; update(next: string): void };
+  /** A seeded dropout mask input with the layer's Keras output shape (batch first); returns its name. */
+  dropoutMask(layer: LayerIR, kerasShape: Dim[], rate: number): string;
+}
+
+export interface ForwardContext {
+  b: GraphBuilder;
+  layer: LayerIR;
+  /** The layer's inputs, each in whatever layout its producer left it. */
+  inputs: TensorRef[];
+  /** The layer's Keras output shape, batch first (null). */
+  outShape: Dim[];
+  weights: WeightAccess;
+}
+
+export interface Forward<S = unknown> {
+  /** The layer's output before its activation, in a layout of the rule's choice. */
+  pre: TensorRef;
+  /** The activation the driver applies on top (fused Conv/Dense activations, activation layers). */
+  activation: Activation;
+  /** Whatever the reverse pass needs from the forward (tensor names, geometry). */
+  saved: S;
+}
+
+export interface BackwardContext<S = unknown> {
+  b: GraphBuilder;
+  layer: LayerIR;
+  inputs: TensorRef[];
+  forward: Forward<S>;
+  /** Gradient of the loss with respect to `forward.pre`, in `forward.pre`'s layout. */
+  dPre: string;
+  /** Per input: is its gradient needed (something trainable is upstream)? */
+  needInput: boolean[];
+  /** Names of the layer's weights that are trained (their gradients are needed). */
+  trainable: ReadonlySet<string>;
+}
+
+export interface Backward {
+  /** Gradient per input (undefined where not needed), with the layout it was produced in. */
+  inputs: (TensorRef | undefined)[];
+  /** Gradient per trained weight name, in that weight's training layout. */
+  weights: Record<string, string>;
+}
+
+export interface LayerRule<S = unknown> {
+  /** Why this layer cannot be trained on ORT, or undefined when it can. `inShapes` are Keras shapes with batch null. */
+  unsupported?(layer: LayerIR, inShapes: Dim[][]): string | undefined;
+  forward(ctx: ForwardContext): Forward<S>;
+  backward(ctx: BackwardContext<S>): Backward;
+}

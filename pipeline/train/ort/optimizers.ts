@@ -1,0 +1,121 @@
+/**
+ * Optimizer updates as graph nodes, with tfjs's formulas (tf.train.adam / tf.train.momentum) so one step matches
+ * tfjs. Moments are carried tensors like the weights. Step-dependent factors are scalar inputs computed by the
+ * caller each step (see optimizerScalars), so the graph needs no step counter.
+ *   Adam:     m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − (lr/(1−β₁ᵗ))·m / (√(v/(1−β₂ᵗ)) + ε)
+ *   Momentum: a ← μa + g;  w ← w − lr·a
+ */
+import type { GraphBuilder } from '../../onnx/builder.ts';
+import { mul, scalar } from './grad-rules/ops.ts';
+import type { CarriedTensor } from './weights.ts';
+
+export type OptimizerName = 'adam' | 'sgd-momentum';
+
+export interface OptimizerConfig {
+  name: OptimizerName;
+  /** Adam (tfjs defaults: 0.9, 0.999, 1e-7 — tfjs's float32 backend epsilon). */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** Momentum (default 0.9). */
+  momentum?: number;
+}
+
+export interface Updatable {
+  /** The weight's current value (graph input) and its gradient. */
+  value: string;
+  grad: string;
+  shape: number[];
+  /** Name stem for the optimizer's own carried tensors. */
+  stem: string;
+}
+
+export interface OptimizerGraph {
+  /** New value per updatable, in order. */
+  next: string[];
+  /** Moment tensors to carry between steps (start at zero). */
+  slots: CarriedTensor[];
+  /** Scalar inputs to feed each step (names), in optimizerScalars' order. */
+  scalars: string[];
+}
+
+const ADAM_STEP = 'adam:step_size';
+const ADAM_V_SCALE = 'adam:v_scale';
+const LEARNING_RATE = 'sgd:learning_rate';
+
+function resolved(cfg: OptimizerConfig) {
+  return { beta1: cfg.beta1 ?? 0.9, beta2: cfg.beta2 ?? 0.999, epsilon: cfg.epsilon ?? 1e-7, momentum: cfg.momentum ?? 0.9 };
+}
+
+function scalarInput(b: GraphBuilder, name: string): string {
+  b.claim(name);
+  b.addInput(name, []);
+  return name;
+}
+
+function slot(b: GraphBuilder, u: Updatable, kind: string, slots: CarriedTensor[]): { current: string; commit(next: string): void } {
+  const input = b.claim(`${kind}:${u.stem}`);
+  b.addInput(input, u.shape);
+  const output = `${input}:next`;
+  slots.push({ input, output, shape: u.shape, initial: new Float32Array(u.shape.reduce((a, c) => a * c, 1)) });
+  return {
+    current: input,
+    commit(next: string) {
+      b.claim(output);
+      b.alias(next, output);
+      b.addOutput(output, u.shape);
+    },
+  };
+}
+
+export function buildOptimizer(b: GraphBuilder, cfg: OptimizerConfig, items: Updatable[]): OptimizerGraph {
+  const p = resolved(cfg);
+  const slots: CarriedTensor[] = [];
+  const next: string[] = [];
+  if (cfg.name === 'adam') {
+    const stepSize = scalarInput(b, ADAM_STEP);
+    const vScale = scalarInput(b, ADAM_V_SCALE);
+    const [b1, c1, b2, c2, eps] = [p.beta1, 1 - p.beta1, p.beta2, 1 - p.beta2, p.epsilon].map((v, i) => scalar(b, `adam/const_${i}`, v));
+    for (const u of items) {
+      const h = `adam/${u.stem}`;
+      const m = slot(b, u, 'adam_m', slots);
+      const v = slot(b, u, 'adam_v', slots);
+      const m2 = b.op('Add', [mul(b, m.current, b1, `${h}/m_decay`), mul(b, u.grad, c1, `${h}/m_new`)], {}, `${h}/m`);
+      const g2 = mul(b, u.grad, u.grad, `${h}/g2`);
+      const v2 = b.op('Add', [mul(b, v.current, b2, `${h}/v_decay`), mul(b, g2, c2, `${h}/v_new`)], {}, `${h}/v`);
+      const denom = b.op('Add', [b.op('Sqrt', [mul(b, v2, vScale, `${h}/v_hat`)], {}, `${h}/sqrt_v_hat`), eps], {}, `${h}/denom`);
+      const step = mul(b, b.op('Div', [m2, denom], {}, `${h}/ratio`), stepSize, `${h}/step`);
+      next.push(b.op('Sub', [u.value, step], {}, `${h}/w`));
+      m.commit(m2);
+      v.commit(v2);
+    }
+    return { next, slots, scalars: [ADAM_STEP, ADAM_V_SCALE] };
+  }
+  const lr = scalarInput(b, LEARNING_RATE);
+  const mu = scalar(b, 'momentum/mu', p.momentum);
+  for (const u of items) {
+    const h = `momentum/${u.stem}`;
+    const a = slot(b, u, 'momentum', slots);
+    const a2 = b.op('Add', [mul(b, a.current, mu, `${h}/decay`), u.grad], {}, `${h}/accumulation`);
+    next.push(b.op('Sub', [u.value, mul(b, a2, lr, `${h}/step`)], {}, `${h}/w`));
+    a.commit(a2);
+  }
+  return { next, slots, scalars: [LEARNING_RATE] };
+}
+
+/**
+ * Yields the scalar inputs for steps 1, 2, 3, … (OptimizerGraph.scalars order). Adam's bias corrections use β^t
+ * accumulated as tfjs does (a float32 product, multiplied once per step), so long runs track tfjs too.
+ */
+export function optimizerSchedule(cfg: OptimizerConfig, learningRate: number): () => number[] {
+  const p = resolved(cfg);
+  if (cfg.name !== 'adam') return () => [learningRate];
+  let acc1 = Math.fround(p.beta1);
+  let acc2 = Math.fround(p.beta2);
+  return () => {
+    const scalars = [learningRate / (1 - acc1), 1 / (1 - acc2)];
+    acc1 = Math.fround(acc1 * Math.fround(p.beta1));
+    acc2 = Math.fround(acc2 * Math.fround(p.beta2));
+    return scalars;
+  };
+}
