@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { LabelledSet } from '../../pipeline/data/types.ts';
+import { initEngine } from '../../pipeline/engine.ts';
+import { createPredictor, measureAccuracy, predictSet, type Predictor } from '../../pipeline/evaluate.ts';
+import { tinyModelIR } from '../fixtures/tiny-task.ts';
+
+before(async () => {
+  await initEngine('wasm');
+});
+
+/** A predictor that returns fixed rows, so accuracy and loss can be computed by hand. */
+function fixed(rows: number[][]): Predictor {
+  let next = 0;
+  return {
+    engine: 'fixed',
+    async predict(_x, count) {
+      const out = rows.slice(next, next + count).flat();
+      next += count;
+      return Float32Array.from(out);
+    },
+    dispose() {},
+  };
+}
+
+const set = (labels: number[]): LabelledSet => ({
+  x: new Float32Array(labels.length),
+  y: Int32Array.from(labels),
+  count: labels.length,
+  sampleShape: [1],
+  numClasses: 2,
+});
+
+test('accuracy and cross-entropy from probabilities, across batch boundaries', async () => {
+  const r = await measureAccuracy(fixed([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), set([0, 1, 1]), 2);
+  assert.equal(r.accuracy, 2 / 3);
+  const expected = -(Math.log(0.9) + Math.log(0.8) + Math.log(0.4)) / 3;
+  assert.ok(Math.abs(r.loss - expected) < 1e-6, `${r.loss} vs ${expected}`);
+});
+
+test('logits are softmaxed before the loss', async () => {
+  const r = await measureAccuracy(fixed([[2, 0], [-1, 3]]), set([0, 1]), 8);
+  const p0 = Math.exp(2) / (Math.exp(2) + 1);
+  const p1 = Math.exp(3) / (Math.exp(3) + Math.exp(-1));
+  assert.equal(r.accuracy, 1);
+  assert.ok(Math.abs(r.loss - -(Math.log(p0) + Math.log(p1)) / 2) < 1e-6);
+});
+
+test('predictSet keeps sample order across batches', async () => {
+  const out = await predictSet(fixed([[1, 0], [0, 1], [1, 1]]), set([0, 0, 0]), 2);
+  assert.deepEqual([...out], [1, 0, 0, 1, 1, 1]);
+});
+
+test('ORT and tfjs predictors agree on the same IR; auto falls back to tfjs for layers ONNX does not cover', async () => {
+  const ir = tinyModelIR();
+  const x = Float32Array.from({ length: 4 * 36 }, (_, i) => (i * 37) % 11 / 10);
+  const ort = await createPredictor(ir, 'ort');
+  const tfjs = await createPredictor(ir, 'tfjs');
+  assert.equal(ort.engine, 'onnxruntime-node');
+  const a = await ort.predict(x, 4, [6, 6, 1]);
+  const b = await tfjs.predict(x, 4, [6, 6, 1]);
+  ort.dispose();
+  tfjs.dispose();
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
+
+  ir.layers.splice(1, 0, { name: 'permute', className: 'Permute', inputs: ['input'], weights: [], config: { name: 'permute', dims: [1, 2, 3] } });
+  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
+  const fallback = await createPredictor(ir, 'auto');
+  assert.match(fallback.engine, /^tfjs/);
+  fallback.dispose();
+  await assert.rejects(createPredictor(ir, 'ort'), /Permute/);
+});
