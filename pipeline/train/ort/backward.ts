@@ -8,6 +8,7 @@ import type { GraphBuilder, TensorRef } from '../../onnx/builder.ts';
 import type { ModelIR } from '../../ir.ts';
 import { activationBackward } from './grad-rules/activations.ts';
 import type { ForwardPass } from './forward.ts';
+import type { InputGradient } from './grad-rules/types.ts';
 
 /** Where the loss enters: the gradient with respect to `layer`'s pre-activation output (in that tensor's layout). */
 export interface GradientSeed {
@@ -25,7 +26,9 @@ export function buildBackward(
   for (const layer of ir.layers) {
     if ((trained.get(layer.name)?.size ?? 0) > 0 || layer.inputs.some((n) => needsGrad.has(n))) needsGrad.add(layer.name);
   }
-  const incoming = new Map<string, TensorRef[]>();
+  const uses = new Map<string, number>();
+  for (const layer of ir.layers) for (const n of layer.inputs) uses.set(n, (uses.get(n) ?? 0) + 1);
+  const incoming = new Map<string, InputGradient[]>();
   const grads: WeightGradients = new Map();
   for (const layer of [...ir.layers].reverse()) {
     const record = pass.records.get(layer.name);
@@ -37,12 +40,16 @@ export function buildBackward(
       const parts = incoming.get(layer.name);
       if (!parts) continue; // the layer does not reach the loss
       const dOut = sumInLayout(b, parts, record.out, `${layer.name}/grad/out`);
-      dPre = activationBackward(b, record.forward.activation, record.forward.pre, record.out, dOut, `${layer.name}/grad/act`);
+      // A sole consumer may have applied this layer's activation gradient already (see InputGradient).
+      dPre = parts.length === 1 && parts[0].throughActivation
+        ? dOut
+        : activationBackward(b, record.forward.activation, record.forward.pre, record.out, dOut, `${layer.name}/grad/act`);
     }
     const result = record.rule.backward({
       b, layer, inputs: record.inputs, forward: record.forward, dPre,
       needInput: layer.inputs.map((n) => needsGrad.has(n)),
       trainable: trained.get(layer.name) ?? new Set(),
+      producer: layer.inputs.map((n) => (uses.get(n) === 1 && n !== seed.layer ? pass.records.get(n)?.forward.activation : undefined)),
     });
     layer.inputs.forEach((n, i) => {
       const g = result.inputs[i];

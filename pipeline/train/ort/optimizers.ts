@@ -6,7 +6,7 @@
  *   Momentum: a ← μa + g;  w ← w − lr·a
  */
 import type { GraphBuilder } from '../../onnx/builder.ts';
-import { mul, scalar } from './grad-rules/ops.ts';
+import { mul, opInto, scalar } from './grad-rules/ops.ts';
 import type { CarriedTensor } from './weights.ts';
 
 export type OptimizerName = 'adam' | 'sgd-momentum';
@@ -22,17 +22,16 @@ export interface OptimizerConfig {
 }
 
 export interface Updatable {
-  /** The weight's current value (graph input) and its gradient. */
+  /** The weight's current value (graph input), its gradient, and the graph output for the updated value. */
   value: string;
   grad: string;
+  output: string;
   shape: number[];
   /** Name stem for the optimizer's own carried tensors. */
   stem: string;
 }
 
 export interface OptimizerGraph {
-  /** New value per updatable, in order. */
-  next: string[];
   /** Moment tensors to carry between steps (start at zero). */
   slots: CarriedTensor[];
   /** Scalar inputs to feed each step (names), in optimizerScalars' order. */
@@ -53,25 +52,19 @@ function scalarInput(b: GraphBuilder, name: string): string {
   return name;
 }
 
-function slot(b: GraphBuilder, u: Updatable, kind: string, slots: CarriedTensor[]): { current: string; commit(next: string): void } {
+/** A moment tensor: its current value (input) and the output name its update must be computed into. */
+function slot(b: GraphBuilder, u: Updatable, kind: string, slots: CarriedTensor[]): { current: string; next: string } {
   const input = b.claim(`${kind}:${u.stem}`);
   b.addInput(input, u.shape);
   const output = `${input}:next`;
+  b.addOutput(output, u.shape);
   slots.push({ input, output, shape: u.shape, initial: new Float32Array(u.shape.reduce((a, c) => a * c, 1)) });
-  return {
-    current: input,
-    commit(next: string) {
-      b.claim(output);
-      b.alias(next, output);
-      b.addOutput(output, u.shape);
-    },
-  };
+  return { current: input, next: output };
 }
 
 export function buildOptimizer(b: GraphBuilder, cfg: OptimizerConfig, items: Updatable[]): OptimizerGraph {
   const p = resolved(cfg);
   const slots: CarriedTensor[] = [];
-  const next: string[] = [];
   if (cfg.name === 'adam') {
     const stepSize = scalarInput(b, ADAM_STEP);
     const vScale = scalarInput(b, ADAM_V_SCALE);
@@ -80,27 +73,24 @@ export function buildOptimizer(b: GraphBuilder, cfg: OptimizerConfig, items: Upd
       const h = `adam/${u.stem}`;
       const m = slot(b, u, 'adam_m', slots);
       const v = slot(b, u, 'adam_v', slots);
-      const m2 = b.op('Add', [mul(b, m.current, b1, `${h}/m_decay`), mul(b, u.grad, c1, `${h}/m_new`)], {}, `${h}/m`);
+      const m2 = opInto(b, 'Add', [mul(b, m.current, b1, `${h}/m_decay`), mul(b, u.grad, c1, `${h}/m_new`)], m.next);
       const g2 = mul(b, u.grad, u.grad, `${h}/g2`);
-      const v2 = b.op('Add', [mul(b, v.current, b2, `${h}/v_decay`), mul(b, g2, c2, `${h}/v_new`)], {}, `${h}/v`);
+      const v2 = opInto(b, 'Add', [mul(b, v.current, b2, `${h}/v_decay`), mul(b, g2, c2, `${h}/v_new`)], v.next);
       const denom = b.op('Add', [b.op('Sqrt', [mul(b, v2, vScale, `${h}/v_hat`)], {}, `${h}/sqrt_v_hat`), eps], {}, `${h}/denom`);
       const step = mul(b, b.op('Div', [m2, denom], {}, `${h}/ratio`), stepSize, `${h}/step`);
-      next.push(b.op('Sub', [u.value, step], {}, `${h}/w`));
-      m.commit(m2);
-      v.commit(v2);
+      opInto(b, 'Sub', [u.value, step], u.output);
     }
-    return { next, slots, scalars: [ADAM_STEP, ADAM_V_SCALE] };
+    return { slots, scalars: [ADAM_STEP, ADAM_V_SCALE] };
   }
   const lr = scalarInput(b, LEARNING_RATE);
   const mu = scalar(b, 'momentum/mu', p.momentum);
   for (const u of items) {
     const h = `momentum/${u.stem}`;
     const a = slot(b, u, 'momentum', slots);
-    const a2 = b.op('Add', [mul(b, a.current, mu, `${h}/decay`), u.grad], {}, `${h}/accumulation`);
-    next.push(b.op('Sub', [u.value, mul(b, a2, lr, `${h}/step`)], {}, `${h}/w`));
-    a.commit(a2);
+    const a2 = opInto(b, 'Add', [mul(b, a.current, mu, `${h}/decay`), u.grad], a.next);
+    opInto(b, 'Sub', [u.value, mul(b, a2, lr, `${h}/step`)], u.output);
   }
-  return { next, slots, scalars: [LEARNING_RATE] };
+  return { slots, scalars: [LEARNING_RATE] };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { ModelIR } from '../../ir.ts';
 import { TOOL } from '../../version.ts';
 import { buildBackward } from './backward.ts';
 import { buildForward } from './forward.ts';
+import { opInto } from './grad-rules/ops.ts';
 import { buildLoss } from './loss.ts';
 import { buildOptimizer, type OptimizerConfig } from './optimizers.ts';
 import { canTrainOnOrt } from './support.ts';
@@ -84,18 +85,15 @@ export function buildStepGraph(ir: ModelIR, opts: StepGraphOptions): StepGraph {
       gradients.set(`${w.layer}/${w.weight}`, name);
     }
   }
+  for (const w of trained) b.addOutput(w.output, w.shape);
   let slots: CarriedTensor[] = [];
   let scalars: string[] = [];
-  let next = trained.map((w) => w.input);
   if (opts.optimizer) {
-    const opt = buildOptimizer(b, opts.optimizer, trained.map((w) => ({ value: w.input, grad: gradOf(w), shape: w.shape, stem: `${w.layer}/${w.weight}` })));
-    ({ slots, scalars, next } = opt);
+    const items = trained.map((w) => ({ value: w.input, grad: gradOf(w), output: w.output, shape: w.shape, stem: `${w.layer}/${w.weight}` }));
+    ({ slots, scalars } = buildOptimizer(b, opts.optimizer, items));
+  } else {
+    for (const w of trained) opInto(b, 'Identity', [w.input], w.output);
   }
-  trained.forEach((w, i) => {
-    b.claim(w.output);
-    b.alias(next[i], w.output);
-    b.addOutput(w.output, w.shape);
-  });
 
   const bytes = encodeModel({
     irVersion: ONNX_IR_VERSION,

@@ -72,14 +72,8 @@ export class WeightRegistry {
           layer: layer.name, weight: name, kind: 'running', toIR: layout.toIR,
         };
         this.weights.push(carried);
-        return {
-          current: input,
-          update: (next: string) => {
-            b.claim(carried.output);
-            b.alias(next, carried.output);
-            b.addOutput(carried.output, layout.shape);
-          },
-        };
+        b.addOutput(carried.output, layout.shape);
+        return { current: input, next: carried.output };
       },
       dropoutMask: (l: LayerIR, kerasShape: Dim[], rate: number) => {
         const input = b.claim(`mask:${l.name}`);

@@ -7,7 +7,7 @@
 import { onnxAxis, type Layout } from '../../../onnx/builder.ts';
 import { boolOpt, numberOpt, requireWeight } from '../../../onnx/layer-converters/common.ts';
 import { batchNormAxis } from '../../../onnx/layer-converters/normalization.ts';
-import { mul, reduceMean, reduceSum, reshape, scalar } from './ops.ts';
+import { mul, opInto, reduceMean, reduceSum, reshape, scalar } from './ops.ts';
 import type { LayerRule, WeightLayout } from './types.ts';
 
 interface BnSaved {
@@ -65,7 +65,7 @@ const batchNormalization: LayerRule<BnSaved> = {
       const s = weights.state(stat, layout);
       const batchValue = reshape(b, batchStat, layout.shape, `${h}/${stat}/batch`);
       const delta = mul(b, b.op('Sub', [s.current, batchValue], {}, `${h}/${stat}/diff`), decay, `${h}/${stat}/delta`);
-      s.update(b.op('Sub', [s.current, delta], {}, `${h}/${stat}/next`));
+      opInto(b, 'Sub', [s.current, delta], s.next);
     }
     return {
       pre: { name: y, layout: x.layout, shape: x.shape },

@@ -34,3 +34,13 @@ export function maskGrad(b: GraphBuilder, mask: string, dy: string, hint: string
 export function asStored(shape: number[]): { shape: number[]; toTrain: (v: Float32Array) => Float32Array; toIR: (v: Float32Array) => Float32Array } {
   return { shape, toTrain: (v) => v.slice(), toIR: (v) => v.slice() };
 }
+
+/**
+ * A node whose output is the graph output `name` itself (no Identity copy into the caller's buffer). `name` must be
+ * unused; carried-tensor names contain ':', which no internal node name does.
+ */
+export function opInto(b: GraphBuilder, opType: string, inputs: string[], name: string): string {
+  const out = b.op(opType, inputs, {}, name);
+  if (out !== name) throw new Error(`graph output name "${name}" was already taken`);
+  return out;
+}

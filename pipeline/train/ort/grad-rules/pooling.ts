@@ -5,10 +5,10 @@
  * dY / (cells counted in its window; TF's 'same' pooling counts only real cells) over the window with a grouped
  * ConvTranspose of ones. GlobalAveragePooling2D broadcasts dY / (H·W) back over the spatial axes.
  */
-import { onnxAxis, type Dim } from '../../../onnx/builder.ts';
+import { onnxAxis, type Dim, type GraphBuilder } from '../../../onnx/builder.ts';
 import { pairOpt, stringOpt } from '../../../onnx/layer-converters/common.ts';
 import { windowPads } from '../../../onnx/layer-converters/padding.ts';
-import { mul, reshape, scalar } from './ops.ts';
+import { maskGrad, mul, reshape, scalar } from './ops.ts';
 import type { LayerRule } from './types.ts';
 
 interface WindowGeometry {
@@ -39,7 +39,53 @@ function poolAttrs(g: WindowGeometry) {
 
 interface MaxSaved {
   x: string;
-  indices: string;
+  g: WindowGeometry;
+  inSize: [number, number];
+  outSize: [number, number];
+  /** MaxPool's Indices output (flat, first maximum per window) when the forward produced it. */
+  indices?: string;
+}
+
+/** Windows that tile the input exactly from the top-left corner: no overlap, no padding. */
+function isTiling(g: WindowGeometry): boolean {
+  return g.strides[0] === g.kernel[0] && g.strides[1] === g.kernel[1] && g.pads.every((p) => p === 0);
+}
+
+function int64Scalar(b: GraphBuilder, hint: string, value: number): string {
+  return b.op('Squeeze', [b.int64Const(`${hint}/value`, [value])], {}, hint);
+}
+
+/**
+ * Flat indices (into the whole [N, C, H, W] input) of each tiling window's first maximum, without MaxPool's
+ * Indices output (onnxruntime's indexed MaxPool is ~10x slower than the plain one): the windows are made
+ * contiguous ([N, C, Ho, Wo, kh·kw], row-major within the window, TF's scan order) and ArgMax keeps the first
+ * maximum. k = u·kw + v becomes u·W + v, plus the window's corner and the sample/channel plane offsets.
+ */
+function tilingArgmax(b: GraphBuilder, h: string, x: string, saved: MaxSaved, channels: number): string {
+  const { g, inSize: [H, W], outSize: [Ho, Wo] } = saved;
+  const [kh, kw] = g.kernel;
+  let windows = x;
+  if (Ho * kh !== H || Wo * kw !== W) {
+    // 'valid' pooling drops the rows/columns no window reaches.
+    windows = b.op('Slice', [x, b.int64Const(`${h}/crop_starts`, [0, 0]), b.int64Const(`${h}/crop_ends`, [Ho * kh, Wo * kw]), b.int64Const(`${h}/crop_axes`, [2, 3])], {}, `${h}/crop`);
+  }
+  const split = reshape(b, windows, [0, channels, Ho, kh, Wo, kw], `${h}/windows6`);
+  const grouped = reshape(b, b.op('Transpose', [split], { perm: { ints: [0, 1, 2, 4, 3, 5] } }, `${h}/windows_t`), [0, channels, Ho, Wo, kh * kw], `${h}/windows`);
+  const k = b.op('Cast', [b.op('ArgMax', [grouped], { axis: { i: 4 }, keepdims: { i: 0 } }, `${h}/argmax`)], { to: { i: 1 } }, `${h}/k`);
+  // Offsets within a window are below kh·W, exact in float32.
+  const u = b.op('Floor', [mul(b, k, scalar(b, `${h}/inv_kw`, 1 / kw), `${h}/k_div_kw`)], {}, `${h}/u`);
+  const local = b.op('Cast', [b.op('Add', [k, mul(b, u, scalar(b, `${h}/w_minus_kw`, W - kw), `${h}/u_rows`)], {}, `${h}/offset_f`)], { to: { i: 7 } }, `${h}/offset`);
+  const corners = Array.from({ length: channels * Ho * Wo }, (_, q) => {
+    const c = Math.floor(q / (Ho * Wo));
+    const i = Math.floor(q / Wo) % Ho;
+    const j = q % Wo;
+    return (c * H + i * kh) * W + j * kw;
+  });
+  const plane = b.op('Reshape', [b.int64Const(`${h}/corners`, corners), b.int64Const(`${h}/corners_shape`, [1, channels, Ho, Wo])], {}, `${h}/corner_plane`);
+  const n = b.op('Gather', [b.op('Shape', [x], {}, `${h}/x_shape_n`), int64Scalar(b, `${h}/axis0`, 0)], { axis: { i: 0 } }, `${h}/n`);
+  const samples = b.op('Range', [int64Scalar(b, `${h}/zero`, 0), n, int64Scalar(b, `${h}/one`, 1)], {}, `${h}/samples`);
+  const sampleBase = b.op('Mul', [reshape(b, samples, [-1, 1, 1, 1], `${h}/samples4`), b.int64Const(`${h}/sample_size`, [channels * H * W])], {}, `${h}/sample_base`);
+  return b.op('Add', [b.op('Add', [local, plane], {}, `${h}/in_sample`), sampleBase], {}, `${h}/flat_index`);
 }
 
 const maxPooling2d: LayerRule<MaxSaved> = {
@@ -47,21 +93,40 @@ const maxPooling2d: LayerRule<MaxSaved> = {
   forward({ b, layer, inputs, outShape }) {
     const x = b.inLayout(inputs[0], 'nchw');
     const g = windowGeometry({ layer }, x.shape);
-    const [y, indices] = b.opMulti('MaxPool', [x.name], poolAttrs(g), [`${layer.name}/max_pool`, `${layer.name}/argmax`]);
-    return { pre: { name: y, layout: 'nchw', shape: outShape }, activation: { kind: 'linear' }, saved: { x: x.name, indices } };
+    const [, H, W] = x.shape as number[];
+    const saved: MaxSaved = { x: x.name, g, inSize: [H, W], outSize: [outShape[1] as number, outShape[2] as number] };
+    let y: string;
+    if (isTiling(g)) {
+      y = b.op('MaxPool', [x.name], poolAttrs(g), `${layer.name}/max_pool`);
+    } else {
+      [y, saved.indices] = b.opMulti('MaxPool', [x.name], poolAttrs(g), [`${layer.name}/max_pool`, `${layer.name}/argmax`]);
+    }
+    return { pre: { name: y, layout: 'nchw', shape: outShape }, activation: { kind: 'linear' }, saved };
   },
-  backward({ b, layer, inputs, forward, dPre, needInput }) {
+  backward({ b, layer, inputs, forward, dPre, needInput, producer }) {
     if (!needInput[0]) return { inputs: [undefined], weights: {} };
     const h = `${layer.name}/grad`;
-    const { x, indices } = forward.saved;
-    const shape = b.op('Shape', [x], {}, `${h}/x_shape`);
-    const zeros = reshape(b, b.op('ConstantOfShape', [shape], {}, `${h}/zeros`), [-1], `${h}/zeros_flat`);
-    const flatIndices = reshape(b, indices, [-1], `${h}/indices_flat`);
-    const flatDy = reshape(b, dPre, [-1], `${h}/dy_flat`);
-    // 'add': overlapping windows (stride < pool size) can pick the same cell more than once.
-    const scattered = b.op('ScatterElements', [zeros, flatIndices, flatDy], { axis: { i: 0 }, reduction: { s: 'add' } }, `${h}/scatter`);
-    const dx = b.op('Reshape', [scattered, shape], {}, `${h}/input`);
-    return { inputs: [{ name: dx, layout: 'nchw', shape: inputs[0].shape }], weights: {} };
+    const saved = forward.saved;
+    const channels = inputs[0].shape[3] as number;
+    let dy = dPre;
+    // A relu producer's gradient mask can be applied here, per window, instead of per input cell: the routed
+    // cell is the window's maximum, so its pre-activation is positive exactly when the window's output is.
+    const throughRelu = producer[0]?.kind === 'relu' && producer[0].max === undefined;
+    if (throughRelu) dy = maskGrad(b, b.op('Greater', [forward.pre.name, scalar(b, `${h}/zero_f`, 0)], {}, `${h}/positive`), dPre, `${h}/dy_relu`);
+    const shape = b.op('Shape', [saved.x], {}, `${h}/x_shape`);
+    const overlapping = saved.g.strides[0] < saved.g.kernel[0] || saved.g.strides[1] < saved.g.kernel[1];
+    let dx: string;
+    if (overlapping) {
+      // A cell can be the maximum of several windows: scatter-add.
+      const zeros = reshape(b, b.op('ConstantOfShape', [shape], {}, `${h}/zeros`), [-1], `${h}/zeros_flat`);
+      const scattered = b.op('ScatterElements', [zeros, reshape(b, saved.indices!, [-1], `${h}/indices_flat`), reshape(b, dy, [-1], `${h}/dy_flat`)],
+        { axis: { i: 0 }, reduction: { s: 'add' } }, `${h}/scatter`);
+      dx = b.op('Reshape', [scattered, shape], {}, `${h}/input`);
+    } else {
+      const indices = saved.indices ?? tilingArgmax(b, h, saved.x, saved, channels);
+      dx = b.op('MaxUnpool', [dy, indices, shape], poolAttrs(saved.g), `${h}/input`);
+    }
+    return { inputs: [{ name: dx, layout: 'nchw', shape: inputs[0].shape, throughActivation: throughRelu }], weights: {} };
   },
 };
 

@@ -17,8 +17,11 @@ export interface WeightLayout {
 export interface WeightAccess {
   /** The tensor holding weight `name` of the layer in `layout` (a graph input if trainable, else a constant). */
   weight(name: string, layout?: WeightLayout): string;
-  /** Running statistics (BatchNormalization): the current value's tensor; `update` names the new value's tensor. */
-  state(name: string, layout: WeightLayout): { current: string; update(next: string): void };
+  /**
+   * Running statistics (BatchNormalization): the current value's tensor, and the name the rule must give the node
+   * computing the updated value (a graph output; see opInto).
+   */
+  state(name: string, layout: WeightLayout): { current: string; next: string };
   /** A seeded dropout mask input with the layer's Keras output shape (batch first); returns its name. */
   dropoutMask(layer: LayerIR, kerasShape: Dim[], rate: number): string;
 }
@@ -53,11 +56,21 @@ export interface BackwardContext<S = unknown> {
   needInput: boolean[];
   /** Names of the layer's weights that are trained (their gradients are needed). */
   trainable: ReadonlySet<string>;
+  /**
+   * Per input: the activation of the layer producing it, when this layer is that output's only consumer (a rule
+   * may then apply the activation's gradient itself, more cheaply, and say so with `throughActivation`).
+   */
+  producer: (Activation | undefined)[];
+}
+
+/** An input gradient; `throughActivation`: it is already the gradient of the producer's pre-activation output. */
+export interface InputGradient extends TensorRef {
+  throughActivation?: boolean;
 }
 
 export interface Backward {
   /** Gradient per input (undefined where not needed), with the layout it was produced in. */
-  inputs: (TensorRef | undefined)[];
+  inputs: (InputGradient | undefined)[];
   /** Gradient per trained weight name, in that weight's training layout. */
   weights: Record<string, string>;
 }
