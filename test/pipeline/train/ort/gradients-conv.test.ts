@@ -18,6 +18,7 @@ function assertClose(c: Comparison, expectedGradients: string[]): void {
   for (const [key, d] of c.perGradient) assert.ok(d <= TOLERANCE, `gradient ${key}: max |Δ| ${d}`);
   for (const [key, d] of c.perWeight) assert.ok(d <= TOLERANCE, `weight ${key} after the step: max |Δ| ${d}`);
   assert.ok(c.lossDiff <= TOLERANCE, `loss |Δ| ${c.lossDiff}`);
+  assert.ok(c.optimizerDiff <= TOLERANCE, `update vs tfjs's optimizer on the same gradients: max |Δ| ${c.optimizerDiff}`);
   assert.ok(c.changed > 0, 'the reference step changed no weight');
 }
 

@@ -45,6 +45,7 @@ function callLayer(layer: tf.layers.Layer, className: string, ins: tf.Tensor[], 
   if (className === 'Dropout' && mask) return tf.mul(ins[0], mask.reshape(ins[0].shape));
   if (className === 'Conv2D' && pair(config.dilationRate, [1, 1]).some((d) => d > 1)) return dilatedConv(layer, ins[0] as tf.Tensor4D);
   if (className === 'AveragePooling2D' && config.padding === 'same') return samePaddedAveragePool(layer, ins[0] as tf.Tensor4D);
+  if (className === 'BatchNormalization' && (config.center === false || config.scale === false)) return batchNormWithoutBetaOrGamma(layer, ins[0]);
   return layer.apply(ins.length === 1 ? ins[0] : ins, { training: true }) as tf.Tensor;
 }
 
@@ -71,6 +72,34 @@ function samePaddedAveragePool(layer: tf.layers.Layer, x: tf.Tensor4D): tf.Tenso
   const sum = tf.depthwiseConv2d(x, tf.ones([...pool, channels, 1]) as tf.Tensor4D, strides, 'same');
   const counts = tf.depthwiseConv2d(tf.onesLike(x.slice([0, 0, 0, 0], [1, -1, -1, 1])) as tf.Tensor4D, tf.ones([...pool, 1, 1]) as tf.Tensor4D, strides, 'same');
   return tf.div(sum, counts);
+}
+
+interface BatchNormLayer {
+  gamma?: tf.LayerVariable;
+  beta?: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+  momentum: number;
+  epsilon: number;
+}
+
+/**
+ * tfjs-layers' BatchNormalization.call in training mode, step for step, for layers without beta or gamma: tfjs
+ * itself throws on those in training (it calls this.beta.read() / this.gamma.read() unconditionally).
+ */
+function batchNormWithoutBetaOrGamma(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor {
+  const l = layer as unknown as BatchNormLayer;
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  // tf.batchNorm's gradient cannot take a missing scale or offset either: spell it out.
+  let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, l.epsilon)));
+  if (l.gamma) y = tf.mul(y, l.gamma.read());
+  if (l.beta) y = tf.add(y, l.beta.read());
+  for (const [v, batchValue] of [[l.movingMean, mean], [l.movingVariance, variance]] as const) {
+    const orig = v.read();
+    v.write(tf.sub(orig, tf.mul(tf.sub(orig, batchValue), 1 - l.momentum)));
+  }
+  return y;
 }
 
 export async function tfjsReferenceStep(ir: ModelIR, batch: ReferenceBatch, opts: ReferenceOptions): Promise<ReferenceResult> {
@@ -111,7 +140,10 @@ export async function tfjsReferenceStep(ir: ModelIR, batch: ReferenceBatch, opts
   };
 
   const byVariable = new Map(model.trainableWeights.map((w) => [w.name, w.originalName]));
-  const { value, grads } = tf.variableGrads(lossFn);
+  // The model's trainable weights, as model.fit uses them: a layer loaded with trainable: false still holds
+  // tf.Variables flagged trainable, which variableGrads' default (every trainable variable) would update.
+  const varList = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(lossFn, varList);
   const gradients = new Map<string, Float32Array>();
   for (const [name, g] of Object.entries(grads)) {
     const key = byVariable.get(name);
@@ -129,4 +161,26 @@ export async function tfjsReferenceStep(ir: ModelIR, batch: ReferenceBatch, opts
   tf.dispose([value, ...Object.values(grads), x, labels, ...(teacher ? [teacher] : []), ...masks.values()]);
   model.dispose();
   return { loss, gradients, after };
+}
+
+/**
+ * tfjs's optimizer applied once to `ir`'s weights with the given gradients (`${layer}/${weight}` keys, IR layout):
+ * checks an engine's update arithmetic in isolation from its gradients. Returns the updated IR.
+ */
+export async function tfjsOptimizerStep(
+  ir: ModelIR, gradients: Map<string, Float32Array>, optimizer: { name: 'adam' | 'sgd-momentum'; learningRate: number },
+): Promise<ModelIR> {
+  const model = await buildTfjsModel(ir);
+  const grads: tf.NamedTensorMap = {};
+  for (const w of model.trainableWeights) {
+    const g = gradients.get(w.originalName);
+    if (g) grads[(w.read() as tf.Variable).name] = tf.tensor(g, w.shape as number[]);
+  }
+  const opt = optimizer.name === 'adam' ? tf.train.adam(optimizer.learningRate) : tf.train.momentum(optimizer.learningRate, 0.9);
+  opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]);
+  opt.dispose();
+  const after = await irFromTfjsModel(model);
+  tf.dispose(Object.values(grads));
+  model.dispose();
+  return after;
 }
