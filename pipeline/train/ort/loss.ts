@@ -7,7 +7,7 @@
  * e.g. log-probabilities), so the temperature is applied inside the graph.
  */
 import type { GraphBuilder } from '../../onnx/builder.ts';
-import { cloneIR, type LayerIR, type ModelIR } from '../../ir.ts';
+import type { LayerIR, ModelIR } from '../../ir.ts';
 import { activationByName } from './grad-rules/activations.ts';
 import { mul, reduceSum, reshape, scalar } from './grad-rules/ops.ts';
 
@@ -89,23 +89,4 @@ function finalSoftmax(layer: LayerIR): boolean {
   }
   const name = layer.config.activation;
   return typeof name === 'string' && activationByName(name)?.kind === 'softmax';
-}
-
-/**
- * A copy of a classifier whose output is its logits instead of softmax probabilities: a fused softmax becomes
- * linear, a trailing Softmax/Activation layer is dropped. Undefined if the output is not a final softmax.
- */
-export function logitsModel(ir: ModelIR): ModelIR | undefined {
-  if (ir.outputs.length !== 1) return undefined;
-  const copy = cloneIR(ir);
-  const layer = copy.layers.find((l) => l.name === copy.outputs[0]);
-  if (!layer || !finalSoftmax(layer)) return undefined;
-  if (layer.className === 'Softmax' || layer.className === 'Activation') {
-    if (copy.layers.some((l) => l.inputs.includes(layer.name))) return undefined;
-    copy.layers = copy.layers.filter((l) => l !== layer);
-    copy.outputs = [layer.inputs[0]];
-  } else {
-    layer.config.activation = 'linear';
-  }
-  return copy;
 }

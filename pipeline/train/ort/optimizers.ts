@@ -94,15 +94,16 @@ export function buildOptimizer(b: GraphBuilder, cfg: OptimizerConfig, items: Upd
 }
 
 /**
- * Yields the scalar inputs for steps 1, 2, 3, … (OptimizerGraph.scalars order). Adam's bias corrections use β^t
- * accumulated as tfjs does (a float32 product, multiplied once per step), so long runs track tfjs too.
+ * The scalar inputs for steps 1, 2, 3, … (OptimizerGraph.scalars order), one call per step with that step's learning
+ * rate. Adam's bias corrections use β^t accumulated as tfjs does (a float32 product, multiplied once per step),
+ * so long runs track tfjs too.
  */
-export function optimizerSchedule(cfg: OptimizerConfig, learningRate: number): () => number[] {
+export function optimizerSchedule(cfg: OptimizerConfig): (learningRate: number) => number[] {
   const p = resolved(cfg);
-  if (cfg.name !== 'adam') return () => [learningRate];
+  if (cfg.name !== 'adam') return (learningRate) => [learningRate];
   let acc1 = Math.fround(p.beta1);
   let acc2 = Math.fround(p.beta2);
-  return () => {
+  return (learningRate) => {
     const scalars = [learningRate / (1 - acc1), 1 / (1 - acc2)];
     acc1 = Math.fround(acc1 * Math.fround(p.beta1));
     acc2 = Math.fround(acc2 * Math.fround(p.beta2));

@@ -34,6 +34,8 @@ export interface TrainBatch {
   teacherLogits?: Float32Array;
   /** Dropout masks by layer name (size × the layer's sample shape; values 0 or 1/(1 − rate)); drawn when absent. */
   masks?: Map<string, Float32Array>;
+  /** This step's learning rate (default: the trainer's learningRate). */
+  learningRate?: number;
 }
 
 export interface StepResult {
@@ -46,7 +48,8 @@ export class OrtTrainer {
   private current: Float32Array[];
   private next: Float32Array[];
   private readonly carried: CarriedTensor[];
-  private readonly schedule: () => number[];
+  private readonly schedule: (learningRate: number) => number[];
+  private readonly learningRate: number;
   private readonly rng: Rng;
   private readonly lossValue = new Float32Array(1);
   private released = false;
@@ -55,7 +58,8 @@ export class OrtTrainer {
     this.carried = [...graph.weights, ...graph.slots];
     this.current = this.carried.map((c) => c.initial.slice());
     this.next = this.carried.map((c) => new Float32Array(c.initial.length));
-    this.schedule = opts.optimizer ? optimizerSchedule(opts.optimizer, opts.learningRate ?? 1e-3) : () => [];
+    this.schedule = opts.optimizer ? optimizerSchedule(opts.optimizer) : () => [];
+    this.learningRate = opts.learningRate ?? 1e-3;
     this.rng = createRng(opts.seed ?? 0);
   }
 
@@ -83,7 +87,7 @@ export class OrtTrainer {
       const values = batch.masks?.get(m.layer) ?? this.drawMask(n * size(m.sampleShape), m.rate);
       feeds[m.input] = new ort.Tensor('float32', values, [n, ...m.sampleShape]);
     }
-    this.schedule().forEach((v, i) => (feeds[g.scalars[i]] = new ort.Tensor('float32', Float32Array.of(v), [])));
+    this.schedule(batch.learningRate ?? this.learningRate).forEach((v, i) => (feeds[g.scalars[i]] = new ort.Tensor('float32', Float32Array.of(v), [])));
     const fetches: Record<string, ort.Tensor | null> = { [LOSS_OUTPUT]: new ort.Tensor('float32', this.lossValue, []) };
     this.carried.forEach((c, i) => {
       feeds[c.input] = new ort.Tensor('float32', this.current[i], c.shape);
