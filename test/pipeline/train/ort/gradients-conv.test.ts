@@ -93,6 +93,8 @@ test('MaxPooling2D routes tied windows to the first maximum, as TF does', async 
   const ir = await irOf(seq([8, 8, 1], [
     tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', name: 'c1' }),
     tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }),
+    tf.layers.conv2d({ filters: 2, kernelSize: 2, padding: 'same', activation: 'relu', name: 'c2' }),
+    tf.layers.maxPooling2d({ poolSize: 2, name: 'pool_after_relu' }),
     ...softmaxHead(),
   ]));
   // Integer inputs and kernels, no bias: conv outputs are exact small integers, so windows tie often, and the
@@ -103,7 +105,7 @@ test('MaxPooling2D routes tied windows to the first maximum, as TF does', async 
     c1.weights[1].values.fill(0);
   };
   const c = await compareStep(ir, { batch: 4, integerInputs: 2, edit });
-  assertClose(c, keys('c1', 'head'));
+  assertClose(c, keys('c1', 'c2', 'head'));
   assert.ok(countTiedWindows(c) > 10, 'the data should produce tied pooling windows');
 });
 
@@ -125,14 +127,16 @@ function countTiedWindows(c: Comparison): number {
   });
 }
 
-test('MaxPooling2D: overlapping windows (3x3 stride 2) with same padding, and 2x3 valid', async () => {
+test('MaxPooling2D: overlapping windows (3x3 stride 2) with same padding, 2x2 same on an odd size (padded), 2x3 valid', async () => {
   const ir = await irOf(seq([9, 9, 2], [
-    tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', name: 'c1' }),
+    tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'relu', name: 'c1' }),
     tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'pool1' }),
+    tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: 'c2' }),
+    tf.layers.maxPooling2d({ poolSize: 2, padding: 'same', name: 'pool_padded' }),
     tf.layers.maxPooling2d({ poolSize: [2, 3], padding: 'valid', name: 'pool2' }),
     ...softmaxHead(),
   ]));
-  assertClose(await compareStep(ir), keys('c1', 'head'));
+  assertClose(await compareStep(ir), keys('c1', 'c2', 'head'));
 });
 
 test('AveragePooling2D: same padding with stride (windows count only real cells) and valid; GlobalAveragePooling2D', async () => {
