@@ -12,7 +12,7 @@ import { createPredictor, type Predictor } from '../../evaluate.ts';
 import { SlimnetError } from '../../errors.ts';
 import type { ModelIR } from '../../ir.ts';
 import { createRng, deriveSeed, permutation } from '../../random.ts';
-import { withLogitsHead } from '../logits-head.ts';
+import { trainingIR } from '../training-ir.ts';
 import type { FineTuneOptions, FineTuneResult, FineTuner } from '../types.ts';
 import { canTrainOnOrt } from './support.ts';
 import { OrtTrainer } from './trainer.ts';
@@ -45,7 +45,7 @@ export async function ortFineTuneWith(ir: ModelIR, opts: FineTuneOptions, extras
   });
   let teacher: Predictor | undefined;
   try {
-    teacher = distil ? await createPredictor(withLogitsHead(opts.teacher!).ir, 'auto') : undefined;
+    teacher = distil ? await createPredictor(trainingIR(opts.teacher!).ir, 'auto') : undefined;
     const { train } = opts;
     const rng = createRng(opts.seed);
     const maxEpochs = opts.epochs ?? Number.POSITIVE_INFINITY;
