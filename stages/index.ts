@@ -4,7 +4,9 @@
  */
 import type { StageDefinition, StageName } from '../pipeline/stage.ts';
 import { exportStage } from './export.ts';
+import { pruneStage } from './prune.ts';
 
 export const STAGES: Partial<Record<StageName, StageDefinition>> = {
+  prune: pruneStage as unknown as StageDefinition,
   export: exportStage as unknown as StageDefinition,
 };

@@ -1,0 +1,58 @@
+/** The prune stage's account of what it did: per-layer channel changes and the headline notes. */
+import type { ChannelAnalysis } from '../graph/channel-groups.ts';
+import type { ModelIR } from '../ir.ts';
+import type { Sizes } from './allocate.ts';
+import { keptIndices } from './remove-channels.ts';
+
+export interface RecoveryStep {
+  step: 'removal' | 'reconstruction' | 'fine-tuning';
+  valAccuracy: number;
+  valLoss: number;
+  /** Reported only; never used for a decision. */
+  testAccuracy: number;
+  /** Stage time when the step's measurement finished. */
+  seconds: number;
+}
+
+export interface LayerChange {
+  layer: string;
+  className: string;
+  /** Input channels (last axis of the input) before → after, when they changed. */
+  in?: [number, number];
+  /** Output channels before → after, when they changed. */
+  out?: [number, number];
+}
+
+/** Every layer whose input or output channel count changes. */
+export function layerChanges(ir: ModelIR, analysis: ChannelAnalysis, removed: ReadonlySet<number>): LayerChange[] {
+  const changes: LayerChange[] = [];
+  const count = (name: string | undefined): [number, number] | undefined => {
+    const slots = name === undefined ? undefined : analysis.slots.get(name);
+    if (!slots) return undefined;
+    const after = keptIndices(slots, removed).length;
+    return after === slots.length ? undefined : [slots.length, after];
+  };
+  for (const layer of ir.layers) {
+    if (layer.className === 'InputLayer') continue;
+    const change: LayerChange = { layer: layer.name, className: layer.className };
+    const input = layer.inputs.length === 1 ? count(layer.inputs[0]) : undefined;
+    const output = count(layer.name);
+    if (input) change.in = input;
+    if (output) change.out = output;
+    if (input || output) changes.push(change);
+  }
+  return changes;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number): string[] {
+  const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
+  const notes = [
+    `prune: params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
+      `MACs ${ratio('macs')} fewer, float32 bytes ${ratio('bytes')} fewer`,
+    `prune: val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
+    `prune: stage time ${seconds.toFixed(1)} s`,
+  ];
+  return notes;
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
+import { initEngine } from '../../pipeline/engine.ts';
+import { SlimnetError } from '../../pipeline/errors.ts';
+import { evaluateModel, measureAccuracy, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { inferShapes } from '../../pipeline/graph/shapes.ts';
+import { countParams, type ModelIR } from '../../pipeline/ir.ts';
+import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
+import type { Metrics } from '../../pipeline/metrics.ts';
+import { replayPruning, type PruningHistory } from '../../pipeline/prune/history.ts';
+import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
+import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
+import { pruneStage } from '../../stages/prune.ts';
+import { syntheticIdxSet } from '../fixtures/idx.ts';
+import { randomizeWeights } from '../fixtures/models.ts';
+
+let data: DataSplits;
+let trained: ModelIR;
+let metrics: Metrics;
+
+function barTask(count: number, seed: number): LabelledSet {
+  const spec = syntheticIdxSet(count, 6, 6, 3, seed);
+  return { x: Float32Array.from(spec.images, (v) => v / 255), y: Int32Array.from(spec.labels), count, sampleShape: [6, 6, 1], numClasses: 3 };
+}
+
+before(async () => {
+  await initEngine('wasm');
+  data = { train: barTask(150, 1), validation: barTask(60, 3), test: barTask(60, 2), fingerprint: 'test', describe: {} };
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv' }));
+  m.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }));
+  m.add(tf.layers.flatten({ name: 'flat' }));
+  m.add(tf.layers.dense({ units: 16, activation: 'relu', name: 'hidden' }));
+  m.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
+  const random = await irFromTfjsModel(randomizeWeights(m, 2));
+  m.dispose();
+  trained = (await tfjsFineTune(random, { train: data.train, temperature: 1, alpha: 0, epochs: 20, batchSize: 16, learningRate: 0.01, optimizer: 'adam', seed: 1 })).ir;
+  metrics = { ...(await evaluateModel(trained, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+});
+
+function context(over: Partial<StageContext> = {}, splits = data): StageContext {
+  return {
+    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), inputMetrics: metrics, baseline: metrics, maxAccuracyDrop: 0.05,
+    async evaluateCandidate(ir) {
+      const p = await tfjsPredictor(ir);
+      try {
+        return await measureAccuracy(p, splits.validation, 64);
+      } finally {
+        p.dispose();
+      }
+    },
+    log: () => {},
+    ...over,
+  };
+}
+
+const quick = { fineTune: { epochs: 2, batchSize: 16, learningRate: 0.002 }, calibrationSamples: 64 };
+
+async function run(options: Record<string, unknown>, ctx = context()): Promise<StageOutput> {
+  return pruneStage.create(pruneStage.options.parse(options)).run(trained, ctx);
+}
+
+const channels = (ir: ModelIR, layer: string) => inferShapes(ir).get(layer)!.at(-1)!;
+
+test('the baseline solves the task', () => {
+  assert.ok(metrics.valAccuracy >= 0.95, `val ${metrics.valAccuracy}`);
+});
+
+test('default search: smaller model within the budget, full report, replayable history', async () => {
+  const out = await run(quick);
+  const d = out.details as Record<string, any>;
+  assert.ok(countParams(out.ir) < countParams(trained));
+  const floor = metrics.valAccuracy - 0.05 / 2; // default: half the pipeline budget
+  assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
+  const p = await tfjsPredictor(out.ir);
+  assert.ok((await measureAccuracy(p, data.validation, 64)).accuracy >= floor);
+  p.dispose();
+  assert.deepEqual(d.sensitivity.map((s: any) => s.group), ['conv', 'hidden']);
+  assert.ok(d.explored.length >= 2);
+  assert.ok(d.explored.some((e: any) => e.passed));
+  assert.deepEqual(d.recovery.map((s: any) => s.step), ['removal', 'reconstruction', 'fine-tuning']);
+  for (const s of d.recovery) for (const k of ['valAccuracy', 'testAccuracy', 'valLoss']) assert.ok(Number.isFinite(s[k]));
+  assert.equal(d.sizes.after.params, countParams(out.ir));
+  assert.ok(d.sizes.after.macs < d.sizes.before.macs && d.sizes.after.bytes < d.sizes.before.bytes);
+  const conv = d.layers.find((l: any) => l.layer === 'conv');
+  assert.deepEqual(conv.out, [8, channels(out.ir, 'conv')]);
+  // Replaying the history on the input model gives the output's shapes.
+  const history = JSON.parse(JSON.stringify(d.history)) as PruningHistory;
+  const replayed = replayPruning(trained, history);
+  assert.deepEqual(replayed.layers.map((l) => l.weights.map((w) => w.shape)), out.ir.layers.map((l) => l.weights.map((w) => w.shape)));
+  assert.equal(history.criterion, 'l1');
+  assert.ok(out.notes!.some((n) => /params .* fewer/.test(n)) && out.notes!.some((n) => /after removal .* reconstruction .* fine-tuning/.test(n)));
+});
+
+test('the test split never steers a decision: scrambled test labels give the same model', async () => {
+  const scrambled: DataSplits = { ...data, test: { ...data.test, y: data.test.y.map((y) => (y + 1) % 3) } };
+  const [a, b] = [await run({ ...quick, fineTune: false }), await run({ ...quick, fineTune: false }, context({}, scrambled))];
+  assert.deepEqual(b.ir, a.ir);
+  assert.deepEqual((b.details as any).explored, (a.details as any).explored);
+});
+
+test('candidate evaluations on a p-queue: concurrency does not change the result', async () => {
+  const [a, b] = [await run({ ...quick, fineTune: false }), await run({ ...quick, fineTune: false, concurrency: 3 })];
+  assert.deepEqual(b.ir, a.ir);
+});
+
+test('a fixed ratio prunes every group by that share; per-layer overrides win', async () => {
+  const out = await run({ ratio: 0.5, layers: { hidden: 0.25 }, reconstruct: false, fineTune: false });
+  assert.equal(channels(out.ir, 'conv'), 4);
+  assert.equal(channels(out.ir, 'hidden'), 12);
+  assert.equal(channels(out.ir, 'out'), 3);
+  assert.equal((out.details as any).explored.length, 0);
+  assert.deepEqual((out.details as any).recovery.map((s: any) => s.step), ['removal']);
+});
+
+test('a params target is met, with or without the search', async () => {
+  for (const search of [true, false]) {
+    const out = await run({ ...quick, fineTune: false, target: { params: 0.3 }, search });
+    assert.ok(countParams(out.ir) <= 0.3 * countParams(trained), `search ${search}: ${countParams(out.ir)}`);
+  }
+  await assert.rejects(run({ target: { params: 0.0001 }, fineTune: false }), (e) => e instanceof SlimnetError && e.where === 'prune.target.params');
+});
+
+test('nothing passes the floor: the input model comes back untouched, with a note', async () => {
+  const out = await run({ ...quick, fineTune: false }, context({ baseline: { ...metrics, valAccuracy: 1.5 } }));
+  assert.equal(out.ir, trained);
+  assert.match(out.notes![0]!, /nothing pruned/);
+});
+
+test('options: defaults, exactly one target metric, unknown layers named', async () => {
+  const defaults = pruneStage.options.parse({});
+  assert.equal(defaults.criterion, 'l1');
+  assert.equal(defaults.search, true);
+  assert.equal(defaults.reconstruct, true);
+  assert.ok(defaults.fineTune && defaults.fineTune.epochs > 0 && defaults.fineTune.temperature > 0);
+  assert.equal(pruneStage.options.safeParse({ target: { params: 0.5, macs: 0.5 } }).success, false);
+  assert.equal(pruneStage.options.safeParse({ criterion: 'random' }).success, false);
+  assert.equal(pruneStage.options.safeParse({ fineTune: false }).success, true);
+  await assert.rejects(run({ layers: { nope: 0.5 }, fineTune: false }), (e) => e instanceof SlimnetError && e.where === 'prune.layers.nope');
+});
