@@ -10,13 +10,14 @@ import { SlimnetError } from '../../pipeline/errors.ts';
 import { evaluateModel, measureAccuracy, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
-import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
+import { buildTfjsModel, irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import type { Metrics } from '../../pipeline/metrics.ts';
 import { replayPruning, type PruningHistory } from '../../pipeline/prune/history.ts';
 import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
 import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { syntheticIdxSet } from '../fixtures/idx.ts';
+import { tinyModelIR } from '../fixtures/tiny-task.ts';
 import { randomizeWeights } from '../fixtures/models.ts';
 
 let data: DataSplits;
@@ -142,4 +143,35 @@ test('options: defaults, exactly one target metric, unknown layers named', async
   assert.equal(pruneStage.options.safeParse({ criterion: 'random' }).success, false);
   assert.equal(pruneStage.options.safeParse({ fineTune: false }).success, true);
   await assert.rejects(run({ layers: { nope: 0.5 }, fineTune: false }), (e) => e instanceof SlimnetError && e.where === 'prune.layers.nope');
+});
+
+test('a model without prunable channels comes back unchanged, with a note', async () => {
+  const ir = tinyModelIR(); // Flatten → Dense(softmax): the only producer is the output
+  const spec = syntheticIdxSet(30, 6, 6, 3, 4);
+  const set: LabelledSet = { x: Float32Array.from(spec.images, (v) => v / 255), y: Int32Array.from(spec.labels), count: 30, sampleShape: [6, 6, 1], numClasses: 3 };
+  const out = await pruneStage.create(pruneStage.options.parse({ fineTune: false })).run(ir, context({}, { ...data, train: set, validation: set }));
+  assert.equal(out.ir, ir);
+  assert.match(out.notes![0]!, /nothing pruned/);
+});
+
+test('layers the analysis (or inferShapes) does not know block only their own channels; the rest is pruned', async () => {
+  // LSTM is a tfjs layer inferShapes lacks: shapes come from tfjs, the LSTM blocks its input, the Dense after it prunes.
+  const input = tf.input({ shape: [6, 6] });
+  const seq = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'c1d' }).apply(input) as tf.SymbolicTensor;
+  const lstm = tf.layers.lstm({ units: 5, name: 'lstm' }).apply(seq) as tf.SymbolicTensor;
+  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }).apply(lstm) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(hidden) as tf.SymbolicTensor;
+  const m = randomizeWeights(tf.model({ inputs: input, outputs: out }), 3);
+  const ir = await irFromTfjsModel(m);
+  m.dispose();
+  const set = { ...data.train, sampleShape: [6, 6] };
+  const result = await pruneStage.create(pruneStage.options.parse({ ratio: 0.5, fineTune: false, calibrationSamples: 32 })).run(ir, context({}, { ...data, train: set, validation: { ...data.validation, sampleShape: [6, 6] }, test: { ...data.test, sampleShape: [6, 6] } }));
+  const d = result.details as Record<string, any>;
+  assert.deepEqual(d.analysis.unsupported.map((u: any) => u.layer), ['lstm']);
+  assert.deepEqual(d.layers.map((l: any) => l.layer), ['hidden', 'out']);
+  const rebuilt = await buildTfjsModel(result.ir);
+  assert.equal((rebuilt.getLayer('hidden').outputShape as number[])[1], 4);
+  assert.equal((rebuilt.getLayer('c1d').outputShape as number[])[2], 4);
+  rebuilt.dispose();
+  assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape an LSTM
 });
