@@ -50,8 +50,8 @@ const options = z.strictObject({
     .refine((t) => Object.values(t).filter((v) => v !== undefined).length === 1, 'give exactly one of params, macs, bytes')
     .optional()
     .describe('size goal as a fraction of the input model, e.g. { params: 0.25 }'),
-  search: z.boolean().default(true).describe('allocate per-group ratios from a validation sensitivity analysis (else uniform)'),
-  maxAccuracyDrop: z.number().min(0).max(1).optional().describe('validation accuracy a search candidate may lose vs the baseline before recovery by fine-tuning; default half the pipeline budget'),
+  search: z.boolean().default(true).describe('allocate per-group ratios from a validation sensitivity analysis; false: uniform (ratio 0.5 when neither ratio nor target is set)'),
+  maxAccuracyDrop: z.number().min(0).max(1).optional().describe('validation accuracy pruning may cost vs the baseline (search candidates after reconstruction, the final model after fine-tuning); default half the pipeline budget, leaving the rest to later stages'),
   sensitivityRatios: z.array(z.number().gt(0).max(0.95)).min(1).default([0.25, 0.5, 0.75, 0.9]).describe('ratios tried per group in the sensitivity analysis'),
   maxRatio: ratio.default(0.9).describe('the most of any group the search may remove'),
   minChannels: z.number().int().positive().default(1).describe('channels every producer keeps at least'),
@@ -62,7 +62,7 @@ const options = z.strictObject({
   reconstruct: z.boolean().default(true).describe('refit each consumer layer by least squares on calibration activations after removal'),
   ridge: z.number().nonnegative().default(0.1).describe("ridge strength of the reconstruction, relative to the features' mean square"),
   fineTune: z.union([z.literal(false), fineTuneOptions]).prefault({}).describe('distillation fine-tuning from the input model, or false'),
-});
+}).refine((o) => o.ratio === undefined || o.target === undefined, { message: 'give either ratio or target, not both', path: ['ratio'] });
 type Options = z.output<typeof options>;
 
 export const pruneStage: StageDefinition<typeof options> = {

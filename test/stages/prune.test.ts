@@ -142,6 +142,7 @@ test('options: defaults, exactly one target metric, unknown layers named', async
   assert.equal(pruneStage.options.safeParse({ target: { params: 0.5, macs: 0.5 } }).success, false);
   assert.equal(pruneStage.options.safeParse({ criterion: 'random' }).success, false);
   assert.equal(pruneStage.options.safeParse({ fineTune: false }).success, true);
+  assert.deepEqual(pruneStage.options.safeParse({ ratio: 0.5, target: { params: 0.5 } }).error?.issues[0]?.path, ['ratio']);
   await assert.rejects(run({ layers: { nope: 0.5 }, fineTune: false }), (e) => e instanceof SlimnetError && e.where === 'prune.layers.nope');
 });
 
