@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batches } from '../data/splits.ts';
 import { buildTfjsModel } from '../io/tfjs-model.ts';
+import { firstOutput } from '../train/tfjs-fine-tune.ts';
 import { trainingIR } from '../train/training-ir.ts';
 import type { CriterionContext, LocalScore } from './criteria.ts';
 import { reduceAlongAxis } from './criteria.ts';
@@ -25,7 +26,7 @@ export async function taylorScores(ctx: CriterionContext): Promise<LocalScore[]>
     for (const batch of batches(ctx.data, ctx.batchSize)) {
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor(batch.x, [batch.size, ...ctx.data.sampleShape]);
-        const out = model.apply(x) as tf.Tensor;
+        const out = firstOutput(model.apply(x));
         const labels = tf.oneHot(tf.tensor1d(batch.y, 'int32'), out.shape[out.shape.length - 1]!);
         return tf.losses.softmaxCrossEntropy(labels, out) as tf.Scalar;
       }, varList);

@@ -54,12 +54,12 @@ export const tfjsFineTune: FineTuner = async (ir, opts) => {
         const x = tf.tensor(batch.x, [batch.size, ...train.sampleShape]);
         const soft = teacher
           ? tf.tidy(() => {
-              const logProbs = tf.logSoftmax(tf.div(teacher.predict(x) as tf.Tensor, opts.temperature));
+              const logProbs = tf.logSoftmax(tf.div(firstOutput(teacher.predict(x)), opts.temperature));
               return { logProbs, probs: tf.exp(logProbs) };
             })
           : undefined;
         const cost = optimizer.minimize(() => {
-          const logits = student.apply(x, { training: true }) as tf.Tensor;
+          const logits = firstOutput(student.apply(x, { training: true }));
           const labels = tf.oneHot(tf.tensor1d(batch.y, 'int32'), logits.shape[logits.shape.length - 1]!);
           const hard = tf.losses.softmaxCrossEntropy(labels, logits);
           if (!soft) return hard as tf.Scalar;
@@ -92,6 +92,11 @@ export const tfjsFineTune: FineTuner = async (ir, opts) => {
     teacher?.dispose();
   }
 };
+
+/** Models with several outputs are trained on the first (the one slimnet evaluates). */
+export function firstOutput(y: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[]): tf.Tensor {
+  return (Array.isArray(y) ? y[0] : y) as tf.Tensor;
+}
 
 function checkLimits(opts: FineTuneOptions): void {
   const limits = [opts.epochs, opts.maxSamples, opts.maxSeconds].filter((v) => v !== undefined);
