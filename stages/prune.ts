@@ -23,7 +23,7 @@ import {
 } from '../pipeline/prune/search.ts';
 import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
-import { tfjsFineTune } from '../pipeline/train/tfjs-fine-tune.ts';
+import { fineTune } from '../pipeline/train/fine-tune.ts';
 import type { PruningHistory } from '../pipeline/prune/history.ts';
 import { recover, type FineTuneSettings, type Recovered, type RecoveryContext } from '../pipeline/prune/recover.ts';
 
@@ -131,10 +131,10 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
     if (plans.length === 0 || plans[0]!.size === 0) {
       const why = plans.length > 0 ? 'the plan removes no channel' : `no candidate kept validation accuracy ≥ ${(floor * 100).toFixed(2)}%`;
       ctx.log(`nothing pruned: ${why}`);
-      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, budget: { floor, maxAccuracyDrop: dropAllowed } }, notes: [`prune: nothing pruned (${why})`] };
+      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, budget: { floor, maxAccuracyDrop: dropAllowed } }, notes: [`nothing pruned (${why})`] };
     }
     const recoveryContext: RecoveryContext = {
-      original: ir, analysis, reconstructor, fineTuner: tfjsFineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
+      original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
       fineTune: fineTuneSettings(opts.fineTune),
       validate: (m) => ctx.evaluateCandidate(m), testAccuracy: (m) => testAccuracy(m, ctx), log: ctx.log, elapsed,
     };
