@@ -55,7 +55,7 @@ export function renderMarkdown(report: Report): string {
     `# slimnet report`,
     ``,
     `Model \`${report.model.path}\` (sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
-    `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). Engine: ${report.engine.backend}.`,
+    `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
     ``,
     `| step | status | val acc | test acc | params | bytes | MACs | latency ms |`,
     `|---|---|---|---|---|---|---|---|`,

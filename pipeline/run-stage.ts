@@ -15,7 +15,7 @@ import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
 import type { Stage, StageContext, StageOutput } from './stage.ts';
-import { TOOL } from './version.ts';
+import { toolBuildId } from './version.ts';
 
 export interface StageRun {
   stage: Stage;
@@ -57,7 +57,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     seed: config.seed,
     evaluation: config.evaluation,
     backend: rc.backend,
-    toolVersion: TOOL.version,
+    toolVersion: toolBuildId(),
   });
   const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
   let entry: CacheEntry;
