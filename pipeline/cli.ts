@@ -60,6 +60,9 @@ export async function main(argv: string[]): Promise<number> {
 
 async function compress(args: CompressArgs): Promise<number> {
   const progress = progressPrinter();
+  // Exiting (rather than dying on the signal) runs the runner's clean-up of its scratch folder.
+  process.once('SIGINT', () => interrupted('SIGINT', 130));
+  process.once('SIGTERM', () => interrupted('SIGTERM', 143));
   // Libraries (tfjs among them) print to console.log; with --json, stdout carries only the report.
   const consoleLog = console.log;
   if (args.json) console.log = (...a: unknown[]) => console.error(...a);
@@ -84,6 +87,11 @@ async function compress(args: CompressArgs): Promise<number> {
   } finally {
     console.log = consoleLog;
   }
+}
+
+function interrupted(signal: string, code: number): never {
+  process.stderr.write(`slimnet: interrupted (${signal}); nothing was written to the output folder\n`);
+  process.exit(code);
 }
 
 /** Progress goes to stderr: timestamps as plain lines when piped, elapsed time when on a terminal. */

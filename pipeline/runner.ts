@@ -4,6 +4,7 @@
  * half-written artifacts folder.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
@@ -72,6 +73,9 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const outDir = config.out!;
   const runDir = `${outDir}.partial-${randomBytes(4).toString('hex')}`;
   await mkdir(runDir, { recursive: true });
+  // An interrupted run (the CLI exits on SIGINT/SIGTERM) must not leave its scratch folder behind.
+  const removeScratch = () => rmSync(runDir, { recursive: true, force: true });
+  process.on('exit', removeScratch);
   try {
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: modelBytes(config.model) };
@@ -115,6 +119,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   } catch (e) {
     await rm(runDir, { recursive: true, force: true });
     throw e;
+  } finally {
+    process.off('exit', removeScratch);
   }
 }
 

@@ -45,7 +45,9 @@ function layerMacs(layer: LayerIR, input: number[] | undefined, output: number[]
     }
     case 'SeparableConv2D': {
       const [kh, kw] = pairOf(c.kernel_size);
-      const mult = typeof c.depth_multiplier === 'number' ? c.depth_multiplier : 1;
+      // The kernel's shape [kh, kw, inC, multiplier] is the truth: tfjs's SeparableConv2D.getConfig drops depth_multiplier.
+      const kernelShape = layer.weights.find((w) => w.name === 'depthwise_kernel')?.shape;
+      const mult = kernelShape?.[3] ?? (typeof c.depth_multiplier === 'number' ? c.depth_multiplier : 1);
       const spatial = output[0] * output[1];
       return spatial * inC * mult * kh * kw + spatial * inC * mult * output[2];
     }

@@ -1,6 +1,6 @@
 /** End-to-end: the real CLI (bin/slimnet.js) as a user runs it, on a generated model and IDX folder. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,4 +120,26 @@ test('--help lists the compress options', () => {
   for (const flag of ['--config', '--model', '--data', '--out', '--stages', '--max-accuracy-drop', '--backend', '--seed', '--json', '--verbose']) {
     assert.match(r.stdout, new RegExp(flag));
   }
+});
+
+test('an interrupted run exits 130 and leaves no scratch folder', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-int-'));
+  const out = path.join(dir, 'out');
+  // The bundled example's prune stage runs for many seconds, uncached: long enough to interrupt.
+  const config = path.join(mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-int-cfg-')), 'slow.config.ts');
+  const model = path.resolve('examples/mnist-cnn/model/model.json');
+  writeFileSync(config, `export default { model: ${JSON.stringify(model)}, data: { source: 'mnist-package' }, cacheDir: false, stages: ['prune'] };\n`);
+  const child = spawn(process.execPath, [BIN, 'compress', '--config', config, '--out', out], { cwd: dir });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('prune: running')) resolve();
+    });
+  });
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /interrupted \(SIGINT\)/);
+  assert.deepEqual(readdirSync(dir), []);
 });

@@ -50,3 +50,26 @@ test('grouped Conv2D divides by groups (IR-only)', () => {
   };
   assert.equal(countMacs(ir).total, 5 * 5 * 4 * 1 * 4);
 });
+
+test('SeparableConv2D takes its depth multiplier from the kernel (tfjs drops it from the config)', () => {
+  const [kh, kw, inC, mult, filters] = [3, 3, 4, 2, 5];
+  const ir: ModelIR = {
+    name: 'sep',
+    inputs: ['in'],
+    outputs: ['sep'],
+    layers: [
+      { name: 'in', className: 'InputLayer', inputs: [], weights: [], config: { name: 'in', batch_input_shape: [null, 8, 8, inC] } },
+      {
+        name: 'sep',
+        className: 'SeparableConv2D',
+        inputs: ['in'],
+        config: { name: 'sep', filters, kernel_size: [kh, kw], padding: 'same', use_bias: false },
+        weights: [
+          { name: 'depthwise_kernel', shape: [kh, kw, inC, mult], values: new Float32Array(kh * kw * inC * mult) },
+          { name: 'pointwise_kernel', shape: [1, 1, inC * mult, filters], values: new Float32Array(inC * mult * filters) },
+        ],
+      },
+    ],
+  };
+  assert.equal(countMacs(ir).total, 8 * 8 * inC * mult * kh * kw + 8 * 8 * inC * mult * filters);
+});
