@@ -11,6 +11,7 @@ import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
 import { isSlimnetError } from './errors.ts';
 import { onnxPredictor } from './onnx/ort.ts';
+import { concatTyped } from './typed-arrays.ts';
 import type { Accuracy, Metrics } from './metrics.ts';
 
 /** Runs a model on flat NHWC batches; returns the first output's rows, flat. */
@@ -48,13 +49,7 @@ const EPS = 1e-7;
 export async function predictSet(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   for (const batch of batches(set, batchSize)) parts.push(await predictor.predict(batch.x, batch.size, set.sampleShape));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatTyped(parts, Float32Array);
 }
 
 /** Top-1 accuracy and mean cross-entropy. Outputs that are not probabilities (logits) are softmaxed first. */

@@ -16,6 +16,7 @@
 import type { LayerIR, ModelIR } from '../ir.ts';
 import { assembleGroups } from './channel-group-assembly.ts';
 import { inferShapes } from './shapes.ts';
+import { concatTyped } from '../typed-arrays.ts';
 
 export type ChannelRole = 'out' | 'in' | 'through';
 
@@ -237,14 +238,7 @@ class Analyzer {
     const raw = typeof layer.config.axis === 'number' ? layer.config.axis : -1;
     const axis = raw < 0 ? rank + raw : raw - 1; // Keras counts the batch axis
     if (axis !== rank - 1) return this.uniteInputs(layer); // along H or W: channel i of every input meets
-    const inputs = this.inputSlots(layer);
-    const out = new Int32Array(inputs.reduce((n, s) => n + s.length, 0));
-    let offset = 0;
-    for (const s of inputs) {
-      out.set(s, offset);
-      offset += s.length;
-    }
-    return out;
+    return concatTyped(this.inputSlots(layer), Int32Array);
   }
 
   private producer(layer: LayerIR): Int32Array {

@@ -9,6 +9,7 @@ import { SlimnetError } from '../errors.ts';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { topologyToIR } from './topology.ts';
 import { decodeEntry, entryByteLength, type ManifestEntry, type ManifestGroup } from './weights.ts';
+import { concatTyped } from '../typed-arrays.ts';
 
 export async function readModel(modelJsonPath: string): Promise<ModelIR> {
   const modelJson = await readModelJson(modelJsonPath);
@@ -89,14 +90,7 @@ function checkedByteLength(entry: ManifestEntry, where: string): number {
 }
 
 export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatTyped(parts, Uint8Array);
 }
 
 /**
