@@ -12,6 +12,8 @@
  *   mobile builds) support, and IR 8 / opset ≤ 17 is the newest the ONNX 1.12 checker in Debian accepts.
  *   Opsets 14–17 are allowed: the ops emitted here (ReduceMean/ReduceMax with an `axes` attribute, Pad,
  *   Resize, Softmax) keep the same signature through opset 17 and change only at 18.
+ * - `extraOutputs` adds graph outputs for intermediate layers (calibration reads activations through them),
+ *   each named after its layer, in the Keras layout, with the same value as tfjs's `getLayer(name).output`.
  */
 import { SlimnetError } from '../errors.ts';
 import { inferShapes } from '../graph/shapes.ts';
@@ -31,6 +33,11 @@ export const ONNX_IR_VERSION = 8;
 export interface ExportOnnxOptions {
   /** ONNX opset, 13..17 (default 13). */
   opset?: number;
+  /**
+   * Layer names whose outputs become extra graph outputs after the model's own: named after the layer,
+   * channels-last (as tfjs has them), dynamic batch. A BatchNormalization is not folded into a listed layer.
+   */
+  extraOutputs?: string[];
 }
 
 function checkOpset(opset: number): void {
@@ -39,10 +46,18 @@ function checkOpset(opset: number): void {
   }
 }
 
+/** The requested extra outputs that are not model outputs already, each once; unknown names are a caller bug. */
+function extraOutputsOf(ir: ModelIR, requested: string[]): string[] {
+  const known = new Set(ir.layers.map((l) => l.name));
+  for (const name of requested) if (!known.has(name)) throw new Error(`extraOutputs: the model has no layer "${name}"`);
+  return [...new Set(requested)].filter((name) => !ir.outputs.includes(name));
+}
+
 /** Serialized ModelProto (the bytes of a .onnx file) computing what the IR computes. */
 export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Array {
   const opset = opts.opset ?? DEFAULT_OPSET;
   checkOpset(opset);
+  const extras = extraOutputsOf(ir, opts.extraOutputs ?? []);
   // Fail on the first unsupported layer before any work, so the error is about the model, not a half-built graph.
   for (const layer of ir.layers) {
     if (layer.className === 'InputLayer') {
@@ -54,7 +69,7 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   }
   // Keras shapes with the batch axis in front (inferShapes gives per-sample shapes).
   const shapes = new Map<string, Dim[]>([...inferShapes(ir)].map(([name, s]) => [name, [null, ...s]]));
-  const { ir: model, folded } = foldBatchNorms(ir, shapes);
+  const { ir: model, folded } = foldBatchNorms(ir, shapes, new Set(extras));
   const shapeOf = (name: string) => {
     const s = shapes.get(name);
     if (!s) throw new Error(`no shape for layer "${name}"`);
@@ -62,7 +77,7 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   };
 
   const b = new GraphBuilder();
-  for (const name of new Set([...model.inputs, ...model.outputs])) b.claim(name);
+  for (const name of new Set([...model.inputs, ...model.outputs, ...extras])) b.claim(name);
   const refs = new Map<string, TensorRef>();
   for (const name of model.inputs) {
     b.addInput(name, shapeOf(name));
@@ -80,7 +95,8 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
       : converterFor(layer)({ b, layer, inputs, outShape: shapeOf(layer.name) });
     refs.set(layer.name, { name: produced.name, layout: produced.layout, shape: shapeOf(layer.name) });
   }
-  for (const name of model.outputs) {
+  for (const name of [...model.outputs, ...extras]) {
+    // An input layer's output is the graph input itself: listing it as an output needs no node.
     const ref = b.inLayout(refs.get(name)!, 'keras');
     if (ref.name !== name) b.alias(ref.name, name);
     b.addOutput(name, shapeOf(name));

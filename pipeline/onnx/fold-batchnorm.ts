@@ -17,10 +17,13 @@ const OUTPUT_KERNEL: Record<string, string> = {
   Dense: 'kernel',
 };
 
-function canFold(ir: ModelIR, bn: LayerIR, producer: LayerIR | undefined, shapes: Map<string, Dim[]>): producer is LayerIR {
+function canFold(
+  ir: ModelIR, bn: LayerIR, producer: LayerIR | undefined, shapes: Map<string, Dim[]>, exposed: ReadonlySet<string>,
+): producer is LayerIR {
   if (!producer || bn.inputs.length !== 1 || !(producer.className in OUTPUT_KERNEL)) return false;
   if (stringOpt(producer, 'activation', 'linear') !== 'linear') return false;
-  if (ir.outputs.includes(producer.name)) return false;
+  // Folding changes what the producer outputs (post-BN): never for a producer whose output is read.
+  if (ir.outputs.includes(producer.name) || exposed.has(producer.name)) return false;
   const consumers = consumersOf(ir, producer.name);
   if (consumers.length !== 1 || consumers[0] !== bn) return false;
   const rank = shapes.get(bn.name)?.length;
@@ -50,15 +53,18 @@ function foldInto(producer: LayerIR, bn: LayerIR): void {
 /**
  * A copy of `ir` with foldable BNs folded into their producers, and the names of those BNs: the
  * exporter passes their input straight through (the layers stay so names and outputs are unchanged).
+ * Producers named in `exposed` (extra graph outputs) keep their own BN-free output: their BN is not folded.
  */
-export function foldBatchNorms(ir: ModelIR, shapes: Map<string, Dim[]>): { ir: ModelIR; folded: Set<string> } {
+export function foldBatchNorms(
+  ir: ModelIR, shapes: Map<string, Dim[]>, exposed: ReadonlySet<string> = new Set(),
+): { ir: ModelIR; folded: Set<string> } {
   const copy = cloneIR(ir);
   const folded = new Set<string>();
   const byName = new Map(copy.layers.map((l) => [l.name, l]));
   for (const bn of copy.layers) {
     if (bn.className !== 'BatchNormalization') continue;
     const producer = byName.get(bn.inputs[0] ?? '');
-    if (!canFold(copy, bn, producer, shapes)) continue;
+    if (!canFold(copy, bn, producer, shapes, exposed)) continue;
     foldInto(producer, bn);
     folded.add(bn.name);
   }
