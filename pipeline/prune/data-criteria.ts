@@ -1,10 +1,12 @@
 /**
- * The data-driven importance criteria, computed with tfjs on a few batches:
+ * The data-driven importance criteria, computed on a few batches:
  * - taylor: first-order Taylor estimate of the loss change when a class is removed (Molchanov et al.): per
  *   batch, (Σ over the class's parameters of w·∂L/∂w)², summed over batches, per bound trainable weight.
- * - activation: mean |activation| of each channel where consumers read it, on calibration samples.
+ * - activation: mean |activation| of each channel where consumers read it, on calibration samples (read on
+ *   onnxruntime when the model exports to ONNX, else tfjs; taylor needs gradients and stays on tfjs).
  */
 import * as tf from '@tensorflow/tfjs';
+import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
 import { batches } from '../data/splits.ts';
 import { buildTfjsModel } from '../io/tfjs-model.ts';
 import { firstOutput } from '../train/tfjs-fine-tune.ts';
@@ -51,36 +53,34 @@ export async function taylorScores(ctx: CriterionContext): Promise<LocalScore[]>
   }
 }
 
-export async function activationScores(ctx: CriterionContext): Promise<LocalScore[]> {
-  const model = await buildTfjsModel(ctx.ir);
+export async function activationScores(ctx: CriterionContext, engine: ActivationEngine = 'auto'): Promise<LocalScore[]> {
+  const inputLayers = new Set(ctx.ir.inputs);
+  const sources = [
+    ...new Set(
+      ctx.analysis.bindings
+        .filter((b) => b.role === 'in')
+        .map((b) => ctx.ir.layers.find((l) => l.name === b.layer)!.inputs[0]!)
+        .filter((n) => !inputLayers.has(n) && ctx.analysis.slots.has(n)),
+    ),
+  ];
+  if (sources.length === 0) return [];
+  const reader = await openActivationReader(ctx.ir, sources, { engine });
   try {
-    const inputLayers = new Set(ctx.ir.inputs);
-    const sources = [
-      ...new Set(
-        ctx.analysis.bindings
-          .filter((b) => b.role === 'in')
-          .map((b) => ctx.ir.layers.find((l) => l.name === b.layer)!.inputs[0]!)
-          .filter((n) => !inputLayers.has(n) && ctx.analysis.slots.has(n)),
-      ),
-    ];
-    if (sources.length === 0) return [];
-    const probe = tf.model({ inputs: model.inputs, outputs: sources.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
     const sums = sources.map((n) => new Float64Array(ctx.analysis.slots.get(n)!.length));
     for (const batch of batches(ctx.data, ctx.batchSize)) {
-      const outs = tf.tidy(() => {
-        const y = probe.predict(tf.tensor(batch.x, [batch.size, ...ctx.data.sampleShape]));
-        const list = Array.isArray(y) ? y : [y];
-        // Mean |x| over every axis but the channels, times the batch size so sums over batches stay means.
-        return list.map((t) => tf.mul(tf.mean(tf.abs(t.reshape([-1, t.shape[t.shape.length - 1]!])), 0), batch.size));
+      const outs = await reader.read(batch.x, batch.size, ctx.data.sampleShape);
+      sources.forEach((n, i) => {
+        // Per sample, mean |x| over every axis but the (last, channel) one; summed over samples here.
+        const shape = reader.sampleShapes[n]!;
+        const channels = shape[shape.length - 1]!;
+        const positions = shape.reduce((a, b) => a * b, 1) / channels;
+        const v = outs[n]!;
+        const sum = sums[i]!;
+        for (let k = 0; k < v.length; k++) sum[k % channels] += Math.abs(v[k]!) / positions;
       });
-      outs.forEach((t, i) => {
-        const v = t.dataSync();
-        for (let c = 0; c < v.length; c++) sums[i]![c] += v[c]!;
-      });
-      tf.dispose(outs);
     }
     return sources.map((n, i) => ({ binding: { classes: ctx.analysis.slots.get(n)! }, perIndex: sums[i]!.map((s) => s / ctx.data.count) }));
   } finally {
-    model.dispose();
+    reader.dispose();
   }
 }

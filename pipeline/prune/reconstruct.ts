@@ -8,9 +8,9 @@
  * positions (im2col patches). Other consumers keep their sliced weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { batches } from '../data/splits.ts';
-import { buildTfjsModel } from '../io/tfjs-model.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import { createRng } from '../random.ts';
 import { convGeometry, convOutputSize, im2col } from './im2col.ts';
@@ -26,6 +26,8 @@ export interface ReconstructOptions {
   /** Most rows (samples × positions) one Conv2D fit uses. */
   maxConvRows: number;
   seed: number;
+  /** Engine that reads the calibration activations (default 'auto': onnxruntime when the model exports). */
+  engine?: ActivationEngine;
 }
 
 export interface ReconstructTarget {
@@ -54,11 +56,10 @@ export interface Reconstructor {
 
 /** Keeps the original model and its calibration activations, which every candidate of a search shares. */
 export async function createReconstructor(original: ModelIR, opts: ReconstructOptions): Promise<Reconstructor> {
-  const teacher = await buildTfjsModel(original);
   const cache = new Map<string, Promise<Activations>>();
   const teacherActivations = (layer: string) => {
     let a = cache.get(layer);
-    if (!a) cache.set(layer, (a = activations(teacher, layer, opts)));
+    if (!a) cache.set(layer, (a = activations(original, layer, opts)));
     return a;
   };
   return {
@@ -67,27 +68,20 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
       const order = new Map(out.layers.map((l, i) => [l.name, i]));
       const todo = targets.filter((t) => isReconstructable(out.layers[order.get(t.layer)!]!)).sort((a, b) => order.get(a.layer)! - order.get(b.layer)!);
       if (todo.length === 0) return { ir: out, fits: [] };
-      const student = await buildTfjsModel(out);
       const fits: LayerFit[] = [];
-      try {
-        for (const t of todo) {
-          const layerOrig = original.layers.find((l) => l.name === t.layer)!;
-          const layerNew = out.layers[order.get(t.layer)!]!;
-          const xOrig = await teacherActivations(layerOrig.inputs[0]!);
-          const xNew = await activations(student, layerNew.inputs[0]!, opts);
-          const rows = layerNew.className === 'Dense' ? denseRows(xOrig, xNew) : convRows(layerNew, xOrig, xNew, opts);
-          const fit = refit(layerOrig, layerNew, t, rows, opts.ridge);
-          fits.push({ layer: t.layer, rows: rows.count, features: rows.nNew, ...fit });
-          const values = layerNew.weights.map((w) => tf.tensor(w.values, w.shape));
-          student.getLayer(t.layer).setWeights(values);
-          tf.dispose(values);
-        }
-      } finally {
-        student.dispose();
+      for (const t of todo) {
+        const layerOrig = original.layers.find((l) => l.name === t.layer)!;
+        const layerNew = out.layers[order.get(t.layer)!]!;
+        const xOrig = await teacherActivations(layerOrig.inputs[0]!);
+        // Read from `out` as it is now: refit() updates its weights in place, so upstream fits are seen.
+        const xNew = await activations(out, layerNew.inputs[0]!, opts);
+        const rows = layerNew.className === 'Dense' ? denseRows(xOrig, xNew) : convRows(layerNew, xOrig, xNew, opts);
+        const fit = refit(layerOrig, layerNew, t, rows, opts.ridge);
+        fits.push({ layer: t.layer, rows: rows.count, features: rows.nNew, ...fit });
       }
       return { ir: out, fits };
     },
-    dispose: () => teacher.dispose(),
+    dispose: () => cache.clear(),
   };
 }
 
@@ -114,17 +108,21 @@ interface Activations {
   count: number;
 }
 
-async function activations(model: tf.LayersModel, layerName: string, opts: ReconstructOptions): Promise<Activations> {
-  const probe = tf.model({ inputs: model.inputs, outputs: model.getLayer(layerName).output as tf.SymbolicTensor });
-  const shape = (probe.outputs[0]!.shape as number[]).slice(1);
-  const per = shape.reduce((a, b) => a * b, 1);
-  const values = new Float32Array(opts.calibration.count * per);
-  for (const batch of batches(opts.calibration, opts.batchSize)) {
-    const y = tf.tidy(() => probe.predict(tf.tensor(batch.x, [batch.size, ...opts.calibration.sampleShape])) as tf.Tensor);
-    values.set(await y.data() as Float32Array, batch.start * per);
-    y.dispose();
+/** `layerName`'s output on every calibration sample, read batch by batch on the fastest engine. */
+async function activations(ir: ModelIR, layerName: string, opts: ReconstructOptions): Promise<Activations> {
+  const reader = await openActivationReader(ir, [layerName], { engine: opts.engine });
+  try {
+    const shape = reader.sampleShapes[layerName]!;
+    const per = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(opts.calibration.count * per);
+    for (const batch of batches(opts.calibration, opts.batchSize)) {
+      const y = await reader.read(batch.x, batch.size, opts.calibration.sampleShape);
+      values.set(y[layerName]!, batch.start * per);
+    }
+    return { values, shape, count: opts.calibration.count };
+  } finally {
+    reader.dispose();
   }
-  return { values, shape, count: opts.calibration.count };
 }
 
 interface Rows {
