@@ -162,7 +162,8 @@ function refit(lo: LayerIR, ln: LayerIR, t: ReconstructTarget, rows: Rows, ridge
   const m = t.keptOutputs.length;
   const fOrig = kOrig.shape[kOrig.shape.length - 1]!;
   const { count, nOrig, nNew } = rows;
-  const result = tf.tidy(() => {
+  // tidy returns tensors only: given typed arrays, its cleanup walks every element (seconds per fit on the example).
+  const parts = tf.tidy(() => {
     const keep = tf.tensor1d(Int32Array.from(t.keptOutputs), 'int32');
     let target = tf.matMul(tf.tensor2d(rows.orig, [count, nOrig]), tf.gather(tf.tensor2d(kOrig.values, [nOrig, fOrig]), keep, 1));
     if (bOrig) target = tf.add(target, tf.gather(tf.tensor1d(bOrig.values), keep));
@@ -173,14 +174,16 @@ function refit(lo: LayerIR, ln: LayerIR, t: ReconstructTarget, rows: Rows, ridge
     // With a bias the fit is centred (the bias absorbs the mean); without one it is not.
     const muX = bNew ? tf.mean(xNew, 0, true) : tf.zerosLike(tf.mean(xNew, 0, true));
     const muR = bNew ? tf.mean(residual, 0, true) : tf.zerosLike(tf.mean(residual, 0, true));
-    return {
-      xc: tf.sub(xNew, muX).dataSync() as Float32Array,
-      rc: tf.sub(residual, muR).dataSync() as Float32Array,
-      muX: muX.dataSync() as Float32Array,
-      muR: muR.dataSync() as Float32Array,
-      mseBefore: tf.mean(tf.square(residual)).dataSync()[0]!,
-    };
+    return { xc: tf.sub(xNew, muX), rc: tf.sub(residual, muR), muX, muR, mseBefore: tf.mean(tf.square(residual)) };
   });
+  const result = {
+    xc: parts.xc.dataSync() as Float32Array,
+    rc: parts.rc.dataSync() as Float32Array,
+    muX: parts.muX.dataSync() as Float32Array,
+    muR: parts.muR.dataSync() as Float32Array,
+    mseBefore: parts.mseBefore.dataSync()[0]!,
+  };
+  tf.dispose(Object.values(parts));
   const { delta } = solveRidge(result.xc, result.rc, count, nNew, m, ridge);
   const kernel = Float32Array.from(kNew.values, (v, i) => v + delta[i]!);
   kNew.values = kernel;
