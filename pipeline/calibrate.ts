@@ -1,7 +1,8 @@
 /**
  * Intermediate layer outputs for calibration (least-squares reconstruction, activation statistics), read on the
- * fastest engine: onnxruntime-node on the in-memory ONNX export with the layers as extra graph outputs, or a
- * tfjs probe model when the export does not cover the model. Callers feed batches; nothing here holds a dataset.
+ * fastest engine: onnxruntime-node on the in-memory ONNX export of the model cut at those layers (they become its
+ * outputs, in tfjs's layout), or a tfjs probe model when the export does not cover that part. Callers feed
+ * batches; nothing here holds a dataset.
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
@@ -36,18 +37,39 @@ export async function openActivationReader(
   const engine = opts.engine ?? 'auto';
   const names = [...new Set(layerNames)];
   if (ir.inputs.length !== 1) throw new Error(`activation reader feeds one input; the model has ${ir.inputs.length}`);
-  if (engine === 'tfjs') return tfjsReader(ir, names);
+  const sub = upstreamOf(ir, names);
+  if (engine === 'tfjs') return tfjsReader(sub, names);
   try {
-    return await ortReader(ir, names);
+    return await ortReader(sub, names);
   } catch (e) {
-    if (engine === 'auto' && isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED') return tfjsReader(ir, names);
+    if (engine === 'auto' && isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED') return tfjsReader(sub, names);
     throw e;
   }
 }
 
+/**
+ * The part of `ir` that computes `names`, with them as its outputs (what tf.model({inputs, outputs}) does):
+ * onnxruntime runs every node of a session whatever is fetched, so layers past the read ones would be wasted
+ * work, and a layer ONNX lacks there would needlessly force tfjs. Layers are shared, not copied (read only).
+ */
+export function upstreamOf(ir: ModelIR, names: string[]): ModelIR {
+  const byName = new Map(ir.layers.map((l) => [l.name, l]));
+  const needed = new Set<string>();
+  const stack = [...ir.inputs, ...names];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (needed.has(name)) continue;
+    const layer = byName.get(name);
+    if (!layer) throw new Error(`activation reader: the model has no layer "${name}"`);
+    needed.add(name);
+    stack.push(...layer.inputs);
+  }
+  return { ...ir, layers: ir.layers.filter((l) => needed.has(l.name)), outputs: names };
+}
+
 /** One thread, like evaluation: on 2 contended cores more threads measured slower. */
 async function ortReader(ir: ModelIR, names: string[]): Promise<ActivationReader> {
-  const bytes = exportOnnx(ir, { extraOutputs: names });
+  const bytes = exportOnnx(ir);
   const shapes = inferShapes(ir);
   const session: OrtSession = await createOrtSession(bytes, { threads: 1 });
   return {

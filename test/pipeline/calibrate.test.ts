@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { openActivationReader, type ActivationEngine } from '../../pipeline/calibrate.ts';
+import { openActivationReader, upstreamOf, type ActivationEngine } from '../../pipeline/calibrate.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { isSlimnetError } from '../../pipeline/errors.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -93,4 +93,22 @@ test("a layer ONNX export does not cover (Permute): 'auto' reads on tfjs, 'ort' 
   model.dispose();
   assert.ok(maxAbsDiff(got.conv!, expected[0]!) <= 1e-6);
   assert.ok(maxAbsDiff(got.perm!, expected[1]!) <= 1e-6);
+
+  // Only the part up to the read layers is exported: the Permute past the conv does not force tfjs.
+  const convReader = await openActivationReader(ir, ['conv'], { engine: 'auto' });
+  const conv2 = await convReader.read(x, 4, [4, 6, 2]);
+  convReader.dispose();
+  assert.equal(convReader.engine, 'onnxruntime-node');
+  assert.ok(maxAbsDiff(conv2.conv!, expected[0]!) <= 1e-5);
+});
+
+test('upstreamOf keeps exactly the layers the read ones depend on, and makes them the outputs', async () => {
+  const model = functionalResidual();
+  const ir = await irFromTfjsModel(model);
+  model.dispose();
+  const sub = upstreamOf(ir, ['residual', 'side']);
+  assert.deepEqual(sub.layers.map((l) => l.name), ['image', 'conv_a', 'bn_a', 'relu_a', 'proj', 'residual', 'side']);
+  assert.deepEqual(sub.outputs, ['residual', 'side']);
+  assert.deepEqual(sub.inputs, ir.inputs);
+  assert.throws(() => upstreamOf(ir, ['nope']), /no layer "nope"/);
 });
