@@ -33,7 +33,8 @@ const ratio = z.number().min(0).max(0.95);
 const fineTuneOptions = z.strictObject({
   epochs: z.number().positive().default(4).describe('passes over the training split; training stops at the first limit reached'),
   samples: z.number().int().positive().optional().describe('stop after this many training samples'),
-  seconds: z.number().positive().default(60).describe('stop after this many seconds of training'),
+  // No default time limit: a wall-clock cut would make the artifact depend on the machine's speed.
+  seconds: z.number().positive().optional().describe('stop after this many seconds of training (makes the result machine-dependent)'),
   temperature: z.number().positive().default(2).describe('softmax temperature of the distillation targets'),
   alpha: z.number().min(0).max(1).default(0.5).describe('weight of the distillation loss; 1 − alpha goes to the hard labels'),
   learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
