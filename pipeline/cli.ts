@@ -45,18 +45,25 @@ export async function main(argv: string[]): Promise<number> {
     )
     .demandCommand(1, 'name a command: slimnet compress --help')
     .strict()
-    .fail((message, error, y) => {
-      if (error) throw error;
-      process.stderr.write(`slimnet: ${message} (see slimnet --help)\n`);
-      exitCode = EXIT.badInput;
-      void y;
+    .fail((message, error) => {
+      // Throwing stops yargs from running the command after a usage error.
+      throw error ?? new UsageError(message);
     })
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100));
-  await parser.parseAsync();
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    const oneLine = e.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    process.stderr.write(`slimnet: ${oneLine} (see slimnet --help)\n`);
+    return EXIT.badInput;
+  }
   return exitCode;
 }
+
+class UsageError extends Error {}
 
 async function compress(args: CompressArgs): Promise<number> {
   const progress = progressPrinter();

@@ -114,6 +114,16 @@ test('bad config: an unknown key exits 2 naming the key', () => {
   assert.equal(existsSync(path.join(dir, 'artifacts')), false);
 });
 
+test('usage errors exit 2 with one line and do not run the command', () => {
+  for (const args of [['compress', '--bogus'], ['compress', '--backend', 'gpu'], []]) {
+    const r = slimnet(args);
+    assert.equal(r.code, 2, args.join(' '));
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^slimnet: .*see slimnet --help/);
+  }
+});
+
 test('--help lists the compress options', () => {
   const r = slimnet(['compress', '--help']);
   assert.equal(r.code, 0);
