@@ -114,6 +114,34 @@ test('bad config: an unknown key exits 2 naming the key', () => {
   assert.equal(existsSync(path.join(dir, 'artifacts')), false);
 });
 
+test("a budget miss on a stage with onBudgetMiss 'fail' exits 1, hands the input on and still writes the report", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-budget-'));
+  const model = path.resolve('examples/mnist-cnn/model/model.json');
+  writeFileSync(
+    path.join(dir, 'pipeline.config.ts'),
+    `export default {
+      model: ${JSON.stringify(model)},
+      data: { source: 'mnist-package' },
+      cacheDir: false,
+      evaluation: { limit: { train: 1000, test: 300 } },
+      budget: { maxAccuracyDrop: 0 },
+      stages: [
+        { name: 'prune', options: { ratio: 0.95, search: false, reconstruct: false, fineTune: false }, onBudgetMiss: 'fail' },
+        'export',
+      ],
+    };\n`,
+  );
+  const r = slimnet(['compress', '--json'], dir);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.equal(report.stages[0]!.status, 'rejected');
+  assert.match(report.stages[0]!.reason!, /below the budget floor/);
+  assert.ok(report.stages[0]!.metrics!.params < report.baseline.params / 4);
+  assert.equal(report.stages[1]!.status, 'accepted');
+  assert.deepEqual(report.final.params, report.baseline.params, 'the rejected stage handed its input on');
+  assert.ok(existsSync(path.join(dir, 'artifacts', 'model', 'report.json')));
+});
+
 test('usage errors exit 2 with one line and do not run the command', () => {
   for (const args of [['compress', '--bogus'], ['compress', '--backend', 'gpu'], []]) {
     const r = slimnet(args);
