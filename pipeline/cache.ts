@@ -1,6 +1,6 @@
 /**
  * Content-addressed stage cache. key = sha256(input model, stage name + options, data fingerprint, seed,
- * evaluation settings, backend, tool version). A hit restores the stage's folder, output model and metrics
+ * evaluation settings, budget, backend, tool build). A hit restores the stage's folder, output model and metrics
  * without running it. Entries are written to a temp folder and renamed, so a crash never leaves a torn entry.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ export interface CacheKeyParts {
   dataFingerprint: string;
   seed: number;
   evaluation: unknown;
+  budget: unknown;
   backend: string;
   toolVersion: string;
 }
@@ -30,7 +31,7 @@ export function stageCacheKey(parts: CacheKeyParts): string {
   hash.update(JSON.stringify(modelJson));
   for (const shard of shards) hash.update(shard);
   hash.update(
-    JSON.stringify([parts.stage, parts.options, parts.dataFingerprint, parts.seed, parts.evaluation, parts.backend, parts.toolVersion]),
+    JSON.stringify([parts.stage, parts.options, parts.dataFingerprint, parts.seed, parts.evaluation, parts.budget, parts.backend, parts.toolVersion]),
   );
   return hash.digest('hex');
 }

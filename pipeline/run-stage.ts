@@ -56,6 +56,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     dataFingerprint: rc.data.fingerprint,
     seed: config.seed,
     evaluation: config.evaluation,
+    // Searching stages aim at the budget floor, so their output depends on it.
+    budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, baselineValAccuracy: rc.baseline.valAccuracy },
     backend: rc.backend,
     toolVersion: toolBuildId(),
   });
@@ -81,7 +83,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     entry = { metrics, output: { modelJson, exports: output.exports, details: output.details, notes: output.notes } };
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
-  // The gate is applied on every run, cached or not: the budget is not part of the cache key.
+  // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
   const verdict = gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
   const accepted = verdict.status === 'accepted';
   const rel = (p: string) => path.posix.join(name, p.split(path.sep).join('/'));
