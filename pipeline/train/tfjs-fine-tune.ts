@@ -7,12 +7,13 @@
  * The learning rate follows a cosine decay to zero over the planned samples (epochs × training samples or
  * maxSamples, whichever is smaller); with only a time limit it stays constant.
  *
- * Dropout masks come from tfjs's own (unseeded) generator: a model with Dropout is not bit-reproducible.
+ * Dropout masks are seeded: tfjs's Dropout layer draws its mask from its `seed` field on every call, so each step
+ * gets a fresh seed from a stream derived from opts.seed (a fixed seed would repeat one mask every step).
  */
 import * as tf from '@tensorflow/tfjs';
 import { batches } from '../data/splits.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../io/tfjs-model.ts';
-import { createRng, permutation } from '../random.ts';
+import { createRng, deriveSeed, permutation } from '../random.ts';
 import { copyWeightsByName, trainingIR } from './training-ir.ts';
 import type { FineTuneOptions, FineTuneResult, FineTuner } from './types.ts';
 
@@ -30,6 +31,8 @@ export const tfjsFineTune: FineTuner = async (ir, opts) => {
   const optimizer = opts.optimizer === 'sgd-momentum' ? tf.train.momentum(opts.learningRate, 0.9) : tf.train.adam(opts.learningRate);
   const variables = student.trainableWeights.filter((w) => !prepared.frozen.has(w.originalName)).map((w) => w.read() as tf.Variable);
   const rng = createRng(opts.seed);
+  const dropoutRng = createRng(deriveSeed(opts.seed, 'dropout'));
+  const dropouts = student.layers.filter((l) => 'seed' in l && 'rate' in l) as unknown as { seed?: number }[];
   const { train } = opts;
   const maxEpochs = opts.epochs ?? Number.POSITIVE_INFINITY;
   const planned = Math.min(maxEpochs * train.count, opts.maxSamples ?? Number.POSITIVE_INFINITY);
@@ -51,6 +54,7 @@ export const tfjsFineTune: FineTuner = async (ir, opts) => {
         if (left <= 0 || seconds() >= (opts.maxSeconds ?? Number.POSITIVE_INFINITY)) break outer;
         const batch = left >= full.size ? full : { ...full, size: left, x: full.x.subarray(0, left * (full.x.length / full.size)), y: full.y.subarray(0, left) };
         setRate(samples);
+        for (const d of dropouts) d.seed = dropoutRng.int(2 ** 31 - 1);
         const x = tf.tensor(batch.x, [batch.size, ...train.sampleShape]);
         const soft = teacher
           ? tf.tidy(() => {

@@ -112,3 +112,19 @@ test('BatchNormalization without center trains (tfjs cannot differentiate it as 
   assert.equal(bn.config.center, false);
   assert.notDeepEqual(bn.weights[0]!.values, ir.layers.find((l) => l.name === 'bn_b')!.weights[0]!.values);
 });
+
+test('a model with Dropout fine-tunes reproducibly from the same seed, and differently from another', async () => {
+  const m = tf.sequential();
+  m.add(tf.layers.flatten({ inputShape: [6, 6, 1], name: 'flat' }));
+  m.add(tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }));
+  m.add(tf.layers.dropout({ rate: 0.5, name: 'drop' }));
+  m.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
+  const ir = await irFromTfjsModel(randomizeWeights(m, 5));
+  m.dispose();
+  const kernel = (r: ModelIR) => r.layers.find((l) => l.name === 'hidden')!.weights[0]!.values;
+  const a = await tfjsFineTune(ir, base({ seed: 3 }));
+  const b = await tfjsFineTune(ir, base({ seed: 3 }));
+  const c = await tfjsFineTune(ir, base({ seed: 4 }));
+  assert.deepEqual(kernel(a.ir), kernel(b.ir));
+  assert.notDeepEqual(kernel(a.ir), kernel(c.ir));
+});
