@@ -23,15 +23,21 @@ function pair(layer: LayerIR, key: string, fallback?: [number, number]): [number
   throw invalid(layer, `has an invalid ${key}: ${JSON.stringify(v)}`);
 }
 
-/** Keras padding/cropping: n, [a, b] (symmetric per axis) or [[top, bottom], [left, right]]. */
-function sides(layer: LayerIR, key: string): [[number, number], [number, number]] {
-  const v = layer.config[key];
-  if (typeof v === 'number') return [[v, v], [v, v]];
+/**
+ * Keras ZeroPadding2D/Cropping2D amounts: n, [h, w] (symmetric per axis) or [[top, bottom], [left, right]], all
+ * non-negative integers; a missing value means `fallback` (ZeroPadding2D's Keras default is 1).
+ */
+export function sides(layer: LayerIR, key: string, fallback?: number): [[number, number], [number, number]] {
+  const v = layer.config[key] ?? fallback;
+  const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  const isPair = (x: unknown): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every(isCount);
+  if (isCount(v)) return [[v, v], [v, v]];
   if (Array.isArray(v) && v.length === 2) {
-    if (v.every((x) => typeof x === 'number')) return [[v[0], v[0]], [v[1], v[1]]];
-    if (v.every((x) => Array.isArray(x) && x.length === 2)) return [[v[0][0], v[0][1]], [v[1][0], v[1][1]]];
+    const [h, w] = v;
+    if (isCount(h) && isCount(w)) return [[h, h], [w, w]];
+    if (isPair(h) && isPair(w)) return [[h[0], h[1]], [w[0], w[1]]];
   }
-  throw invalid(layer, `has an invalid ${key}: ${JSON.stringify(v)}`);
+  throw invalid(layer, `has an invalid ${key}: ${JSON.stringify(v)}`, 'expected n, [h, w] or [[top, bottom], [left, right]] of non-negative integers');
 }
 
 function padding(layer: LayerIR): 'valid' | 'same' {
@@ -193,12 +199,12 @@ const RULES: Record<string, ShapeRule> = {
   },
   ZeroPadding2D: (l, [input]) => {
     const [h, w, c] = rank(l, input, 3);
-    const [[t, b], [lft, r]] = sides(l, 'padding');
+    const [[t, b], [lft, r]] = sides(l, 'padding', 1);
     return [h + t + b, w + lft + r, c];
   },
   Cropping2D: (l, [input]) => {
     const [h, w, c] = rank(l, input, 3);
-    const [[t, b], [lft, r]] = sides(l, 'cropping');
+    const [[t, b], [lft, r]] = sides(l, 'cropping', 0);
     if (h - t - b <= 0 || w - lft - r <= 0) throw invalid(l, `crops [${input}] to nothing`);
     return [h - t - b, w - lft - r, c];
   },

@@ -5,6 +5,7 @@
  */
 import type { LayerIR } from '../../ir.ts';
 import { SlimnetError } from '../../errors.ts';
+import { sides } from '../../graph/shapes.ts';
 import { onnxAxis, type Attr } from '../builder.ts';
 import {
   pairOpt, requireChannelsLast, stringOpt, unsupportedOption, whereOf, type LayerConverter,
@@ -33,25 +34,10 @@ const reshape: LayerConverter = ({ b, layer, inputs }) => {
 };
 
 /** tfjs stores [[top, bottom], [left, right]]; Keras also allows `n` and `[h, w]`. */
-function paddingAmounts(layer: LayerIR): [number, number, number, number] {
-  const raw = layer.config.padding;
-  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (raw === undefined || raw === null) return [1, 1, 1, 1];
-  if (isInt(raw)) return [raw, raw, raw, raw];
-  if (Array.isArray(raw) && raw.length === 2) {
-    const [h, w] = raw;
-    if (isInt(h) && isInt(w)) return [h, h, w, w];
-    if (Array.isArray(h) && Array.isArray(w) && h.length === 2 && w.length === 2 && [...h, ...w].every(isInt)) {
-      return [h[0], h[1], w[0], w[1]];
-    }
-  }
-  throw new SlimnetError('MODEL_INVALID', `${whereOf(layer)} (ZeroPadding2D)`, `config.padding should be [[top, bottom], [left, right]], got ${JSON.stringify(raw)}`);
-}
-
 const zeroPadding2d: LayerConverter = ({ b, layer, inputs }) => {
   requireChannelsLast(layer);
   const x = inputs[0];
-  const [top, bottom, left, right] = paddingAmounts(layer);
+  const [[top, bottom], [left, right]] = sides(layer, 'padding', 1);
   // ONNX pads: all begins, then all ends, in the tensor's own axis order.
   const pads = x.layout === 'nchw' ? [0, 0, top, left, 0, 0, bottom, right] : [0, top, left, 0, 0, bottom, right, 0];
   const padsName = b.int64Const(`${layer.name}/pads`, pads);
@@ -62,25 +48,11 @@ const zeroPadding2d: LayerConverter = ({ b, layer, inputs }) => {
   return { name: b.op('Pad', [x.name, padsName, negativeZero], { mode: { s: 'constant' } }, `${layer.name}/pad`), layout: x.layout };
 };
 
-function cropAmounts(layer: LayerIR): [number, number, number, number] {
-  const raw = layer.config.cropping;
-  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (isInt(raw)) return [raw, raw, raw, raw];
-  if (Array.isArray(raw) && raw.length === 2) {
-    const [h, w] = raw;
-    if (isInt(h) && isInt(w)) return [h, h, w, w];
-    if (Array.isArray(h) && Array.isArray(w) && h.length === 2 && w.length === 2 && [...h, ...w].every(isInt)) {
-      return [h[0], h[1], w[0], w[1]];
-    }
-  }
-  throw new SlimnetError('MODEL_INVALID', `${whereOf(layer)} (Cropping2D)`, `config.cropping should be [[top, bottom], [left, right]], got ${JSON.stringify(raw)}`);
-}
-
 /** Slice with negative ends counts from the far edge, so no input size is needed. */
 const cropping2d: LayerConverter = ({ b, layer, inputs }) => {
   requireChannelsLast(layer);
   const x = inputs[0];
-  const [top, bottom, left, right] = cropAmounts(layer);
+  const [[top, bottom], [left, right]] = sides(layer, 'cropping', 0);
   const toEnd = Number.MAX_SAFE_INTEGER; // ONNX clamps ends to the dimension
   const axes = [onnxAxis(1, 4, x.layout), onnxAxis(2, 4, x.layout)];
   const starts = b.int64Const(`${layer.name}/starts`, [top, left]);
