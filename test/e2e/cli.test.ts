@@ -163,7 +163,7 @@ test('--help lists the compress options', () => {
   }
 });
 
-test('an interrupted run exits 130 and leaves no scratch folder', async () => {
+test('an interrupted run exits 130 and leaves no scratch folder', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-int-'));
   const out = path.join(dir, 'out');
   // The bundled example's prune stage runs for many seconds, uncached: long enough to interrupt.
@@ -173,11 +173,12 @@ test('an interrupted run exits 130 and leaves no scratch folder', async () => {
   const child = spawn(process.execPath, [BIN, 'compress', '--config', config, '--out', out], { cwd: dir });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes('prune: running')) resolve();
     });
+    child.on('exit', (code) => reject(new Error(`exited (${code}) before the prune stage started: ${stderr}`)));
   });
   child.kill('SIGINT');
   assert.equal(await exited, 130, stderr);
