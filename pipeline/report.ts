@@ -49,8 +49,10 @@ function metricsRow(label: string, status: string, m: Metrics | undefined): stri
   return `| ${label} | ${status} | ${pct(m.valAccuracy)} | ${pct(m.testAccuracy)} | ${num(m.params)} | ${num(m.bytes)} | ${num(m.macs)} | ${m.latencyMs.toFixed(3)} |`;
 }
 
-/** The human-readable twin of report.json. */
-export function renderMarkdown(report: Report): string {
+export type DetailsRenderer = (details: Record<string, unknown>) => string[];
+
+/** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
+export function renderMarkdown(report: Report, renderers: Partial<Record<StageName, DetailsRenderer>> = {}): string {
   const lines = [
     `# slimnet report`,
     ``,
@@ -67,6 +69,10 @@ export function renderMarkdown(report: Report): string {
   for (const s of report.stages) {
     if (s.reason) lines.push(`- **${s.name}** ${s.status}: ${s.reason}`);
     for (const note of s.notes ?? []) lines.push(`- ${s.name}: ${note}`);
+  }
+  for (const s of report.stages) {
+    const render = renderers[s.name];
+    if (render && s.details && s.status !== 'failed') lines.push('', `## ${s.name}`, '', ...render(s.details));
   }
   const exports = Object.entries(report.exports);
   if (exports.length) lines.push('', '## Exports', ...exports.map(([f, p]) => `- ${f}: \`${p}\``));

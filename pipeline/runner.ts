@@ -112,7 +112,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       seconds: (performance.now() - started) / 1000,
     };
     await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report));
+    const renderers = Object.fromEntries(Object.entries(STAGES).map(([name, d]) => [name, d?.renderDetails?.bind(d)]));
+    await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report, renderers));
     await replaceDirAtomic(runDir, outDir);
     const exitCode = failure ? (failure.code === 'EXPORT_PARITY' ? 1 : 2) : budgetFailed ? 1 : 0;
     return { report, outDir, exitCode, failure };

@@ -51,4 +51,6 @@ export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
   description: string;
   options: Schema;
   create(options: z.output<Schema>): Stage;
+  /** Markdown lines for report.md from the stage's `details` (report.json keeps the data itself). */
+  renderDetails?(details: Record<string, unknown>): string[];
 }

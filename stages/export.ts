@@ -69,6 +69,17 @@ export const exportStage: StageDefinition<typeof options> = {
       return { ir, modelJson: exports.tfjs, exports, details: { parity } };
     },
   }),
+  renderDetails(details) {
+    const parity = (details as { parity?: Partial<Record<ExportFormat, ParityReport>> }).parity ?? {};
+    return [
+      'Each artifact loaded back from disk and run on the test split, against the model it was written from:',
+      '',
+      '| format | top-1 agreement | max abs diff | test accuracy |',
+      '|---|---|---|---|',
+      ...Object.entries(parity).map(([format, p]) =>
+        `| ${format} | ${(p.top1Agreement * 100).toFixed(2)}% | ${p.maxAbsDiff.toExponential(2)} | ${((p.accuracy ?? 0) * 100).toFixed(2)}% |`),
+    ];
+  },
 };
 
 async function predictAndDispose(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Float32Array> {

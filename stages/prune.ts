@@ -16,7 +16,7 @@ import { CRITERIA, criterionFallbacks, scoreClasses } from '../pipeline/prune/cr
 import { layerShapes } from '../pipeline/prune/model-shapes.ts';
 import { createReconstructor, reconstructionTargets } from '../pipeline/prune/reconstruct.ts';
 import { removeChannels, removedProducerChannels } from '../pipeline/prune/remove-channels.ts';
-import { layerChanges, outcomeNotes } from '../pipeline/prune/prune-report.ts';
+import { layerChanges, outcomeNotes, renderPruneDetails } from '../pipeline/prune/prune-report.ts';
 import {
   allocationForFraction, explorer, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
   planOfPoint, uniformRatios, type ExploredPoint, type GroupSensitivity, type SearchSpace,
@@ -71,6 +71,7 @@ export const pruneStage: StageDefinition<typeof options> = {
   description: 'Remove whole channels (filters, units) across dependency groups, refit consumers by least squares, fine-tune by distillation.',
   options,
   create: (opts) => ({ name: 'prune', run: (ir, ctx) => runPrune(ir, ctx, opts) }),
+  renderDetails: renderPruneDetails,
 };
 
 async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {

@@ -56,3 +56,24 @@ export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[],
   ];
   return notes;
 }
+
+/** report.md's prune section: what shrank, and accuracy after each recovery step. */
+export function renderPruneDetails(details: Record<string, unknown>): string[] {
+  const d = details as { layers?: LayerChange[]; recovery?: RecoveryStep[]; fineTune?: { engine: string; samples: number; seconds: number; kept: boolean } };
+  const pair = (p?: [number, number]) => (p ? `${p[0]} → ${p[1]}` : '');
+  const lines: string[] = [];
+  if (d.layers?.length) {
+    lines.push('| layer | class | input channels | output channels |', '|---|---|---|---|');
+    for (const l of d.layers) lines.push(`| ${l.layer} | ${l.className} | ${pair(l.in)} | ${pair(l.out)} |`);
+    lines.push('');
+  }
+  if (d.recovery?.length) {
+    lines.push('| after | val acc | test acc | val loss |', '|---|---|---|---|');
+    for (const r of d.recovery) lines.push(`| ${r.step} | ${pct(r.valAccuracy)} | ${pct(r.testAccuracy)} | ${r.valLoss.toFixed(4)} |`);
+    lines.push('');
+  }
+  if (d.fineTune) {
+    lines.push(`Fine-tuning: ${d.fineTune.samples.toLocaleString('en-US')} samples on ${d.fineTune.engine} in ${d.fineTune.seconds.toFixed(1)} s (${d.fineTune.kept ? 'kept' : 'discarded: validation loss rose'}).`);
+  }
+  return lines;
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Metrics } from '../../pipeline/metrics.ts';
+import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report } from '../../pipeline/report.ts';
+import { STAGES } from '../../stages/index.ts';
+
+const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, testAccuracy: valAccuracy - 0.01, loss: 0.1, params, bytes: params * 4, macs: params * 2, latencyMs: 0.05 });
+
+const report: Report = {
+  schemaVersion: REPORT_SCHEMA_VERSION,
+  tool: { name: 'slimnet', version: '0.0.0' },
+  model: { path: 'm/model.json', sha256: 'a'.repeat(64) },
+  data: { source: 'idx', fingerprint: 'f', train: 90, validation: 10, test: 20 },
+  budget: { maxAccuracyDrop: 0.01, minValAccuracy: 0.89 },
+  engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },
+  seed: 1,
+  baseline: m(0.9, 1000),
+  stages: [
+    {
+      name: 'prune', status: 'accepted', seconds: 1, cached: false, metrics: m(0.895, 250), artifacts: { model: 'prune/model/model.json' }, options: {},
+      details: {
+        layers: [{ layer: 'conv', className: 'Conv2D', out: [16, 4] }, { layer: 'head', className: 'Dense', in: [64, 16] }],
+        recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5, seconds: 1 }],
+        fineTune: { engine: 'ort', samples: 640, seconds: 0.5, kept: true },
+      },
+    },
+    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { parity: { onnx: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 } } } },
+  ],
+  final: m(0.895, 250),
+  exports: {},
+  seconds: 2,
+};
+
+test('report.md: the metrics table, reasons, and each stage its own section from its details', () => {
+  const renderers = Object.fromEntries(Object.entries(STAGES).map(([n, d]) => [n, d?.renderDetails?.bind(d)]));
+  const md = renderMarkdown(report, renderers);
+  assert.match(md, /\| prune \| accepted \| 89\.50% \| 88\.50% \| 250 \| 1,000 \| 500 \| 0\.050 \|/);
+  assert.match(md, /\| export \| rejected \(cached\) \|/);
+  assert.match(md, /export\*\* rejected: below the floor/);
+  assert.match(md, /## prune[\s\S]*\| conv \| Conv2D \|  \| 16 → 4 \|/);
+  assert.match(md, /\| head \| Dense \| 64 → 16 \|  \|/);
+  assert.match(md, /\| removal \| 50\.00% \| 50\.00% \| 2\.0000 \|/);
+  assert.match(md, /640 samples on ort/);
+  assert.match(md, /## export[\s\S]*\| onnx \| 100\.00% \| 1\.00e-6 \| 90\.00% \|/);
+});
+
+test('report.md without renderers still has the table', () => {
+  const md = renderMarkdown(report);
+  assert.doesNotMatch(md, /## prune/);
+  assert.match(md, /\| \*\*final\*\* \|/);
+});
