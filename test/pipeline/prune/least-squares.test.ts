@@ -46,3 +46,49 @@ for (const [label, rows, n] of [['primal (more rows than features)', 40, 6], ['d
     want.forEach((v, i) => assert.ok(Math.abs(v - delta[i]!) < 1e-3 * (1 + Math.abs(v)), `${i}: ${v} vs ${delta[i]}`));
   });
 }
+
+/** The textbook Cholesky solve, one dependent sum per element: the blocked solver must match it bit for bit. */
+function textbookCholeskySolve(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= a[j * n + k]! * a[j * n + k]!;
+    d = Math.sqrt(d);
+    a[j * n + j] = d;
+    for (let i = j + 1; i < n; i++) {
+      let v = a[i * n + j]!;
+      for (let k = 0; k < j; k++) v -= a[i * n + k]! * a[j * n + k]!;
+      a[i * n + j] = v / d;
+    }
+  }
+  const z = Float64Array.from(b);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < i; k++) if (a[i * n + k] !== 0) for (let c = 0; c < m; c++) z[i * m + c] -= a[i * n + k]! * z[k * m + c]!;
+    for (let c = 0; c < m; c++) z[i * m + c] /= a[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    for (let k = i + 1; k < n; k++) if (a[k * n + i] !== 0) for (let c = 0; c < m; c++) z[i * m + c] -= a[k * n + i]! * z[k * m + c]!;
+    for (let c = 0; c < m; c++) z[i * m + c] /= a[i * n + i]!;
+  }
+  return z;
+}
+
+test('choleskySolve is bit-identical to the textbook algorithm (odd sizes, zero blocks)', () => {
+  for (const [n, m, zeroBlocks] of [[37, 5, false], [64, 3, false], [41, 7, true], [9, 1, true]] as const) {
+    const rows = n + 3;
+    const x = random(rows * n, n + m);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) {
+        // Zero blocks make exact zeros in L, which both must skip the same way.
+        if (zeroBlocks && Math.floor(i / 6) !== Math.floor(j / 6)) continue;
+        let v = i === j ? 0.5 : 0;
+        for (let k = 0; k < rows; k++) v += x[k * n + i]! * x[k * n + j]!;
+        a[i * n + j] = a[j * n + i] = v;
+      }
+    }
+    const b = Float64Array.from(random(n * m, 99));
+    const got = choleskySolve(a.slice(), n, b, m);
+    const want = textbookCholeskySolve(a.slice(), n, b, m);
+    assert.ok(got.every((v, i) => Object.is(v, want[i])), `n=${n} m=${m} zeroBlocks=${zeroBlocks}`);
+  }
+});
