@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
 import type { ConfigOverrides } from './load-config.ts';
+import type { Report } from './report.ts';
 import { TOOL } from './version.ts';
 
 export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
@@ -80,6 +81,7 @@ async function compress(args: CompressArgs): Promise<number> {
     const result = await runPipeline(config, { log: progress });
     if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n');
     if (result.failure) process.stderr.write(result.failure.oneLine() + '\n');
+    progress(summarize(result.report));
     progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
     return result.exitCode;
   } catch (e) {
@@ -94,6 +96,16 @@ async function compress(args: CompressArgs): Promise<number> {
   } finally {
     console.log = consoleLog;
   }
+}
+
+/** One line: what the run did to the model, baseline → final. */
+function summarize(report: Report): string {
+  const { baseline: b, final: f } = report;
+  const n = (v: number) => v.toLocaleString('en-US');
+  const times = (a: number, z: number) => (z > 0 && a !== z ? ` (${(a / z).toFixed(2)}× fewer)` : '');
+  const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+  return `result: params ${n(b.params)} → ${n(f.params)}${times(b.params, f.params)}, bytes ${n(b.bytes)} → ${n(f.bytes)}, ` +
+    `MACs ${n(b.macs)} → ${n(f.macs)}, val ${pct(b.valAccuracy)} → ${pct(f.valAccuracy)}, test ${pct(b.testAccuracy)} → ${pct(f.testAccuracy)}`;
 }
 
 function interrupted(signal: string, code: number): never {
