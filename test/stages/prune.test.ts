@@ -19,19 +19,15 @@ import { pruneStage } from '../../stages/prune.ts';
 import { syntheticIdxSet } from '../fixtures/idx.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
 import { randomizeWeights } from '../fixtures/models.ts';
+import { barSet } from '../fixtures/sets.ts';
 
 let data: DataSplits;
 let trained: ModelIR;
 let metrics: Metrics;
 
-function barTask(count: number, seed: number): LabelledSet {
-  const spec = syntheticIdxSet(count, 6, 6, 3, seed);
-  return { x: Float32Array.from(spec.images, (v) => v / 255), y: Int32Array.from(spec.labels), count, sampleShape: [6, 6, 1], numClasses: 3 };
-}
-
 before(async () => {
   await initEngine('wasm');
-  data = { train: barTask(150, 1), validation: barTask(60, 3), test: barTask(60, 2), fingerprint: 'test', describe: {} };
+  data = { train: barSet(150, 1), validation: barSet(60, 3), test: barSet(60, 2), fingerprint: 'test', describe: {} };
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv' }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }));

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationEngine } from '../../../pipeline/calibrate.ts';
-import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { analyzeChannels, type ChannelAnalysis } from '../../../pipeline/graph/channel-groups.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
@@ -14,19 +13,13 @@ import type { ModelIR } from '../../../pipeline/ir.ts';
 import { activationScores } from '../../../pipeline/prune/data-criteria.ts';
 import { createReconstructor, reconstructionTargets } from '../../../pipeline/prune/reconstruct.ts';
 import { removeChannels } from '../../../pipeline/prune/remove-channels.ts';
-import { createRng } from '../../../pipeline/random.ts';
 import { functionalResidual, sequentialCnn } from '../../fixtures/models.ts';
 import { residualConcat } from './prunable-models.ts';
+import { randomInputSet } from '../../fixtures/sets.ts';
 
 before(async () => {
   await initEngine('wasm');
 });
-
-function randomSet(shape: number[], count: number, seed: number): LabelledSet {
-  const rng = createRng(seed);
-  const per = shape.reduce((a, b) => a * b, 1);
-  return { x: Float32Array.from({ length: count * per }, () => rng.next() * 2 - 1), y: new Int32Array(count), count, sampleShape: shape, numClasses: 2 };
-}
 
 async function irOf(build: () => tf.LayersModel): Promise<{ ir: ModelIR; analysis: ChannelAnalysis; shape: number[] }> {
   const m = build();
@@ -55,7 +48,7 @@ for (const [label, build] of Object.entries(models)) {
     const { ir, analysis, shape } = await irOf(build);
     const removed = halfOfEveryGroup(analysis);
     const pruned = removeChannels(ir, analysis, removed);
-    const calibration = randomSet(shape, 40, 5);
+    const calibration = randomInputSet(shape, 40, 5);
     const run = async (engine: ActivationEngine) => {
       const r = await createReconstructor(ir, { calibration, batchSize: 16, ridge: 1e-2, maxConvRows: 4096, seed: 1, engine });
       try {
@@ -86,7 +79,7 @@ for (const [label, build] of Object.entries(models)) {
 test('the activation criterion scores the same on onnxruntime and tfjs', async () => {
   for (const build of Object.values(models)) {
     const { ir, analysis, shape } = await irOf(build);
-    const ctx = { ir, analysis, data: randomSet(shape, 24, 7), batchSize: 10 };
+    const ctx = { ir, analysis, data: randomInputSet(shape, 24, 7), batchSize: 10 };
     const [viaOrt, viaTfjs] = [await activationScores(ctx, 'ort'), await activationScores(ctx, 'tfjs')];
     assert.ok(viaTfjs.length > 0);
     assert.equal(viaOrt.length, viaTfjs.length);

@@ -1,26 +1,19 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { analyzeChannels, type ChannelAnalysis } from '../../../pipeline/graph/channel-groups.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { createReconstructor, reconstructionTargets } from '../../../pipeline/prune/reconstruct.ts';
 import { removeChannels } from '../../../pipeline/prune/remove-channels.ts';
-import { createRng } from '../../../pipeline/random.ts';
 import { predictFlat, randomInputs, randomizeWeights, sequentialCnn } from '../../fixtures/models.ts';
 import { silenceClasses } from './prunable-models.ts';
+import { randomInputSet } from '../../fixtures/sets.ts';
 
 before(async () => {
   await initEngine('wasm');
 });
-
-function randomSet(shape: number[], count: number, seed: number): LabelledSet {
-  const rng = createRng(seed);
-  const per = shape.reduce((a, b) => a * b, 1);
-  return { x: Float32Array.from({ length: count * per }, () => rng.next() * 2 - 1), y: new Int32Array(count), count, sampleShape: shape, numClasses: 2 };
-}
 
 /** Mean squared difference of the two models' outputs on fresh inputs (measured by tfjs, not by the fit). */
 async function outputError(a: ModelIR, b: ModelIR, seed = 21): Promise<number> {
@@ -64,7 +57,7 @@ for (const [label, geometry] of Object.entries(geometries)) {
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv_p');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxConvRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.deepEqual(fits.map((f) => f.layer), ['conv_q']);
@@ -86,7 +79,7 @@ test('a removed channel that duplicates a kept one is recovered exactly (its wei
   const a = analyzeChannels(ir);
   const removed = new Set([a.producerClasses.get('conv_p')![5]!]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxConvRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.ok(fits[0]!.mseBefore > 1e-3);
@@ -102,7 +95,7 @@ test('Flatten → Dense consumer, primal and dual (fewer calibration rows than f
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.equal(fits[0]!.features, 18); // 3x3 positions × 2 kept channels
@@ -119,7 +112,7 @@ test('consumers of silenced channels are left as they are (nothing to correct)',
   const removed = new Set([...firstHalf(a, 'conv'), ...firstHalf(a, 'fc1')]);
   silenceClasses(ir, a, [...removed]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.deepEqual(fits.map((f) => f.layer), ['fc1', 'fc2']);

@@ -9,21 +9,15 @@ import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { createRng } from '../../../pipeline/random.ts';
 import { tfjsFineTune } from '../../../pipeline/train/tfjs-fine-tune.ts';
 import type { FineTuneOptions } from '../../../pipeline/train/types.ts';
-import { syntheticIdxSet } from '../../fixtures/idx.ts';
 import { functionalResidual, randomizeWeights } from '../../fixtures/models.ts';
+import { barSet } from '../../fixtures/sets.ts';
 
 let task: LabelledSet;
 let student: ModelIR;
 
-/** The bright-bar task of the CLI tests: 3 classes on 6x6 images. */
-function barTask(count: number, seed: number): LabelledSet {
-  const spec = syntheticIdxSet(count, 6, 6, 3, seed);
-  return { x: Float32Array.from(spec.images, (v) => v / 255), y: Int32Array.from(spec.labels), count, sampleShape: [6, 6, 1], numClasses: 3 };
-}
-
 before(async () => {
   await initEngine('wasm');
-  task = barTask(150, 1);
+  task = barSet(150, 1);
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 3, kernelSize: 3, activation: 'relu', name: 'conv' }));
   m.add(tf.layers.flatten({ name: 'flat' }));
@@ -47,7 +41,7 @@ test('hard labels: fine-tuning learns the task; the softmax head and shapes come
   const before = await accuracy(student, task);
   const result = await tfjsFineTune(student, base({ epochs: 15 }));
   assert.ok(before < 0.7, `starts at ${before}`);
-  assert.ok((await accuracy(result.ir, barTask(60, 2))) > 0.9);
+  assert.ok((await accuracy(result.ir, barSet(60, 2))) > 0.9);
   assert.equal(result.ir.layers.find((l) => l.name === 'out')!.config.activation, 'softmax');
   assert.deepEqual(result.ir.layers.map((l) => l.weights.map((w) => w.shape)), student.layers.map((l) => l.weights.map((w) => w.shape)));
   assert.equal(result.samples, 15 * 150);
@@ -59,7 +53,7 @@ test('distillation with alpha 1 follows the teacher and ignores the hard labels'
   const teacher = (await tfjsFineTune(student, base({ epochs: 15 }))).ir;
   const wrongLabels: LabelledSet = { ...task, y: new Int32Array(task.count) }; // every label "0"
   const result = await tfjsFineTune(student, base({ train: wrongLabels, teacher, alpha: 1, epochs: 15 }));
-  const probe = barTask(60, 2);
+  const probe = barSet(60, 2);
   assert.ok((await accuracy(result.ir, probe)) > 0.9);
   const onlyLabels = await tfjsFineTune(student, base({ train: wrongLabels, alpha: 1, epochs: 2 }));
   assert.ok(onlyLabels.samples > 0); // alpha without a teacher: hard labels only, still runs

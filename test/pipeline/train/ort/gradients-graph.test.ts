@@ -7,20 +7,11 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../../../pipeline/engine.ts';
-import { compareStep, irOf, TOLERANCE, type Comparison } from './helpers.ts';
+import { assertClose, compareStep, irOf } from './helpers.ts';
 
 before(async () => {
   await initEngine('cpu');
 });
-
-function assertClose(c: Comparison, expectedGradients: string[]): void {
-  assert.deepEqual(c.gradientKeys, [...expectedGradients].sort());
-  for (const [key, d] of c.perGradient) assert.ok(d <= TOLERANCE, `gradient ${key}: max |Δ| ${d}`);
-  for (const [key, d] of c.perWeight) assert.ok(d <= TOLERANCE, `weight ${key} after the step: max |Δ| ${d}`);
-  assert.ok(c.lossDiff <= TOLERANCE, `loss |Δ| ${c.lossDiff}`);
-  assert.ok(c.optimizerDiff <= TOLERANCE, `update vs tfjs's optimizer on the same gradients: max |Δ| ${c.optimizerDiff}`);
-  assert.ok(c.changed > 0, 'the reference step changed no weight');
-}
 
 const keys = (...layers: string[]) => layers.flatMap((l) => [`${l}/kernel`, `${l}/bias`]);
 const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;

@@ -1,4 +1,5 @@
 /** Runs one training step on both engines (ORT step graph vs tfjs cpu reference) and reports the largest differences. */
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../../../pipeline/io/tfjs-model.ts';
@@ -153,4 +154,14 @@ export async function compareStep(ir: ModelIR, opts: CompareOptions = {}): Promi
     ir,
     batch,
   };
+}
+
+/** Every gradient, weight after the step, loss and optimizer update within TOLERANCE of tfjs; the step changed something. */
+export function assertClose(c: Comparison, expectedGradients: string[]): void {
+  assert.deepEqual(c.gradientKeys, [...expectedGradients].sort());
+  for (const [key, d] of c.perGradient) assert.ok(d <= TOLERANCE, `gradient ${key}: max |Δ| ${d}`);
+  for (const [key, d] of c.perWeight) assert.ok(d <= TOLERANCE, `weight ${key} after the step: max |Δ| ${d}`);
+  assert.ok(c.lossDiff <= TOLERANCE, `loss |Δ| ${c.lossDiff}`);
+  assert.ok(c.optimizerDiff <= TOLERANCE, `update vs tfjs's optimizer on the same gradients: max |Δ| ${c.optimizerDiff}`);
+  assert.ok(c.changed > 0, 'the reference step changed no weight');
 }
