@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LabelledSet } from './data/types.ts';
-import { batches } from './data/splits.ts';
+import { batches, sampleSize } from './data/splits.ts';
 import { countMacs } from './graph/macs.ts';
 import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
@@ -87,7 +87,7 @@ function toProbabilities(row: Float32Array): Float32Array {
 
 /** Mean milliseconds of batch-1 inference over `samples` samples, after a few warm-up calls. */
 export async function measureLatency(predictor: Predictor, set: LabelledSet, samples: number): Promise<number> {
-  const size = set.sampleShape.reduce((a, b) => a * b, 1);
+  const size = sampleSize(set);
   const n = Math.min(samples, set.count);
   if (n === 0) return 0;
   const sample = (i: number) => set.x.subarray(i * size, (i + 1) * size);

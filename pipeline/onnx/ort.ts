@@ -1,5 +1,6 @@
 /** Running exported ONNX models on onnxruntime-node: sessions, batched prediction, a Predictor for evaluate.ts. */
 import * as ort from 'onnxruntime-node';
+import { sampleSize } from '../data/splits.ts';
 import type { Predictor } from '../evaluate.ts';
 import type { ModelIR } from '../ir.ts';
 import { exportOnnx } from './export.ts';
@@ -46,14 +47,14 @@ export async function runOrtBatch(
 export async function predictOrt(
   session: OrtSession, data: SampleArray, batchSize = 256, outputName = session.outputNames[0],
 ): Promise<Float32Array> {
-  const sampleSize = data.sampleShape.reduce((a, b) => a * b, 1);
-  const count = data.x.length / sampleSize;
-  if (!Number.isInteger(count)) throw new Error(`x has ${data.x.length} values, not a multiple of sample size ${sampleSize}`);
+  const size = sampleSize(data);
+  const count = data.x.length / size;
+  if (!Number.isInteger(count)) throw new Error(`x has ${data.x.length} values, not a multiple of sample size ${size}`);
   let out: Float32Array | undefined;
   let rowSize = 0;
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const y = await runOrtBatch(session, data.x.subarray(start * sampleSize, (start + n) * sampleSize), n, data.sampleShape, outputName);
+    const y = await runOrtBatch(session, data.x.subarray(start * size, (start + n) * size), n, data.sampleShape, outputName);
     if (!out) {
       rowSize = y.length / n;
       out = new Float32Array(count * rowSize);
