@@ -118,7 +118,8 @@ function resolvePaths(config: ResolvedConfig, baseDir: string, cwd: string, o: C
   return { ...config, name, model, data, out, cacheDir };
 }
 
-function defaultRunName(modelJsonPath: string): string {
+/** The run name when the config gives none: the model's folder name. */
+export function defaultRunName(modelJsonPath: string): string {
   const folder = path.basename(path.dirname(modelJsonPath));
   return folder.replace(/[^\w.-]/g, '_') || 'run';
 }

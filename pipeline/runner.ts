@@ -10,6 +10,7 @@ import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { loadData } from './data/load-data.ts';
+import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
@@ -70,7 +71,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   });
   log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
 
-  const outDir = config.out!;
+  // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
+  const outDir = config.out ?? path.resolve('artifacts', config.name ?? defaultRunName(config.model));
   const runDir = `${outDir}.partial-${randomBytes(4).toString('hex')}`;
   await mkdir(runDir, { recursive: true });
   // An interrupted run (the CLI exits on SIGINT/SIGTERM) must not leave its scratch folder behind.
