@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../pipeline/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { main, PROCESS_IO } = await import('../pipeline/cli.ts');
+process.exitCode = await main(process.argv.slice(2), PROCESS_IO, { handleSignals: true });

@@ -15,11 +15,33 @@ export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
 
 interface CompressArgs extends ConfigOverrides {
   config?: string;
+  force: boolean;
   json: boolean;
   verbose: boolean;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Where the CLI prints: the process's streams, or a capture (tests run the CLI in-process). */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Progress as elapsed-time lines (a terminal) or `[  12.3s]` lines (piped). */
+  tty: boolean;
+}
+
+export const PROCESS_IO: CliIO = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  get tty() {
+    return !!process.stderr.isTTY;
+  },
+};
+
+export interface MainOptions {
+  /** The real command line (bin/slimnet.js): handle SIGINT/SIGTERM. In-process callers handle their own. */
+  handleSignals?: boolean;
+}
+
+export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOptions = {}): Promise<number> {
   let exitCode: number = EXIT.ok;
   const parser = yargs(argv)
     .scriptName('slimnet')
@@ -33,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('config', { type: 'string', describe: 'pipeline config file (default ./pipeline.config.ts when present)' })
           .option('model', { type: 'string', describe: 'input TF.js model.json (overrides the config)' })
           .option('data', { type: 'string', describe: 'IDX dataset folder (overrides the config)' })
-          .option('out', { type: 'string', describe: 'output folder (default artifacts/<run name>)' })
+          .option('out', { type: 'string', describe: 'output folder (default artifacts/<run name>); only a new, empty or slimnet-created folder is replaced' })
+          .option('force', { type: 'boolean', default: false, describe: 'replace --out even if files were added to it (only ever a folder slimnet created)' })
           .option('stages', { type: 'string', describe: 'comma list of stages to run, in order: prune,separable,quantize,export' })
           .option('max-accuracy-drop', { type: 'number', describe: 'budget: allowed absolute drop of validation accuracy (default 0.01)' })
           .option('backend', { type: 'string', choices: ['auto', 'wasm', 'tfjs-node', 'cpu'], describe: 'tfjs backend (auto: tfjs-node if it loads, else wasm)' })
@@ -41,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', default: false, describe: 'print report.json on stdout (progress goes to stderr)' })
           .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),
       async (args) => {
-        exitCode = await compress(args);
+        exitCode = await compress(args, io, opts);
       },
     )
     .demandCommand(1, 'name a command: slimnet compress --help')
@@ -58,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     const oneLine = e.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-    process.stderr.write(`slimnet: ${oneLine} (see slimnet --help)\n`);
+    io.stderr(`slimnet: ${oneLine} (see slimnet --help)\n`);
     return EXIT.badInput;
   }
   return exitCode;
@@ -66,11 +89,13 @@ export async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
-async function compress(args: CompressArgs): Promise<number> {
-  const progress = progressPrinter();
-  // Exiting (rather than dying on the signal) runs the runner's clean-up of its scratch folder.
-  process.once('SIGINT', () => interrupted('SIGINT', 130));
-  process.once('SIGTERM', () => interrupted('SIGTERM', 143));
+async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promise<number> {
+  const progress = progressPrinter(io);
+  if (opts.handleSignals) {
+    // Exiting (rather than dying on the signal) runs the clean-up of the run's scratch folder.
+    process.once('SIGINT', () => interrupted('SIGINT', 130));
+    process.once('SIGTERM', () => interrupted('SIGTERM', 143));
+  }
   // Libraries (tfjs among them) print to console.log; with --json, stdout carries only the report.
   const consoleLog = console.log;
   if (args.json) console.log = (...a: unknown[]) => console.error(...a);
@@ -78,20 +103,20 @@ async function compress(args: CompressArgs): Promise<number> {
     const { loadConfig } = await import('./load-config.ts');
     const { runPipeline } = await import('./runner.ts');
     const { config } = await loadConfig(args.config, args);
-    const result = await runPipeline(config, { log: progress });
-    if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n');
-    if (result.failure) process.stderr.write(result.failure.oneLine() + '\n');
+    const result = await runPipeline(config, { log: progress, force: args.force });
+    if (args.json) io.stdout(JSON.stringify(result.report, null, 2) + '\n');
+    if (result.failure) io.stderr(result.failure.oneLine() + '\n');
     progress(summarize(result.report));
     progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
     return result.exitCode;
   } catch (e) {
     if (isSlimnetError(e)) {
-      process.stderr.write(e.oneLine() + '\n');
-      if (args.verbose && e.stack) process.stderr.write(e.stack + '\n');
+      io.stderr(e.oneLine() + '\n');
+      if (args.verbose && e.stack) io.stderr(e.stack + '\n');
       return EXIT.badInput;
     }
-    process.stderr.write(`slimnet: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
-    if (e instanceof Error && e.stack) process.stderr.write(`${args.verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
+    io.stderr(`slimnet: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof Error && e.stack) io.stderr(`${args.verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
     return EXIT.internal;
   } finally {
     console.log = consoleLog;
@@ -114,15 +139,15 @@ function interrupted(signal: string, code: number): never {
 }
 
 /** Progress goes to stderr: timestamps as plain lines when piped, elapsed time when on a terminal. */
-function progressPrinter(): (message: string) => void {
+function progressPrinter(io: CliIO): (message: string) => void {
   const start = performance.now();
-  const tty = process.stderr.isTTY;
+  const tty = io.tty;
   return (message) => {
     const seconds = ((performance.now() - start) / 1000).toFixed(1).padStart(6);
-    process.stderr.write(tty ? `\x1b[2m${seconds}s\x1b[0m ${message}\n` : `[${seconds}s] ${message}\n`);
+    io.stderr(tty ? `\x1b[2m${seconds}s\x1b[0m ${message}\n` : `[${seconds}s] ${message}\n`);
   };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(hideBin(process.argv));
+  process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { handleSignals: true });
 }

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'STAGE_UNKNOWN'
   | 'STAGE_FAILED'
-  | 'EXPORT_PARITY';
+  | 'EXPORT_PARITY'
+  | 'OUTPUT_REFUSED'
+  | 'OUTPUT_UNWRITABLE';
 
 export class SlimnetError extends Error {
   constructor(

@@ -3,9 +3,7 @@
  * scratch folder beside --out and swapped into place at the end, so bad input or a crash never leaves a
  * half-written artifacts folder.
  */
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
@@ -14,9 +12,9 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { replaceDirAtomic } from './io/atomic.ts';
 import { hashModelFiles, modelBytes } from './io/model-files.ts';
 import { readModel } from './io/read-model.ts';
+import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
@@ -35,6 +33,8 @@ export interface PipelineResult {
 export interface RunOptions {
   /** Progress lines (stage start/end, stage logs). */
   log?: (message: string) => void;
+  /** Replace --out even when it holds files slimnet did not write (only ever a folder slimnet created). */
+  force?: boolean;
 }
 
 /** Validates every stage's options before any work is done. */
@@ -61,24 +61,24 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const log = opts.log ?? (() => {});
   const started = performance.now();
   const stageRuns = resolveStages(config);
-  const backend = await initEngine(config.backend);
-  const ir = await readModel(config.model);
-  const data = await loadData(config.data, {
-    validationFraction: config.validationFraction,
-    seed: config.seed,
-    inputShape: modelInputShape(ir),
-    limit: config.evaluation.limit,
-  });
-  log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
-
   // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
   const outDir = config.out ?? path.resolve('artifacts', config.name ?? defaultRunName(config.model));
-  const runDir = `${outDir}.partial-${randomBytes(4).toString('hex')}`;
-  await mkdir(runDir, { recursive: true });
-  // An interrupted run (the CLI exits on SIGINT/SIGTERM) must not leave its scratch folder behind.
-  const removeScratch = () => rmSync(runDir, { recursive: true, force: true });
-  process.on('exit', removeScratch);
+  // Where the run may write is settled before any work: a refused --out costs nothing and touches nothing.
+  const guards = { model: config.model, dataDir: config.data.source === 'idx' ? config.data.dir : undefined };
+  checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force);
+  if (config.cacheDir) prepareCacheFolder(config.cacheDir, { ...guards, out: outDir });
+  const folder = await RunFolder.begin(outDir);
+  const runDir = folder.dir;
   try {
+    const backend = await initEngine(config.backend);
+    const ir = await readModel(config.model);
+    const data = await loadData(config.data, {
+      validationFraction: config.validationFraction,
+      seed: config.seed,
+      inputShape: modelInputShape(ir),
+      limit: config.evaluation.limit,
+    });
+    log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: modelBytes(config.model) };
     log(`baseline: ${describeMetrics(baseline)}`);
@@ -116,14 +116,11 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     const renderers = Object.fromEntries(Object.entries(STAGES).map(([name, d]) => [name, d?.renderDetails?.bind(d)]));
     await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report, renderers));
-    await replaceDirAtomic(runDir, outDir);
+    await folder.commit(() => checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force));
     const exitCode = failure ? (failure.code === 'EXPORT_PARITY' ? 1 : 2) : budgetFailed ? 1 : 0;
     return { report, outDir, exitCode, failure };
-  } catch (e) {
-    await rm(runDir, { recursive: true, force: true });
-    throw e;
   } finally {
-    process.off('exit', removeScratch);
+    await folder.abort();
   }
 }
 

@@ -3,7 +3,7 @@
  * Everything is first written beside its target (same directory, hence same filesystem, so rename is atomic).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A name beside `target` that no other writer will pick: `.<base>.tmp-<pid>-<random>`. */
@@ -22,36 +22,4 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await rm(tmp, { force: true });
     throw e;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Puts the fully written directory `tmpDir` at `finalDir`, replacing whatever was there.
- * When `finalDir` does not exist this is one rename. Otherwise the old directory is first renamed aside and
- * only deleted once the new one is in place, so at every moment `finalDir` is either the old or the new tree
- * (apart from the instant between the two renames) and a failure restores the old one.
- */
-export async function replaceDirAtomic(tmpDir: string, finalDir: string): Promise<void> {
-  await mkdir(dirname(finalDir), { recursive: true });
-  if (!(await exists(finalDir))) {
-    await rename(tmpDir, finalDir);
-    return;
-  }
-  const aside = tempPathBeside(finalDir) + '-old';
-  await rename(finalDir, aside);
-  try {
-    await rename(tmpDir, finalDir);
-  } catch (e) {
-    await rename(aside, finalDir);
-    throw e;
-  }
-  await rm(aside, { recursive: true, force: true });
 }
