@@ -79,7 +79,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
     const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
-    const metrics: Metrics = { ...measured, bytes: modelBytes(path.join(stageDir, modelJson)) };
+    const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { modelJson, exports: output.exports, details: output.details, notes: output.notes } };
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }

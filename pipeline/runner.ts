@@ -12,8 +12,7 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { hashModelFiles, modelBytes } from './io/model-files.ts';
-import { readModel } from './io/read-model.ts';
+import { readModelSource } from './io/read-model.ts';
 import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
@@ -71,7 +70,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const runDir = folder.dir;
   try {
     const backend = await initEngine(config.backend);
-    const ir = await readModel(config.model);
+    const source = await readModelSource(config.model);
+    const ir = source.ir;
     const data = await loadData(config.data, {
       validationFraction: config.validationFraction,
       seed: config.seed,
@@ -80,7 +80,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     });
     log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
-    const baseline: Metrics = { ...measured, bytes: modelBytes(config.model) };
+    const baseline: Metrics = { ...measured, bytes: source.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
@@ -102,7 +102,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
       tool: TOOL,
-      model: { path: relativePath(outDir, config.model), sha256: hashModelFiles(config.model) },
+      model: { path: relativePath(outDir, config.model), sha256: source.sha256 },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
       budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
       engine: { backend, evaluation: evaluationEngine },

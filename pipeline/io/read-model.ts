@@ -1,86 +1,56 @@
 /**
- * Reads a TF.js LayersModel (model.json + weight shards) into the IR, validating everything a user could get
- * wrong (missing/short shards, weights that belong to no layer, layers missing weights) with errors that name
- * the file, shard, layer or weight at fault.
+ * Reads a TF.js LayersModel (model.json + weight shards) into the IR, treating the files as untrusted input: the
+ * manifest is checked and every shard confined, typed and sized before a byte of weights is read
+ * (model-files.ts), and every error names the file, manifest entry, layer or weight at fault.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { SlimnetError } from '../errors.ts';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
+import { listModelFiles, readShards } from './model-files.ts';
 import { topologyToIR } from './topology.ts';
-import { decodeEntry, entryByteLength, type ManifestEntry, type ManifestGroup } from './weights.ts';
+import { decodeEntry, entryByteLength, type ManifestEntry } from './weights.ts';
 import { concatTyped } from '../typed-arrays.ts';
 
+/** A model read from disk, with what it was read from: the files, their total size and their sha256. */
+export interface ModelSource {
+  ir: ModelIR;
+  files: string[];
+  bytes: number;
+  /** sha256 over model.json and its shards, in manifest order. */
+  sha256: string;
+}
+
 export async function readModel(modelJsonPath: string): Promise<ModelIR> {
-  const modelJson = await readModelJson(modelJsonPath);
-  const groups = modelJson.weightsManifest;
-  const dir = dirname(modelJsonPath);
-  const specs: ManifestEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  for (const group of groups) {
-    const shards: Array<{ path: string; bytes: Uint8Array }> = [];
-    for (const p of group.paths) {
-      const shardPath = resolve(dir, p);
-      shards.push({ path: shardPath, bytes: await readShard(shardPath) });
+  return (await readModelSource(modelJsonPath)).ir;
+}
+
+export async function readModelSource(modelJsonPath: string): Promise<ModelSource> {
+  const { jsonBytes, json, groups, shards } = await listModelFiles(modelJsonPath);
+  if (!json.modelTopology) {
+    throw new SlimnetError('MODEL_INVALID', modelJsonPath, 'has no modelTopology', 'expected a TF.js LayersModel model.json (format "layers-model")');
+  }
+  // The topology is checked before any shard is read.
+  topologyToIR(json.modelTopology, modelJsonPath);
+  const files = shards.flat();
+  const total = groups.reduce((n, g) => n + g.byteLength, 0);
+  const hash = createHash('sha256').update(jsonBytes);
+  const data = await readShards(files, total, hash);
+  const ir = irFromArtifacts(json.modelTopology, groups.flatMap((g) => g.weights), data, modelJsonPath);
+  checkFiniteWeights(ir, modelJsonPath);
+  return { ir, files: [modelJsonPath, ...files.map((f) => f.path)], bytes: jsonBytes.length + total, sha256: hash.digest('hex') };
+}
+
+/** NaN or ±Infinity in a weight poisons every output; say which weight rather than let an exporter look wrong. */
+function checkFiniteWeights(ir: ModelIR, where: string): void {
+  for (const layer of ir.layers) {
+    for (const w of layer.weights) {
+      const i = w.values.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) {
+        throw new SlimnetError('MODEL_INVALID', `weight "${layer.name}/${w.name}"`, `value ${i} is ${w.values[i]} (in ${where})`,
+          'the weights are corrupt or the training diverged; weights must be finite numbers');
+      }
     }
-    const needed = groupByteLength(group, modelJsonPath);
-    const have = shards.reduce((n, s) => n + s.bytes.length, 0);
-    if (have < needed) {
-      const last = shards[shards.length - 1]?.path ?? modelJsonPath;
-      throw new SlimnetError(
-        'MODEL_INVALID',
-        last,
-        `weight shards hold ${have} bytes but the manifest needs ${needed} for ${group.weights.length} weights`,
-        'the shard is truncated or belongs to another model; re-export the model',
-      );
-    }
-    // Weights are laid out back to back across a group's shards, so a weight may span two shards.
-    chunks.push(concatBytes(shards.map((s) => s.bytes)).subarray(0, needed));
-    specs.push(...group.weights);
   }
-  return irFromArtifacts(modelJson.modelTopology, specs, concatBytes(chunks), modelJsonPath);
-}
-
-interface ModelJson {
-  modelTopology: unknown;
-  weightsManifest: ManifestGroup[];
-}
-
-async function readModelJson(path: string): Promise<ModelJson> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new SlimnetError('MODEL_NOT_FOUND', path, `cannot read model.json (${(e as NodeJS.ErrnoException).code ?? e})`, 'pass the path of a TF.js model.json');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new SlimnetError('MODEL_INVALID', path, `is not valid JSON (${(e as Error).message})`, 'pass the model.json written by model.save() or tensorflowjs_converter');
-  }
-  if (typeof json !== 'object' || json === null || !('modelTopology' in json) || !json.modelTopology) {
-    throw new SlimnetError('MODEL_INVALID', path, 'has no modelTopology', 'expected a TF.js LayersModel model.json (format "layers-model")');
-  }
-  const manifest = (json as { weightsManifest?: unknown }).weightsManifest ?? [];
-  if (!Array.isArray(manifest) || !manifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g?.weights))) {
-    throw new SlimnetError('MODEL_INVALID', path, 'weightsManifest is malformed', 'expected [{paths: [...], weights: [...]}]');
-  }
-  return { modelTopology: json.modelTopology, weightsManifest: manifest as ManifestGroup[] };
-}
-
-async function readShard(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new SlimnetError('MODEL_NOT_FOUND', path, `cannot read weight shard (${(e as NodeJS.ErrnoException).code ?? e})`, 'keep the .bin files next to model.json');
-  }
-}
-
-function groupByteLength(group: ManifestGroup, where: string): number {
-  let n = 0;
-  for (const entry of group.weights) n += checkedByteLength(entry, where);
-  return n;
 }
 
 function checkedByteLength(entry: ManifestEntry, where: string): number {
