@@ -1,0 +1,114 @@
+/**
+ * Activations, as `activation` options of Conv/Dense-like layers and as layers. ReLU and ReLU6 fuse into the op
+ * that produced their input whenever nothing else reads it (TFLite's fused_activation_function: free in float,
+ * and in int8 the op's output is quantised on the activated range). Formulas follow tfjs-layers, whose model the
+ * export must reproduce: swish = x·sigmoid(x), gelu = exact erf form, elu with α = 1.
+ */
+import type { LayerIR } from '../../../ir.ts';
+import { numberOpt, stringOpt } from '../../../onnx/layer-converters/common.ts';
+import type { OutputSpec, TensorRef, TfliteGraph } from '../graph.ts';
+import type { FusedActivation } from '../model-spec.ts';
+import { binary, leakyRelu, unary, type UnaryActivation } from '../ops.ts';
+import { preactivationKey } from '../quantization.ts';
+import { tfliteUnsupported, type TfliteConvertContext, type TfliteLayerConverter } from './common.ts';
+
+export const TFLITE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'swish', 'elu', 'gelu'] as const;
+
+const SINGLE_OP: Record<string, UnaryActivation> = {
+  sigmoid: 'logistic',
+  tanh: 'tanh',
+  softmax: 'softmax',
+  log_softmax: 'logSoftmax',
+  elu: 'elu',
+  gelu: 'gelu',
+};
+
+/** tfjs writes activation names snake_cased (`log_softmax`); accept the camelCase spelling too. */
+function normalize(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function unsupportedActivation(layer: LayerIR, activation: string): never {
+  throw tfliteUnsupported(layer, `activation "${activation}"`, `supported activations: ${TFLITE_ACTIVATIONS.join(', ')}`);
+}
+
+/**
+ * `activation` applied to `x`, its result named by `out`. `canFuse`: nothing else reads `x`, so ReLU/ReLU6 may
+ * fold into the op that produced it.
+ */
+export function applyActivation(g: TfliteGraph, layer: LayerIR, x: TensorRef, activation: string, out: OutputSpec, canFuse: boolean): TensorRef {
+  const name = normalize(activation);
+  if (name === 'linear') return x;
+  if (name === 'relu' || name === 'relu6') {
+    return (canFuse ? g.fuseActivation(x, name, out) : undefined) ?? unary(g, name, x, out);
+  }
+  if (name === 'swish') {
+    const sigmoid = unary(g, 'logistic', x, { name: `${out.name}/sigmoid` });
+    return binary(g, 'mul', x, sigmoid, out, x.shape);
+  }
+  const op = SINGLE_OP[name];
+  if (!op) unsupportedActivation(layer, activation);
+  return unary(g, op, x, out);
+}
+
+/** The `activation` option of Conv/Dense-like layers, normalised. */
+export function fusedActivationOf(layer: LayerIR): string {
+  return normalize(stringOpt(layer, 'activation', 'linear'));
+}
+
+/**
+ * Emits a Conv/Dense-like layer through `emit` (its linear op, given where its output goes and which activation it
+ * may fuse) followed by its `activation` option. ReLU/ReLU6 fuse into the op; any other activation becomes its
+ * own op reading the linear output, which is then the tensor `<layer>/preactivation`.
+ */
+export function withActivation(ctx: TfliteConvertContext, emit: (out: OutputSpec, fused: FusedActivation) => TensorRef): TensorRef {
+  const activation = fusedActivationOf(ctx.layer);
+  if (activation === 'linear') return emit(ctx.out, 'none');
+  if (activation === 'relu' || activation === 'relu6') return emit(ctx.out, activation);
+  if (!(TFLITE_ACTIVATIONS as readonly string[]).includes(activation)) unsupportedActivation(ctx.layer, activation);
+  const linear = emit({ name: `${ctx.out.name}/preactivation`, rangeKey: preactivationKey(ctx.layer.name) }, 'none');
+  return applyActivation(ctx.g, ctx.layer, linear, activation, ctx.out, true);
+}
+
+const activationLayer: TfliteLayerConverter = (ctx) =>
+  applyActivation(ctx.g, ctx.layer, ctx.inputs[0]!, fusedActivationOf(ctx.layer), ctx.out, ctx.ownsInput);
+
+/** tfjs ReLU layer: relu, clipped at max_value when set (6 is ReLU6; other caps have no TFLite op). */
+const reluLayer: TfliteLayerConverter = (ctx) => {
+  const { layer } = ctx;
+  const maxValue = layer.config.max_value;
+  const slope = numberOpt(layer, 'negative_slope', 0);
+  const threshold = numberOpt(layer, 'threshold', 0);
+  if (slope !== 0 || threshold !== 0) throw tfliteUnsupported(layer, 'ReLU with negative_slope or threshold', 'use LeakyReLU, or a plain ReLU');
+  if (maxValue === undefined || maxValue === null) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu', ctx.out, ctx.ownsInput);
+  if (numberOpt(layer, 'max_value', Infinity) === 6) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu6', ctx.out, ctx.ownsInput);
+  throw tfliteUnsupported(layer, `ReLU with max_value ${String(maxValue)}`, 'TFLite has ReLU and ReLU6 only; use max_value 6 or none');
+};
+
+const leakyReluLayer: TfliteLayerConverter = (ctx) => leakyRelu(ctx.g, ctx.inputs[0]!, numberOpt(ctx.layer, 'alpha', 0.3), ctx.out);
+
+const eluLayer: TfliteLayerConverter = (ctx) => {
+  const alpha = numberOpt(ctx.layer, 'alpha', 1);
+  if (alpha !== 1) throw tfliteUnsupported(ctx.layer, `ELU with alpha ${alpha}`, "TFLite's ELU has alpha 1");
+  return unary(ctx.g, 'elu', ctx.inputs[0]!, ctx.out);
+};
+
+/** tfjs Softmax layer: axis defaults to 1 (a Keras axis, batch counted); TFLite's softmax works on the last axis. */
+const softmaxLayer: TfliteLayerConverter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const raw = ctx.layer.config.axis;
+  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? 1;
+  const rank = x.shape.length;
+  if (typeof axis !== 'number' || (axis !== -1 && axis !== rank - 1)) {
+    throw tfliteUnsupported(ctx.layer, `softmax over axis ${JSON.stringify(raw)} of a rank-${rank} tensor`, 'TFLite applies softmax on the last axis');
+  }
+  return unary(ctx.g, 'softmax', x, ctx.out);
+};
+
+export const activationConverters: Record<string, TfliteLayerConverter> = {
+  Activation: activationLayer,
+  ReLU: reluLayer,
+  LeakyReLU: leakyReluLayer,
+  ELU: eluLayer,
+  Softmax: softmaxLayer,
+};

@@ -1,0 +1,41 @@
+/**
+ * What every TFLite layer converter gets and returns. A converter turns one Keras layer into TFLite ops on the
+ * graph; it describes the float computation and the graph takes care of int8 (graph.ts). Converters are kept per
+ * layer family, keyed by Keras class name, so each moves into its family module (pipeline/layers/) as is.
+ */
+import { SlimnetError } from '../../../errors.ts';
+import type { LayerIR } from '../../../ir.ts';
+import type { OutputSpec, TensorRef, TfliteGraph } from '../graph.ts';
+
+export interface TfliteConvertContext {
+  g: TfliteGraph;
+  layer: LayerIR;
+  /** The layer's inputs, in call order. */
+  inputs: TensorRef[];
+  /** The layer's output shape with the batch axis (1) first: TFLite's NHWC, the Keras layout. */
+  outShape: number[];
+  /**
+   * Name and calibrated range of the tensor holding the layer's output: the layer's own name, or that of a
+   * BatchNormalization folded into it (whose values the tensor then holds).
+   */
+  out: OutputSpec;
+  /** Nothing but this layer reads its input, so an activation may fuse into the op that produced it. */
+  ownsInput: boolean;
+}
+
+export type TfliteLayerConverter = (ctx: TfliteConvertContext) => TensorRef;
+
+/** The layer is a supported class but uses an option the TFLite export cannot reproduce exactly. */
+export function tfliteUnsupported(layer: LayerIR, what: string, hint: string): SlimnetError {
+  return new SlimnetError('LAYER_UNSUPPORTED', `layer "${layer.name}" (${layer.className})`, `TFLite export does not support ${what}`, hint);
+}
+
+/** A zero bias for layers without one: TFLite's conv and fully-connected kernels all take a bias input. */
+export function biasOrZeros(bias: Float32Array | undefined, channels: number): Float32Array {
+  return bias ?? new Float32Array(channels);
+}
+
+/** Keras axis (batch counted, negative from the end) → TFLite axis of a rank-`rank` tensor (batch included). */
+export function tfliteAxis(axis: number, rank: number): number {
+  return axis < 0 ? rank + axis : axis;
+}

@@ -1,0 +1,97 @@
+/**
+ * Conv2D, DepthwiseConv2D and SeparableConv2D. TFLite is NHWC like Keras, so only kernels are reordered:
+ * Conv2D [kh, kw, in, out] → OHWI [out, kh, kw, in]; DepthwiseConv2D [kh, kw, C, m] → [1, kh, kw, C·m] (the same
+ * memory order: output channel c·m + j, as TF computes it). TF's 'same' padding is TFLite's SAME.
+ */
+import type { LayerIR } from '../../../ir.ts';
+import {
+  boolOpt, numberOpt, pairOpt, requireChannelsLast, requireWeight, stringOpt, transposeValues,
+} from '../../../onnx/layer-converters/common.ts';
+import type { TensorRef } from '../graph.ts';
+import { conv2d, depthwiseConv2d, type WindowGeometry } from '../ops.ts';
+import { withActivation } from './activations.ts';
+import { biasOrZeros, tfliteUnsupported, type TfliteConvertContext, type TfliteLayerConverter } from './common.ts';
+
+export function windowPadding(layer: LayerIR): 'same' | 'valid' {
+  const padding = stringOpt(layer, 'padding', 'valid');
+  if (padding !== 'same' && padding !== 'valid') throw tfliteUnsupported(layer, `padding "${padding}"`, "use padding 'same' or 'valid'");
+  return padding;
+}
+
+function geometry(layer: LayerIR): WindowGeometry {
+  requireChannelsLast(layer);
+  return { padding: windowPadding(layer), strides: pairOpt(layer, 'strides', [1, 1]), dilation: pairOpt(layer, 'dilation_rate', [1, 1]) };
+}
+
+function bias(layer: LayerIR, channels: number): Float32Array {
+  return biasOrZeros(boolOpt(layer, 'use_bias', true) ? requireWeight(layer, 'bias').values : undefined, channels);
+}
+
+/** Keras [kh, kw, in, out] → TFLite OHWI. */
+function ohwi(values: Float32Array, shape: number[]): { values: Float32Array; shape: number[] } {
+  const [kh, kw, cin, cout] = shape as [number, number, number, number];
+  return { values: transposeValues(values, shape, [3, 0, 1, 2]), shape: [cout, kh, kw, cin] };
+}
+
+const conv2dLayer: TfliteLayerConverter = (ctx) => {
+  const { layer } = ctx;
+  const groups = numberOpt(layer, 'groups', 1);
+  if (groups !== 1) throw tfliteUnsupported(layer, `grouped convolution (groups ${groups})`, 'use groups 1');
+  const geo = geometry(layer);
+  const w = requireWeight(layer, 'kernel');
+  const k = ohwi(w.values, w.shape);
+  const b = bias(layer, k.shape[0]!);
+  return withActivation(ctx, (out, fused) => conv2d(ctx.g, ctx.inputs[0]!, k.values, k.shape, b, geo, out, ctx.outShape, fused));
+};
+
+function depthwiseKernel(layer: LayerIR): { values: Float32Array; shape: number[]; multiplier: number } {
+  const w = requireWeight(layer, 'depthwise_kernel');
+  const [kh, kw, c, m] = w.shape as [number, number, number, number];
+  return { values: w.values, shape: [1, kh, kw, c * m], multiplier: m };
+}
+
+function depthwiseGeometry(layer: LayerIR): WindowGeometry {
+  const geo = geometry(layer);
+  // tfjs's DepthwiseConv2D ignores dilation_rate, so such a model means one thing in Keras and another in tfjs.
+  if (layer.className === 'DepthwiseConv2D' && (geo.dilation[0] !== 1 || geo.dilation[1] !== 1)) {
+    throw tfliteUnsupported(layer, `DepthwiseConv2D with dilation_rate [${geo.dilation}]`, 'tfjs ignores dilation in DepthwiseConv2D; use dilation 1 or a SeparableConv2D');
+  }
+  return geo;
+}
+
+const depthwiseConv2dLayer: TfliteLayerConverter = (ctx) => {
+  const { layer } = ctx;
+  const geo = depthwiseGeometry(layer);
+  const k = depthwiseKernel(layer);
+  const b = bias(layer, k.shape[3]!);
+  return withActivation(ctx, (out, fused) =>
+    depthwiseConv2d(ctx.g, ctx.inputs[0]!, k.values, k.shape, b, k.multiplier, geo, out, ctx.outShape, fused));
+};
+
+/** The depthwise half of a SeparableConv2D: its output is the tensor `<layer>/depthwise` (calibrated as such in int8). */
+export function separableDepthwiseName(layerName: string): string {
+  return `${layerName}/depthwise`;
+}
+
+/** Depthwise (the layer's strides, padding, dilation; no bias) then a 1×1 conv carrying the bias and activation. */
+const separableConv2dLayer: TfliteLayerConverter = (ctx: TfliteConvertContext): TensorRef => {
+  const { layer, g } = ctx;
+  const geo = depthwiseGeometry(layer);
+  const dw = depthwiseKernel(layer);
+  const x = ctx.inputs[0]!;
+  const [, h, w] = ctx.outShape as [number, number, number, number];
+  const name = separableDepthwiseName(layer.name);
+  const depthwise = depthwiseConv2d(g, x, dw.values, dw.shape, new Float32Array(dw.shape[3]!), dw.multiplier, geo,
+    { name }, [1, h, w, dw.shape[3]!]);
+  const pw = requireWeight(layer, 'pointwise_kernel');
+  const k = ohwi(pw.values, pw.shape);
+  const b = bias(layer, k.shape[0]!);
+  const unit: WindowGeometry = { padding: 'valid', strides: [1, 1], dilation: [1, 1] };
+  return withActivation(ctx, (out, fused) => conv2d(g, depthwise, k.values, k.shape, b, unit, out, ctx.outShape, fused));
+};
+
+export const convConverters: Record<string, TfliteLayerConverter> = {
+  Conv2D: conv2dLayer,
+  DepthwiseConv2D: depthwiseConv2dLayer,
+  SeparableConv2D: separableConv2dLayer,
+};

@@ -1,0 +1,30 @@
+/**
+ * BatchNormalization that could not be folded into a preceding Conv/Dense (fold-batchnorm.ts): inference-mode BN is
+ * y = x·scale + shift per channel, written as one 1×1 DEPTHWISE_CONV_2D (weights = scale, bias = shift) rather than
+ * MUL + ADD: one op instead of two, and in int8 the per-channel scales quantise per channel with no intermediate
+ * tensor to calibrate. Inputs of another rank are viewed as [1, 1, positions, C] around it.
+ */
+import { batchNormAffine, batchNormAxis } from '../../../onnx/layer-converters/normalization.ts';
+import { depthwiseConv2d, reshape } from '../ops.ts';
+import { tfliteUnsupported, type TfliteLayerConverter } from './common.ts';
+
+const batchNormalization: TfliteLayerConverter = (ctx) => {
+  const { layer, g } = ctx;
+  const x = ctx.inputs[0]!;
+  const rank = x.shape.length;
+  const axis = batchNormAxis(layer);
+  if (axis !== -1 && axis !== rank - 1) {
+    throw tfliteUnsupported(layer, `BatchNormalization over axis ${axis} of a rank-${rank} tensor`, 'only the channel (last) axis is supported');
+  }
+  const { scale, shift } = batchNormAffine(layer);
+  const channels = scale.length;
+  const geo = { padding: 'valid' as const, strides: [1, 1] as [number, number], dilation: [1, 1] as [number, number] };
+  if (rank === 4) return depthwiseConv2d(g, x, scale, [1, 1, 1, channels], shift, 1, geo, ctx.out, ctx.outShape);
+  const positions = x.shape.slice(1, -1).reduce((a, b) => a * b, 1);
+  const image = [1, 1, positions, channels];
+  const x4 = reshape(g, x, { name: `${ctx.out.name}/nhwc` }, image);
+  const y4 = depthwiseConv2d(g, x4, scale, [1, 1, 1, channels], shift, 1, geo, { name: `${ctx.out.name}/affine`, rangeKey: ctx.out.rangeKey ?? ctx.out.name }, image);
+  return reshape(g, y4, ctx.out, ctx.outShape);
+};
+
+export const normalizationConverters: Record<string, TfliteLayerConverter> = { BatchNormalization: batchNormalization };

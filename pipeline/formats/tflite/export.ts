@@ -1,0 +1,113 @@
+/**
+ * ModelIR → the bytes of a .tflite file, in TypeScript (no Python, no TF converter).
+ *
+ * Contract of the written model:
+ * - One float32 input, NHWC exactly as the tfjs model takes it (named after its input layer), batch 1 with a −1
+ *   batch in the shape signature; outputs float32, named after the output layers. So the same preprocessing serves
+ *   TF.js, ONNX and TFLite, also for int8 models, which quantise and dequantise at those edges (as TF's converter
+ *   does by default).
+ * - `float32`: the weights the IR computes with, as float32. `int8`: full integer — per-channel int8 weights,
+ *   int32 biases, asymmetric int8 activations quantised on calibrated ranges (quantization.ts, ActivationRanges).
+ * - BatchNormalization is folded into the Conv/Dense before it where that is the same function; ReLU/ReLU6 fuse
+ *   into the op before them whenever nothing else reads that op's output.
+ */
+import { SlimnetError } from '../../errors.ts';
+import { inferShapes } from '../../graph/shapes.ts';
+import type { LayerIR, ModelIR } from '../../ir.ts';
+import { foldBatchNorms } from '../../onnx/fold-batchnorm.ts';
+import { TOOL } from '../../version.ts';
+import { fusedActivationOf } from './converters/activations.ts';
+import { tfliteUnsupported } from './converters/common.ts';
+import { tfliteConverterFor } from './converters/index.ts';
+import { PASS_THROUGH_CLASSES } from './converters/reshaping.ts';
+import { TfliteGraph, type Numerics, type OutputSpec, type TensorRef } from './graph.ts';
+import type { ActivationRanges } from './quantization.ts';
+import { serializeTflite } from './serialize.ts';
+
+export interface ExportTfliteOptions {
+  /** 'float32' (default) or 'int8' (full integer; needs `ranges`). */
+  numerics?: Numerics;
+  /** Calibrated activation ranges (int8 only): see calibration.ts for what they must cover. */
+  ranges?: ActivationRanges;
+}
+
+/** Layers whose output is their input tensor: the inference no-ops and a linear Activation. */
+function isPassThrough(layer: LayerIR): boolean {
+  return (PASS_THROUGH_CLASSES as readonly string[]).includes(layer.className)
+    || (layer.className === 'Activation' && fusedActivationOf(layer) === 'linear');
+}
+
+function checkSupported(ir: ModelIR): void {
+  if (ir.inputs.length !== 1) {
+    throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.inputs.length} inputs; TFLite export supports single-input models`, 'export a single-input model');
+  }
+  for (const layer of ir.layers) {
+    if (layer.className !== 'InputLayer') {
+      tfliteConverterFor(layer);
+      continue;
+    }
+    const dtype = layer.config.dtype ?? 'float32';
+    if (dtype !== 'float32') throw tfliteUnsupported(layer, `${String(dtype)} inputs`, 'only float32 inputs can be exported');
+  }
+}
+
+/**
+ * For each layer, how many ops read the tensor holding its output, counted at the layer that produced that
+ * tensor (pass-through layers and folded BNs hand their input's tensor on). A model output counts as a reader.
+ */
+function tensorReaders(ir: ModelIR, aliased: (layer: LayerIR) => boolean): { source: (name: string) => string; readers: Map<string, number> } {
+  const byName = new Map(ir.layers.map((l) => [l.name, l]));
+  const source = (name: string): string => {
+    const layer = byName.get(name);
+    return layer && aliased(layer) ? source(layer.inputs[0]!) : name;
+  };
+  const readers = new Map<string, number>();
+  const read = (name: string) => readers.set(source(name), (readers.get(source(name)) ?? 0) + 1);
+  for (const layer of ir.layers) if (!aliased(layer)) layer.inputs.forEach(read);
+  ir.outputs.forEach(read);
+  return { source, readers };
+}
+
+export function exportTflite(ir: ModelIR, opts: ExportTfliteOptions = {}): Uint8Array {
+  const numerics = opts.numerics ?? 'float32';
+  if (numerics === 'int8' && !opts.ranges) throw new Error('int8 TFLite export needs calibrated activation ranges');
+  checkSupported(ir);
+  const shapes = new Map([...inferShapes(ir)].map(([name, s]) => [name, [1, ...s]]));
+  const { ir: model, folded } = foldBatchNorms(ir, new Map([...shapes].map(([n, s]) => [n, [null, ...s.slice(1)]])));
+  // A layer a BN was folded into produces the BN's values: its tensor is named (and calibrated) as the BN.
+  const foldedInto = new Map<string, string>();
+  for (const layer of model.layers) if (folded.has(layer.name)) foldedInto.set(layer.inputs[0]!, layer.name);
+  const aliased = (layer: LayerIR) => folded.has(layer.name) || isPassThrough(layer);
+  const { source, readers } = tensorReaders(model, aliased);
+  const inputNames = new Set(model.inputs);
+
+  const g = new TfliteGraph(numerics, opts.ranges);
+  const refs = new Map<string, TensorRef>();
+  for (const name of model.inputs) refs.set(name, g.addInput(name, shapes.get(name)!));
+  for (const layer of model.layers) {
+    if (layer.className === 'InputLayer') continue;
+    const inputs = layer.inputs.map((name) => refs.get(name) ?? fail(`layer "${layer.name}" consumes "${name}", which is not computed before it`));
+    if (folded.has(layer.name)) {
+      refs.set(layer.name, inputs[0]!);
+      continue;
+    }
+    const producer = layer.inputs.length === 1 ? source(layer.inputs[0]!) : undefined;
+    const outName = foldedInto.get(layer.name) ?? layer.name;
+    const out: OutputSpec = { name: outName };
+    const ref = tfliteConverterFor(layer)({
+      g,
+      layer,
+      inputs,
+      outShape: shapes.get(layer.name)!,
+      out,
+      ownsInput: producer !== undefined && !inputNames.has(producer) && readers.get(producer) === 1,
+    });
+    refs.set(layer.name, ref);
+  }
+  for (const name of model.outputs) g.addOutput(refs.get(name)!, name);
+  return serializeTflite(g.toSpec(model.name || 'model', `${TOOL.name} ${TOOL.version}`));
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
