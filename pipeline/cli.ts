@@ -105,7 +105,7 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
     const { config } = await loadConfig(args.config, args);
     const result = await runPipeline(config, { log: progress, force: args.force });
     if (args.json) io.stdout(JSON.stringify(result.report, null, 2) + '\n');
-    if (result.failure) io.stderr(result.failure.oneLine() + '\n');
+    if (result.failure) io.stderr(`slimnet: ${result.failure}\n`);
     progress(summarize(result.report));
     progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
     return result.exitCode;

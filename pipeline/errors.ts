@@ -14,7 +14,6 @@ export type ErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'STAGE_UNKNOWN'
   | 'STAGE_FAILED'
-  | 'EXPORT_PARITY'
   | 'OUTPUT_REFUSED'
   | 'OUTPUT_UNWRITABLE';
 

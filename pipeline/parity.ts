@@ -2,8 +2,6 @@
  * Parity between two prediction arrays of the same samples (reference = the IR on tfjs, candidate = an
  * exported artifact): top-1 agreement, max |Δ|, and accuracy against labels when given.
  */
-import { SlimnetError } from './errors.ts';
-
 export interface ParityReport {
   samples: number;
   /** Fraction of samples whose arg-max class agrees. */
@@ -62,26 +60,4 @@ export function checkParity({ reference, candidate, samples, labels }: ParityInp
     report.referenceAccuracy = samples ? referenceCorrect / samples : 0;
   }
   return report;
-}
-
-export interface ParityBudget {
-  /** Default 0.999 (issue 3: float exports agree on ≥ 99.9% of samples). */
-  minTop1Agreement?: number;
-  /** Default 1e-4. */
-  maxAbsDiff?: number;
-}
-
-/** Throws EXPORT_PARITY with the numbers when `report` misses the budget; `artifact` names the file. */
-export function assertParity(report: ParityReport, artifact: string, budget: ParityBudget = {}): void {
-  const minAgreement = budget.minTop1Agreement ?? 0.999;
-  const maxDiff = budget.maxAbsDiff ?? 1e-4;
-  if (report.top1Agreement >= minAgreement && report.maxAbsDiff <= maxDiff) return;
-  throw new SlimnetError(
-    'EXPORT_PARITY',
-    artifact,
-    `exported model disagrees with the IR: top-1 agreement ${(report.top1Agreement * 100).toFixed(2)}% ` +
-      `(need ≥ ${(minAgreement * 100).toFixed(2)}%), max |Δ| ${report.maxAbsDiff.toExponential(2)} (need ≤ ${maxDiff}) ` +
-      `over ${report.samples} samples`,
-    'this is an exporter bug for this model; please report it with the model',
-  );
 }

@@ -3,14 +3,13 @@
  * Bump REPORT_SCHEMA_VERSION on any breaking change.
  */
 import type { Metrics } from './metrics.ts';
-import type { StageName } from './stage.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
 export type StageStatus = 'accepted' | 'rejected' | 'skipped' | 'failed';
 
 export interface StageReport {
-  name: StageName;
+  name: string;
   status: StageStatus;
   /** Why a stage was rejected, skipped or failed. */
   reason?: string;
@@ -37,7 +36,8 @@ export interface Report {
   baseline: Metrics;
   stages: StageReport[];
   final: Metrics;
-  exports: { tfjs?: string; onnx?: string };
+  /** Artifacts of accepted stages by export format id (`tfjs`, `onnx`, …), relative to the report's folder. */
+  exports: Record<string, string>;
   seconds: number;
 }
 
@@ -52,7 +52,7 @@ function metricsRow(label: string, status: string, m: Metrics | undefined): stri
 export type DetailsRenderer = (details: Record<string, unknown>) => string[];
 
 /** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
-export function renderMarkdown(report: Report, renderers: Partial<Record<StageName, DetailsRenderer>> = {}): string {
+export function renderMarkdown(report: Report, renderers: Record<string, DetailsRenderer | undefined> = {}): string {
   const lines = [
     `# slimnet report`,
     ``,

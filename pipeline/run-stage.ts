@@ -7,14 +7,15 @@ import path from 'node:path';
 import { readCache, stageCacheKey, writeCache, type CacheEntry } from './cache.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { DataSplits } from './data/types.ts';
-import { isSlimnetError, SlimnetError } from './errors.ts';
-import { createPredictor, evaluateModel, measureAccuracy } from './evaluate.ts';
+import { isSlimnetError } from './errors.ts';
+import { evaluateModel } from './evaluate.ts';
 import { modelBytes } from './io/model-files.ts';
 import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
-import type { Stage, StageContext, StageOutput } from './stage.ts';
+import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
+import { createStageContext } from './stage-context.ts';
 import { toolBuildId } from './version.ts';
 
 export interface StageRun {
@@ -38,8 +39,12 @@ export interface StageResult {
   /** The model handed to the next stage: the stage's output if accepted, else its input. */
   ir: ModelIR;
   metrics: Metrics;
-  failure?: SlimnetError;
-  budgetFailed: boolean;
+  /** What this stage means for the run's exit code: 0 fine, 1 a requirement not met, 2 bad input. */
+  exitClass: 0 | 1 | 2;
+  /** Set when the stage failed: the run skips the stages after it. */
+  failure?: string;
+  /** The stage's exported artifacts by format id, relative to the report's folder. */
+  exports: Record<string, string>;
 }
 
 export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext): Promise<StageResult> {
@@ -73,29 +78,31 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
       output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir));
     } catch (e) {
       if (!isSlimnetError(e)) throw e;
-      return failed(run, input, e, started);
+      return failed(run, input, { status: 'failed', reason: e.oneLine().replace(/^slimnet: /, ''), exitClass: 2 }, started);
     }
+    const stageVerdict: StageVerdict = output.verdict ?? { status: 'accepted' };
+    const outputs = { modelJson: output.modelJson, exports: output.exports, details: output.details, notes: output.notes };
+    if (stageVerdict.status === 'failed') return failed(run, input, stageVerdict, started, outputs);
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
     const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
-    entry = { metrics, output: { modelJson, exports: output.exports, details: output.details, notes: output.notes } };
+    entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
+    // Failed results are never cached: a rerun tries again.
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
-  const verdict = gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
+  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
   const accepted = verdict.status === 'accepted';
-  const rel = (p: string) => path.posix.join(name, p.split(path.sep).join('/'));
-  const artifacts: Record<string, string> = { model: rel(entry.output.modelJson) };
-  for (const [format, p] of Object.entries(entry.output.exports ?? {})) if (p) artifacts[format] = rel(p);
   const report: StageReport = {
     name,
-    ...verdict,
+    status: verdict.status,
+    ...(verdict.status === 'rejected' ? { reason: verdict.reason } : {}),
     seconds: (performance.now() - started) / 1000,
     cached: !!cached,
     metrics: entry.metrics,
-    artifacts,
+    artifacts: artifactsOf(name, entry.output),
     options: run.options,
     details: entry.output.details,
     notes: entry.output.notes,
@@ -104,8 +111,23 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     report,
     ir: accepted ? outIr : input.ir,
     metrics: accepted ? entry.metrics : input.metrics,
-    budgetFailed: !accepted && run.onBudgetMiss === 'fail',
+    exitClass: !accepted && run.onBudgetMiss === 'fail' ? 1 : 0,
+    exports: exportsOf(name, entry.output),
   };
+}
+
+/** Paths relative to the report's folder, which always use '/'. */
+function relativeTo(name: string, p: string): string {
+  return path.posix.join(name, p.split(path.sep).join('/'));
+}
+
+function exportsOf(name: string, output: { exports?: Record<string, string> }): Record<string, string> {
+  return Object.fromEntries(Object.entries(output.exports ?? {}).map(([format, p]) => [format, relativeTo(name, p)]));
+}
+
+/** The stage's files: its model, then its exports by format id. */
+function artifactsOf(name: string, output: { modelJson?: string; exports?: Record<string, string> }): Record<string, string> {
+  return { ...(output.modelJson ? { model: relativeTo(name, output.modelJson) } : {}), ...exportsOf(name, output) };
 }
 
 function gate(metrics: Metrics, rc: StageRunContext, maxDrop: number): { status: 'accepted' | 'rejected'; reason?: string } {
@@ -119,39 +141,32 @@ function gate(metrics: Metrics, rc: StageRunContext, maxDrop: number): { status:
 }
 
 function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string): StageContext {
-  return {
+  return createStageContext({
     data: rc.data,
     seed: rc.config.seed,
     stageDir,
     inputMetrics: input.metrics,
     baseline: rc.baseline,
     maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
-    async evaluateCandidate(ir) {
-      const predictor = await createPredictor(ir, rc.config.evaluation.engine);
-      try {
-        return await measureAccuracy(predictor, rc.data.validation, rc.config.evaluation.batchSize);
-      } finally {
-        predictor.dispose();
-      }
-    },
+    evaluation: rc.config.evaluation,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
-  };
+  });
 }
 
-function failed(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, error: SlimnetError, started: number): StageResult {
-  return {
-    report: {
-      name: run.stage.name,
-      status: 'failed',
-      reason: error.oneLine().replace(/^slimnet: /, ''),
-      seconds: (performance.now() - started) / 1000,
-      cached: false,
-      artifacts: {},
-      options: run.options,
-    },
-    ir: input.ir,
-    metrics: input.metrics,
-    failure: error,
-    budgetFailed: false,
+function failed(
+  run: StageRun, input: { ir: ModelIR; metrics: Metrics }, verdict: Extract<StageVerdict, { status: 'failed' }>, started: number,
+  output: Partial<CacheEntry['output']> = {},
+): StageResult {
+  const report: StageReport = {
+    name: run.stage.name,
+    status: 'failed',
+    reason: verdict.reason,
+    seconds: (performance.now() - started) / 1000,
+    cached: false,
+    artifacts: artifactsOf(run.stage.name, output),
+    options: run.options,
   };
+  if (output.details) report.details = output.details;
+  if (output.notes) report.notes = output.notes;
+  return { report, ir: input.ir, metrics: input.metrics, exitClass: verdict.exitClass, failure: `${run.stage.name}: ${verdict.reason}`, exports: {} };
 }

@@ -23,10 +23,10 @@ import { TOOL } from './version.ts';
 export interface PipelineResult {
   report: Report;
   outDir: string;
-  /** 0 success; 1 a budget miss on a stage configured with onBudgetMiss 'fail', or an export parity failure; 2 bad input. */
+  /** The worst of the stages' exit classes: 0 success; 1 a requirement not met (a budget miss on a stage with onBudgetMiss 'fail', a failed export); 2 bad input. */
   exitCode: 0 | 1 | 2;
-  /** The first stage failure, if any (the CLI prints it as one line). */
-  failure?: SlimnetError;
+  /** The stage failure, if any, as one line (`<stage>: <reason>`; the CLI prints it). */
+  failure?: string;
 }
 
 export interface RunOptions {
@@ -84,8 +84,10 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     log(`baseline: ${describeMetrics(baseline)}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
-    let failure: SlimnetError | undefined;
-    let budgetFailed = false;
+    let failure: string | undefined;
+    let exitCode: 0 | 1 | 2 = 0;
+    // Exports of accepted stages by format id; a later stage's export of a format replaces an earlier one's.
+    const exports: Record<string, string> = {};
     for (const run of stageRuns) {
       if (failure) {
         stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
@@ -96,7 +98,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       stageReports.push(result.report);
       log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
       failure ??= result.failure;
-      budgetFailed ||= result.budgetFailed;
+      exitCode = Math.max(exitCode, result.exitClass) as 0 | 1 | 2;
+      if (result.report.status === 'accepted') Object.assign(exports, result.exports);
       current = { ir: result.ir, metrics: result.metrics };
     }
     const report: Report = {
@@ -110,14 +113,13 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       baseline,
       stages: stageReports,
       final: current.metrics,
-      exports: acceptedExports(stageReports),
+      exports,
       seconds: (performance.now() - started) / 1000,
     };
     await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     const renderers = Object.fromEntries(Object.entries(STAGES).map(([name, d]) => [name, d?.renderDetails?.bind(d)]));
     await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report, renderers));
     await folder.commit(() => checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force));
-    const exitCode = failure ? (failure.code === 'EXPORT_PARITY' ? 1 : 2) : budgetFailed ? 1 : 0;
     return { report, outDir, exitCode, failure };
   } finally {
     await folder.abort();
@@ -138,17 +140,6 @@ export function modelInputShape(ir: ModelIR): (number | null)[] {
 /** Report paths are relative to the report's folder and always use '/'. */
 function relativePath(from: string, to: string): string {
   return path.relative(from, to).split(path.sep).join('/');
-}
-
-/** Export paths of accepted export stages, relative to the report's folder. */
-function acceptedExports(stages: StageReport[]): Report['exports'] {
-  const exports: Report['exports'] = {};
-  for (const s of stages) {
-    if (s.name !== 'export' || s.status !== 'accepted') continue;
-    if (s.artifacts.tfjs) exports.tfjs = s.artifacts.tfjs;
-    if (s.artifacts.onnx) exports.onnx = s.artifacts.onnx;
-  }
-  return exports;
 }
 
 export function describeMetrics(m: Metrics): string {

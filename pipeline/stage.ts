@@ -5,10 +5,11 @@
  */
 import type { z } from 'zod';
 import type { DataSplits } from './data/types.ts';
+import type { Predictor } from './evaluate.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics, Accuracy } from './metrics.ts';
 
-/** Fixed names: configs, CI scripts and report.json refer to them. */
+/** Fixed names: configs, CI scripts and report.json refer to them. Implemented ones are in stages/index.ts. */
 export const STAGE_NAMES = ['prune', 'separable', 'quantize', 'export'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
@@ -23,8 +24,20 @@ export interface StageContext {
   maxAccuracyDrop: number;
   /** Validation accuracy/loss of a candidate model: what searches compare. Never looks at the test split. */
   evaluateCandidate(ir: ModelIR): Promise<Accuracy>;
+  /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
+  measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;
   log(message: string): void;
 }
+
+/**
+ * What the stage concluded about its own result. The runner derives the exit code from verdicts: `failed` with
+ * exitClass 1 is a requirement not met (e.g. an export that does not reproduce the model), 2 bad input (e.g. a
+ * layer the stage cannot handle). An accepted result still goes through the runner's budget gate.
+ */
+export type StageVerdict =
+  | { status: 'accepted' }
+  | { status: 'rejected'; reason: string }
+  | { status: 'failed'; reason: string; exitClass: 1 | 2 };
 
 export interface StageOutput {
   ir: ModelIR;
@@ -33,20 +46,22 @@ export interface StageOutput {
    * path relative to stageDir. Otherwise the runner writes `model/model.json` from `ir`.
    */
   modelJson?: string;
-  /** Exported artifacts by format, paths relative to stageDir. */
-  exports?: { tfjs?: string; onnx?: string };
+  /** Exported artifacts by format id, paths relative to stageDir. */
+  exports?: Record<string, string>;
   /** Stage-specific, machine-readable account of what it did (per-layer changes, parity numbers, ...). */
   details?: Record<string, unknown>;
   notes?: string[];
+  /** Default: accepted. */
+  verdict?: StageVerdict;
 }
 
 export interface Stage {
-  name: StageName;
+  name: string;
   run(ir: ModelIR, ctx: StageContext): Promise<StageOutput>;
 }
 
 export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
-  name: StageName;
+  name: string;
   /** One line for --help and the README. */
   description: string;
   options: Schema;

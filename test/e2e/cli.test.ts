@@ -146,6 +146,36 @@ test("a budget miss on a stage with onBudgetMiss 'fail' exits 1, hands the input
   assert.ok(existsSync(path.join(dir, 'artifacts', 'model', 'report.json')));
 });
 
+test('an export that misses its parity bar exits 1: the report keeps the numbers and lists no export', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-parity-'));
+  const model = path.resolve('examples/mnist-cnn/model/model.json');
+  writeFileSync(
+    path.join(dir, 'pipeline.config.ts'),
+    `export default {
+      model: ${JSON.stringify(model)},
+      data: { source: 'mnist-package' },
+      cacheDir: false,
+      evaluation: { limit: { train: 500, test: 200 } },
+      // No float runtime reproduces another's convolutions bit for bit: a zero |Δ| bar cannot be met.
+      stages: [{ name: 'export', options: { formats: ['tfjs', 'onnx'], maxAbsDiff: 0 } }],
+    };\n`,
+  );
+  const r = slimnet(['compress', '--json'], dir);
+  assert.equal(r.code, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  const stage = report.stages[0]!;
+  assert.equal(stage.status, 'failed');
+  assert.match(stage.reason!, /^onnx export \(onnx\/model\.onnx\): the artifact disagrees with the model/);
+  const formats = (stage.details as { formats: Record<string, { parity: { maxAbsDiff: number }; problem?: string }> }).formats;
+  assert.equal(formats.tfjs!.problem, undefined, 'the TF.js artifact reproduces the model exactly');
+  assert.ok(formats.onnx!.parity.maxAbsDiff > 0);
+  assert.deepEqual(report.exports, {});
+  assert.equal(stage.artifacts.onnx, 'export/onnx/model.onnx', 'the failed artifact stays for inspection');
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('slimnet:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^slimnet: export: onnx export/);
+});
+
 test('usage errors exit 2 with one line and do not run the command', () => {
   for (const args of [['compress', '--bogus'], ['compress', '--backend', 'gpu'], []]) {
     const r = slimnet(args);

@@ -24,7 +24,7 @@ const report: Report = {
         fineTune: { engine: 'ort', samples: 640, seconds: 0.5, kept: true },
       },
     },
-    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { parity: { onnx: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 } } } },
+    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
   ],
   final: m(0.895, 250),
   exports: {},
@@ -41,7 +41,7 @@ test('report.md: the metrics table, reasons, and each stage its own section from
   assert.match(md, /\| head \| Dense \| 64 → 16 \|  \|/);
   assert.match(md, /\| removal \| 50\.00% \| 50\.00% \| 2\.0000 \|/);
   assert.match(md, /640 samples on ort/);
-  assert.match(md, /## export[\s\S]*\| onnx \| 100\.00% \| 1\.00e-6 \| 90\.00% \|/);
+  assert.match(md, /## export[\s\S]*\| onnx \| 1,234 \| float \| 100\.00% \| 1\.00e-6 \| 90\.00% \| passed \|/);
 });
 
 test('report.md without renderers still has the table', () => {

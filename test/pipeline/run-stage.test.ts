@@ -78,13 +78,13 @@ test('a stage over budget is rejected and its input handed on', async () => {
   assert.ok(r.report.metrics!.valAccuracy < 0.5);
   assert.equal(r.ir, input.ir);
   assert.equal(r.metrics, input.metrics);
-  assert.equal(r.budgetFailed, false);
+  assert.equal(r.exitClass, 0);
 });
 
 test("onBudgetMiss 'fail' marks the run failed", async () => {
   const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail' }, input, rc);
   assert.equal(r.report.status, 'rejected');
-  assert.equal(r.budgetFailed, true);
+  assert.equal(r.exitClass, 1);
 });
 
 test('maxAccuracyDrop decides: a loose budget accepts the same broken model', async () => {
@@ -103,7 +103,50 @@ test('a user-fixable stage error becomes a failed entry; a bug propagates', asyn
   const r = await runStage({ stage: failing, options: {}, onBudgetMiss: 'reject' }, input, rc);
   assert.equal(r.report.status, 'failed');
   assert.match(r.report.reason!, /layer "x": not supported/);
-  assert.equal(r.failure?.code, 'LAYER_UNSUPPORTED');
+  assert.equal(r.exitClass, 2);
+  assert.match(r.failure!, /^export: layer "x": not supported \[LAYER_UNSUPPORTED\]/);
   const buggy: Stage = { name: 'export', run: async () => { throw new TypeError('oops'); } };
   await assert.rejects(runStage({ stage: buggy, options: {}, onBudgetMiss: 'reject' }, input, rc), TypeError);
+});
+
+test('a failed verdict keeps the stage\'s details and files, sets its exit class, and is not cached', async () => {
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-stage-cache-'));
+  const cachedRc = { ...rc, config: { ...rc.config, cacheDir } };
+  let runs = 0;
+  const verdictStage: Stage = {
+    name: 'export',
+    async run(ir): Promise<StageOutput> {
+      runs++;
+      return { ir, exports: { fmt: 'fmt/model.bin' }, details: { measured: 1 }, verdict: { status: 'failed', reason: 'fmt disagrees', exitClass: 1 } };
+    },
+  };
+  for (const expectedRuns of [1, 2]) {
+    const r = await runStage({ stage: verdictStage, options: {}, onBudgetMiss: 'reject' }, input, cachedRc);
+    assert.equal(r.report.status, 'failed');
+    assert.equal(r.report.reason, 'fmt disagrees');
+    assert.deepEqual(r.report.details, { measured: 1 });
+    assert.deepEqual(r.report.artifacts, { fmt: 'export/fmt/model.bin' });
+    assert.equal(r.exitClass, 1);
+    assert.equal(r.failure, 'export: fmt disagrees');
+    assert.deepEqual(r.exports, {}, 'a failed stage exports nothing');
+    assert.equal(r.ir, input.ir);
+    assert.equal(runs, expectedRuns, 'failed results are not served from the cache');
+  }
+});
+
+test('a stage may reject its own result; the cache replays the verdict', async () => {
+  const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-stage-cache-'));
+  const cachedRc = { ...rc, config: { ...rc.config, cacheDir } };
+  const rejecting: Stage = {
+    name: 'prune',
+    run: async (ir) => ({ ir: cloneIR(ir), verdict: { status: 'rejected', reason: 'not worth it' } }),
+  };
+  for (const cached of [false, true]) {
+    const r = await runStage({ stage: rejecting, options: {}, onBudgetMiss: 'fail' }, input, cachedRc);
+    assert.equal(r.report.cached, cached);
+    assert.equal(r.report.status, 'rejected');
+    assert.equal(r.report.reason, 'not worth it');
+    assert.equal(r.exitClass, 1, "onBudgetMiss 'fail' applies to any rejection");
+    assert.equal(r.ir, input.ir);
+  }
 });

@@ -18,6 +18,7 @@ import type { Metrics } from '../../pipeline/metrics.ts';
 import { checkParity } from '../../pipeline/parity.ts';
 import { createRng } from '../../pipeline/random.ts';
 import type { StageContext } from '../../pipeline/stage.ts';
+import { createStageContext } from '../../pipeline/stage-context.ts';
 import { exportStage } from '../../stages/export.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { functionalResidual } from '../fixtures/models.ts';
@@ -46,23 +47,10 @@ before(async () => {
 
 function context(): StageContext {
   const metrics: Metrics = { valAccuracy: 0, testAccuracy: 0, loss: 0, params: 0, bytes: 0, macs: 0, latencyMs: 0 };
-  return {
-    data,
-    seed: 1,
-    stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-export-')),
-    inputMetrics: metrics,
-    baseline: metrics,
-    maxAccuracyDrop: 1,
-    async evaluateCandidate(candidate) {
-      const p = await createPredictor(candidate, 'tfjs');
-      try {
-        return await measureAccuracy(p, data.validation, 64);
-      } finally {
-        p.dispose();
-      }
-    },
-    log: () => {},
-  };
+  return createStageContext({
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-export-')), baseline: metrics, maxAccuracyDrop: 1,
+    evaluation: { engine: 'tfjs', batchSize: 64 },
+  });
 }
 
 test('a pruned residual + BN + Concatenate model exports to TF.js and ONNX with parity', async () => {
@@ -75,8 +63,9 @@ test('a pruned residual + BN + Concatenate model exports to TF.js and ONNX with 
   assert.ok(shapes.get('residual')!.at(-1)! < 4);
   assert.equal(shapes.get('cat')!.at(-1), shapes.get('residual')!.at(-1)! + shapes.get('side')!.at(-1)!);
 
-  // The export stage itself asserts parity (it throws EXPORT_PARITY on a miss) for both formats.
+  // The export stage itself checks parity for both formats (a miss is a failed verdict).
   const out = await exportStage.create(exportStage.options.parse({})).run(pruned, context());
+  assert.equal(out.verdict, undefined, out.verdict?.status === 'failed' ? out.verdict.reason : '');
   const parity = (out.details as { parity: Record<string, { top1Agreement: number; maxAbsDiff: number }> }).parity;
   assert.deepEqual(Object.keys(parity).sort(), ['onnx', 'tfjs']);
   for (const [format, p] of Object.entries(parity)) {

@@ -14,6 +14,7 @@ import { buildTfjsModel, irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts
 import type { Metrics } from '../../pipeline/metrics.ts';
 import { replayPruning, type PruningHistory } from '../../pipeline/prune/history.ts';
 import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
+import { createStageContext } from '../../pipeline/stage-context.ts';
 import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { syntheticIdxSet } from '../fixtures/idx.ts';
@@ -41,19 +42,11 @@ before(async () => {
 });
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {
-  return {
-    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), inputMetrics: metrics, baseline: metrics, maxAccuracyDrop: 0.05,
-    async evaluateCandidate(ir) {
-      const p = await tfjsPredictor(ir);
-      try {
-        return await measureAccuracy(p, splits.validation, 64);
-      } finally {
-        p.dispose();
-      }
-    },
-    log: () => {},
-    ...over,
-  };
+  const ctx = createStageContext({
+    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, maxAccuracyDrop: 0.05,
+    evaluation: { engine: 'tfjs', batchSize: 64 },
+  });
+  return { ...ctx, ...over };
 }
 
 const quick = { fineTune: { epochs: 2, batchSize: 16, learningRate: 0.002 }, calibrationSamples: 64 };

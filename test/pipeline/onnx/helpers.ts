@@ -19,7 +19,7 @@ import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/mode
 
 /** Debian's python (has python3-onnx); the default python3 may be pyenv's, which cannot see it. */
 export const CHECKER_PYTHON = '/usr/bin/python3';
-const CHECKER_SCRIPT = new URL('../../tools/onnx_check.py', import.meta.url).pathname;
+const CHECKER_SCRIPT = new URL('../../../pipeline/formats/onnx_check.py', import.meta.url).pathname;
 
 /** tfjs's cpu backend is the reference: plain float32 kernels, nothing to initialise. */
 export async function useReferenceBackend(): Promise<void> {

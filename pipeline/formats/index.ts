@@ -1,0 +1,16 @@
+/**
+ * The export-format registry: every format the `export` stage can write, by its fixed id. Adding a format is
+ * one module implementing ExportFormat (types.ts) and one line here; nothing else names formats.
+ */
+import { onnxFormat } from './onnx.ts';
+import { tfjsFormat } from './tfjs.ts';
+import type { ExportFormat } from './types.ts';
+
+export const FORMATS: Readonly<Record<string, ExportFormat>> = {
+  tfjs: tfjsFormat as unknown as ExportFormat,
+  onnx: onnxFormat as unknown as ExportFormat,
+};
+
+export const FORMAT_IDS = Object.keys(FORMATS) as [string, ...string[]];
+
+export type { CheckResult, ExportFormat, FormatContext, ParityExpectation, WrittenArtifact } from './types.ts';

@@ -1,0 +1,29 @@
+/**
+ * TF.js LayersModel (model.json + weight shards), loaded back with stock @tensorflow/tfjs. Weights are written in
+ * the storage they carry in the IR (float32, float16, uint8/uint16 affine), which stock tfjs decodes to exactly
+ * the IR's values: a float format.
+ */
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import { z } from 'zod';
+import { layersModelPredictor } from '../evaluate.ts';
+import { fileLoadHandler } from '../io/tfjs-file-handler.ts';
+import { writeModel } from '../io/write-model.ts';
+import type { ExportFormat } from './types.ts';
+
+const options = z.strictObject({});
+
+export const tfjsFormat: ExportFormat<typeof options> = {
+  id: 'tfjs',
+  description: 'TF.js LayersModel (model.json + shards), checked by loading it with stock @tensorflow/tfjs',
+  artifact: 'tfjs/model.json',
+  options,
+  async write(ir, file) {
+    const { files } = await writeModel(ir, path.dirname(file));
+    return { files };
+  },
+  async load(file) {
+    return layersModelPredictor(await tf.loadLayersModel(fileLoadHandler(file)));
+  },
+  parity: () => ({ kind: 'float' }),
+};

@@ -1,0 +1,42 @@
+/**
+ * Builds the StageContext a stage runs with: the data, the budget it may spend, and how candidates and artifacts
+ * are measured. The runner uses it for every stage; tests use it to run a stage directly with the same semantics.
+ */
+import type { DataSplits } from './data/types.ts';
+import { createPredictor, measureAccuracy, type EvaluationEngine } from './evaluate.ts';
+import type { Metrics } from './metrics.ts';
+import type { StageContext } from './stage.ts';
+
+export interface StageContextParts {
+  data: DataSplits;
+  seed: number;
+  stageDir: string;
+  baseline: Metrics;
+  /** The stage's input model's metrics; default the baseline's. */
+  inputMetrics?: Metrics;
+  maxAccuracyDrop: number;
+  evaluation: { engine: EvaluationEngine; batchSize: number };
+  log?(message: string): void;
+}
+
+export function createStageContext(parts: StageContextParts): StageContext {
+  const { data, evaluation } = parts;
+  return {
+    data,
+    seed: parts.seed,
+    stageDir: parts.stageDir,
+    inputMetrics: parts.inputMetrics ?? parts.baseline,
+    baseline: parts.baseline,
+    maxAccuracyDrop: parts.maxAccuracyDrop,
+    async evaluateCandidate(ir) {
+      const predictor = await createPredictor(ir, evaluation.engine);
+      try {
+        return await measureAccuracy(predictor, data.validation, evaluation.batchSize);
+      } finally {
+        predictor.dispose();
+      }
+    },
+    measure: (predictor, split) => measureAccuracy(predictor, data[split], evaluation.batchSize),
+    log: parts.log ?? (() => {}),
+  };
+}
