@@ -14,6 +14,7 @@ import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
 import { readModelSource } from './io/read-model.ts';
 import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
+import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
@@ -77,6 +78,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       seed: config.seed,
       inputShape: modelInputShape(ir),
       limit: config.evaluation.limit,
+      outputClasses: modelOutputClasses(ir),
     });
     log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
@@ -132,9 +134,23 @@ export function modelInputShape(ir: ModelIR): (number | null)[] {
     throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.inputs.length} inputs; slimnet supports single-input models`, 'export a single-input model');
   }
   const input = findLayer(ir, ir.inputs[0]!);
-  const shape = input.config.batch_input_shape as (number | null)[] | undefined;
-  if (!shape) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 're-save the model from tfjs');
-  return shape.slice(1);
+  const shape = input.config.batch_input_shape;
+  if (shape === undefined) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 're-save the model from tfjs');
+  const dims = Array.isArray(shape) ? shape.slice(1) : [];
+  if (dims.length === 0 || !dims.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
+    throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, `batch_input_shape ${JSON.stringify(shape)} is not [batch, ...positive integers or null]`,
+      'fix the input layer\'s shape, or re-save the model from tfjs');
+  }
+  return dims as (number | null)[];
+}
+
+/** Values per sample of the model's (single) output: the number of classes labels must stay below. */
+export function modelOutputClasses(ir: ModelIR): number {
+  if (ir.outputs.length !== 1) {
+    throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.outputs.length} outputs; slimnet supports single-output classifiers`, 'export a single-output model');
+  }
+  const shape = inferShapes(ir).get(ir.outputs[0]!)!;
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** Report paths are relative to the report's folder and always use '/'. */

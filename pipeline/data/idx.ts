@@ -1,7 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { SlimnetError } from '../errors.ts';
+import { openRegularFile } from '../io/model-files.ts';
+import { concatTyped } from '../typed-arrays.ts';
+import { forEachSlice } from '../yield.ts';
 import type { LabelledSet } from './types.ts';
 
 /**
@@ -30,20 +34,28 @@ export const IDX_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo
 
 const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
 
-/** Parses IDX bytes (raw or gzip, told apart by the gzip magic 1f 8b). `where` names the source in errors. */
-export function parseIdx(bytes: Uint8Array, where: string): IdxArray {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', where, message, hint);
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
-    }
-  }
-  if (bytes.length < 4) throw invalid(`too short for an IDX header (${bytes.length} bytes)`);
-  if (bytes[0] !== 0 || bytes[1] !== 0) {
+/** Values slimnet holds in memory per file (typed arrays and their float32 copies stay addressable). */
+export const MAX_IDX_VALUES = 2 ** 31 - 1;
+/** Deflate cannot compress better than about 1032:1, so a .gz file cannot hold more than this many bytes per byte. */
+const MAX_DEFLATE_RATIO = 1032;
+const CHUNK = 4 * 1024 * 1024;
+/** The largest header: 4 bytes, then 4 per dimension (at most 255). */
+const MAX_HEADER = 4 + 4 * 255;
+
+interface IdxHeader {
+  type: TypeInfo;
+  dims: number[];
+  headerBytes: number;
+  count: number;
+  dataBytes: number;
+}
+
+/** The header at the start of `bytes`, or undefined if more bytes are needed. Checks magic, type and sizes. */
+function parseHeader(bytes: Uint8Array, invalid: (message: string, hint?: string) => SlimnetError): IdxHeader | undefined {
+  if (bytes.length >= 2 && (bytes[0] !== 0 || bytes[1] !== 0)) {
     throw invalid(`bad magic number: starts with ${hex(bytes[0]!)} ${hex(bytes[1]!)}, IDX files start with 0x00 0x00`, 'is this an IDX file?');
   }
+  if (bytes.length < 4) return undefined;
   const type = IDX_TYPES.get(bytes[2]!);
   if (!type) {
     throw invalid(`unknown IDX type code ${hex(bytes[2]!)}`, `known codes: ${[...IDX_TYPES].map(([c, t]) => `${hex(c)} ${t.name}`).join(', ')}`);
@@ -51,35 +63,146 @@ export function parseIdx(bytes: Uint8Array, where: string): IdxArray {
   const rank = bytes[3]!;
   if (rank === 0) throw invalid('IDX header declares 0 dimensions');
   const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) throw invalid(`truncated header: ${rank} dimensions need ${headerBytes} bytes, file has ${bytes.length}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < headerBytes) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, headerBytes);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const count = dims.reduce((a, b) => a * b, 1);
-  const expected = count * type.bytes;
-  const actual = bytes.length - headerBytes;
-  if (actual < expected) {
-    throw invalid(`truncated data: dims [${dims}] of ${type.name} need ${expected} bytes but only ${actual} follow the header`);
+  if (count > MAX_IDX_VALUES) {
+    throw invalid(`dims [${dims}] declare ${count} values; slimnet holds data in memory and reads at most ${MAX_IDX_VALUES} per file`,
+      'check the header, or split the data set');
   }
-  if (actual > expected) {
-    throw invalid(`${actual - expected} unexpected trailing bytes after the data (dims [${dims}] of ${type.name} need ${expected})`);
-  }
-  const data = type.make(count);
-  if (type.bytes === 1) {
-    data.set(bytes.subarray(headerBytes, headerBytes + count));
-  } else {
-    for (let i = 0; i < count; i++) data[i] = type.read(view, headerBytes + i * type.bytes);
-  }
-  return { dims, type: type.name, data };
+  return { type, dims, headerBytes, count, dataBytes: count * type.bytes };
 }
 
-export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new SlimnetError('DATA_NOT_FOUND', path, `cannot read IDX file: ${(e as Error).message}`);
+/**
+ * Collects an IDX byte stream chunk by chunk. The header is checked as soon as it is complete, against the most
+ * bytes the source can hold (`exactTotal` for a raw file, a bound for gzip) before anything is allocated for the
+ * data; the data buffer then grows with what actually arrives and never past what the header declares.
+ */
+class IdxCollector {
+  private head: Uint8Array = new Uint8Array(0);
+  private header?: IdxHeader;
+  private data: Uint8Array = new Uint8Array(0);
+  private filled = 0;
+
+  constructor(
+    private readonly invalid: (message: string, hint?: string) => SlimnetError,
+    private readonly source: { exactTotal: number } | { maxTotal: number; describe: string },
+  ) {}
+
+  push(chunk: Uint8Array): void {
+    if (!this.header) {
+      this.head = concatTyped([this.head, chunk], Uint8Array);
+      const header = parseHeader(this.head, this.invalid);
+      if (!header) return;
+      this.start(header);
+      chunk = this.head.subarray(header.headerBytes);
+      this.head = new Uint8Array(0);
+    }
+    const { dataBytes, dims, type } = this.header!;
+    if (this.filled + chunk.length > dataBytes) {
+      throw this.invalid(`more data than its dims [${dims}] of ${type.name} declare (${dataBytes} bytes); stopped reading`, 'the header does not match the data');
+    }
+    if (this.filled + chunk.length > this.data.length) {
+      const grown = new Uint8Array(Math.min(dataBytes, Math.max(this.filled + chunk.length, this.data.length * 2, CHUNK)));
+      grown.set(this.data.subarray(0, this.filled));
+      this.data = grown;
+    }
+    this.data.set(chunk, this.filled);
+    this.filled += chunk.length;
   }
-  return parseIdx(bytes, path);
+
+  private start(header: IdxHeader): void {
+    const { dims, type, headerBytes, dataBytes } = header;
+    const total = headerBytes + dataBytes;
+    if ('exactTotal' in this.source) {
+      const actual = this.source.exactTotal - headerBytes;
+      if (actual < dataBytes) throw this.invalid(`truncated data: dims [${dims}] of ${type.name} need ${dataBytes} bytes but only ${actual} follow the header`);
+      if (actual > dataBytes) throw this.invalid(`${actual - dataBytes} unexpected trailing bytes after the data (dims [${dims}] of ${type.name} need ${dataBytes})`);
+      this.data = new Uint8Array(dataBytes);
+    } else if (total > this.source.maxTotal) {
+      throw this.invalid(`dims [${dims}] of ${type.name} declare ${dataBytes} bytes of data, more than ${this.source.describe} can hold`, 'the header is corrupt');
+    }
+    this.header = header;
+  }
+
+  async finish(): Promise<IdxArray> {
+    if (!this.header) {
+      const have = this.head.length;
+      if (have < 4) throw this.invalid(`too short for an IDX header (${have} bytes)`);
+      throw this.invalid(`truncated header: ${this.head[3]} dimensions need ${4 + 4 * this.head[3]!} bytes, file has ${have}`);
+    }
+    const { dims, type, count, dataBytes } = this.header;
+    if (this.filled < dataBytes) {
+      throw this.invalid(`truncated data: dims [${dims}] of ${type.name} need ${dataBytes} bytes but only ${this.filled} follow the header`);
+    }
+    const bytes = this.data.subarray(0, dataBytes);
+    if (type.bytes === 1) {
+      const data = type.make(count);
+      data.set(type.name === 'byte' ? new Int8Array(bytes.buffer, bytes.byteOffset, count) : bytes);
+      return { dims, type: type.name, data };
+    }
+    const data = type.make(count);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    await forEachSlice(count, (start, end) => {
+      for (let i = start; i < end; i++) data[i] = type.read(view, i * type.bytes);
+    });
+    return { dims, type: type.name, data };
+  }
+}
+
+const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** Parses IDX bytes held in memory (raw or gzip, told apart by the gzip magic 1f 8b). `where` names the source. */
+export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArray> {
+  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', where, message, hint);
+  if (isGzip(bytes)) return readGzip(Readable.from([bytes]), bytes.length, invalid);
+  const collector = new IdxCollector(invalid, { exactTotal: bytes.length });
+  collector.push(bytes);
+  return collector.finish();
+}
+
+async function readGzip(compressed: Readable, compressedBytes: number, invalid: (message: string, hint?: string) => SlimnetError): Promise<IdxArray> {
+  const collector = new IdxCollector(invalid, {
+    maxTotal: compressedBytes * MAX_DEFLATE_RATIO + MAX_HEADER,
+    describe: `a ${compressedBytes}-byte gzip file`,
+  });
+  const gunzip = createGunzip();
+  const inflated = compressed.pipe(gunzip);
+  compressed.on('error', (e) => gunzip.destroy(e));
+  try {
+    for await (const chunk of inflated) collector.push(chunk as Uint8Array);
+  } catch (e) {
+    if (e instanceof SlimnetError) throw e;
+    throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
+  } finally {
+    // Stops inflating at once when the collector refused the data (a bomb, or more than the header declares).
+    gunzip.destroy();
+    compressed.destroy();
+  }
+  return collector.finish();
+}
+
+/** Reads an IDX file (raw or gzip): a regular file, its header checked against its size before the data are read. */
+export async function readIdxFile(path: string): Promise<IdxArray> {
+  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
+  const { handle, size } = await openRegularFile(path, 'IDX file', { missing: 'DATA_NOT_FOUND', invalid: 'DATA_INVALID' }, 'check the data folder');
+  try {
+    const magic = new Uint8Array(2);
+    await handle.read(magic, 0, Math.min(2, size), 0);
+    if (size >= 2 && isGzip(magic)) return await readGzip(handle.createReadStream({ start: 0, autoClose: false }), size, invalid);
+    const collector = new IdxCollector(invalid, { exactTotal: size });
+    const buffer = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
+    for (let position = 0; position < size; ) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
+      if (bytesRead === 0) throw invalid(`ended after ${position} of ${size} bytes while being read`, 'the file changed while slimnet read it; try again');
+      collector.push(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+    }
+    return await collector.finish();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The four files of an IDX folder; mirrors spell them with a dash or a dot before "idxN", and may gzip them. */
@@ -118,7 +241,7 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
   return found as Record<IdxRole, string>;
 }
 
-function imagesFrom(arr: IdxArray, path: string): { x: Float32Array; sampleShape: number[]; count: number } {
+async function imagesFrom(arr: IdxArray, path: string): Promise<{ x: Float32Array; sampleShape: number[]; count: number }> {
   const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
   const [count, ...rest] = arr.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
@@ -126,33 +249,49 @@ function imagesFrom(arr: IdxArray, path: string): { x: Float32Array; sampleShape
   const sampleShape = rest.length === 2 ? [...rest, 1] : rest;
   let x: Float32Array;
   if (arr.type === 'ubyte') {
-    x = new Float32Array(arr.data.length);
-    for (let i = 0; i < x.length; i++) x[i] = (arr.data[i] as number) / 255;
+    const data = arr.data;
+    const scaled = new Float32Array(data.length);
+    await forEachSlice(data.length, (start, end) => {
+      for (let i = start; i < end; i++) scaled[i] = (data[i] as number) / 255;
+    });
+    x = scaled;
   } else if (arr.type === 'float' || arr.type === 'double') {
-    x = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
-    const bad = x.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw invalid(`image value ${bad} is ${x[bad]}; values must be finite`);
+    const values = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
+    let bad = -1;
+    await forEachSlice(values.length, (start, end) => {
+      for (let i = start; i < end && bad < 0; i++) if (!Number.isFinite(values[i])) bad = i;
+    });
+    if (bad >= 0) throw invalid(`image value ${bad} is ${values[bad]}; values must be finite`);
+    x = values;
   } else {
     throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (scaled by 1/255) or float/double images (used as they are)');
   }
   return { x, sampleShape, count };
 }
 
-function labelsFrom(arr: IdxArray, path: string): Int32Array {
-  const invalid = (message: string) => new SlimnetError('DATA_INVALID', path, message);
+/** The largest class index slimnet accepts before it knows the model (which then bounds labels further). */
+const MAX_LABEL = 2 ** 31 - 2;
+
+async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
+  const invalid = (message: string) => new SlimnetError('DATA_INVALID', path, message, 'labels are class indices 0 … classes−1');
   if (arr.dims.length !== 1) throw invalid(`labels must have 1 dimension, got [${arr.dims}]`);
-  const y = new Int32Array(arr.data.length);
-  for (let i = 0; i < y.length; i++) {
-    const v = arr.data[i] as number;
-    if (!Number.isInteger(v) || v < 0) throw invalid(`label ${i} is ${v}; labels must be non-negative integers (class indices)`);
-    y[i] = v;
-  }
+  const data = arr.data;
+  const y = new Int32Array(data.length);
+  let bad = -1;
+  await forEachSlice(y.length, (start, end) => {
+    for (let i = start; i < end && bad < 0; i++) {
+      const v = data[i] as number;
+      if (!Number.isInteger(v) || v < 0 || v > MAX_LABEL) bad = i;
+      else y[i] = v;
+    }
+  });
+  if (bad >= 0) throw invalid(`label ${bad} is ${data[bad]}; labels must be non-negative integers (class indices)`);
   return y;
 }
 
-function loadPair(imagesPath: string, labelsPath: string): Omit<LabelledSet, 'numClasses'> {
-  const images = imagesFrom(readIdxFile(imagesPath), imagesPath);
-  const y = labelsFrom(readIdxFile(labelsPath), labelsPath);
+async function loadPair(imagesPath: string, labelsPath: string): Promise<Omit<LabelledSet, 'numClasses'>> {
+  const y = await labelsFrom(await readIdxFile(labelsPath), labelsPath);
+  const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath);
   if (y.length !== images.count) {
     throw new SlimnetError('DATA_INVALID', labelsPath, `${y.length} labels but ${imagesPath} holds ${images.count} images`,
       'the images and labels files must come from the same set');
@@ -161,15 +300,26 @@ function loadPair(imagesPath: string, labelsPath: string): Omit<LabelledSet, 'nu
   return { x: images.x, y, count: images.count, sampleShape: images.sampleShape };
 }
 
+export interface IdxFolderSets {
+  train: LabelledSet;
+  test: LabelledSet;
+  /** The labels file of each set, for errors about labels. */
+  labelFiles: { train: string; test: string };
+}
+
 /** Loads an MNIST-style IDX folder: images scaled to [0, 1], labels as class indices. */
-export function loadIdxFolder(dir: string): { train: LabelledSet; test: LabelledSet } {
+export async function loadIdxFolder(dir: string): Promise<IdxFolderSets> {
   const files = findIdxFiles(dir);
-  const train = loadPair(files.trainImages, files.trainLabels);
-  const test = loadPair(files.testImages, files.testLabels);
+  const train = await loadPair(files.trainImages, files.trainLabels);
+  const test = await loadPair(files.testImages, files.testLabels);
   if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
     throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`);
   }
   let maxLabel = 0;
   for (const s of [train, test]) for (const v of s.y) maxLabel = Math.max(maxLabel, v);
-  return { train: { ...train, numClasses: maxLabel + 1 }, test: { ...test, numClasses: maxLabel + 1 } };
+  return {
+    train: { ...train, numClasses: maxLabel + 1 },
+    test: { ...test, numClasses: maxLabel + 1 },
+    labelFiles: { train: files.trainLabels, test: files.testLabels },
+  };
 }

@@ -19,6 +19,8 @@ export interface LoadDataOptions {
   inputShape: (number | null)[];
   /** Keep a seeded random N samples of train (before validation is carved from it) and/or of test, for quick runs. */
   limit?: { train?: number; test?: number };
+  /** Values per sample of the model's output (its classes): every label must be below it. */
+  outputClasses?: number;
 }
 
 const fmt = (shape: (number | null)[]) => `[${shape.map((d) => (d === null ? 'null' : d)).join(', ')}]`;
@@ -29,10 +31,14 @@ const fmt = (shape: (number | null)[]) => `[${shape.map((d) => (d === null ? 'nu
  */
 export function shapeForModel(sampleShape: number[], inputShape: (number | null)[], where: string): number[] {
   const elements = sampleShape.reduce((a, b) => a * b, 1);
-  const mismatch = () => new SlimnetError('DATA_INVALID', where, `model expects input ${fmt(inputShape)} but data samples are ${fmt(sampleShape)}`,
-    'use data whose samples have as many values as the model input');
   const open = inputShape.filter((d) => d === null).length;
   const known = inputShape.reduce<number>((a, d) => a * (d ?? 1), 1);
+  const mismatch = () => {
+    const modelValues = open === 0 ? `${known} values` : `a multiple of ${known} values`;
+    return new SlimnetError('DATA_INVALID', where,
+      `model expects input ${fmt(inputShape)} but data samples are ${fmt(sampleShape)} (${modelValues} per sample vs ${elements})`,
+      'use data whose samples have as many values as the model input, or a model built for this data');
+  };
   if (open === 0) {
     if (known !== elements) throw mismatch();
     return inputShape as number[];
@@ -60,14 +66,23 @@ function limitTo(set: LabelledSet, n: number | undefined, seed: number): Labelle
   return subset(set, order.slice(0, n).sort((a, b) => a - b));
 }
 
-async function loadSource(spec: DataSpec): Promise<{ sets: { train: LabelledSet; test: LabelledSet }; where: string; describe: Record<string, unknown> }> {
+interface LoadedSource {
+  sets: { train: LabelledSet; test: LabelledSet };
+  where: string;
+  /** Where each set's labels came from, for errors about labels. */
+  labelsFrom: { train: string; test: string };
+  describe: Record<string, unknown>;
+}
+
+async function loadSource(spec: DataSpec): Promise<LoadedSource> {
   switch (spec.source) {
     case 'idx': {
       const dir = resolve(spec.dir);
-      return { sets: loadIdxFolder(dir), where: dir, describe: { source: 'idx', dir: spec.dir } };
+      const { labelFiles, ...sets } = await loadIdxFolder(dir);
+      return { sets, where: dir, labelsFrom: labelFiles, describe: { source: 'idx', dir: spec.dir } };
     }
     case 'mnist-package':
-      return { sets: loadMnistPackage(), where: 'mnist-package', describe: { source: 'mnist-package' } };
+      return { sets: loadMnistPackage(), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, describe: { source: 'mnist-package' } };
     case 'arrays': {
       let input: unknown;
       try {
@@ -78,7 +93,7 @@ async function loadSource(spec: DataSpec): Promise<{ sets: { train: LabelledSet;
         err.cause = e;
         throw err;
       }
-      return { sets: labelledSetsFromArrays(input), where: 'data.load()', describe: { source: 'arrays' } };
+      return { sets: labelledSetsFromArrays(input), where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, describe: { source: 'arrays' } };
     }
     default:
       throw new SlimnetError('CONFIG_INVALID', 'data.source', `unknown data source ${JSON.stringify((spec as { source?: unknown }).source)}`,
@@ -86,12 +101,24 @@ async function loadSource(spec: DataSpec): Promise<{ sets: { train: LabelledSet;
   }
 }
 
+/** A label the model cannot output would be counted wrong forever (or crash a loss): name the first one. */
+function checkLabelRange(set: LabelledSet, classes: number, where: string): void {
+  const i = set.y.findIndex((v) => v >= classes);
+  if (i < 0) return;
+  throw new SlimnetError('DATA_INVALID', where, `label ${set.y[i]} (sample ${i}) is outside the model's ${classes} output classes (0–${classes - 1})`,
+    'the labels do not belong to this model: use the data set it was trained for, or a model with as many outputs as classes');
+}
+
 /** Loads a data source, shapes its samples for the model, applies limits, and splits it into train/validation/test. */
 export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<DataSplits> {
   const trainLimit = checkLimit(opts.limit?.train, 'evaluation.limit.train');
   const testLimit = checkLimit(opts.limit?.test, 'evaluation.limit.test');
-  const { sets, where, describe } = await loadSource(spec);
+  const { sets, where, labelsFrom, describe } = await loadSource(spec);
   const sampleShape = shapeForModel(sets.train.sampleShape, opts.inputShape, where);
+  if (opts.outputClasses !== undefined) {
+    checkLabelRange(sets.train, opts.outputClasses, labelsFrom.train);
+    checkLabelRange(sets.test, opts.outputClasses, labelsFrom.test);
+  }
   const shaped = (s: LabelledSet): LabelledSet => ({ ...s, sampleShape: [...sampleShape] });
   const train = limitTo(shaped(sets.train), trainLimit, deriveSeed(opts.seed, 'limit:train'));
   const test = limitTo(shaped(sets.test), testLimit, deriveSeed(opts.seed, 'limit:test'));

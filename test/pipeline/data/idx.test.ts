@@ -13,8 +13,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let dirCount = 0;
 const freshDir = () => join(root, `d${dirCount++}`);
 
-function expectError(fn: () => unknown, code: ErrorCode, where: string, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
+async function expectError(fn: () => Promise<unknown>, code: ErrorCode, where: string, message: RegExp): Promise<void> {
+  await assert.rejects(fn, (e: unknown) => {
     assert.ok(e instanceof SlimnetError, `expected SlimnetError, got ${e}`);
     assert.equal(e.code, code);
     assert.equal(e.where, where);
@@ -40,10 +40,10 @@ const cases: Array<{ type: IdxTypeName; values: number[]; ctor: Function }> = [
 
 for (const { type, values, ctor } of cases) {
   for (const gz of [false, true]) {
-    test(`reads ${type} ${gz ? 'gzipped' : 'raw'} IDX with big-endian dims and values`, () => {
+    test(`reads ${type} ${gz ? 'gzipped' : 'raw'} IDX with big-endian dims and values`, async () => {
       const raw = encodeIdx(type, [2, 3], values);
       const path = writeFile(`t-${type}${gz ? '.gz' : ''}`, gz ? gzipSync(raw) : raw);
-      const arr = readIdxFile(path);
+      const arr = await readIdxFile(path);
       assert.deepEqual(arr.dims, [2, 3]);
       assert.equal(arr.type, type);
       assert.ok(arr.data instanceof ctor);
@@ -52,41 +52,41 @@ for (const { type, values, ctor } of cases) {
   }
 }
 
-test('gzip is detected by its magic bytes, not the file name', () => {
+test('gzip is detected by its magic bytes, not the file name', async () => {
   const path = writeFile('no-gz-suffix', gzipSync(encodeIdx('ubyte', [3], [1, 2, 3])));
-  assert.deepEqual(Array.from(readIdxFile(path).data), [1, 2, 3]);
+  assert.deepEqual(Array.from((await readIdxFile(path)).data), [1, 2, 3]);
 });
 
-test('malformed IDX files fail with DATA_INVALID naming the file and the fault', () => {
+test('malformed IDX files fail with DATA_INVALID naming the file and the fault', async () => {
   const good = encodeIdx('ubyte', [2, 2], [1, 2, 3, 4]);
-  const bad = (name: string, bytes: Uint8Array, message: RegExp) => {
+  const bad = async (name: string, bytes: Uint8Array, message: RegExp) => {
     const path = writeFile(name, bytes);
-    expectError(() => readIdxFile(path), 'DATA_INVALID', path, message);
+    await expectError(() => readIdxFile(path), 'DATA_INVALID', path, message);
   };
-  bad('magic', Uint8Array.from([0x50, 0x4b, 8, 1, 0, 0, 0, 1, 9]), /bad magic number.*0x50 0x4b/);
-  bad('type', Uint8Array.from([0, 0, 0x0a, 1, 0, 0, 0, 1, 9]), /unknown IDX type code 0x0a/);
-  bad('short-header', Uint8Array.from([0, 0, 8]), /too short/);
-  bad('dims-cut', good.subarray(0, 9), /truncated header/);
-  bad('data-cut', good.subarray(0, good.length - 1), /truncated data.*need 4 bytes but only 3/);
-  bad('data-cut.gz', gzipSync(good.subarray(0, good.length - 2)), /truncated data/);
-  bad('trailing', Uint8Array.from([...good, 7, 7]), /2 unexpected trailing bytes/);
-  bad('corrupt.gz', Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3]), /corrupt gzip/);
-  bad('zero-rank', Uint8Array.from([0, 0, 8, 0]), /0 dimensions/);
+  await bad('magic', Uint8Array.from([0x50, 0x4b, 8, 1, 0, 0, 0, 1, 9]), /bad magic number.*0x50 0x4b/);
+  await bad('type', Uint8Array.from([0, 0, 0x0a, 1, 0, 0, 0, 1, 9]), /unknown IDX type code 0x0a/);
+  await bad('short-header', Uint8Array.from([0, 0, 8]), /too short/);
+  await bad('dims-cut', good.subarray(0, 9), /truncated header/);
+  await bad('data-cut', good.subarray(0, good.length - 1), /truncated data.*need 4 bytes but only 3/);
+  await bad('data-cut.gz', gzipSync(good.subarray(0, good.length - 2)), /truncated data/);
+  await bad('trailing', Uint8Array.from([...good, 7, 7]), /2 unexpected trailing bytes/);
+  await bad('corrupt.gz', Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3]), /corrupt gzip/);
+  await bad('zero-rank', Uint8Array.from([0, 0, 8, 0]), /0 dimensions/);
 });
 
-test('a missing file is DATA_NOT_FOUND naming it', () => {
+test('a missing file is DATA_NOT_FOUND naming it', async () => {
   const path = join(root, 'nope');
-  expectError(() => readIdxFile(path), 'DATA_NOT_FOUND', path, /cannot read/);
+  await expectError(() => readIdxFile(path), 'DATA_NOT_FOUND', path, /cannot read/);
 });
 
 const train = syntheticIdxSet(12, 4, 3, 3, 1);
 const testSet = syntheticIdxSet(6, 4, 3, 3, 2);
 
 for (const variant of [{ gzip: false, dotted: false }, { gzip: true, dotted: false }, { gzip: false, dotted: true }, { gzip: true, dotted: true }]) {
-  test(`loads an IDX folder (gzip=${variant.gzip}, dotted names=${variant.dotted})`, () => {
+  test(`loads an IDX folder (gzip=${variant.gzip}, dotted names=${variant.dotted})`, async () => {
     const dir = freshDir();
     writeIdxFolder(dir, { train, test: testSet, ...variant });
-    const sets = loadIdxFolder(dir);
+    const sets = await loadIdxFolder(dir);
     assert.equal(sets.train.count, 12);
     assert.equal(sets.test.count, 6);
     assert.deepEqual(sets.train.sampleShape, [4, 3, 1]);
@@ -99,77 +99,77 @@ for (const variant of [{ gzip: false, dotted: false }, { gzip: true, dotted: fal
   });
 }
 
-test('numClasses is the largest label across train and test, plus one', () => {
+test('numClasses is the largest label across train and test, plus one', async () => {
   const dir = freshDir();
   writeIdxFolder(dir, { train, test: { ...testSet, labels: Uint8Array.from(testSet.labels, (v, i) => (i === 0 ? 7 : v)) } });
-  const sets = loadIdxFolder(dir);
+  const sets = await loadIdxFolder(dir);
   assert.equal(sets.train.numClasses, 8);
   assert.equal(sets.test.numClasses, 8);
 });
 
-test('idx4 images become [rows, cols, channels]; float labels that are integers are accepted', () => {
+test('idx4 images become [rows, cols, channels]; float labels that are integers are accepted', async () => {
   const dir = freshDir();
   const paths = writeIdxFolder(dir, { train, test: testSet });
   writeFileSync(paths.trainImages, encodeIdx('ubyte', [2, 2, 2, 3], Array.from({ length: 24 }, (_, i) => i * 10)));
   writeFileSync(paths.trainLabels, encodeIdx('float', [2], [0, 2]));
   writeFileSync(paths.testImages, encodeIdx('float', [1, 2, 2, 3], Array.from({ length: 12 }, () => 0.5)));
   writeFileSync(paths.testLabels, encodeIdx('int', [1], [1]));
-  const sets = loadIdxFolder(dir);
+  const sets = await loadIdxFolder(dir);
   assert.deepEqual(sets.train.sampleShape, [2, 2, 3]);
   assert.deepEqual(Array.from(sets.train.y), [0, 2]);
   assert.equal(sets.train.x[23], Math.fround(230 / 255));
   assert.deepEqual(Array.from(sets.test.x), new Array(12).fill(0.5));
 });
 
-test('missing files are listed in one DATA_NOT_FOUND for the folder', () => {
+test('missing files are listed in one DATA_NOT_FOUND for the folder', async () => {
   const dir = freshDir();
   const paths = writeIdxFolder(dir, { train, test: testSet, gzip: true });
   unlinkSync(paths.trainLabels);
   unlinkSync(paths.testImages);
-  expectError(() => loadIdxFolder(dir), 'DATA_NOT_FOUND', dir, /missing IDX files: train-labels-idx1-ubyte\[\.gz\], t10k-images-idx3-ubyte\[\.gz\]$/);
-  expectError(() => loadIdxFolder(join(root, 'absent')), 'DATA_NOT_FOUND', join(root, 'absent'), /does not exist/);
+  await expectError(() => loadIdxFolder(dir), 'DATA_NOT_FOUND', dir, /missing IDX files: train-labels-idx1-ubyte\[\.gz\], t10k-images-idx3-ubyte\[\.gz\]$/);
+  await expectError(() => loadIdxFolder(join(root, 'absent')), 'DATA_NOT_FOUND', join(root, 'absent'), /does not exist/);
 });
 
-test('folder-level faults name the file at fault', () => {
+test('folder-level faults name the file at fault', async () => {
   const setup = () => {
     const dir = freshDir();
     return writeIdxFolder(dir, { train, test: testSet });
   };
   let p = setup();
   writeFileSync(p.trainLabels, encodeIdx('ubyte', [11], train.labels.subarray(0, 11)));
-  expectError(() => loadIdxFolder(join(p.trainLabels, '..')), 'DATA_INVALID', p.trainLabels, /11 labels but .*train-images-idx3-ubyte holds 12 images/);
+  await expectError(() => loadIdxFolder(join(p.trainLabels, '..')), 'DATA_INVALID', p.trainLabels, /11 labels but .*train-images-idx3-ubyte holds 12 images/);
 
   p = setup();
   writeFileSync(p.testLabels, encodeIdx('byte', [6], [0, 1, -2, 0, 1, 2]));
-  expectError(() => loadIdxFolder(join(p.testLabels, '..')), 'DATA_INVALID', p.testLabels, /label 2 is -2; labels must be non-negative integers/);
+  await expectError(() => loadIdxFolder(join(p.testLabels, '..')), 'DATA_INVALID', p.testLabels, /label 2 is -2; labels must be non-negative integers/);
 
   p = setup();
   writeFileSync(p.testLabels, encodeIdx('float', [6], [0, 1, 2, 0.5, 1, 2]));
-  expectError(() => loadIdxFolder(join(p.testLabels, '..')), 'DATA_INVALID', p.testLabels, /label 3 is 0.5/);
+  await expectError(() => loadIdxFolder(join(p.testLabels, '..')), 'DATA_INVALID', p.testLabels, /label 3 is 0.5/);
 
   p = setup();
   writeFileSync(p.trainLabels, encodeIdx('ubyte', [6, 2], new Array(12).fill(0)));
-  expectError(() => loadIdxFolder(join(p.trainLabels, '..')), 'DATA_INVALID', p.trainLabels, /labels must have 1 dimension/);
+  await expectError(() => loadIdxFolder(join(p.trainLabels, '..')), 'DATA_INVALID', p.trainLabels, /labels must have 1 dimension/);
 
   p = setup();
   writeFileSync(p.testImages, encodeIdx('ubyte', [6, 3, 4], testSet.images));
-  expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /test images are \[3,4,1\] but train images .* are \[4,3,1\]/);
+  await expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /test images are \[3,4,1\] but train images .* are \[4,3,1\]/);
 
   p = setup();
   writeFileSync(p.trainImages, encodeIdx('short', [12, 4, 3], train.images));
-  expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /images of type short are not supported/);
+  await expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /images of type short are not supported/);
 
   p = setup();
   writeFileSync(p.trainImages, encodeIdx('float', [12, 4, 3], Array.from(train.images, (v, i) => (i === 5 ? Number.NaN : v))));
-  expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /image value 5 is NaN/);
+  await expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /image value 5 is NaN/);
 
   p = setup();
   const truncated = readFileSync(p.testImages).subarray(0, 50);
   writeFileSync(p.testImages, truncated);
-  expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /truncated data/);
+  await expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /truncated data/);
 });
 
-test('when a raw file and its .gz both exist, either works and the raw one is read', () => {
+test('when a raw file and its .gz both exist, either works and the raw one is read', async () => {
   const dir = freshDir();
   writeIdxFolder(dir, { train, test: testSet, gzip: true });
   const raw = writeIdxFolder(dir, { train, test: testSet });
@@ -177,5 +177,5 @@ test('when a raw file and its .gz both exist, either works and the raw one is re
   renameSync(raw.trainImages, `${raw.trainImages}.tmp`);
   writeFileSync(`${raw.trainImages}.gz`, Uint8Array.from([0x1f, 0x8b, 0, 0]));
   renameSync(`${raw.trainImages}.tmp`, raw.trainImages);
-  assert.equal(loadIdxFolder(dir).train.count, 12);
+  assert.equal((await loadIdxFolder(dir)).train.count, 12);
 });
