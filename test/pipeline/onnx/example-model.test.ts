@@ -24,13 +24,14 @@ function head(set: LabelledSet, count: number): LabelledSet {
   return { ...set, x: set.x.subarray(0, count * size), y: set.y.subarray(0, count), count };
 }
 
-test("the example's trained model exports, passes onnx.checker and matches tfjs on 500 MNIST test digits", async () => {
+test("the example's trained model exports, passes onnx.checker and matches tfjs on 500 MNIST test digits", async (t) => {
   const ir = await readModel(EXAMPLE);
   const bytes = exportOnnx(ir);
   const path = join(tempDir(), 'mnist_cnn.onnx');
   writeFileSync(path, bytes);
-  const checked = runOnnxChecker([path]);
-  assert.ok(checked.ok, checked.output);
+  // Without the checker the test is reported skipped, and still checks parity below.
+  const checked = runOnnxChecker(t, [path]);
+  if (checked) assert.ok(checked.ok, checked.output);
 
   const test500 = head(loadMnistPackage().test, 500);
   const predictor = await tfjsPredictor(ir);

@@ -49,8 +49,8 @@ for (const c of cases) {
   });
 }
 
-test('every exported pooling/reshaping model passes onnx.checker (full_check)', () => {
+test('every exported pooling/reshaping model passes onnx.checker (full_check)', (t) => {
   assert.equal(written.length, cases.length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
+  const result = runOnnxChecker(t, written);
+  if (result) assert.ok(result.ok, result.output);
 });

@@ -12,7 +12,7 @@ import { tflitePredictor } from '../../../../pipeline/formats/tflite/runtime.ts'
 import { readModel } from '../../../../pipeline/io/read-model.ts';
 import { checkParity } from '../../../../pipeline/parity.ts';
 import { tempDir } from './helpers.ts';
-import { needsTfliteRuntime } from './runtime-helpers.ts';
+import { needsValidator } from '../../../helpers/validators.ts';
 
 const EXAMPLE = new URL('../../../../examples/mnist-cnn/model/model.json', import.meta.url).pathname;
 
@@ -20,7 +20,7 @@ const EXAMPLE = new URL('../../../../examples/mnist-cnn/model/model.json', impor
 before(() => initEngine('wasm'));
 
 test("the example's trained model matches tfjs on 500 MNIST test digits, loaded from disk", async (t) => {
-  if (!needsTfliteRuntime(t)) return;
+  if (!needsValidator(t, 'tflite-runtime')) return;
   const ir = await readModel(EXAMPLE);
   const file = join(tempDir(), 'mnist_cnn.tflite');
   writeFileSync(file, exportTflite(ir));

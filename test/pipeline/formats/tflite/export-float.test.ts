@@ -15,7 +15,7 @@ import { irFromTfjsModel } from '../../../../pipeline/io/tfjs-model.ts';
 import { depthwiseNet, exampleCnn, functionalResidual, randomizeWeights, sequentialCnn } from '../../../fixtures/models.ts';
 import { exportAndCompare, tempDir } from './helpers.ts';
 import { activationStack, mergeStack, mobileNetStyle } from './models.ts';
-import { needsTfliteRuntime } from './runtime-helpers.ts';
+import { needsValidator } from '../../../helpers/validators.ts';
 
 // tfjs's cpu backend is the reference: plain float32 kernels.
 before(() => initEngine('cpu'));
@@ -32,7 +32,7 @@ const MODELS: Record<string, () => tf.LayersModel> = {
 
 for (const [what, make] of Object.entries(MODELS)) {
   test(`float32 TFLite reproduces ${what}`, async (t) => {
-    if (!needsTfliteRuntime(t)) return;
+    if (!needsValidator(t, 'tflite-runtime')) return;
     const { report } = await exportAndCompare(make(), tempDir());
     assert.equal(report.top1Agreement, 1);
     assert.ok(report.maxAbsDiff <= 1e-4, `max |Δ| ${report.maxAbsDiff}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serializeTflite } from '../../../../pipeline/formats/tflite/serialize.ts';
 import { loadTfliteRuntime, tflitePredictor } from '../../../../pipeline/formats/tflite/runtime.ts';
-import { needsTfliteRuntime } from './runtime-helpers.ts';
+import { needsValidator } from '../../../helpers/validators.ts';
 import { fullyConnectedSpec } from './specs.ts';
 
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
@@ -15,7 +15,7 @@ function erf(x: number): number {
 }
 
 test('the runtime loads a written model and runs it sample by sample', async (t) => {
-  if (!needsTfliteRuntime(t)) return;
+  if (!needsValidator(t, 'tflite-runtime')) return;
   const predictor = tflitePredictor(serializeTflite(fullyConnectedSpec()));
   assert.match(predictor.engine, /^tflite \(tfjs-tflite-node /);
   const y = await predictor.predict(Float32Array.of(1, 1, 1, 2, 0, -1), 2, [3]);
@@ -27,7 +27,7 @@ test('the runtime loads a written model and runs it sample by sample', async (t)
 });
 
 test('the runtime refuses a damaged model with an error, not a crash', (t) => {
-  if (!needsTfliteRuntime(t)) return;
+  if (!needsValidator(t, 'tflite-runtime')) return;
   const bytes = serializeTflite(fullyConnectedSpec());
   assert.throws(() => tflitePredictor(bytes.subarray(0, bytes.length >> 1)), /the TFLite runtime rejected the model/);
 });
