@@ -118,8 +118,11 @@ function resolvePaths(config: ResolvedConfig, baseDir: string, cwd: string, o: C
   return { ...config, name, model, data, out, cacheDir };
 }
 
-/** The run name when the config gives none: the model's folder name. */
-export function defaultRunName(modelJsonPath: string): string {
-  const folder = path.basename(path.dirname(modelJsonPath));
-  return folder.replace(/[^\w.-]/g, '_') || 'run';
+/** The run name when the config gives none: a model.json's folder name, or a Keras file's or folder's own name. */
+export function defaultRunName(modelPath: string): string {
+  const ext = path.extname(modelPath).toLowerCase();
+  const base = ['.keras', '.h5', '.hdf5'].includes(ext) ? path.basename(modelPath, path.extname(modelPath))
+    : ext === '' ? path.basename(modelPath)
+      : path.basename(path.dirname(modelPath));
+  return base.replace(/[^\w.-]/g, '_') || 'run';
 }

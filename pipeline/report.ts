@@ -28,7 +28,16 @@ export interface StageReport {
 export interface Report {
   schemaVersion: number;
   tool: { name: string; version: string };
-  model: { path: string; sha256: string };
+  model: {
+    path: string;
+    /** What the input was: 'tfjs-layers' (model.json), 'keras' (.keras archive), 'keras-folder' (unzipped .keras), 'keras-h5' (legacy .h5). */
+    format: string;
+    /** sha256 over the input's files. */
+    sha256: string;
+    /** Bytes of the input's files on disk (baseline.bytes is the model's size as TF.js, like every stage's). */
+    fileBytes: number;
+    kerasVersion?: string;
+  };
   data: Record<string, unknown> & { fingerprint: string; train: number; validation: number; test: number };
   budget: { maxAccuracyDrop: number; minValAccuracy: number };
   engine: { backend: string; evaluation: string };
@@ -56,7 +65,7 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
   const lines = [
     `# slimnet report`,
     ``,
-    `Model \`${report.model.path}\` (sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
+    `Model \`${report.model.path}\` (${report.model.format}, sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
     `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
     ``,
     `| step | status | val acc | test acc | params | bytes | MACs | latency ms |`,

@@ -12,7 +12,7 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { readModelSource } from './io/read-model.ts';
+import { loadModel } from './io/load-model.ts';
 import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
@@ -71,8 +71,9 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const runDir = folder.dir;
   try {
     const backend = await initEngine(config.backend);
-    const source = await readModelSource(config.model);
-    const ir = source.ir;
+    const model = await loadModel(config.model);
+    const ir = model.ir;
+    for (const note of model.notes) log(`model: ${note}`);
     const data = await loadData(config.data, {
       validationFraction: config.validationFraction,
       seed: config.seed,
@@ -80,9 +81,9 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       limit: config.evaluation.limit,
       outputClasses: modelOutputClasses(ir),
     });
-    log(`model ${config.model}: ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
+    log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
-    const baseline: Metrics = { ...measured, bytes: source.bytes };
+    const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
@@ -107,7 +108,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
       tool: TOOL,
-      model: { path: relativePath(outDir, config.model), sha256: source.sha256 },
+      model: { path: relativePath(outDir, config.model), format: model.format, sha256: model.sha256, fileBytes: model.fileBytes, ...(model.kerasVersion ? { kerasVersion: model.kerasVersion } : {}) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
       budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
       engine: { backend, evaluation: evaluationEngine },
@@ -131,15 +132,15 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
 /** The model's input shape without the batch dimension. */
 export function modelInputShape(ir: ModelIR): (number | null)[] {
   if (ir.inputs.length !== 1) {
-    throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.inputs.length} inputs; slimnet supports single-input models`, 'export a single-input model');
+    throw new SlimnetError('MODEL_INVALID', `model "${ir.name}"`, `the model has ${ir.inputs.length} inputs; slimnet supports single-input models`, 'export a single-input model');
   }
   const input = findLayer(ir, ir.inputs[0]!);
   const shape = input.config.batch_input_shape;
-  if (shape === undefined) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 're-save the model from tfjs');
+  if (shape === undefined) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 'save the model with a fixed input shape');
   const dims = Array.isArray(shape) ? shape.slice(1) : [];
   if (dims.length === 0 || !dims.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
     throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, `batch_input_shape ${JSON.stringify(shape)} is not [batch, ...positive integers or null]`,
-      'fix the input layer\'s shape, or re-save the model from tfjs');
+      'fix the input layer\'s shape, or save the model again');
   }
   return dims as (number | null)[];
 }
@@ -147,7 +148,7 @@ export function modelInputShape(ir: ModelIR): (number | null)[] {
 /** Values per sample of the model's (single) output: the number of classes labels must stay below. */
 export function modelOutputClasses(ir: ModelIR): number {
   if (ir.outputs.length !== 1) {
-    throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.outputs.length} outputs; slimnet supports single-output classifiers`, 'export a single-output model');
+    throw new SlimnetError('MODEL_INVALID', `model "${ir.name}"`, `the model has ${ir.outputs.length} outputs; slimnet supports single-output classifiers`, 'export a single-output model');
   }
   const shape = inferShapes(ir).get(ir.outputs[0]!)!;
   return shape.reduce((a, b) => a * b, 1);

@@ -36,7 +36,6 @@ export async function readModelSource(modelJsonPath: string): Promise<ModelSourc
   const hash = createHash('sha256').update(jsonBytes);
   const data = await readShards(files, total, hash);
   const ir = irFromArtifacts(json.modelTopology, groups.flatMap((g) => g.weights), data, modelJsonPath);
-  checkFiniteWeights(ir, modelJsonPath);
   return { ir, files: [modelJsonPath, ...files.map((f) => f.path)], bytes: jsonBytes.length + total, sha256: hash.digest('hex') };
 }
 
@@ -68,8 +67,7 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
  * models saved from tfjs in memory. Optimizer weights (group 'optimizer') are skipped.
  */
 export function irFromArtifacts(topology: unknown, specs: ManifestEntry[], data: Uint8Array, where: string): ModelIR {
-  const ir = topologyToIR(topology, where);
-  const named: Array<{ fullName: string; shape: number[]; values: Float32Array }> = [];
+  const named: NamedWeightValues[] = [];
   let offset = 0;
   for (const entry of specs) {
     const len = checkedByteLength(entry, where);
@@ -81,11 +79,25 @@ export function irFromArtifacts(topology: unknown, specs: ManifestEntry[], data:
     if (entry.group === 'optimizer') continue;
     named.push({ fullName: entry.name, shape: [...entry.shape], values: decodeEntry(entry, bytes) });
   }
+  return irFromTopologyAndWeights(topology, named, where);
+}
+
+/** The post-read path every model format shares: topology -> IR, then weights attached by name and validated. */
+export function irFromTopologyAndWeights(topology: unknown, named: NamedWeightValues[], where: string): ModelIR {
+  const ir = topologyToIR(topology, where);
   attachWeights(ir.layers, named, where);
+  checkFiniteWeights(ir, where);
   return ir;
 }
 
-function attachWeights(layers: LayerIR[], named: Array<{ fullName: string; shape: number[]; values: Float32Array }>, where: string): void {
+/** A weight named `<layer>/<weight>` (a `:0` suffix is ignored), as manifests and Keras files name them. */
+export interface NamedWeightValues {
+  fullName: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+function attachWeights(layers: LayerIR[], named: NamedWeightValues[], where: string): void {
   // Longest prefix wins, so `conv/kernel` never lands on a layer called `con` (names are `<layer>/<weight>`).
   const names = layers.map((l) => l.name).sort((a, b) => b.length - a.length);
   const byName = new Map(layers.map((l) => [l.name, l]));

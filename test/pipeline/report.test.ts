@@ -9,7 +9,7 @@ const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, test
 const report: Report = {
   schemaVersion: REPORT_SCHEMA_VERSION,
   tool: { name: 'slimnet', version: '0.0.0' },
-  model: { path: 'm/model.json', sha256: 'a'.repeat(64) },
+  model: { path: 'm/model.json', format: 'tfjs-layers', sha256: 'a'.repeat(64), fileBytes: 1000 },
   data: { source: 'idx', fingerprint: 'f', train: 90, validation: 10, test: 20 },
   budget: { maxAccuracyDrop: 0.01, minValAccuracy: 0.89 },
   engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },

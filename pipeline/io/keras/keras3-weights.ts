@@ -1,0 +1,97 @@
+/**
+ * Weights of a Keras 3 `.keras` archive (its `model.weights.h5`), and of tf.keras 2.13+'s `.keras` files.
+ *
+ * Keras saves each layer's variables as datasets `0, 1, …` (trainable first, then non-trainable) in a group
+ * `<container>/<class-derived name>/vars`, where the container is `layers` (Keras 3) or
+ * `_layer_checkpoint_dependencies` (tf.keras 2.13) and the name is the snake-cased class plus a per-class counter
+ * (`conv2d`, `conv2d_1`, …) — not the layer's own name. Files saved on Windows by tf.keras hold the path in one
+ * group name with backslashes (`layers\conv2d`), and tf.keras's counters can skip numbers, so groups are matched
+ * to layers by class and by counter order, not by exact name. Newer Keras also records the layer's name on the
+ * `vars` group; when every group has one, names decide.
+ */
+import { SlimnetError } from '../../errors.ts';
+import type { Hdf5File } from './hdf5.ts';
+import type { KerasLayerInfo } from './model-config.ts';
+import type { RawVariable } from './variables.ts';
+
+const CONTAINERS = ['layers', '_layer_checkpoint_dependencies'];
+/** A hostile file could hold millions of groups; a model's weights file holds a few per layer. */
+const MAX_GROUPS = 200_000;
+
+interface VarsGroup {
+  /** Path segments with backslashes split, e.g. ['layers', 'conv2d_1']. */
+  segments: string[];
+  /** The HDF5 path of its `vars` group. */
+  varsPath: string;
+}
+
+/** Keras's naming.to_snake_case. */
+export function toSnakeCase(name: string): string {
+  return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+function findVarsGroups(h5: Hdf5File): VarsGroup[] {
+  const found: VarsGroup[] = [];
+  let visited = 0;
+  const walk = (path: string, segments: string[], depth: number) => {
+    for (const child of h5.children(path)) {
+      if (++visited > MAX_GROUPS) throw new SlimnetError('MODEL_INVALID', h5.where, `holds more than ${MAX_GROUPS} HDF5 objects`, 'this is not a Keras weights file');
+      const childPath = path === '/' ? `/${child}` : `${path}/${child}`;
+      if (h5.kind(childPath) !== 'Group') continue;
+      if (child === 'vars') found.push({ segments, varsPath: childPath });
+      else if (depth < 8) walk(childPath, [...segments, ...child.split('\\').filter(Boolean)], depth + 1);
+    }
+  };
+  walk('/', [], 0);
+  return found;
+}
+
+/** Reads `vars/0`, `vars/1`, … in numeric order. */
+function readVars(h5: Hdf5File, varsPath: string): RawVariable[] {
+  const names = h5.children(varsPath).filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(a) - Number(b));
+  return names.map((n) => {
+    const path = `${varsPath}/${n}`;
+    return { ...h5.readDataset(path), path };
+  });
+}
+
+/** Each weighted layer's Keras variables, keyed by layer name. `weighted(layer)` says which layers must have some. */
+export function readKeras3Variables(h5: Hdf5File, layers: KerasLayerInfo[], weighted: (layer: KerasLayerInfo) => boolean): Map<string, RawVariable[]> {
+  const groups = findVarsGroups(h5).filter((g) => g.segments.length === 2 && CONTAINERS.includes(g.segments[0]!));
+  const containers = new Set(groups.map((g) => g.segments[0]));
+  // A file written by one Keras uses one container; prefer Keras 3's when both appear.
+  const container = containers.has('layers') ? 'layers' : '_layer_checkpoint_dependencies';
+  const candidates = groups.filter((g) => g.segments[0] === container);
+  const result = new Map<string, RawVariable[]>();
+  const needing = layers.filter(weighted);
+
+  const names = candidates.map((g) => h5.attr(g.varsPath, 'name'));
+  const layerNames = new Set(layers.map((l) => l.name));
+  if (candidates.length > 0 && names.every((n) => typeof n === 'string' && layerNames.has(n))) {
+    candidates.forEach((g, i) => result.set(names[i] as string, readVars(h5, g.varsPath)));
+  } else {
+    const buckets = new Map<string, Array<{ index: number; group: VarsGroup }>>();
+    for (const group of candidates) {
+      const match = /^(.*?)(?:_(\d+))?$/.exec(group.segments[1]!)!;
+      const list = buckets.get(match[1]!) ?? [];
+      list.push({ index: match[2] === undefined ? 0 : Number(match[2]), group });
+      buckets.set(match[1]!, list);
+    }
+    for (const list of buckets.values()) list.sort((a, b) => a.index - b.index);
+    for (const layer of needing) {
+      const bucket = buckets.get(toSnakeCase(layer.kerasClass));
+      const next = bucket?.shift();
+      if (!next) {
+        throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}" (${layer.kerasClass})`, `has no weights in ${h5.where} (no ${container}/${toSnakeCase(layer.kerasClass)}*/vars group left for it)`,
+          'the weights file does not match the model config; save the model again');
+      }
+      result.set(layer.name, readVars(h5, next.group.varsPath));
+    }
+  }
+  for (const layer of needing) {
+    if (!result.get(layer.name)?.length) {
+      throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}" (${layer.kerasClass})`, `has no weights in ${h5.where}`, 'the weights file does not match the model config; save the model again');
+    }
+  }
+  return result;
+}
