@@ -111,7 +111,8 @@ function checkPlacement(label: string, folder: string, guards: ProtectedPaths, o
   const real = realPathOf(folder);
   const cwd = guards.cwd ?? process.cwd();
   const protectedPaths: Array<{ path: string; what: string }> = [
-    { path: path.dirname(realPathOf(guards.model)), what: `the model's folder (${shown(guards.model, cwd)})` },
+    // A model given as a folder (an unzipped .keras) is its own folder.
+    { path: statOrUndefined(guards.model)?.isDirectory() ? realPathOf(guards.model) : path.dirname(realPathOf(guards.model)), what: `the model's folder (${shown(guards.model, cwd)})` },
     ...(guards.dataDir ? [{ path: realPathOf(guards.dataDir), what: `the data folder (${shown(guards.dataDir, cwd)})` }] : []),
     { path: realPathOf(cwd), what: 'the current folder' },
     { path: realPathOf(os.homedir()), what: 'your home folder' },
