@@ -53,8 +53,10 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
       (y) =>
         y
           .option('config', { type: 'string', describe: 'pipeline config file (default ./pipeline.config.ts when present)' })
-          .option('model', { type: 'string', describe: 'input TF.js model.json (overrides the config)' })
+          .option('model', { type: 'string', describe: 'input model: TF.js model.json, Keras .keras (file or folder) or .h5 (overrides the config)' })
           .option('data', { type: 'string', describe: 'IDX dataset folder (overrides the config)' })
+          .option('data-scale', { type: 'number', describe: 'input = raw · scale + offset (default 1/255 for 8-bit images, else 1)' })
+          .option('data-offset', { type: 'number', describe: 'input = raw · scale + offset (default 0)' })
           .option('out', { type: 'string', describe: 'output folder (default artifacts/<run name>); only a new, empty or slimnet-created folder is replaced' })
           .option('force', { type: 'boolean', default: false, describe: 'replace --out even if files were added to it (only ever a folder slimnet created)' })
           .option('stages', { type: 'string', describe: 'comma list of stages to run, in order: prune,separable,quantize,export' })

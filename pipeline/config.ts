@@ -17,10 +17,15 @@ export interface StageEntry {
   onBudgetMiss?: 'reject' | 'fail';
 }
 
-export type DataConfig =
+/**
+ * Where the data comes from, and how raw values become the model's input: x = raw · scale + offset. Raw values are
+ * 0–255 for 8-bit images (IDX ubyte, the mnist package: default scale 1/255) and the values as given otherwise
+ * (IDX float/double, arrays: default scale 1); offset defaults to 0.
+ */
+export type DataConfig = { scale?: number; offset?: number } & (
   | { source: 'idx'; dir: string }
   | { source: 'mnist-package' }
-  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> };
+  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> });
 
 export interface SlimnetConfig {
   /** Run name; the default output folder is artifacts/<name>. Default: the model's folder name. */
@@ -57,15 +62,21 @@ export function defineConfig(config: SlimnetConfig): SlimnetConfig {
 const stageName = z.enum(STAGE_NAMES);
 const positiveInt = z.number().int().positive();
 
+const scaling = {
+  scale: z.number().finite().refine((v) => v !== 0, 'must not be 0').optional(),
+  offset: z.number().finite().optional(),
+};
+
 const configSchema = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "_" or "-"').optional(),
   model: z.string().min(1),
   data: z.discriminatedUnion('source', [
-    z.strictObject({ source: z.literal('idx'), dir: z.string().min(1) }),
-    z.strictObject({ source: z.literal('mnist-package') }),
+    z.strictObject({ source: z.literal('idx'), dir: z.string().min(1), ...scaling }),
+    z.strictObject({ source: z.literal('mnist-package'), ...scaling }),
     z.strictObject({
       source: z.literal('arrays'),
       load: z.custom<() => unknown>((v) => typeof v === 'function', 'expected a function returning the arrays'),
+      ...scaling,
     }),
   ]),
   validationFraction: z.number().gt(0).lt(1).default(0.1),

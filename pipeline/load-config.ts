@@ -19,6 +19,9 @@ export interface ConfigOverrides {
   out?: string;
   stages?: string;
   maxAccuracyDrop?: number;
+  /** x = raw · dataScale + dataOffset; overrides data.scale / data.offset. */
+  dataScale?: number;
+  dataOffset?: number;
   backend?: string;
   seed?: number;
 }
@@ -85,6 +88,12 @@ function applyOverrides(raw: Partial<SlimnetConfig>, o: ConfigOverrides, file: s
   const merged: Record<string, unknown> = { ...raw };
   if (o.model !== undefined) merged.model = o.model;
   if (o.data !== undefined) merged.data = { source: 'idx', dir: o.data };
+  if (o.dataScale !== undefined || o.dataOffset !== undefined) {
+    const data = { ...((merged.data as Record<string, unknown> | undefined) ?? {}) };
+    if (o.dataScale !== undefined) data.scale = o.dataScale;
+    if (o.dataOffset !== undefined) data.offset = o.dataOffset;
+    merged.data = data;
+  }
   if (o.out !== undefined) merged.out = o.out;
   if (o.backend !== undefined) merged.backend = o.backend;
   if (o.seed !== undefined) merged.seed = o.seed;

@@ -6,6 +6,7 @@ import { SlimnetError } from '../errors.ts';
 import { openRegularFile } from '../io/model-files.ts';
 import { concatTyped } from '../typed-arrays.ts';
 import { forEachSlice } from '../yield.ts';
+import { byteTable, resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
 import type { LabelledSet } from './types.ts';
 
 /**
@@ -241,18 +242,22 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
   return found as Record<IdxRole, string>;
 }
 
-async function imagesFrom(arr: IdxArray, path: string): Promise<{ x: Float32Array; sampleShape: number[]; count: number }> {
+async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling }> {
   const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
   const [count, ...rest] = arr.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
   // idx3 is [count, rows, cols] of one channel; idx4 is [count, rows, cols, channels] (NHWC).
   const sampleShape = rest.length === 2 ? [...rest, 1] : rest;
   let x: Float32Array;
+  let resolved: Scaling;
   if (arr.type === 'ubyte') {
+    // x = raw · scale + offset, one table entry per byte value (default scale 1/255: byte / 255 exactly).
+    resolved = resolveScaling(scaling, true);
+    const table = byteTable(resolved);
     const data = arr.data;
     const scaled = new Float32Array(data.length);
     await forEachSlice(data.length, (start, end) => {
-      for (let i = start; i < end; i++) scaled[i] = (data[i] as number) / 255;
+      for (let i = start; i < end; i++) scaled[i] = table[data[i] as number]!;
     });
     x = scaled;
   } else if (arr.type === 'float' || arr.type === 'double') {
@@ -262,11 +267,13 @@ async function imagesFrom(arr: IdxArray, path: string): Promise<{ x: Float32Arra
       for (let i = start; i < end && bad < 0; i++) if (!Number.isFinite(values[i])) bad = i;
     });
     if (bad >= 0) throw invalid(`image value ${bad} is ${values[bad]}; values must be finite`);
+    resolved = resolveScaling(scaling, false);
+    scaleInPlace(values, resolved);
     x = values;
   } else {
-    throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (scaled by 1/255) or float/double images (used as they are)');
+    throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255) or float/double images (data.scale default 1)');
   }
-  return { x, sampleShape, count };
+  return { x, sampleShape, count, scaling: resolved };
 }
 
 /** The largest class index slimnet accepts before it knows the model (which then bounds labels further). */
@@ -289,15 +296,15 @@ async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
   return y;
 }
 
-async function loadPair(imagesPath: string, labelsPath: string): Promise<Omit<LabelledSet, 'numClasses'>> {
+async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling }> {
   const y = await labelsFrom(await readIdxFile(labelsPath), labelsPath);
-  const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath);
+  const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath, scaling);
   if (y.length !== images.count) {
     throw new SlimnetError('DATA_INVALID', labelsPath, `${y.length} labels but ${imagesPath} holds ${images.count} images`,
       'the images and labels files must come from the same set');
   }
   if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images');
-  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape };
+  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling };
 }
 
 export interface IdxFolderSets {
@@ -305,13 +312,15 @@ export interface IdxFolderSets {
   test: LabelledSet;
   /** The labels file of each set, for errors about labels. */
   labelFiles: { train: string; test: string };
+  /** The train images' scaling, defaults resolved (each file's defaults follow its own type; an explicit scale applies to both). */
+  scaling: Scaling;
 }
 
-/** Loads an MNIST-style IDX folder: images scaled to [0, 1], labels as class indices. */
-export async function loadIdxFolder(dir: string): Promise<IdxFolderSets> {
+/** Loads an MNIST-style IDX folder: images as raw · scale + offset (8-bit images: default 1/255, so [0, 1]), labels as class indices. */
+export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise<IdxFolderSets> {
   const files = findIdxFiles(dir);
-  const train = await loadPair(files.trainImages, files.trainLabels);
-  const test = await loadPair(files.testImages, files.testLabels);
+  const { scaling: trainScaling, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
+  const { scaling: _testScaling, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
   if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
     throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`);
   }
@@ -321,5 +330,6 @@ export async function loadIdxFolder(dir: string): Promise<IdxFolderSets> {
     train: { ...train, numClasses: maxLabel + 1 },
     test: { ...test, numClasses: maxLabel + 1 },
     labelFiles: { train: files.trainLabels, test: files.testLabels },
+    scaling: trainScaling,
   };
 }

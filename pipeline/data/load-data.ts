@@ -4,13 +4,14 @@ import { createRng, deriveSeed } from '../random.ts';
 import { labelledSetsFromArrays, type ArraysInput } from './arrays.ts';
 import { loadIdxFolder } from './idx.ts';
 import { loadMnistPackage } from './mnist-package.ts';
+import { resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
 import { makeSplits, subset } from './splits.ts';
 import type { DataSplits, LabelledSet } from './types.ts';
 
-export type DataSpec =
+export type DataSpec = ScalingSpec & (
   | { source: 'idx'; dir: string }
   | { source: 'mnist-package' }
-  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> };
+  | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> });
 
 export interface LoadDataOptions {
   validationFraction: number;
@@ -67,7 +68,7 @@ function limitTo(set: LabelledSet, n: number | undefined, seed: number): Labelle
 }
 
 interface LoadedSource {
-  sets: { train: LabelledSet; test: LabelledSet };
+  sets: { train: LabelledSet; test: LabelledSet; scaling: Scaling };
   where: string;
   /** Where each set's labels came from, for errors about labels. */
   labelsFrom: { train: string; test: string };
@@ -75,14 +76,15 @@ interface LoadedSource {
 }
 
 async function loadSource(spec: DataSpec): Promise<LoadedSource> {
+  const scaling = { scale: spec.scale, offset: spec.offset };
   switch (spec.source) {
     case 'idx': {
       const dir = resolve(spec.dir);
-      const { labelFiles, ...sets } = await loadIdxFolder(dir);
+      const { labelFiles, ...sets } = await loadIdxFolder(dir, scaling);
       return { sets, where: dir, labelsFrom: labelFiles, describe: { source: 'idx', dir: spec.dir } };
     }
     case 'mnist-package':
-      return { sets: loadMnistPackage(), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, describe: { source: 'mnist-package' } };
+      return { sets: loadMnistPackage(scaling), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, describe: { source: 'mnist-package' } };
     case 'arrays': {
       let input: unknown;
       try {
@@ -93,7 +95,10 @@ async function loadSource(spec: DataSpec): Promise<LoadedSource> {
         err.cause = e;
         throw err;
       }
-      return { sets: labelledSetsFromArrays(input), where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, describe: { source: 'arrays' } };
+      const arrays = labelledSetsFromArrays(input);
+      const resolved = resolveScaling(scaling, false);
+      for (const set of [arrays.train, arrays.test]) scaleInPlace(set.x, resolved);
+      return { sets: { ...arrays, scaling: resolved }, where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, describe: { source: 'arrays' } };
     }
     default:
       throw new SlimnetError('CONFIG_INVALID', 'data.source', `unknown data source ${JSON.stringify((spec as { source?: unknown }).source)}`,
@@ -127,6 +132,9 @@ export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<D
     seed: opts.seed,
     describe: {
       ...describe,
+      // x = raw · scale + offset, as applied (defaults resolved).
+      scale: sets.scaling.scale,
+      offset: sets.scaling.offset,
       sampleShape: sets.train.sampleShape,
       ...(sampleShape.join() !== sets.train.sampleShape.join() ? { shapedAs: sampleShape } : {}),
       ...(trainLimit !== undefined || testLimit !== undefined ? { limit: { train: trainLimit, test: testLimit } } : {}),

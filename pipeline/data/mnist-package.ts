@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { SlimnetError } from '../errors.ts';
 import { createRng } from '../random.ts';
+import { resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
 import type { LabelledSet } from './types.ts';
 
 /**
@@ -57,8 +58,11 @@ function toSet(digits: number[][], picks: Array<{ digit: number; index: number }
   return { x, y, count: picks.length, sampleShape: [MNIST_SIDE, MNIST_SIDE, 1], numClasses: 10 };
 }
 
-/** train: every digit's samples but TEST_PER_DIGIT; test: TEST_PER_DIGIT per digit. Both in a fixed shuffled order. */
-export function loadMnistPackage(): { train: LabelledSet; test: LabelledSet } {
+/**
+ * train: every digit's samples but TEST_PER_DIGIT; test: TEST_PER_DIGIT per digit. Both in a fixed shuffled order.
+ * The package stores pixels divided by 255; `scaling` applies to the 0–255 values (default 1/255: as stored).
+ */
+export function loadMnistPackage(scaling?: ScalingSpec): { train: LabelledSet; test: LabelledSet; scaling: Scaling } {
   const digits = readDigits();
   const rng = createRng(SPLIT_SEED);
   const train: Array<{ digit: number; index: number }> = [];
@@ -68,5 +72,8 @@ export function loadMnistPackage(): { train: LabelledSet; test: LabelledSet } {
     order.forEach((index, k) => (k < TEST_PER_DIGIT ? test : train).push({ digit, index }));
   });
   // Interleave the classes so any prefix (takeFirst, limits, plain batches) is a fair mix.
-  return { train: toSet(digits, rng.shuffle(train)), test: toSet(digits, rng.shuffle(test)) };
+  const sets = { train: toSet(digits, rng.shuffle(train)), test: toSet(digits, rng.shuffle(test)) };
+  const resolved = resolveScaling(scaling, true);
+  for (const set of [sets.train, sets.test]) scaleInPlace(set.x, resolved, 255);
+  return { ...sets, scaling: resolved };
 }

@@ -51,6 +51,14 @@ test('without a config file, --model and --data are enough', async () => {
   assert.deepEqual(config.data, { source: 'idx', dir: path.join(dir, 'idx') });
 });
 
+test('--data-scale and --data-offset set data.scale / data.offset on the configured or flagged source', async () => {
+  const dir = project();
+  const { config } = await loadConfig(undefined, { model: 'x/model.json', data: 'idx', dataScale: 1, dataOffset: -0.5 }, dir);
+  assert.deepEqual(config.data, { source: 'idx', dir: path.join(dir, 'idx'), scale: 1, offset: -0.5 });
+  await assert.rejects(loadConfig(undefined, { model: 'x/model.json', data: 'idx', dataScale: 0 }, dir),
+    (e: unknown) => e instanceof SlimnetError && e.code === 'CONFIG_INVALID' && /data\.scale/.test(e.oneLine()));
+});
+
 test('no config and no flags names the missing file', async () => {
   const dir = project();
   await assert.rejects(loadConfig(undefined, {}, dir), (e: unknown) => e instanceof SlimnetError && e.code === 'CONFIG_NOT_FOUND');
