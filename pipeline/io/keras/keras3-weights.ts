@@ -11,7 +11,7 @@
  */
 import { SlimnetError } from '../../errors.ts';
 import type { Hdf5File } from './hdf5.ts';
-import type { KerasLayerInfo } from './model-config.ts';
+import type { KerasLayerInfo } from './flatten-models.ts';
 import type { RawVariable } from './variables.ts';
 
 const CONTAINERS = ['layers', '_layer_checkpoint_dependencies'];
@@ -55,43 +55,63 @@ function readVars(h5: Hdf5File, varsPath: string): RawVariable[] {
   });
 }
 
-/** Each weighted layer's Keras variables, keyed by layer name. `weighted(layer)` says which layers must have some. */
-export function readKeras3Variables(h5: Hdf5File, layers: KerasLayerInfo[], weighted: (layer: KerasLayerInfo) => boolean): Map<string, RawVariable[]> {
-  const groups = findVarsGroups(h5).filter((g) => g.segments.length === 2 && CONTAINERS.includes(g.segments[0]!));
-  const containers = new Set(groups.map((g) => g.segments[0]));
-  // A file written by one Keras uses one container; prefer Keras 3's when both appear.
-  const container = containers.has('layers') ? 'layers' : '_layer_checkpoint_dependencies';
-  const candidates = groups.filter((g) => g.segments[0] === container);
-  const result = new Map<string, RawVariable[]>();
-  const needing = layers.filter(weighted);
+/** A layer that has a group in the weights file: a weighted layer, or a nested model holding one. */
+export function hasWeights(layer: KerasLayerInfo, weighted: (layer: KerasLayerInfo) => boolean): boolean {
+  return layer.children ? layer.children.some((c) => hasWeights(c, weighted)) : weighted(layer);
+}
 
-  const names = candidates.map((g) => h5.attr(g.varsPath, 'name'));
-  const layerNames = new Set(layers.map((l) => l.name));
-  if (candidates.length > 0 && names.every((n) => typeof n === 'string' && layerNames.has(n))) {
-    candidates.forEach((g, i) => result.set(names[i] as string, readVars(h5, g.varsPath)));
-  } else {
-    const buckets = new Map<string, Array<{ index: number; group: VarsGroup }>>();
-    for (const group of candidates) {
-      const match = /^(.*?)(?:_(\d+))?$/.exec(group.segments[1]!)!;
-      const list = buckets.get(match[1]!) ?? [];
-      list.push({ index: match[2] === undefined ? 0 : Number(match[2]), group });
-      buckets.set(match[1]!, list);
-    }
-    for (const list of buckets.values()) list.sort((a, b) => a.index - b.index);
-    for (const layer of needing) {
-      const bucket = buckets.get(toSnakeCase(layer.kerasClass));
-      const next = bucket?.shift();
-      if (!next) {
-        throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}" (${layer.kerasClass})`, `has no weights in ${h5.where} (no ${container}/${toSnakeCase(layer.kerasClass)}*/vars group left for it)`,
-          'the weights file does not match the model config; save the model again');
-      }
-      result.set(layer.name, readVars(h5, next.group.varsPath));
-    }
-  }
-  for (const layer of needing) {
-    if (!result.get(layer.name)?.length) {
-      throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}" (${layer.kerasClass})`, `has no weights in ${h5.where}`, 'the weights file does not match the model config; save the model again');
-    }
-  }
+/** Each weighted layer's Keras variables, keyed by its (flattened) name. `weighted(layer)` says which leaf layers must have some. */
+export function readKeras3Variables(h5: Hdf5File, layers: KerasLayerInfo[], weighted: (layer: KerasLayerInfo) => boolean): Map<string, RawVariable[]> {
+  const groups = findVarsGroups(h5);
+  const result = new Map<string, RawVariable[]>();
+  resolveLevel(h5, groups, [], layers, weighted, result);
   return result;
+}
+
+/**
+ * Matches one model's layers to the groups under `prefix`/<container>/…: by the `name` attribute newer Keras
+ * writes when every group at this level has one, else by class and counter order. Nested models recurse.
+ */
+function resolveLevel(h5: Hdf5File, all: VarsGroup[], prefix: string[], layers: KerasLayerInfo[], weighted: (l: KerasLayerInfo) => boolean, result: Map<string, RawVariable[]>): void {
+  const under = (container: string) => all.filter((g) => g.segments.length > prefix.length + 1 && g.segments[prefix.length] === container && prefix.every((p, i) => g.segments[i] === p));
+  // A file written by one Keras uses one container; prefer Keras 3's when both appear.
+  const container = CONTAINERS.find((c) => under(c).length > 0) ?? CONTAINERS[0]!;
+  const groups = under(container);
+  const depth = prefix.length + 1;
+  const needing = layers.filter((l) => hasWeights(l, weighted));
+  const where = (l: KerasLayerInfo) => `layer "${l.name}" (${l.kerasClass})`;
+  const missing = (l: KerasLayerInfo) => new SlimnetError('MODEL_INVALID', where(l), `has no weights in ${h5.where} (no ${[...prefix, container].join('/')}/${toSnakeCase(l.kerasClass)}*/ group left for it)`,
+    'the weights file does not match the model config; save the model again');
+  // Direct vars groups at this level, by name attribute when all of them carry one.
+  const direct = groups.filter((g) => g.segments.length === depth + 1);
+  const names = direct.map((g) => h5.attr(g.varsPath, 'name'));
+  const leaves = needing.filter((l) => !l.children);
+  const byName = direct.length > 0 && names.every((n) => typeof n === 'string') && new Set(names).size === names.length &&
+    leaves.every((l) => names.includes(l.kerasName));
+  const buckets = new Map<string, Array<{ index: number; key: string }>>();
+  for (const key of new Set(groups.map((g) => g.segments[depth]!))) {
+    const match = /^(.*?)(?:_(\d+))?$/.exec(key)!;
+    const list = buckets.get(match[1]!) ?? [];
+    list.push({ index: match[2] === undefined ? 0 : Number(match[2]), key });
+    buckets.set(match[1]!, list);
+  }
+  for (const list of buckets.values()) list.sort((a, b) => a.index - b.index);
+  for (const layer of needing) {
+    if (byName && !layer.children) {
+      const g = direct[names.indexOf(layer.kerasName)]!;
+      result.set(layer.name, readVars(h5, g.varsPath));
+      continue;
+    }
+    const next = buckets.get(toSnakeCase(layer.kerasClass))?.shift();
+    if (!next) throw missing(layer);
+    if (layer.children) {
+      resolveLevel(h5, all, [...prefix, container, next.key], layer.children, weighted, result);
+      continue;
+    }
+    const g = direct.find((d) => d.segments[depth] === next.key);
+    if (!g) throw missing(layer);
+    const vars = readVars(h5, g.varsPath);
+    if (vars.length === 0) throw new SlimnetError('MODEL_INVALID', where(layer), `has no weights in ${h5.where}`, 'the weights file does not match the model config; save the model again');
+    result.set(layer.name, vars);
+  }
 }

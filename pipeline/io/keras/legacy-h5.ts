@@ -12,7 +12,8 @@
 import { SlimnetError } from '../../errors.ts';
 import { isObject, type Json } from './config-values.ts';
 import type { Hdf5File } from './hdf5.ts';
-import type { KerasLayerInfo } from './model-config.ts';
+import type { KerasLayerInfo } from './flatten-models.ts';
+import { hasWeights } from './keras3-weights.ts';
 import type { RawVariable } from './variables.ts';
 
 /** Keras's load_attributes_from_hdf5_group: `name`, or `name0`, `name1`, … concatenated. */
@@ -66,7 +67,7 @@ export function readLegacyVariables(h5: Hdf5File, layers: KerasLayerInfo[], weig
     const weightNames = chunkedStringAttr(h5, group, 'weight_names') ?? [];
     if (weightNames.length > 0) saved.push({ name, group, weightNames });
   }
-  const needing = layers.filter(weighted);
+  const needing = layers.filter((l) => hasWeights(l, weighted));
   if (saved.length !== needing.length) {
     throw new SlimnetError('MODEL_INVALID', h5.where,
       `holds weights for ${saved.length} layers (${saved.map((s) => s.name).join(', ') || 'none'}) but the model config has ${needing.length} layers with weights (${needing.map((l) => l.name).join(', ') || 'none'})`,
@@ -75,13 +76,30 @@ export function readLegacyVariables(h5: Hdf5File, layers: KerasLayerInfo[], weig
   const result = new Map<string, RawVariable[]>();
   needing.forEach((layer, k) => {
     const { group, weightNames } = saved[k]!;
-    result.set(layer.name, weightNames.map((w) => {
+    const read = (w: string): RawVariable => {
       const path = `${group}/${w}`;
       if (h5.kind(path) !== 'Dataset') {
         throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}"`, `weight_names lists "${w}" but ${h5.where} has no dataset ${path}`, 'the file is truncated or corrupt; save the model again');
       }
       return { ...h5.readDataset(path), path };
-    }));
+    };
+    if (!layer.children) {
+      result.set(layer.name, weightNames.map(read));
+      return;
+    }
+    // A nested model saves all its layers' weights in one group (trainable ones first, then the rest); each
+    // name's second-to-last part is the inner layer's own name, and each layer's weights keep their order.
+    const inner = new Map<string, KerasLayerInfo>();
+    const collect = (ls: KerasLayerInfo[]) => ls.forEach((l) => (l.children ? collect(l.children) : inner.set(l.kerasName, l)));
+    collect(layer.children);
+    for (const w of weightNames) {
+      const parts = w.replace(/:\d+$/, '').split('/');
+      const owner = inner.get(parts[parts.length - 2] ?? '');
+      if (!owner) {
+        throw new SlimnetError('MODEL_INVALID', `layer "${layer.name}" (${layer.kerasClass})`, `weight "${w}" in ${h5.where} belongs to none of its layers`, 'the weights do not match the model config; save the model again');
+      }
+      result.set(owner.name, [...(result.get(owner.name) ?? []), read(w)]);
+    }
   });
   return result;
 }

@@ -86,11 +86,11 @@ test('an option tfjs-layers would ignore (grouped convolution) is refused, not d
   await rejects(file, 'LAYER_UNSUPPORTED', 'layer "dense" (Conv1D)', 'groups = 2');
 });
 
-test('a nested model used as a layer is refused with what to do', async () => {
+test('a nested subclassed model used as a layer is refused with what to do', async () => {
   const file = await editedArchive('nested.keras', (c) => {
-    c.config.layers[2] = { module: 'keras', class_name: 'Sequential', config: { name: 'block', layers: [] }, registered_name: null };
+    c.config.layers[2] = { module: 'my_project.models', class_name: 'Functional', config: { name: 'block', layers: [] }, registered_name: 'MyProject>Block' };
   });
-  await rejects(file, 'LAYER_UNSUPPORTED', 'layer "block" (Sequential)', 'nested model');
+  await rejects(file, 'LAYER_UNSUPPORTED', 'layer "block" (Functional)', 'subclassed');
 });
 
 test('truncated and corrupt files are one-line MODEL_INVALID errors', async () => {
