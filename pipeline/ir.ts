@@ -2,7 +2,13 @@
  * The model IR: plain data, no tfjs objects. It is the Keras-format topology (as in a TF.js model.json)
  * flattened to a functional graph, plus float32 weights per layer. Stages transform IR -> IR; a tfjs
  * LayersModel is only built from it to evaluate or fine-tune (pipeline/io/tfjs-model.ts).
+ *
+ * A layer's config lives once: `keras` is the Keras JSON exactly as model.json stores it (what is written back),
+ * and `config` is its typed, normalised reading (pipeline/layers/). Both are frozen, and the only ways to make a
+ * layer are pipeline/layers/registry.ts's `layerFromKeras`, `withConfig` and `createLayer`, which derive `config`
+ * from `keras` — so an edited layer cannot carry a stale typed view.
  */
+import type { KerasConfig, LayerConfig } from './layers/types.ts';
 
 export interface WeightIR {
   /** The weight's own name without the layer prefix: `kernel`, `bias`, `gamma`, `moving_mean`, ... */
@@ -12,12 +18,14 @@ export interface WeightIR {
   values: Float32Array;
 }
 
-export interface LayerIR {
-  name: string;
+export interface LayerIR<C extends LayerConfig = LayerConfig> {
+  readonly name: string;
   /** Keras class name: `Conv2D`, `Dense`, `InputLayer`, ... */
-  className: string;
+  readonly className: string;
+  /** The typed, normalised config (defaults applied, tuples as pairs); for a class slimnet does not know, only the base fields. */
+  readonly config: C;
   /** The layer's Keras-format config exactly as model.json stores it (snake_case keys), `name` included. */
-  config: Record<string, unknown>;
+  readonly keras: KerasConfig;
   /** Names of the layers whose outputs this layer consumes, in call order. Empty for InputLayer. */
   inputs: string[];
   /** In the order tfjs saves them (layer.weights order), which is the order model.json lists them. */
@@ -66,7 +74,7 @@ export function cloneIR(ir: ModelIR): ModelIR {
     outputs: [...ir.outputs],
     layers: ir.layers.map((l) => ({
       ...l,
-      config: structuredClone(l.config),
+      // config and keras are frozen: sharing them is safe.
       inputs: [...l.inputs],
       weights: l.weights.map((w) => ({ name: w.name, shape: [...w.shape], values: w.values.slice() })),
     })),

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
+import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
 import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
@@ -135,14 +136,9 @@ export function modelInputShape(ir: ModelIR): (number | null)[] {
     throw new SlimnetError('MODEL_INVALID', `model "${ir.name}"`, `the model has ${ir.inputs.length} inputs; slimnet supports single-input models`, 'export a single-input model');
   }
   const input = findLayer(ir, ir.inputs[0]!);
-  const shape = input.config.batch_input_shape;
-  if (shape === undefined) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the input layer has no batch_input_shape', 'save the model with a fixed input shape');
-  const dims = Array.isArray(shape) ? shape.slice(1) : [];
-  if (dims.length === 0 || !dims.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
-    throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, `batch_input_shape ${JSON.stringify(shape)} is not [batch, ...positive integers or null]`,
-      'fix the input layer\'s shape, or save the model again');
-  }
-  return dims as (number | null)[];
+  // The InputLayer's typed config has a validated [batch, ...positive integers or null] shape (pipeline/layers/input.ts).
+  if (!isClass(input, 'InputLayer')) throw new SlimnetError('MODEL_INVALID', `layer "${input.name}"`, 'the model input is not an InputLayer', 'save the model with an input layer');
+  return input.config.batchInputShape.slice(1);
 }
 
 /** Values per sample of the model's (single) output: the number of classes labels must stay below. */

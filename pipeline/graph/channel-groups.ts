@@ -2,23 +2,32 @@
  * Channel dependency groups (Torch-Pruning's DepGraph idea, computed on the IR): which channels of which layers
  * must leave together, and which weight slices go with them.
  *
- * Every layer output is described by its *slots*: one atom per index of its last (channel) axis. Producers
- * (Conv2D, Dense, SeparableConv2D, Conv1D, Conv2DTranspose) create one atom per output channel. Pass-through
- * layers copy their input's slots (DepthwiseConv2D repeats each one `depth_multiplier` times; Flatten tiles them
- * once per spatial position, NHWC order); Concatenate on the channel axis concatenates them; element-wise merges
- * (Add, Multiply, ...) unite the atoms at equal positions. Atoms united this way form a *class* — the unit of
- * pruning — and producers sharing classes form a *group*. Every weight whose axis follows a tensor's slots gets a
- * binding (the class of each index on that axis), so removing classes is one generic slicing pass.
+ * Every layer output is described by its *slots*: one atom per index of its last (channel) axis. Each layer class
+ * says how its slots come about (its family's `channels` rule, pipeline/layers/): producers (Conv2D, Dense, ...)
+ * create one atom per output channel; pass-through layers copy their input's slots (DepthwiseConv2D repeats each
+ * one `depth_multiplier` times; Flatten tiles them once per spatial position, NHWC order); Concatenate on the
+ * channel axis concatenates them; element-wise merges (Add, Multiply, ...) unite the atoms at equal positions. Atoms
+ * united this way form a *class* — the unit of pruning — and producers sharing classes form a *group*. Every weight
+ * whose axis follows a tensor's slots gets a binding (the class of each index on that axis), so removing classes is
+ * one generic slicing pass.
  *
- * Anything the analysis cannot follow (an unknown layer, a Reshape, softmax across channels, a model input or
- * output) blocks the atoms it touches: their classes are never removed. It never throws for an unknown layer.
+ * Anything the analysis cannot follow (a class slimnet does not know, a class without a channel rule such as
+ * Reshape, softmax across channels, a model input or output) blocks the atoms it touches: their classes are never
+ * removed. It never throws for an unknown layer.
+ *
+ * Worked example — conv_a → BN → relu → Add ← proj, then GlobalAveragePooling → Dense head:
+ * conv_a and proj each create 4 atoms; BN and relu pass conv_a's through (BN binds gamma/beta/statistics to
+ * them); Add unites atom i of conv_a with atom i of proj, so 4 classes each hold one channel of both; the pool
+ * passes them on and the head binds its kernel rows to them. Group `conv_a+proj` has 4 classes; removing class k
+ * slices conv_a's and proj's filter k, BN's entry k and the head's kernel row k together.
  */
 import type { LayerIR, ModelIR } from '../ir.ts';
+import { layerClass } from '../layers/registry.ts';
+import type { ChannelContext, ChannelRole } from '../layers/types.ts';
 import { assembleGroups } from './channel-group-assembly.ts';
 import { inferShapes } from './shapes.ts';
-import { concatTyped } from '../typed-arrays.ts';
 
-export type ChannelRole = 'out' | 'in' | 'through';
+export type { ChannelRole } from '../layers/types.ts';
 
 /** One weight axis that follows a tensor's channels: `classes[i]` is the class of index i on `axis`. */
 export interface WeightBinding {
@@ -55,14 +64,6 @@ export interface ChannelAnalysis {
   /** Layers the analysis does not understand; each blocks only the classes it touches. */
   unsupported: { layer: string; className: string; reason: string }[];
 }
-
-const PASS_THROUGH = new Set([
-  'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise',
-  'GaussianDropout', 'AlphaDropout', 'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
-  'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'ZeroPadding2D',
-  'Cropping2D', 'UpSampling2D',
-]);
-const ELEMENTWISE_MERGES = new Set(['Add', 'Multiply', 'Subtract', 'Average', 'Maximum', 'Minimum']);
 
 class Unsupported extends Error {}
 
@@ -166,115 +167,33 @@ class Analyzer {
   }
 
   private visit(layer: LayerIR): Int32Array {
-    const c = layer.config;
-    const format = c.data_format;
-    if (format !== undefined && format !== null && format !== 'channels_last') throw new Unsupported(`data_format ${String(format)}`);
-    const cls = layer.className;
-    if (cls === 'InputLayer') {
-      const s = this.outShape(layer);
-      return this.fresh(s[s.length - 1]!, undefined, 'model input');
-    }
-    if (PASS_THROUGH.has(cls)) return this.single(layer);
-    if (cls === 'Activation') {
-      const input = this.single(layer);
-      if (c.activation === 'softmax') this.block(input, `layer "${layer.name}" applies softmax across channels`);
-      return input;
-    }
-    if (cls === 'Softmax') {
-      const input = this.single(layer);
-      this.block(input, `layer "${layer.name}" applies softmax across channels`);
-      return input;
-    }
-    if (cls === 'BatchNormalization') return this.batchNorm(layer);
-    if (cls === 'PReLU') {
-      const input = this.single(layer);
-      const alpha = layer.weights.find((w) => w.name === 'alpha');
-      if (alpha && alpha.shape[alpha.shape.length - 1] === input.length && input.length > 1) this.bind(layer, 'alpha', alpha.shape.length - 1, input, 'through');
-      return input;
-    }
-    if (cls === 'Flatten') {
-      const input = this.single(layer);
-      const spatial = this.outShape(layer)[0]! / input.length;
-      if (!Number.isInteger(spatial)) throw new Unsupported('output size is not a multiple of its input channels');
-      const out = new Int32Array(input.length * spatial);
-      for (let s = 0; s < spatial; s++) out.set(input, s * input.length); // NHWC: feature (h·W + w)·C + c
-      return out;
-    }
-    if (cls === 'DepthwiseConv2D') {
-      const input = this.single(layer);
-      const out = repeatEach(input, depthMultiplier(layer));
-      this.bind(layer, 'depthwise_kernel', 2, input, 'through');
-      this.bind(layer, 'bias', 0, out, 'through', true);
-      return out;
-    }
-    if (ELEMENTWISE_MERGES.has(cls)) return this.uniteInputs(layer);
-    if (cls === 'Concatenate') return this.concatenate(layer);
-    if (cls === 'Dense' || cls === 'Conv2D' || cls === 'Conv1D' || cls === 'Conv2DTranspose' || cls === 'SeparableConv2D') {
-      return this.producer(layer);
-    }
-    throw new Unsupported('no channel rule for this layer class');
+    const cls = layerClass(layer.className);
+    if (!cls) throw new Unsupported(`slimnet does not support ${layer.className} layers`);
+    if (!cls.channels) throw new Unsupported(`${layer.className} layers have no channel rule`);
+    return cls.channels(this.context(layer));
   }
 
-  private batchNorm(layer: LayerIR): Int32Array {
-    const input = this.single(layer);
-    const rank = this.outShape(layer).length;
-    const raw = Array.isArray(layer.config.axis) && layer.config.axis.length === 1 ? layer.config.axis[0] : (layer.config.axis ?? -1);
-    if (raw !== -1 && raw !== rank) throw new Unsupported(`normalises axis ${JSON.stringify(layer.config.axis)}, not the channel axis`);
-    for (const w of ['gamma', 'beta', 'moving_mean', 'moving_variance']) this.bind(layer, w, 0, input, 'through', w === 'gamma' || w === 'beta');
-    return input;
-  }
-
-  private uniteInputs(layer: LayerIR): Int32Array {
-    const inputs = this.inputSlots(layer);
-    if (inputs.length < 2) throw new Unsupported(`merges ${inputs.length} input(s)`);
-    const first = inputs[0]!;
-    if (inputs.some((s) => s.length !== first.length)) throw new Unsupported('merges inputs with different channel counts (broadcast)');
-    for (const s of inputs.slice(1)) for (let i = 0; i < first.length; i++) this.unite(first[i]!, s[i]!);
-    return first;
-  }
-
-  private concatenate(layer: LayerIR): Int32Array {
-    const rank = this.outShape(layer).length;
-    const raw = typeof layer.config.axis === 'number' ? layer.config.axis : -1;
-    const axis = raw < 0 ? rank + raw : raw - 1; // Keras counts the batch axis
-    if (axis !== rank - 1) return this.uniteInputs(layer); // along H or W: channel i of every input meets
-    return concatTyped(this.inputSlots(layer), Int32Array);
-  }
-
-  private producer(layer: LayerIR): Int32Array {
-    const c = layer.config;
-    const input = this.single(layer);
-    if (typeof c.groups === 'number' && c.groups !== 1) throw new Unsupported(`grouped convolution (groups ${c.groups})`);
-    const outShape = this.outShape(layer);
-    const softmax = c.activation === 'softmax' ? `layer "${layer.name}" applies softmax across its units` : undefined;
-    const out = this.fresh(outShape[outShape.length - 1]!, layer.name, softmax);
-    switch (layer.className) {
-      case 'Dense':
-        this.bind(layer, 'kernel', 0, input, 'in');
-        this.bind(layer, 'kernel', 1, out, 'out');
-        break;
-      case 'Conv2D':
-        this.bind(layer, 'kernel', 2, input, 'in');
-        this.bind(layer, 'kernel', 3, out, 'out');
-        break;
-      case 'Conv1D':
-        this.bind(layer, 'kernel', 1, input, 'in');
-        this.bind(layer, 'kernel', 2, out, 'out');
-        break;
-      case 'Conv2DTranspose':
-        this.bind(layer, 'kernel', 3, input, 'in');
-        this.bind(layer, 'kernel', 2, out, 'out');
-        break;
-      case 'SeparableConv2D': {
-        this.bind(layer, 'depthwise_kernel', 2, input, 'in');
-        this.bind(layer, 'pointwise_kernel', 2, repeatEach(input, depthMultiplier(layer)), 'in');
-        this.bind(layer, 'pointwise_kernel', 3, out, 'out');
-        break;
-      }
-    }
-    this.bind(layer, 'bias', 0, out, 'out', true);
-    this.atomProducers.set(layer.name, out);
-    return out;
+  /** What a class's channel rule may do with `layer` (see ChannelContext). */
+  private context(layer: LayerIR): ChannelContext {
+    return {
+      layer,
+      outShape: () => this.outShape(layer),
+      input: () => this.single(layer),
+      inputs: () => this.inputSlots(layer),
+      fresh: (count, opts = {}) => {
+        const atoms = this.fresh(count, opts.producer ? layer.name : undefined, opts.blocked);
+        if (opts.producer) this.atomProducers.set(layer.name, atoms);
+        return atoms;
+      },
+      bind: (weight, axis, atoms, role, optional) => this.bind(layer, weight, axis, atoms, role, optional),
+      block: (atoms, reason) => this.block(atoms, reason),
+      unite: (a, b) => {
+        for (let i = 0; i < a.length; i++) this.unite(a[i]!, b[i]!);
+      },
+      refuse: (reason) => {
+        throw new Unsupported(reason);
+      },
+    };
   }
 
   /** Atoms -> dense class ids; producers sharing a class -> one group. */
@@ -305,17 +224,4 @@ class Analyzer {
     const { groups, classGroup } = assembleGroups({ producerClasses, classCount, owners, blocked, bindings, classNameOf });
     return { slots, producerClasses, classCount, classGroup, groups, bindings, unsupported: this.unsupported };
   }
-}
-
-/** From the depthwise kernel [kh, kw, C, m]: tfjs's SeparableConv2D leaves depth_multiplier out of its config. */
-function depthMultiplier(layer: LayerIR): number {
-  const k = layer.weights.find((w) => w.name === 'depthwise_kernel');
-  if (k?.shape.length === 4) return k.shape[3]!;
-  return typeof layer.config.depth_multiplier === 'number' ? layer.config.depth_multiplier : 1;
-}
-
-function repeatEach(a: Int32Array, times: number): Int32Array {
-  const out = new Int32Array(a.length * times);
-  for (let i = 0; i < a.length; i++) out.fill(a[i]!, i * times, (i + 1) * times);
-  return out;
 }

@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { SlimnetError } from '../errors.ts';
+import { inferKnownShapes } from '../graph/shapes.ts';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
+import { layerClass } from '../layers/registry.ts';
 import { listModelFiles, readShards } from './model-files.ts';
 import { topologyToIR } from './topology.ts';
 import { decodeEntry, entryByteLength, type ManifestEntry } from './weights.ts';
@@ -86,6 +88,8 @@ export function irFromArtifacts(topology: unknown, specs: ManifestEntry[], data:
 export function irFromTopologyAndWeights(topology: unknown, named: NamedWeightValues[], where: string): ModelIR {
   const ir = topologyToIR(topology, where);
   attachWeights(ir.layers, named, where);
+  ir.layers = ir.layers.map((l) => layerClass(l.className)?.completeFromWeights?.(l) ?? l);
+  checkLayerWeights(ir, where);
   checkFiniteWeights(ir, where);
   return ir;
 }
@@ -114,56 +118,49 @@ function attachWeights(layers: LayerIR[], named: NamedWeightValues[], where: str
     }
     layer.weights.push(weight);
   }
-  for (const layer of layers) checkLayerWeights(layer, where);
 }
 
-/** Weight names a layer class must carry, in tfjs order; undefined for classes whose weights we don't know. */
-export function expectedWeightNames(layer: Pick<LayerIR, 'className' | 'config'>): string[] | undefined {
-  const c = layer.config;
-  const bias = c.use_bias === false ? [] : ['bias'];
-  switch (layer.className) {
-    case 'Conv1D':
-    case 'Conv2D':
-    case 'Conv2DTranspose':
-    case 'Dense':
-      return ['kernel', ...bias];
-    case 'DepthwiseConv2D':
-      return ['depthwise_kernel', ...bias];
-    case 'SeparableConv2D':
-      return ['depthwise_kernel', 'pointwise_kernel', ...bias];
-    case 'BatchNormalization':
-      return [...(c.scale === false ? [] : ['gamma']), ...(c.center === false ? [] : ['beta']), 'moving_mean', 'moving_variance'];
-    case 'InputLayer': case 'Activation': case 'ReLU': case 'LeakyReLU': case 'ELU': case 'Softmax':
-    case 'Dropout': case 'SpatialDropout2D': case 'MaxPooling2D': case 'AveragePooling2D':
-    case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D': case 'Flatten': case 'Reshape':
-    case 'Add': case 'Multiply': case 'Subtract': case 'Average': case 'Maximum': case 'Minimum':
-    case 'Concatenate': case 'ZeroPadding2D': case 'Cropping2D': case 'UpSampling2D':
-      return [];
-    default:
-      return undefined;
-  }
-}
-
-function checkLayerWeights(layer: LayerIR, where: string): void {
-  const expected = expectedWeightNames(layer);
-  if (!expected) return;
-  const have = layer.weights.map((w) => w.name);
-  const missing = expected.filter((n) => !have.includes(n));
-  const extra = have.filter((n) => !expected.includes(n));
-  if (missing.length > 0) {
-    throw new SlimnetError(
-      'MODEL_INVALID',
-      `layer "${layer.name}"`,
-      `${layer.className} is missing weight${missing.length > 1 ? 's' : ''} ${missing.join(', ')} in the manifest of ${where}`,
-      'the weights manifest does not match the topology; re-export the model',
-    );
-  }
-  if (extra.length > 0) {
-    throw new SlimnetError(
-      'MODEL_INVALID',
-      `weight "${layer.name}/${extra[0]}"`,
-      `${layer.className} has no weight named "${extra[0]}" (expected ${expected.join(', ') || 'none'}; ${where})`,
-      'the weights manifest does not match the topology; re-export the model',
-    );
+/**
+ * Every layer of a class slimnet knows must carry exactly the weights its family declares, with the shapes its
+ * config and input shapes give (checked wherever the input shapes can be inferred: not past a layer of an unknown
+ * class). A model that fails this would fail inside tfjs or onnxruntime instead.
+ */
+function checkLayerWeights(ir: ModelIR, where: string): void {
+  const shapes = inferKnownShapes(ir);
+  for (const layer of ir.layers) {
+    const cls = layerClass(layer.className);
+    const inputs = layer.inputs.map((n) => shapes.get(n));
+    if (!cls || !inputs.every((s) => s !== undefined)) continue;
+    const expected = cls.weights(layer, inputs as number[][]);
+    const have = layer.weights.map((w) => w.name);
+    const missing = expected.filter((e) => !have.includes(e.name)).map((e) => e.name);
+    const extra = have.filter((n) => !expected.some((e) => e.name === n));
+    if (missing.length > 0) {
+      throw new SlimnetError(
+        'MODEL_INVALID',
+        `layer "${layer.name}"`,
+        `${layer.className} is missing weight${missing.length > 1 ? 's' : ''} ${missing.join(', ')} in the manifest of ${where}`,
+        'the weights manifest does not match the topology; re-export the model',
+      );
+    }
+    if (extra.length > 0) {
+      throw new SlimnetError(
+        'MODEL_INVALID',
+        `weight "${layer.name}/${extra[0]}"`,
+        `${layer.className} has no weight named "${extra[0]}" (expected ${expected.map((e) => e.name).join(', ') || 'none'}; ${where})`,
+        'the weights manifest does not match the topology; re-export the model',
+      );
+    }
+    for (const e of expected) {
+      const w = layer.weights.find((x) => x.name === e.name)!;
+      if (w.shape.join() !== e.shape.join()) {
+        throw new SlimnetError(
+          'MODEL_INVALID',
+          `weight "${layer.name}/${e.name}"`,
+          `has shape [${w.shape}], but the ${layer.className} config on input [${inputs[0] ?? ''}] needs [${e.shape}] (${where})`,
+          'the weights manifest does not match the topology (a layer config was edited?); re-export the model',
+        );
+      }
+    }
   }
 }

@@ -6,6 +6,7 @@
  */
 import { SlimnetError } from '../errors.ts';
 import type { LayerIR, ModelIR } from '../ir.ts';
+import { layerFromKeras } from '../layers/registry.ts';
 
 export const DEFAULT_KERAS_VERSION = 'tfjs-layers 4.22.0';
 export const DEFAULT_BACKEND = 'tensor_flow.js';
@@ -103,7 +104,7 @@ function sequentialToIR(config: unknown, where: string): ModelIR {
   const layers: LayerIR[] = [];
   let rest = parsed;
   if (parsed[0].className === 'InputLayer') {
-    layers.push({ name: parsed[0].name, className: 'InputLayer', config: parsed[0].config, inputs: [], weights: [] });
+    layers.push(layerFromKeras({ name: parsed[0].name, className: 'InputLayer', keras: parsed[0].config }));
     rest = parsed.slice(1);
   } else {
     const first = parsed[0];
@@ -122,24 +123,17 @@ function sequentialToIR(config: unknown, where: string): ModelIR {
     // The InputLayer now owns shape and dtype; tfjs writes a layer's dtype only alongside an input shape.
     for (const k of [...INPUT_SHAPE_KEYS, 'dtype']) delete first.config[k];
     const inputName = uniqueName(`${first.name}_input`, taken);
-    layers.push({
+    layers.push(layerFromKeras({
       name: inputName,
       className: 'InputLayer',
-      config: {
-        batch_input_shape: batchShape,
-        dtype,
-        sparse: false,
-        name: inputName,
-      },
-      inputs: [],
-      weights: [],
-    });
+      keras: { batch_input_shape: batchShape, dtype, sparse: false, name: inputName },
+    }));
   }
   for (const p of rest) {
     if (p.className === 'InputLayer') {
       throw new SlimnetError('MODEL_INVALID', `layer "${p.name}"`, 'an InputLayer in the middle of a Sequential model', 'only the first layer may be an InputLayer');
     }
-    layers.push({ name: p.name, className: p.className, config: p.config, inputs: [layers[layers.length - 1].name], weights: [] });
+    layers.push(layerFromKeras({ name: p.name, className: p.className, keras: p.config, inputs: [layers[layers.length - 1].name] }));
   }
   return { name, layers, inputs: [layers[0].name], outputs: [layers[layers.length - 1].name] };
 }
@@ -204,7 +198,7 @@ function functionalToIR(config: unknown, where: string): ModelIR {
     if (p.className !== 'InputLayer' && inputs.length === 0) {
       throw new SlimnetError('MODEL_INVALID', `layer "${p.name}"`, `${p.className} has no inbound node (it is never called)`, 'remove unused layers from the model');
     }
-    return { name: p.name, className: p.className, config: p.config, inputs, weights: [] };
+    return layerFromKeras({ name: p.name, className: p.className, keras: p.config, inputs });
   });
   const inputs = tensorRefs(config.input_layers, 'input_layers', where);
   const outputs = tensorRefs(config.output_layers, 'output_layers', where);
@@ -261,7 +255,7 @@ export function irToTopology(ir: ModelIR): KerasModelTopology {
       layers: ir.layers.map((l) => ({
         name: l.name,
         class_name: l.className,
-        config: { ...structuredClone(l.config), name: l.name },
+        config: { ...structuredClone(l.keras), name: l.name },
         inbound_nodes: l.inputs.length === 0 ? [] : [l.inputs.map((i): [string, number, number, Json] => [i, 0, 0, {}])],
       })),
       input_layers: ir.inputs.map((n): [string, number, number] => [n, 0, 0]),

@@ -17,12 +17,13 @@
  */
 import { SlimnetError } from '../errors.ts';
 import { inferShapes } from '../graph/shapes.ts';
-import type { ModelIR } from '../ir.ts';
+import type { LayerIR, ModelIR } from '../ir.ts';
+import { classOf, isClass, LAYER_CLASSES, layerClass } from '../layers/registry.ts';
+import { layerWhere } from '../layers/shared.ts';
 import { TOOL } from '../version.ts';
 import { GraphBuilder, type Dim, type TensorRef } from './builder.ts';
+import { unsupportedOption, type LayerConverter } from './converter.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
-import { unsupportedOption } from './layer-converters/common.ts';
-import { converterFor } from './layers.ts';
 import { encodeModel } from './proto.ts';
 
 export const DEFAULT_OPSET = 13;
@@ -53,6 +54,18 @@ function extraOutputsOf(ir: ModelIR, requested: string[]): string[] {
   return [...new Set(requested)].filter((name) => !ir.outputs.includes(name));
 }
 
+/** Every class the ONNX export handles; InputLayer becomes a graph input rather than a node. */
+export const ONNX_LAYER_CLASSES: readonly string[] = LAYER_CLASSES.filter((c) => layerClass(c)!.arity === 'none' || layerClass(c)!.onnx);
+
+/** The layer's converter, or the one error for a class (or a class without ONNX support) the export cannot take. */
+export function converterFor(layer: LayerIR): LayerConverter {
+  const converter = classOf(layer).onnx;
+  if (!converter) {
+    throw new SlimnetError('LAYER_UNSUPPORTED', layerWhere(layer), `ONNX export does not support ${layer.className} layers`, `supported: ${ONNX_LAYER_CLASSES.join(', ')}`);
+  }
+  return converter as LayerConverter;
+}
+
 /** Serialized ModelProto (the bytes of a .onnx file) computing what the IR computes. */
 export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Array {
   const opset = opts.opset ?? DEFAULT_OPSET;
@@ -60,9 +73,8 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   const extras = extraOutputsOf(ir, opts.extraOutputs ?? []);
   // Fail on the first unsupported layer before any work, so the error is about the model, not a half-built graph.
   for (const layer of ir.layers) {
-    if (layer.className === 'InputLayer') {
-      const dtype = layer.config.dtype ?? 'float32';
-      if (dtype !== 'float32') throw unsupportedOption(layer, `${String(dtype)} inputs`, 'only float32 inputs can be exported');
+    if (isClass(layer, 'InputLayer')) {
+      if (layer.config.dtype !== 'float32') throw unsupportedOption(layer, `${layer.config.dtype} inputs`, 'only float32 inputs can be exported');
     } else {
       converterFor(layer);
     }
@@ -84,7 +96,7 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
     refs.set(name, { name, layout: 'keras', shape: shapeOf(name) });
   }
   for (const layer of model.layers) {
-    if (layer.className === 'InputLayer') continue;
+    if (classOf(layer).arity === 'none') continue;
     const inputs = layer.inputs.map((name) => {
       const ref = refs.get(name);
       if (!ref) throw new Error(`layer "${layer.name}" consumes "${name}", which is not computed before it`);

@@ -1,6 +1,9 @@
 /**
- * Per-layer output shapes for the channel analysis: inferShapes when it knows every layer, else what tfjs itself
- * computes when it builds the model — so a layer inferShapes lacks still gets analysed (and blocks only its groups).
+ * Per-layer output shapes for the channel analysis: inferShapes when slimnet knows every layer class, else what tfjs
+ * itself computes when it builds the model — so a model with a layer of a class the registry lacks (but tfjs runs)
+ * is still analysed, and that layer blocks only the channels it touches, as the analysis does for any layer it
+ * cannot follow. (The pipeline's baseline needs MACs, which raise the unsupported-class error first; this serves
+ * the stage when called directly, e.g. from the API.)
  */
 import { isSlimnetError } from '../errors.ts';
 import { inferShapes } from '../graph/shapes.ts';

@@ -4,16 +4,18 @@
  * the *pruned* network's activations matches the *original* network's. Consumers are refitted in topological
  * order on a live pruned model, so each fit sees the corrections made upstream. Forward passes only.
  *
- * Dense layers use every calibration row (all leading positions); Conv2D layers use a seeded sample of output
- * positions (im2col patches). Other consumers keep their sliced weights.
+ * A consumer is refitted when its class declares a `linearRows` view (pipeline/layers/): Dense uses every
+ * calibration row (all leading positions); convolutions use a seeded sample of output positions (im2col patches).
+ * Other consumers keep their sliced weights.
  */
 import * as tf from '@tensorflow/tfjs';
 import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { batches } from '../data/splits.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
+import { layerClass } from '../layers/registry.ts';
+import type { LinearRows } from '../layers/types.ts';
 import { createRng } from '../random.ts';
-import { convGeometry, convOutputSize, im2col } from './im2col.ts';
 import { solveRidge } from './least-squares.ts';
 import { keptIndices } from './remove-channels.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
@@ -23,7 +25,7 @@ export interface ReconstructOptions {
   batchSize: number;
   /** Ridge strength relative to the features' mean square (see solveRidge). */
   ridge: number;
-  /** Most rows (samples × positions) one Conv2D fit uses. */
+  /** Most rows (samples × positions) one sampled (convolution) fit uses. */
   maxConvRows: number;
   seed: number;
   /** Engine that reads the calibration activations (default 'auto': onnxruntime when the model exports). */
@@ -45,8 +47,6 @@ export interface LayerFit {
   mseBefore: number;
   mseAfter: number;
 }
-
-export const RECONSTRUCTABLE = new Set(['Dense', 'Conv2D']);
 
 export interface Reconstructor {
   /** `pruned` with its consumers refitted (a new IR), and how each fit went. */
@@ -75,7 +75,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
         const xOrig = await teacherActivations(layerOrig.inputs[0]!);
         // Read from `out` as it is now: refit() updates its weights in place, so upstream fits are seen.
         const xNew = await activations(out, layerNew.inputs[0]!, opts);
-        const rows = layerNew.className === 'Dense' ? denseRows(xOrig, xNew) : convRows(layerNew, xOrig, xNew, opts);
+        const rows = linearRows(layerNew, xOrig, xNew, opts);
         const fit = refit(layerOrig, layerNew, t, rows, opts.ridge);
         fits.push({ layer: t.layer, rows: rows.count, features: rows.nNew, ...fit });
       }
@@ -96,9 +96,7 @@ export function reconstructionTargets(analysis: ChannelAnalysis, removed: Readon
 }
 
 function isReconstructable(layer: LayerIR): boolean {
-  if (!RECONSTRUCTABLE.has(layer.className)) return false;
-  if (layer.className === 'Conv2D' && typeof layer.config.groups === 'number' && layer.config.groups !== 1) return false;
-  return layer.weights.some((w) => w.name === 'kernel');
+  return layerClass(layer.className)?.linearRows !== undefined && layer.weights.some((w) => w.name === 'kernel');
 }
 
 interface Activations {
@@ -133,23 +131,22 @@ interface Rows {
   new: Float32Array;
 }
 
-function denseRows(xOrig: Activations, xNew: Activations): Rows {
-  const nOrig = xOrig.shape[xOrig.shape.length - 1]!;
-  const nNew = xNew.shape[xNew.shape.length - 1]!;
-  return { count: xOrig.values.length / nOrig, nOrig, nNew, orig: xOrig.values, new: xNew.values };
-}
-
-/** im2col patches of both inputs at the same seeded sample of output positions. */
-function convRows(ln: LayerIR, xOrig: Activations, xNew: Activations, opts: ReconstructOptions): Rows {
-  const g = convGeometry(ln.config);
-  const [h, w] = xNew.shape as [number, number, number];
-  const [oh, ow] = convOutputSize(g, h, w);
-  const total = xNew.count * oh * ow;
-  const count = Math.min(total, opts.maxConvRows);
-  const rng = createRng(opts.seed);
-  const positions = count === total ? Array.from({ length: total }, (_, i) => i) : Array.from({ length: count }, () => rng.int(total));
-  const orig = im2col(xOrig.values, xOrig.shape as [number, number, number], g, positions);
-  const fresh = im2col(xNew.values, xNew.shape as [number, number, number], g, positions);
+/**
+ * The layer's input rows from both networks' activations: every position (Dense), or the same seeded sample of
+ * output positions of both (convolutions, whose rows are im2col patches).
+ */
+function linearRows(ln: LayerIR, xOrig: Activations, xNew: Activations, opts: ReconstructOptions): Rows {
+  const view = layerClass(ln.className)!.linearRows as LinearRows;
+  let positions: number[] | undefined;
+  let count = xNew.count * view.positions(ln.config, xNew.shape);
+  if (view.sampled) {
+    const total = count;
+    count = Math.min(total, opts.maxConvRows);
+    const rng = createRng(opts.seed);
+    positions = count === total ? Array.from({ length: total }, (_, i) => i) : Array.from({ length: count }, () => rng.int(total));
+  }
+  const orig = view.rows(ln.config, xOrig.values, xOrig.shape, positions);
+  const fresh = view.rows(ln.config, xNew.values, xNew.shape, positions);
   return { count, nOrig: orig.length / count, nNew: fresh.length / count, orig, new: fresh };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import { cloneIR, type LayerIR, type ModelIR, type WeightIR } from '../ir.ts';
+import { layerClass } from '../layers/registry.ts';
 
 /** Keeps the indices `keep` (ascending) of `axis`. */
 export function sliceAxis(w: WeightIR, axis: number, keep: ArrayLike<number>): WeightIR {
@@ -31,8 +32,6 @@ export function keptIndices(classes: Int32Array, removed: ReadonlySet<number>): 
   return keep;
 }
 
-const UNIT_KEY: Record<string, string> = { Dense: 'units', Conv2D: 'filters', Conv1D: 'filters', Conv2DTranspose: 'filters', SeparableConv2D: 'filters' };
-
 /**
  * A new IR without the `removed` classes. Throws (a bug in the caller) if a removed class is blocked or a
  * producer would lose every channel.
@@ -57,16 +56,17 @@ export function removeChannels(ir: ModelIR, analysis: ChannelAnalysis, removed: 
     const kept = keptIndices(classes, removed).length;
     if (kept === classes.length) continue;
     if (kept === 0) throw new Error(`pruning plan removes every channel of layer "${name}"`);
-    const layer = byName.get(name)!;
-    setUnits(layer, kept);
+    const i = out.layers.findIndex((l) => l.name === name);
+    out.layers[i] = withUnits(out.layers[i]!, kept);
   }
   return out;
 }
 
-function setUnits(layer: LayerIR, n: number): void {
-  const key = UNIT_KEY[layer.className];
-  if (!key) throw new Error(`layer "${layer.name}" (${layer.className}) is not a channel producer`);
-  layer.config[key] = n;
+/** A producer with `n` output channels (its class says which config field that is). */
+function withUnits(layer: LayerIR, n: number): LayerIR {
+  const resize = layerClass(layer.className)?.withOutputChannels;
+  if (!resize) throw new Error(`layer "${layer.name}" (${layer.className}) is not a channel producer`);
+  return resize(layer, n);
 }
 
 /** Output channel indices each producer loses under `removed` (the replayable part of a plan). */

@@ -7,7 +7,10 @@
  *   gradient tape then throws ("Cannot read properties of undefined (reading 'id')").
  * Weights are shared by layer name, so trained weights go back into the original IR with `copyWeightsByName`.
  */
-import { cloneIR, type ModelIR } from '../ir.ts';
+import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
+import type { ActivationName } from '../layers/activations/names.ts';
+import { isClass, layerClass, withConfig } from '../layers/registry.ts';
+import type { LayerConfig } from '../layers/types.ts';
 
 export interface TrainingIR {
   ir: ModelIR;
@@ -21,16 +24,17 @@ export function trainingIR(source: ModelIR): TrainingIR {
   const ir = cloneIR(source);
   const frozen = completeBatchNorms(ir);
   const name = ir.outputs[0];
-  const layer = ir.layers.find((l) => l.name === name);
+  const at = ir.layers.findIndex((l) => l.name === name);
+  const layer = ir.layers[at];
   if (!layer) throw new Error(`IR has no output layer "${name}"`);
-  const softmaxLayer = layer.className === 'Softmax' || (layer.className === 'Activation' && layer.config.activation === 'softmax');
-  if (softmaxLayer && layer.inputs.length === 1) {
+  const last = layerClass(layer.className)?.finalActivation?.(layer.config);
+  if (last?.name === 'softmax' && !last.fused && layer.inputs.length === 1) {
     ir.outputs[0] = layer.inputs[0]!;
     ir.layers = ir.layers.filter((l) => l !== layer || ir.outputs.includes(l.name) || ir.layers.some((c) => c.inputs.includes(l.name)));
     return { ir, hadSoftmax: true, frozen };
   }
-  if (layer.config.activation === 'softmax') {
-    layer.config.activation = 'linear';
+  if (last?.name === 'softmax' && last.fused) {
+    ir.layers[at] = withConfig(layer as LayerIR<LayerConfig & { activation: ActivationName }>, { activation: 'linear' });
     return { ir, hadSoftmax: true, frozen };
   }
   return { ir, hadSoftmax: false, frozen };
@@ -38,22 +42,22 @@ export function trainingIR(source: ModelIR): TrainingIR {
 
 function completeBatchNorms(ir: ModelIR): Set<string> {
   const frozen = new Set<string>();
-  for (const layer of ir.layers) {
-    if (layer.className !== 'BatchNormalization') continue;
+  ir.layers = ir.layers.map((layer) => {
+    if (!isClass(layer, 'BatchNormalization')) return layer;
     const mean = layer.weights.find((w) => w.name === 'moving_mean');
-    if (!mean) continue;
+    if (!mean) return layer;
     const constant = (name: string, value: number) => ({ name, shape: [...mean.shape], values: new Float32Array(mean.values.length).fill(value) });
-    if (layer.config.scale === false) {
-      layer.config.scale = true;
+    if (!layer.config.scale) {
       layer.weights.unshift(constant('gamma', 1));
       frozen.add(`${layer.name}/gamma`);
     }
-    if (layer.config.center === false) {
-      layer.config.center = true;
+    if (!layer.config.center) {
       layer.weights.splice(layer.weights.findIndex((w) => w.name === 'moving_mean'), 0, constant('beta', 0));
       frozen.add(`${layer.name}/beta`);
     }
-  }
+    if (layer.config.scale && layer.config.center) return layer;
+    return withConfig(layer, { ...(!layer.config.scale && { scale: true }), ...(!layer.config.center && { center: true }) });
+  });
   return frozen;
 }
 

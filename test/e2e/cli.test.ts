@@ -11,6 +11,7 @@ import { fileLoadHandler } from '../../pipeline/io/tfjs-file-handler.ts';
 import type { Report } from '../../pipeline/report.ts';
 import { writeModel } from '../../pipeline/io/write-model.ts';
 import { tinyModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
+import { layer } from '../fixtures/ir.ts';
 
 const BIN = path.resolve('bin/slimnet.js');
 let work: string;
@@ -96,7 +97,7 @@ test('an unsupported layer fails the export with one line naming the layer, exit
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-lstm-'));
   // A Permute (identity order) before Flatten: tfjs runs it, ONNX export does not cover it.
   const ir = tinyModelIR();
-  ir.layers.splice(1, 0, { name: 'permute', className: 'Permute', inputs: ['input'], weights: [], config: { name: 'permute', dims: [1, 2, 3] } });
+  ir.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
   ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
   await writeModel(ir, dir);
   const r = slimnet(['compress', '--model', path.join(dir, 'model.json'), '--data', task.dataDir, '--out', path.join(dir, 'out'), '--stages', 'export']);

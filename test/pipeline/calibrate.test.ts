@@ -9,6 +9,7 @@ import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../pipeline/ir.ts';
 import { createRng } from '../../pipeline/random.ts';
 import { functionalResidual, randomizeWeights, sequentialCnn } from '../fixtures/models.ts';
+import { modelInputShape } from '../../pipeline/runner.ts';
 
 before(async () => {
   await initEngine('cpu'); // reference float32 kernels for the tfjs side
@@ -49,8 +50,8 @@ for (const c of cases) {
     const ir = await irFromTfjsModel(model);
     model.dispose();
     const layers = c.layers(ir);
-    const sampleShape = ir.layers.find((l) => l.name === ir.inputs[0])!.config.batch_input_shape as number[];
-    const shape = sampleShape.slice(1);
+    const sampleShape = modelInputShape(ir) as number[];
+    const shape = sampleShape;
     const tensorsBefore = tf.memory().numTensors;
     const [ort, ref] = [await readWith('ort', ir, layers, shape), await readWith('tfjs', ir, layers, shape)];
     assert.equal(tf.memory().numTensors, tensorsBefore, 'readers must release their tensors');

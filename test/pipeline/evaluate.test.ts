@@ -4,6 +4,7 @@ import type { LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { createPredictor, measureAccuracy, predictSet, type Predictor } from '../../pipeline/evaluate.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
+import { layer } from '../fixtures/ir.ts';
 
 before(async () => {
   await initEngine('wasm');
@@ -63,7 +64,7 @@ test('ORT and tfjs predictors agree on the same IR; auto falls back to tfjs for 
   tfjs.dispose();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
 
-  ir.layers.splice(1, 0, { name: 'permute', className: 'Permute', inputs: ['input'], weights: [], config: { name: 'permute', dims: [1, 2, 3] } });
+  ir.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
   ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
   const fallback = await createPredictor(ir, 'auto');
   assert.match(fallback.engine, /^tfjs/);

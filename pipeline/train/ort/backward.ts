@@ -6,9 +6,9 @@
  */
 import type { GraphBuilder, TensorRef } from '../../onnx/builder.ts';
 import type { ModelIR } from '../../ir.ts';
-import { activationBackward } from './grad-rules/activations.ts';
+import { activationBackward } from '../../layers/activations/functions.ts';
 import type { ForwardPass } from './forward.ts';
-import type { InputGradient } from './grad-rules/types.ts';
+import type { InputGradient } from './rule.ts';
 
 /** Where the loss enters: the gradient with respect to `layer`'s pre-activation output (in that tensor's layout). */
 export interface GradientSeed {

@@ -1,9 +1,9 @@
 /** The training-mode forward pass over the IR graph: each layer's rule, then its activation, in topological order. */
 import type { Dim, GraphBuilder, TensorRef } from '../../onnx/builder.ts';
 import type { LayerIR, ModelIR } from '../../ir.ts';
-import { activationForward } from './grad-rules/activations.ts';
-import { ruleFor } from './grad-rules/index.ts';
-import type { Forward, LayerRule } from './grad-rules/types.ts';
+import { activationForward } from '../../layers/activations/functions.ts';
+import { classOf } from '../../layers/registry.ts';
+import type { Forward, LayerRule } from './rule.ts';
 import type { WeightRegistry } from './weights.ts';
 
 export interface LayerRecord {
@@ -29,9 +29,10 @@ export function buildForward(b: GraphBuilder, ir: ModelIR, shapes: Map<string, D
   const records = new Map<string, LayerRecord>();
   for (const name of ir.inputs) outputs.set(name, { name, layout: 'keras', shape: shapes.get(name)! });
   for (const layer of ir.layers) {
-    if (layer.className === 'InputLayer') continue;
-    const rule = ruleFor(layer.className);
-    if (!rule) throw new Error(`no ORT training rule for ${layer.className} (canTrainOnOrt should have refused layer "${layer.name}")`);
+    const cls = classOf(layer);
+    if (cls.arity === 'none') continue;
+    const rule = cls.ort;
+    if (typeof rule === 'string') throw new Error(`${rule} (canTrainOnOrt should have refused layer "${layer.name}")`);
     const inputs = layer.inputs.map((n) => {
       const ref = outputs.get(n);
       if (!ref) throw new Error(`layer "${layer.name}" consumes "${n}", which is not computed before it`);

@@ -8,8 +8,8 @@
  */
 import type { GraphBuilder } from '../../onnx/builder.ts';
 import type { LayerIR, ModelIR } from '../../ir.ts';
-import { activationByName } from './grad-rules/activations.ts';
-import { mul, reduceSum, reshape, scalar } from './grad-rules/ops.ts';
+import { layerClass } from '../../layers/registry.ts';
+import { mul, reduceSum, reshape, scalar } from './ops.ts';
 
 export interface LossOptions {
   numClasses: number;
@@ -80,13 +80,8 @@ export function softmaxOutputProblem(ir: ModelIR, outputRank: number): { layer: 
   return finalSoftmax(layer) ? { layer } : { layer, problem: 'an output without a final softmax (the loss is cross-entropy on class probabilities)' };
 }
 
-/** Whether `layer` ends in a softmax over the last axis (fused activation, Activation layer or Softmax layer). */
+/** Whether `layer` ends in a softmax over the class axis of a [batch, classes] output (fused, Activation or Softmax layer). */
 function finalSoftmax(layer: LayerIR): boolean {
-  if (layer.className === 'Softmax') {
-    const raw = layer.config.axis;
-    const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? 1;
-    return axis === -1 || axis === 1;
-  }
-  const name = layer.config.activation;
-  return typeof name === 'string' && activationByName(name)?.kind === 'softmax';
+  const last = layerClass(layer.className)?.finalActivation?.(layer.config);
+  return last?.name === 'softmax' && (last.axis === undefined || last.axis === -1 || last.axis === 1);
 }

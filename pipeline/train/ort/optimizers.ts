@@ -6,7 +6,7 @@
  *   Momentum: a ← μa + g;  w ← w − lr·a
  */
 import type { GraphBuilder } from '../../onnx/builder.ts';
-import { mul, opInto, scalar } from './grad-rules/ops.ts';
+import { mul, opInto, scalar } from './ops.ts';
 import type { CarriedTensor } from './weights.ts';
 
 export type OptimizerName = 'adam' | 'sgd-momentum';

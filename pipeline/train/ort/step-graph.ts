@@ -12,7 +12,7 @@ import type { ModelIR } from '../../ir.ts';
 import { TOOL } from '../../version.ts';
 import { buildBackward } from './backward.ts';
 import { buildForward } from './forward.ts';
-import { opInto } from './grad-rules/ops.ts';
+import { opInto } from './ops.ts';
 import { buildLoss } from './loss.ts';
 import { buildOptimizer, type OptimizerConfig } from './optimizers.ts';
 import { canTrainOnOrt } from './support.ts';

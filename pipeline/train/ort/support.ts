@@ -2,7 +2,7 @@
 import { inferShapes } from '../../graph/shapes.ts';
 import type { Dim } from '../../onnx/builder.ts';
 import type { ModelIR } from '../../ir.ts';
-import { ruleFor } from './grad-rules/index.ts';
+import { isClass, layerClass } from '../../layers/registry.ts';
 import { softmaxOutputProblem } from './loss.ts';
 
 export type OrtTrainability =
@@ -14,12 +14,14 @@ export function canTrainOnOrt(ir: ModelIR): OrtTrainability {
   const refuse = (layer: { name: string; className: string }, reason: string) =>
     ({ ok: false as const, layer: layer.name, className: layer.className, reason });
   for (const layer of ir.layers) {
-    if (layer.className === 'InputLayer') {
-      const dtype = layer.config.dtype ?? 'float32';
-      if (dtype !== 'float32') return refuse(layer, `${String(dtype)} input`);
+    const cls = layerClass(layer.className);
+    if (isClass(layer, 'InputLayer')) {
+      if (layer.config.dtype !== 'float32') return refuse(layer, `${layer.config.dtype} input`);
       if (ir.inputs.length !== 1) return refuse(layer, `a model with ${ir.inputs.length} inputs (ORT training feeds one)`);
-    } else if (!ruleFor(layer.className)) {
-      return refuse(layer, `no ORT training rule for ${layer.className}`);
+    } else if (!cls) {
+      return refuse(layer, `slimnet does not support ${layer.className} layers`);
+    } else if (typeof cls.ort === 'string') {
+      return refuse(layer, cls.ort);
     }
   }
   let shapes: Map<string, Dim[]>;
@@ -30,9 +32,10 @@ export function canTrainOnOrt(ir: ModelIR): OrtTrainability {
     return refuse(first, `shape inference failed: ${(e as Error).message}`);
   }
   for (const layer of ir.layers) {
-    if (layer.className === 'InputLayer') continue;
+    const rule = layerClass(layer.className)!.ort;
+    if (typeof rule === 'string') continue; // the InputLayer
     const inShapes = layer.inputs.map((n) => shapes.get(n)!);
-    const problem = ruleFor(layer.className)!.unsupported?.(layer, inShapes);
+    const problem = rule.unsupported?.(layer, inShapes);
     if (problem) return refuse(layer, problem);
   }
   const out = softmaxOutputProblem(ir, shapes.get(ir.outputs[0] ?? '')?.length ?? 0);

@@ -4,10 +4,10 @@
  * (layers with trainable: false) are constants. Dropout masks are per-step inputs.
  */
 import type { Dim, GraphBuilder } from '../../onnx/builder.ts';
-import { requireWeight } from '../../onnx/layer-converters/common.ts';
+import { requireWeight } from '../../onnx/converter.ts';
 import type { LayerIR } from '../../ir.ts';
-import { asStored } from './grad-rules/ops.ts';
-import type { WeightAccess, WeightLayout } from './grad-rules/types.ts';
+import { asStored } from './ops.ts';
+import type { WeightAccess, WeightLayout } from './rule.ts';
 
 /** A tensor carried between steps: fed as `input`, produced as `output`, starting from `initial`. */
 export interface CarriedTensor {
@@ -34,7 +34,7 @@ export interface DropoutMask {
 }
 
 export function isLayerTrainable(layer: LayerIR): boolean {
-  return layer.config.trainable !== false;
+  return layer.config.trainable;
 }
 
 export class WeightRegistry {

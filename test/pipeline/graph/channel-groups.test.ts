@@ -6,6 +6,7 @@ import type { LayerIR, ModelIR } from '../../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { depthwiseNet, functionalResidual, mergeNet, sequentialCnn } from '../../fixtures/models.ts';
 import { depthwiseChain, residualConcat } from '../prune/prunable-models.ts';
+import { inputLayer, layer, zeros } from '../../fixtures/ir.ts';
 
 before(async () => {
   await initEngine('wasm');
@@ -91,22 +92,19 @@ test('model inputs are never pruned: merges of inputs leave nothing removable', 
 
 /** An IR with a layer class nobody knows, between two convolutions; shapes supplied by hand. */
 function mysteryIR(): { ir: ModelIR; shapes: Map<string, number[]> } {
-  const conv = (name: string, input: string, inC: number, outC: number): LayerIR => ({
-    name, className: 'Conv2D', inputs: [input], config: { name, filters: outC, kernel_size: [1, 1], padding: 'valid' },
-    weights: [{ name: 'kernel', shape: [1, 1, inC, outC], values: new Float32Array(inC * outC) }, { name: 'bias', shape: [outC], values: new Float32Array(outC) }],
-  });
+  const conv = (name: string, input: string, inC: number, outC: number): LayerIR =>
+    layer(name, 'Conv2D', [input], { filters: outC, kernel_size: [1, 1], padding: 'valid' }, [zeros('kernel', [1, 1, inC, outC]), zeros('bias', [outC])]);
   const ir: ModelIR = {
     name: 'mystery', inputs: ['in'], outputs: ['head'],
     layers: [
-      { name: 'in', className: 'InputLayer', inputs: [], weights: [], config: { name: 'in', batch_input_shape: [null, 4, 4, 2] } },
+      inputLayer([4, 4, 2]),
       conv('a', 'in', 2, 3),
-      { name: 'm', className: 'MysteryLayer', inputs: ['a'], weights: [], config: { name: 'm' } },
+      layer('m', 'MysteryLayer', ['a']),
       conv('b', 'm', 3, 5),
       conv('c', 'in', 2, 4),
-      { name: 'cat', className: 'Concatenate', inputs: ['b', 'c'], weights: [], config: { name: 'cat', axis: -1 } },
-      { name: 'gap', className: 'GlobalAveragePooling2D', inputs: ['cat'], weights: [], config: { name: 'gap' } },
-      { name: 'head', className: 'Dense', inputs: ['gap'], config: { name: 'head', units: 2 },
-        weights: [{ name: 'kernel', shape: [9, 2], values: new Float32Array(18) }, { name: 'bias', shape: [2], values: new Float32Array(2) }] },
+      layer('cat', 'Concatenate', ['b', 'c'], { axis: -1 }),
+      layer('gap', 'GlobalAveragePooling2D', ['cat']),
+      layer('head', 'Dense', ['gap'], { units: 2 }, [zeros('kernel', [9, 2]), zeros('bias', [2])]),
     ],
   };
   const shapes = new Map<string, number[]>([['in', [4, 4, 2]], ['a', [4, 4, 3]], ['m', [4, 4, 3]], ['b', [4, 4, 5]], ['c', [4, 4, 4]], ['cat', [4, 4, 9]], ['gap', [9]], ['head', [2]]]);

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { countMacs } from '../../../pipeline/graph/macs.ts';
-import type { LayerIR, ModelIR } from '../../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { depthwiseNet, exampleCnn } from '../../fixtures/models.ts';
+import { isSlimnetError } from '../../../pipeline/errors.ts';
+import { inputLayer, layer, model, zeros } from '../../fixtures/ir.ts';
 
 before(async () => {
   await initEngine('wasm');
@@ -40,36 +41,19 @@ test('depthwise, separable, Dense on a 3-D tensor', async () => {
   m.dispose();
 });
 
-test('grouped Conv2D divides by groups (IR-only)', () => {
-  const l = (name: string, className: string, inputs: string[], config: Record<string, unknown>): LayerIR => ({ name, className, inputs, config, weights: [] });
-  const ir: ModelIR = {
-    name: 'g',
-    inputs: ['in'],
-    outputs: ['c'],
-    layers: [l('in', 'InputLayer', [], { batch_input_shape: [null, 5, 5, 8] }), l('c', 'Conv2D', ['in'], { filters: 4, kernel_size: 1, groups: 2 })],
-  };
-  assert.equal(countMacs(ir).total, 5 * 5 * 4 * 1 * 4);
+test('a grouped Conv2D (Keras groups > 1; tfjs has none) is refused where the layer is made', () => {
+  assert.throws(() => layer('c', 'Conv2D', ['in'], { filters: 4, kernel_size: 1, groups: 2 }), (e: unknown) =>
+    isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && e.where === 'layer "c" (Conv2D)' && /config\.groups/.test(e.message));
 });
 
-test('SeparableConv2D takes its depth multiplier from the kernel (tfjs drops it from the config)', () => {
+test('SeparableConv2D counts its depth multiplier (IR-only)', () => {
   const [kh, kw, inC, mult, filters] = [3, 3, 4, 2, 5];
-  const ir: ModelIR = {
-    name: 'sep',
-    inputs: ['in'],
-    outputs: ['sep'],
-    layers: [
-      { name: 'in', className: 'InputLayer', inputs: [], weights: [], config: { name: 'in', batch_input_shape: [null, 8, 8, inC] } },
-      {
-        name: 'sep',
-        className: 'SeparableConv2D',
-        inputs: ['in'],
-        config: { name: 'sep', filters, kernel_size: [kh, kw], padding: 'same', use_bias: false },
-        weights: [
-          { name: 'depthwise_kernel', shape: [kh, kw, inC, mult], values: new Float32Array(kh * kw * inC * mult) },
-          { name: 'pointwise_kernel', shape: [1, 1, inC * mult, filters], values: new Float32Array(inC * mult * filters) },
-        ],
-      },
-    ],
-  };
+  const ir = model(
+    inputLayer([8, 8, inC]),
+    layer('sep', 'SeparableConv2D', ['in'], { filters, kernel_size: [kh, kw], padding: 'same', use_bias: false, depth_multiplier: mult }, [
+      zeros('depthwise_kernel', [kh, kw, inC, mult]),
+      zeros('pointwise_kernel', [1, 1, inC * mult, filters]),
+    ]),
+  );
   assert.equal(countMacs(ir).total, 8 * 8 * inC * mult * kh * kw + 8 * 8 * inC * mult * filters);
 });

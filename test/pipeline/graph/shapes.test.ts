@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { SlimnetError } from '../../../pipeline/errors.ts';
-import type { LayerIR, ModelIR } from '../../../pipeline/ir.ts';
-import { inferShapes, SUPPORTED_SHAPE_CLASSES } from '../../../pipeline/graph/shapes.ts';
+import type { ModelIR } from '../../../pipeline/ir.ts';
+import { inferShapes } from '../../../pipeline/graph/shapes.ts';
+import { LAYER_CLASSES } from '../../../pipeline/layers/registry.ts';
+import { inputLayer, layer, model } from '../../fixtures/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { depthwiseNet, exampleCnn, functionalResidual, mergeNet, sequentialCnn } from '../../fixtures/models.ts';
 
@@ -20,7 +22,8 @@ function convVariants(): tf.LayersModel {
   x = tf.layers.maxPooling2d({ poolSize: 2, strides: 1, padding: 'same', name: 'mp_s1' }).apply(x) as tf.SymbolicTensor;
   // tfjs ignores a DepthwiseConv2D's dilation; inferShapes must agree with the runtime.
   x = tf.layers.depthwiseConv2d({ kernelSize: 2, padding: 'valid', dilationRate: 2, name: 'dw_valid' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.separableConv2d({ filters: 2, kernelSize: 2, strides: 2, depthMultiplier: 3, padding: 'same', name: 'sep_s2' }).apply(x) as tf.SymbolicTensor;
+  // (depthMultiplier stays 1: tfjs leaves it out of a SeparableConv2D's saved config and cannot load its own model otherwise.)
+  x = tf.layers.separableConv2d({ filters: 2, kernelSize: 2, strides: 2, padding: 'same', name: 'sep_s2' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.permute({ dims: [2, 1, 3], name: 'perm' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: 'valid', name: 'deconv' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: 'flat' }).apply(x) as tf.SymbolicTensor;
@@ -51,59 +54,53 @@ describe('inferShapes agrees with tfjs layer.outputShape', () => {
   }
 });
 
-function layer(name: string, className: string, inputs: string[], config: Record<string, unknown> = {}): LayerIR {
-  return { name, className, inputs, config: { name, ...config }, weights: [] };
-}
-function model(...layers: LayerIR[]): ModelIR {
-  return { name: 'm', layers, inputs: [layers[0].name], outputs: [layers[layers.length - 1].name] };
-}
-const input = (shape: (number | null)[]) => layer('in', 'InputLayer', [], { batch_input_shape: [null, ...shape] });
-
 describe('inferShapes from hand-written IR', () => {
-  test('Subtract broadcasts, Concatenate on axis 2, Reshape with -1, GAP keepdims, ZeroPadding2D int', () => {
+  test('Subtract broadcasts, Concatenate on axis 2, Reshape with -1, ZeroPadding2D int, UpSampling2D', () => {
     const ir = model(
-      input([4, 6, 3]),
+      inputLayer([4, 6, 3]),
       layer('pad', 'ZeroPadding2D', ['in'], { padding: 1 }),
       layer('crop', 'Cropping2D', ['pad'], { cropping: [1, 2] }),
-      layer('gap', 'GlobalAveragePooling2D', ['in'], { keepdims: true }),
-      layer('sub', 'Subtract', ['in', 'gap']),
+      layer('gap', 'GlobalAveragePooling2D', ['in']),
+      layer('rs1', 'Reshape', ['gap'], { target_shape: [1, 1, 3] }),
+      layer('sub', 'Subtract', ['in', 'rs1']),
       layer('cat', 'Concatenate', ['sub', 'in'], { axis: 2 }),
       layer('rs', 'Reshape', ['cat'], { target_shape: [2, -1] }),
-      layer('up', 'UpSampling2D', ['crop'], { size: 3 }),
+      layer('up', 'UpSampling2D', ['crop'], { size: [3, 2] }),
     );
     const s = inferShapes(ir);
     assert.deepEqual(s.get('pad'), [6, 8, 3]);
     assert.deepEqual(s.get('crop'), [4, 4, 3]);
-    assert.deepEqual(s.get('gap'), [1, 1, 3]);
+    assert.deepEqual(s.get('gap'), [3]);
     assert.deepEqual(s.get('sub'), [4, 6, 3]);
     assert.deepEqual(s.get('cat'), [4, 12, 3]);
     assert.deepEqual(s.get('rs'), [2, 72]);
-    assert.deepEqual(s.get('up'), [12, 12, 3]);
+    assert.deepEqual(s.get('up'), [12, 8, 3]);
   });
 
   test('unknown class: LAYER_UNSUPPORTED naming layer and class, hint lists supported classes', () => {
-    const ir = model(input([4]), layer('mystery', 'Lambda', ['in']));
+    const ir = model(inputLayer([4]), layer('mystery', 'Lambda', ['in']));
     assert.throws(() => inferShapes(ir), (e: unknown) => {
       assert.ok(e instanceof SlimnetError);
       assert.equal(e.code, 'LAYER_UNSUPPORTED');
       assert.equal(e.where, 'layer "mystery" (Lambda)');
+      assert.equal(e.message, 'slimnet does not support Lambda layers');
       assert.match(e.hint!, /Conv2D/);
       return true;
     });
-    assert.ok(SUPPORTED_SHAPE_CLASSES.includes('SeparableConv2D'));
+    assert.ok(LAYER_CLASSES.includes('SeparableConv2D'));
   });
 
-  test('channels_first, mismatched merges, bad reshapes, variable input sizes are named errors', () => {
-    const cases: Array<[ModelIR, string, string]> = [
-      [model(input([3, 8, 8]), layer('cf', 'Conv2D', ['in'], { filters: 2, kernel_size: 3, data_format: 'channels_first' })), 'LAYER_UNSUPPORTED', 'layer "cf"'],
-      [model(input([4, 4, 2]), layer('p', 'MaxPooling2D', ['in']), layer('bad_add', 'Add', ['in', 'p'])), 'MODEL_INVALID', 'layer "bad_add"'],
-      [model(input([4, 4, 2]), layer('p', 'MaxPooling2D', ['in']), layer('bad_cat', 'Concatenate', ['in', 'p'])), 'MODEL_INVALID', 'layer "bad_cat"'],
-      [model(input([6]), layer('bad_rs', 'Reshape', ['in'], { target_shape: [4, -1] })), 'MODEL_INVALID', 'layer "bad_rs"'],
-      [model(input([null, null, 3]), layer('f', 'Flatten', ['in'])), 'MODEL_INVALID', 'layer "in"'],
-      [model(input([8]), layer('d2', 'Conv2D', ['in'], { filters: 1, kernel_size: 1 })), 'MODEL_INVALID', 'layer "d2"'],
+  test('mismatched merges, bad reshapes, variable input sizes, wrong ranks are named errors', () => {
+    const cases: Array<[() => ModelIR, string, string]> = [
+      [() => model(inputLayer([4, 4, 2]), layer('p', 'MaxPooling2D', ['in']), layer('bad_add', 'Add', ['in', 'p'])), 'MODEL_INVALID', 'layer "bad_add" (Add)'],
+      [() => model(inputLayer([4, 4, 2]), layer('p', 'MaxPooling2D', ['in']), layer('bad_cat', 'Concatenate', ['in', 'p'])), 'MODEL_INVALID', 'layer "bad_cat" (Concatenate)'],
+      [() => model(inputLayer([6]), layer('bad_rs', 'Reshape', ['in'], { target_shape: [4, -1] })), 'MODEL_INVALID', 'layer "bad_rs" (Reshape)'],
+      [() => model(inputLayer([null, null, 3]), layer('f', 'Flatten', ['in'])), 'MODEL_INVALID', 'layer "in" (InputLayer)'],
+      [() => model(inputLayer([8]), layer('d2', 'Conv2D', ['in'], { filters: 1, kernel_size: 1 })), 'MODEL_INVALID', 'layer "d2" (Conv2D)'],
+      [() => model(inputLayer([4, 4, 2]), layer('two', 'Dense', ['in', 'in'], { units: 2 })), 'MODEL_INVALID', 'layer "two" (Dense)'],
     ];
-    for (const [ir, code, where] of cases) {
-      assert.throws(() => inferShapes(ir), (e: unknown) => e instanceof SlimnetError && e.code === code && e.where === where, where);
+    for (const [build, code, where] of cases) {
+      assert.throws(() => inferShapes(build()), (e: unknown) => e instanceof SlimnetError && e.code === code && e.where === where, where);
     }
   });
 });

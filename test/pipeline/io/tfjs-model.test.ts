@@ -10,6 +10,7 @@ import { fileLoadHandler } from '../../../pipeline/io/tfjs-file-handler.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { writeModel } from '../../../pipeline/io/write-model.ts';
 import { depthwiseNet, functionalResidual, mergeNet, predictFlat, randomInputs, sequentialCnn } from '../../fixtures/models.ts';
+import { isClass, layerFromKeras } from '../../../pipeline/layers/registry.ts';
 
 let dir: string;
 before(async () => {
@@ -65,15 +66,16 @@ describe('IR <-> tfjs model round trip', () => {
     assert.deepEqual(ir.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense']);
     assert.deepEqual(ir.inputs, ['conv_input']);
     assert.deepEqual(ir.outputs, ['fc2']);
-    assert.deepEqual(ir.layers[0].config.batch_input_shape, [null, 8, 8, 1]);
-    assert.equal(ir.layers[1].config.batch_input_shape, undefined);
+    assert.deepEqual(ir.layers[0].keras.batch_input_shape, [null, 8, 8, 1]);
+    assert.ok(isClass(ir.layers[0], 'InputLayer') && ir.layers[0].config.batchInputShape.join() === ',8,8,1');
+    assert.equal(ir.layers[1].keras.batch_input_shape, undefined);
     assert.deepEqual(ir.layers[1].weights.map((w) => [w.name, w.shape]), [['kernel', [3, 3, 1, 4]], ['bias', [4]]]);
     assert.equal(ir.kerasVersion, `tfjs-layers ${tf.version_layers}`);
   });
 
   test('a class tfjs does not know is a LAYER_UNSUPPORTED error naming the layer', async () => {
     const ir = await irFromTfjsModel(sequentialCnn());
-    ir.layers[2].className = 'FancyPool';
+    ir.layers[2] = layerFromKeras({ ...ir.layers[2]!, className: 'FancyPool' });
     await assert.rejects(buildTfjsModel(ir), (e: any) => e.code === 'LAYER_UNSUPPORTED' && e.where === 'layer "pool"');
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { SUPPORTED_ACTIVATIONS } from '../../../pipeline/onnx/layer-converters/activations.ts';
+import { ACTIVATION_NAMES as SUPPORTED_ACTIVATIONS } from '../../../pipeline/layers/activations/names.ts';
 import { exportAndCompare, meetsParity, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
 
 const dir = tempDir();

@@ -1,9 +1,8 @@
-/** The graph builder's bookkeeping and the padding/reordering arithmetic the converters rely on. */
+/** The graph builder's bookkeeping and the weight reordering the converters rely on. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GraphBuilder, onnxAxis, type TensorRef } from '../../../pipeline/onnx/builder.ts';
-import { transposeValues } from '../../../pipeline/onnx/layer-converters/common.ts';
-import { samePads } from '../../../pipeline/onnx/layer-converters/padding.ts';
+import { transposeValues } from '../../../pipeline/onnx/converter.ts';
 
 test('unique names: the hint first, then numbered; claimed names are exact and exclusive', () => {
   const b = new GraphBuilder();
@@ -35,15 +34,6 @@ test('Keras axes map into NCHW positions', () => {
   assert.equal(onnxAxis(-1, 4, 'keras'), 3);
   assert.equal(onnxAxis(-1, 2, 'keras'), 1);
   assert.throws(() => onnxAxis(4, 4, 'keras'));
-});
-
-test("TF 'same' pads: the odd extra goes after (bottom/right), computed from the input size", () => {
-  assert.deepEqual(samePads(8, 3, 2, 1), [0, 1]); // out 4: (4-1)*2+3-8 = 1
-  assert.deepEqual(samePads(7, 3, 2, 1), [1, 1]);
-  assert.deepEqual(samePads(6, 4, 1, 1), [1, 2]);
-  assert.deepEqual(samePads(5, 1, 2, 1), [0, 0]);
-  assert.deepEqual(samePads(10, 3, 1, 2), [2, 2]); // effective kernel 5
-  assert.deepEqual(samePads(4, 2, 2, 1), [0, 0]);
 });
 
 test('initializers: float32 and int64 stored as little-endian raw data, copied from the caller', () => {

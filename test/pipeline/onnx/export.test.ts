@@ -7,11 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { isSlimnetError, SlimnetError } from '../../../pipeline/errors.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
-import { exportOnnx } from '../../../pipeline/onnx/export.ts';
-import { SUPPORTED_LAYER_CLASSES } from '../../../pipeline/onnx/layers.ts';
+import { exportOnnx, ONNX_LAYER_CLASSES as SUPPORTED_LAYER_CLASSES } from '../../../pipeline/onnx/export.ts';
 import { decodeModel, onnx } from '../../../pipeline/onnx/proto.ts';
 import { exampleCnn, randomizeWeights } from '../../fixtures/models.ts';
 import { exportAndCompare, inspectModel, meetsParity, runOnnx, runOnnxChecker, sequentialOf, tempDir, useReferenceBackend } from './helpers.ts';
+import { cloneIR } from '../../../pipeline/ir.ts';
+import { layerFromKeras } from '../../../pipeline/layers/registry.ts';
+import { layer } from '../../fixtures/ir.ts';
 
 const dir = tempDir();
 const written: string[] = [];
@@ -76,7 +78,7 @@ test('a model input with free height/width is refused with a one-line error, not
   const y = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'conv' }).apply(input) as tf.SymbolicTensor;
   const model = randomizeWeights(tf.model({ inputs: input, outputs: y, name: 'free_size' }), 3);
   const ir = await irFromTfjsModel(model);
-  assert.throws(() => exportOnnx(ir), (e: unknown) => isSlimnetError(e) && e.where === 'layer "image"' && !/\n/.test(e.oneLine()));
+  assert.throws(() => exportOnnx(ir), (e: unknown) => isSlimnetError(e) && e.where === 'layer "image" (InputLayer)' && !/\n/.test(e.oneLine()));
 });
 
 test('several outputs, one of them 4-D and also feeding another layer: NHWC outputs named after their layers', async () => {
@@ -98,14 +100,11 @@ test('a hand-built IR (no tfjs involved): Dense computes x·W + b', async () => 
     inputs: ['in'],
     outputs: ['fc'],
     layers: [
-      { name: 'in', className: 'InputLayer', config: { batch_input_shape: [null, 2], dtype: 'float32', name: 'in' }, inputs: [], weights: [] },
-      {
-        name: 'fc', className: 'Dense', config: { units: 3, activation: 'linear', use_bias: true, name: 'fc' }, inputs: ['in'],
-        weights: [
-          { name: 'kernel', shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6]) },
-          { name: 'bias', shape: [3], values: Float32Array.from([0.5, -1, 2]) },
-        ],
-      },
+      layer('in', 'InputLayer', [], { batch_input_shape: [null, 2], dtype: 'float32' }),
+      layer('fc', 'Dense', ['in'], { units: 3, activation: 'linear', use_bias: true }, [
+        { name: 'kernel', shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+        { name: 'bias', shape: [3], values: Float32Array.from([0.5, -1, 2]) },
+      ]),
     ],
   };
   const [out] = await runOnnx(exportOnnx(ir), [tf.tensor([[1, 10], [-2, 0.5]])]);
@@ -139,19 +138,20 @@ test('LSTM and Conv2DTranspose fail with one line naming the layer, its class an
   expectUnsupported(() => exportOnnx(irDeconv), 'layer "up" (Conv2DTranspose)', /Conv2DTranspose/);
 });
 
-test('a custom class, an unknown activation, dilated depthwise and channels_first are refused', async () => {
+test('a custom class and dilated depthwise are refused; an unknown activation or channels_first never make a layer', async () => {
   const base = await irFromTfjsModel(sequentialOf('base', [6, 6, 2], [tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', name: 'conv' })]));
-  const variant = (edit: (ir: ModelIR) => void): ModelIR => {
-    const ir = structuredClone(base);
-    edit(ir);
-    return ir;
-  };
-  const conv = (ir: ModelIR) => ir.layers.find((l) => l.name === 'conv')!;
-  expectUnsupported(() => exportOnnx(variant((ir) => { conv(ir).className = 'MyCustomLayer'; })), 'layer "conv" (MyCustomLayer)', /MyCustomLayer/);
-  expectUnsupported(() => exportOnnx(variant((ir) => { conv(ir).config.activation = 'exotic'; })), 'layer "conv" (Conv2D)', /activation "exotic"/);
+  const conv = base.layers.find((l) => l.name === 'conv')!;
+  const custom = cloneIR(base);
+  custom.layers[1] = layerFromKeras({ ...conv, className: 'MyCustomLayer' });
+  expectUnsupported(() => exportOnnx(custom), 'layer "conv" (MyCustomLayer)', /MyCustomLayer/);
+  // A typed config is parsed when the layer is made: these cannot reach the exporter at all.
   assert.throws(
-    () => exportOnnx(variant((ir) => { conv(ir).config.data_format = 'channels_first'; })),
-    (e: unknown) => isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && e.where.startsWith('layer "conv"') && /channels_first/.test(e.message),
+    () => layerFromKeras({ ...conv, keras: { ...conv.keras, activation: 'exotic' } }),
+    (e: unknown) => isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === 'layer "conv" (Conv2D)' && /config\.activation.*"exotic"/.test(e.message),
+  );
+  assert.throws(
+    () => layerFromKeras({ ...conv, keras: { ...conv.keras, data_format: 'channels_first' } }),
+    (e: unknown) => isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && e.where === 'layer "conv" (Conv2D)' && /channels_first/.test(e.message),
   );
   const dw = await irFromTfjsModel(sequentialOf('dw_dilated', [8, 8, 2], [tf.layers.depthwiseConv2d({ kernelSize: 3, dilationRate: 2, name: 'dw' })]));
   expectUnsupported(() => exportOnnx(dw), 'layer "dw" (DepthwiseConv2D)', /dilation_rate/);

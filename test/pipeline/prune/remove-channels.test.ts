@@ -84,15 +84,15 @@ test('config follows the weights: filters and units shrink', async () => {
   const a = analyzeChannels(ir);
   const pruned = removeChannels(ir, a, everyOther(a));
   const byName = (m: ModelIR, n: string) => m.layers.find((l) => l.name === n)!;
-  assert.equal(byName(pruned, 'conv1').config.filters, 3);
-  assert.equal(byName(pruned, 'sep').config.filters, 2);
-  assert.equal(byName(pruned, 'fc').config.units, 4);
-  assert.equal(byName(pruned, 'out').config.units, 3);
+  assert.equal(byName(pruned, 'conv1').keras.filters, 3);
+  assert.equal(byName(pruned, 'sep').keras.filters, 2);
+  assert.equal(byName(pruned, 'fc').keras.units, 4);
+  assert.equal(byName(pruned, 'out').keras.units, 3);
   assert.deepEqual(byName(pruned, 'dw').weights.map((w) => w.shape), [[3, 3, 3, 2], [6]]);
   assert.deepEqual(byName(pruned, 'sep').weights.map((w) => w.shape), [[3, 3, 6, 1], [1, 1, 6, 2], [2]]);
   assert.deepEqual(byName(pruned, 'bn1').weights.map((w) => w.shape), [[3], [3], [3], [3]]);
   // The original IR is untouched.
-  assert.equal(byName(ir, 'conv1').config.filters, 6);
+  assert.equal(byName(ir, 'conv1').keras.filters, 6);
 });
 
 test('sliceAxis keeps the requested indices of one axis', () => {

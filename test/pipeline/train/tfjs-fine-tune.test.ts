@@ -42,7 +42,7 @@ test('hard labels: fine-tuning learns the task; the softmax head and shapes come
   const result = await tfjsFineTune(student, base({ epochs: 15 }));
   assert.ok(before < 0.7, `starts at ${before}`);
   assert.ok((await accuracy(result.ir, barSet(60, 2))) > 0.9);
-  assert.equal(result.ir.layers.find((l) => l.name === 'out')!.config.activation, 'softmax');
+  assert.equal(result.ir.layers.find((l) => l.name === 'out')!.keras.activation, 'softmax');
   assert.deepEqual(result.ir.layers.map((l) => l.weights.map((w) => w.shape)), student.layers.map((l) => l.weights.map((w) => w.shape)));
   assert.equal(result.samples, 15 * 150);
   assert.match(result.engine, /^tfjs-/);
@@ -103,7 +103,7 @@ test('BatchNormalization without center trains (tfjs cannot differentiate it as 
   const result = await tfjsFineTune(ir, base({ train: set, teacher: ir, alpha: 0.5 }));
   const bn = result.ir.layers.find((l) => l.name === 'bn_b')!;
   assert.deepEqual(bn.weights.map((w) => w.name), ['gamma', 'moving_mean', 'moving_variance']);
-  assert.equal(bn.config.center, false);
+  assert.equal(bn.keras.center, false);
   assert.notDeepEqual(bn.weights[0]!.values, ir.layers.find((l) => l.name === 'bn_b')!.weights[0]!.values);
 });
 

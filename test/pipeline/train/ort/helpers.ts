@@ -8,6 +8,7 @@ import { createRng } from '../../../../pipeline/random.ts';
 import { OrtTrainer } from '../../../../pipeline/train/ort/trainer.ts';
 import { randomizeWeights } from '../../../fixtures/models.ts';
 import { tfjsOptimizerStep, tfjsReferenceStep, type ReferenceBatch } from './tfjs-reference.ts';
+import { modelInputShape } from '../../../../pipeline/runner.ts';
 
 export const TOLERANCE = 1e-5;
 
@@ -84,8 +85,7 @@ export function randomBatch(sampleShape: number[], numClasses: number, opts: Com
 export async function compareStep(ir: ModelIR, opts: CompareOptions = {}): Promise<Comparison> {
   await initEngine('cpu');
   opts.edit?.(ir);
-  const inputLayer = ir.layers.find((l) => l.name === ir.inputs[0])!;
-  const sampleShape = (inputLayer.config.batch_input_shape as number[]).slice(1);
+  const sampleShape = modelInputShape(ir) as number[];
   const alpha = opts.alpha ?? 0;
   const temperature = opts.temperature ?? 2;
   const optimizer = opts.optimizer ?? 'adam';

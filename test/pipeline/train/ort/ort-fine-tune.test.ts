@@ -16,6 +16,8 @@ import { canTrainOnOrt, ortFineTune } from '../../../../pipeline/train/ort/ort-f
 import { chooseFineTuneEngine, fineTune } from '../../../../pipeline/train/fine-tune.ts';
 import { tfjsFineTune } from '../../../../pipeline/train/tfjs-fine-tune.ts';
 import type { FineTuneOptions } from '../../../../pipeline/train/types.ts';
+import { cloneIR } from '../../../../pipeline/ir.ts';
+import { layerFromKeras } from '../../../../pipeline/layers/registry.ts';
 
 before(async () => {
   await initEngine('wasm');
@@ -121,12 +123,19 @@ test('distillation from a teacher (logits from its ONNX export) moves the studen
 test('canTrainOnOrt names the first layer it cannot train and why', async () => {
   const ir = await smallCnn(3);
   assert.deepEqual(canTrainOnOrt(ir), { ok: true });
-  const noSoftmax = structuredClone(ir);
-  noSoftmax.layers.at(-1)!.config.activation = 'linear';
+  const noSoftmax = cloneIR(ir);
+  noSoftmax.layers[noSoftmax.layers.length - 1] = layerFromKeras({ ...noSoftmax.layers.at(-1)!, keras: { ...noSoftmax.layers.at(-1)!.keras, activation: 'linear' } });
   const r = canTrainOnOrt(noSoftmax);
   assert.ok(!r.ok && r.layer === 'head' && /softmax/.test(r.reason));
-  const dilatedDepthwise = structuredClone(ir);
-  Object.assign(dilatedDepthwise.layers[1], { className: 'DepthwiseConv2D', config: { ...dilatedDepthwise.layers[1].config, dilation_rate: [2, 2] } });
+  const dilatedDepthwise = cloneIR(ir);
+  const conv = dilatedDepthwise.layers[1]!;
+  const [kh, kw, c] = conv.weights[0]!.shape;
+  dilatedDepthwise.layers[1] = layerFromKeras({
+    ...conv,
+    className: 'DepthwiseConv2D',
+    keras: { ...conv.keras, filters: null, dilation_rate: [2, 2] },
+    weights: [{ name: 'depthwise_kernel', shape: [kh!, kw!, c!, 1], values: new Float32Array(kh! * kw! * c!) }, conv.weights[1]!],
+  });
   const d = canTrainOnOrt(dilatedDepthwise);
   assert.ok(!d.ok && d.className === 'DepthwiseConv2D' && /dilation/.test(d.reason));
 });

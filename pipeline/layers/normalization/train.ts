@@ -1,14 +1,14 @@
 /**
- * BatchNormalization in training mode, as tfjs-layers runs it in fit(): normalise with the batch's mean and
+ * The onnxruntime training rule of BatchNormalization, in training mode as tfjs-layers runs it in fit(): normalise with the batch's mean and
  * biased variance (tf.moments), then update each running statistic as `s − (s − batchStat)·(1 − momentum)`.
  * The updated statistics are graph outputs; gamma/beta are trained. Reverse pass, with x̂ = (x − μ)·σ⁻¹:
  * dx = σ⁻¹ · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy.
  */
-import { onnxAxis, type Layout } from '../../../onnx/builder.ts';
-import { boolOpt, numberOpt, requireWeight } from '../../../onnx/layer-converters/common.ts';
-import { batchNormAxis } from '../../../onnx/layer-converters/normalization.ts';
-import { mul, opInto, reduceMean, reduceSum, reshape, scalar } from './ops.ts';
-import type { LayerRule, WeightLayout } from './types.ts';
+import { onnxAxis, type Layout } from '../../onnx/builder.ts';
+import { requireWeight } from '../../onnx/converter.ts';
+import { mul, opInto, reduceMean, reduceSum, reshape, scalar } from '../../train/ort/ops.ts';
+import type { LayerRule, WeightLayout } from '../../train/ort/rule.ts';
+import type { BatchNormalizationConfig } from './index.ts';
 
 interface BnSaved {
   xhat: string;
@@ -25,29 +25,23 @@ function channelLayout(channels: number, layout: Layout): WeightLayout {
   return { shape, toTrain: (v) => v.slice(), toIR: (v) => v.slice() };
 }
 
-const batchNormalization: LayerRule<BnSaved> = {
+export const batchNormRule: LayerRule<BnSaved, BatchNormalizationConfig> = {
   unsupported(layer, inShapes) {
-    const rank = inShapes[0].length;
-    let axis: number;
-    try {
-      axis = batchNormAxis(layer);
-    } catch {
-      return `axis ${JSON.stringify(layer.config.axis)}`;
-    }
+    const rank = inShapes[0]!.length;
+    const axis = layer.config.axis;
     if (axis !== -1 && axis !== rank - 1) return `normalisation over axis ${axis} (only the channel axis, last, is covered)`;
-    if (inShapes[0][rank - 1] === null) return 'an unknown channel count';
+    if (inShapes[0]![rank - 1] === null) return 'an unknown channel count';
     return undefined;
   },
   forward({ b, layer, inputs, weights }) {
-    const x = inputs[0];
+    const x = inputs[0]!;
     const rank = x.shape.length;
     const channelAxis = onnxAxis(-1, rank, x.layout);
     const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== channelAxis);
     const channels = requireWeight(layer, 'moving_mean').values.length;
     const layout = channelLayout(channels, x.layout);
     const h = layer.name;
-    const momentum = numberOpt(layer, 'momentum', 0.99);
-    const epsilon = numberOpt(layer, 'epsilon', 1e-3);
+    const { momentum, epsilon } = layer.config;
 
     const mean = reduceMean(b, x.name, axes, true, `${h}/batch_mean`);
     const centred = b.op('Sub', [x.name, mean], {}, `${h}/centred`);
@@ -56,9 +50,9 @@ const batchNormalization: LayerRule<BnSaved> = {
     const invStd = b.op('Reciprocal', [std], {}, `${h}/inv_std`);
     const xhat = mul(b, centred, invStd, `${h}/xhat`);
     let y = xhat;
-    const gamma = boolOpt(layer, 'scale', true) ? weights.weight('gamma', layout) : undefined;
+    const gamma = layer.config.scale ? weights.weight('gamma', layout) : undefined;
     if (gamma) y = mul(b, y, gamma, `${h}/scaled`);
-    if (boolOpt(layer, 'center', true)) y = b.op('Add', [y, weights.weight('beta', layout)], {}, `${h}/shifted`);
+    if (layer.config.center) y = b.op('Add', [y, weights.weight('beta', layout)], {}, `${h}/shifted`);
 
     const decay = scalar(b, `${h}/decay`, 1 - momentum);
     for (const [stat, batchStat] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
@@ -86,8 +80,6 @@ const batchNormalization: LayerRule<BnSaved> = {
     const meanDX = reduceMean(b, mul(b, dxhat, xhat, `${h}/dxhat_xhat`), axes, true, `${h}/mean_dxhat_xhat`);
     const inner = b.op('Sub', [b.op('Sub', [dxhat, meanD], {}, `${h}/minus_mean`), mul(b, xhat, meanDX, `${h}/xhat_term`)], {}, `${h}/inner`);
     const dx = mul(b, inner, invStd, `${h}/input`);
-    return { inputs: [{ name: dx, layout: inputs[0].layout, shape: inputs[0].shape }], weights };
+    return { inputs: [{ name: dx, layout: inputs[0]!.layout, shape: inputs[0]!.shape }], weights };
   },
 };
-
-export const normalizationRules: Record<string, LayerRule<BnSaved>> = { BatchNormalization: batchNormalization };

@@ -1,5 +1,5 @@
 /** Small ONNX building blocks the layer rules share (opset 17 signatures: ReduceSum/Unsqueeze take axes as inputs). */
-import type { GraphBuilder } from '../../../onnx/builder.ts';
+import type { GraphBuilder } from '../../onnx/builder.ts';
 
 export function scalar(b: GraphBuilder, hint: string, value: number): string {
   return b.floatConst(hint, [], [value]);

@@ -1,11 +1,12 @@
 /**
- * What a layer rule is: the layer's training-mode forward pass (weights read from graph inputs, not baked in) and
+ * What an onnxruntime training rule is (each layer class declares its own in its family module, pipeline/layers/): the layer's training-mode forward pass (weights read from graph inputs, not baked in) and
  * its reverse pass (gradients for the layer's inputs and trainable weights), both emitted as ONNX nodes.
  * The shared reverse-pass driver (backward.ts) handles activations, layouts and summing gradients where branches meet.
  */
-import type { Dim, GraphBuilder, TensorRef } from '../../../onnx/builder.ts';
-import type { LayerIR } from '../../../ir.ts';
-import type { Activation } from './activations.ts';
+import type { Dim, GraphBuilder, TensorRef } from '../../onnx/builder.ts';
+import type { LayerIR } from '../../ir.ts';
+import type { Activation } from '../../layers/activations/functions.ts';
+import type { LayerConfig } from '../../layers/types.ts';
 
 /** How a weight is held while training: its tensor shape in the graph and the conversions to and from the IR's. */
 export interface WeightLayout {
@@ -26,9 +27,9 @@ export interface WeightAccess {
   dropoutMask(layer: LayerIR, kerasShape: Dim[], rate: number): string;
 }
 
-export interface ForwardContext {
+export interface ForwardContext<C extends LayerConfig = LayerConfig> {
   b: GraphBuilder;
-  layer: LayerIR;
+  layer: LayerIR<C>;
   /** The layer's inputs, each in whatever layout its producer left it. */
   inputs: TensorRef[];
   /** The layer's Keras output shape, batch first (null). */
@@ -45,9 +46,9 @@ export interface Forward<S = unknown> {
   saved: S;
 }
 
-export interface BackwardContext<S = unknown> {
+export interface BackwardContext<S = unknown, C extends LayerConfig = LayerConfig> {
   b: GraphBuilder;
-  layer: LayerIR;
+  layer: LayerIR<C>;
   inputs: TensorRef[];
   forward: Forward<S>;
   /** Gradient of the loss with respect to `forward.pre`, in `forward.pre`'s layout. */
@@ -75,9 +76,9 @@ export interface Backward {
   weights: Record<string, string>;
 }
 
-export interface LayerRule<S = unknown> {
+export interface LayerRule<S = unknown, C extends LayerConfig = LayerConfig> {
   /** Why this layer cannot be trained on ORT, or undefined when it can. `inShapes` are Keras shapes with batch null. */
-  unsupported?(layer: LayerIR, inShapes: Dim[][]): string | undefined;
-  forward(ctx: ForwardContext): Forward<S>;
-  backward(ctx: BackwardContext<S>): Backward;
+  unsupported?(layer: LayerIR<C>, inShapes: Dim[][]): string | undefined;
+  forward(ctx: ForwardContext<C>): Forward<S>;
+  backward(ctx: BackwardContext<S, C>): Backward;
 }

@@ -1,18 +1,18 @@
 /**
- * Conv2D and DepthwiseConv2D. Kernels are trained in ONNX's layout ([out, in/group, kh, kw]) so no step pays a
+ * onnxruntime training rules of Conv2D and DepthwiseConv2D. Kernels are trained in ONNX's layout ([out, in/group, kh, kw]) so no step pays a
  * transpose. Reverse pass, all plain ONNX ops:
  * - input gradient: ConvTranspose of dY with the same kernel, strides, dilations, pads and groups; output_padding
  *   restores the rows/columns the forward's stride skipped.
  * - kernel gradient: a convolution of the input by dY with batch and channels swapped (stride and dilation trade
  *   places); depthwise does the same per channel as a grouped convolution.
  */
-import type { LayerIR } from '../../../ir.ts';
-import type { Dim, GraphBuilder } from '../../../onnx/builder.ts';
-import { boolOpt, numberOpt, pairOpt, requireWeight, stringOpt, transposeValues } from '../../../onnx/layer-converters/common.ts';
-import { windowPads } from '../../../onnx/layer-converters/padding.ts';
-import { activationByName, type Activation } from './activations.ts';
-import { asStored, reduceSum, reshape, transpose } from './ops.ts';
-import type { Backward, BackwardContext, ForwardContext, Forward, LayerRule, WeightLayout } from './types.ts';
+import type { Dim, GraphBuilder } from '../../onnx/builder.ts';
+import { requireWeight, transposeValues } from '../../onnx/converter.ts';
+import { asStored, reduceSum, reshape, transpose } from '../../train/ort/ops.ts';
+import type { Backward, BackwardContext, ForwardContext, Forward, LayerRule, WeightLayout } from '../../train/ort/rule.ts';
+import { trainingActivation, trainingActivationProblem } from '../activations/functions.ts';
+import { windowPads } from '../window.ts';
+import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, Pair } from './config.ts';
 
 interface Geometry {
   kernel: [number, number];
@@ -34,9 +34,9 @@ interface ConvSaved {
   multiplier?: number;
 }
 
-function geometry(layer: LayerIR, inShape: Dim[], outShape: Dim[], kernel: [number, number], dilations: [number, number]): Geometry {
-  const strides = pairOpt(layer, 'strides', [1, 1]);
-  const pads = windowPads(layer, stringOpt(layer, 'padding', 'valid'), inShape, kernel, strides, dilations);
+function geometry(c: Conv2DBase, inShape: Dim[], outShape: Dim[], kernel: Pair, dilations: Pair): Geometry {
+  const strides: Pair = [...c.strides];
+  const pads = windowPads(c.padding, [inShape[1] as number, inShape[2] as number], kernel, strides, dilations);
   return {
     kernel, strides, dilations, pads,
     inSize: [inShape[1] as number, inShape[2] as number],
@@ -86,23 +86,9 @@ function biasGrad(b: GraphBuilder, hint: string, dy: string): string {
   return reduceSum(b, dy, [0, 2, 3], false, hint);
 }
 
-function fusedActivation(layer: LayerIR): Activation {
-  const act = activationByName(stringOpt(layer, 'activation', 'linear'));
-  if (!act) throw new Error(`layer "${layer.name}": activation not covered (canTrainOnOrt should have refused it)`);
-  return act;
-}
-
-function activationProblem(layer: LayerIR): string | undefined {
-  const name = stringOpt(layer, 'activation', 'linear');
-  return activationByName(name) ? undefined : `activation "${name}"`;
-}
-
-function spatialProblem(layer: LayerIR, inShapes: Dim[][]): string | undefined {
-  if (stringOpt(layer, 'data_format', 'channels_last') !== 'channels_last') return 'data_format channels_first';
-  const s = inShapes[0];
+function spatialProblem(inShapes: Dim[][]): string | undefined {
+  const s = inShapes[0]!;
   if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
-  const padding = stringOpt(layer, 'padding', 'valid');
-  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}"`;
   return undefined;
 }
 
@@ -126,24 +112,24 @@ function depthwiseKernelLayout(shape: number[]): WeightLayout {
   };
 }
 
-function convForward(ctx: ForwardContext, depthwise: boolean): Forward<ConvSaved> {
+function convForward(ctx: ForwardContext<Conv2DConfig | DepthwiseConv2DConfig>, depthwise: boolean): Forward<ConvSaved> {
   const { b, layer } = ctx;
-  const x = b.inLayout(ctx.inputs[0], 'nchw');
+  const x = b.inLayout(ctx.inputs[0]!, 'nchw');
   const kernelName = depthwise ? 'depthwise_kernel' : 'kernel';
   const stored = requireWeight(layer, kernelName);
   const layout = depthwise ? depthwiseKernelLayout(stored.shape) : convKernelLayout(stored.shape);
   const w = ctx.weights.weight(kernelName, layout);
-  const [kh, kw] = stored.shape;
-  const dilations = depthwise ? [1, 1] as [number, number] : pairOpt(layer, 'dilation_rate', [1, 1]);
-  const g = geometry(layer, x.shape, ctx.outShape, [kh, kw], dilations);
-  const channels = stored.shape[2];
+  const [kh, kw] = stored.shape as Pair;
+  const dilations: Pair = depthwise ? [1, 1] : [...layer.config.dilationRate];
+  const g = geometry(layer.config, x.shape, ctx.outShape, [kh, kw], dilations);
+  const channels = stored.shape[2]!;
   const group = depthwise ? channels : 1;
   const inputs = [x.name, w];
-  if (boolOpt(layer, 'use_bias', true)) inputs.push(ctx.weights.weight('bias', asStored(requireWeight(layer, 'bias').shape)));
+  if (layer.config.useBias) inputs.push(ctx.weights.weight('bias', asStored(requireWeight(layer, 'bias').shape)));
   const y = b.op('Conv', inputs, convAttrs(g, group), `${layer.name}/conv`);
   return {
     pre: { name: y, layout: 'nchw', shape: ctx.outShape },
-    activation: fusedActivation(layer),
+    activation: trainingActivation(layer.config.activation)!,
     saved: { x: x.name, w, g, channels, multiplier: depthwise ? stored.shape[3] : undefined },
   };
 }
@@ -173,25 +159,19 @@ function convBackward(ctx: BackwardContext<ConvSaved>): Backward {
   return { inputs: [dx ? { name: dx, layout: 'nchw', shape: ctx.inputs[0].shape } : undefined], weights };
 }
 
-const conv2d: LayerRule<ConvSaved> = {
-  unsupported(layer, inShapes) {
-    const groups = numberOpt(layer, 'groups', 1);
-    if (groups !== 1) return `grouped convolution (groups ${groups})`;
-    return spatialProblem(layer, inShapes) ?? activationProblem(layer);
-  },
+export const conv2dRule: LayerRule<ConvSaved, Conv2DConfig> = {
+  unsupported: (layer, inShapes) => spatialProblem(inShapes) ?? trainingActivationProblem(layer.config.activation),
   forward: (ctx) => convForward(ctx, false),
   backward: convBackward,
 };
 
-const depthwiseConv2d: LayerRule<ConvSaved> = {
+export const depthwiseRule: LayerRule<ConvSaved, DepthwiseConv2DConfig> = {
   unsupported(layer, inShapes) {
     // tfjs ignores DepthwiseConv2D's dilation_rate; the ONNX export refuses such layers, and so does training.
-    const d = pairOpt(layer, 'dilation_rate', [1, 1]);
+    const d = layer.config.dilationRate;
     if (d[0] !== 1 || d[1] !== 1) return `dilation_rate [${d}] (tfjs ignores it in DepthwiseConv2D)`;
-    return spatialProblem(layer, inShapes) ?? activationProblem(layer);
+    return spatialProblem(inShapes) ?? trainingActivationProblem(layer.config.activation);
   },
   forward: (ctx) => convForward(ctx, true),
   backward: convBackward,
 };
-
-export const convRules: Record<string, LayerRule<ConvSaved>> = { Conv2D: conv2d, DepthwiseConv2D: depthwiseConv2d };

@@ -1,15 +1,16 @@
 /**
- * Pooling. MaxPooling2D's gradient is exact as TF's: MaxPool's second output holds, per window, the flat index of
+ * onnxruntime training rules of the pooling layers. MaxPooling2D's gradient is exact as TF's: MaxPool's second output holds, per window, the flat index of
  * its first maximum (onnxruntime keeps the first on ties, as TF does), and dY is scatter-added to those indices — a
  * comparison mask would instead route a tied window's gradient to every maximum. AveragePooling2D spreads
  * dY / (cells counted in its window; TF's 'same' pooling counts only real cells) over the window with a grouped
  * ConvTranspose of ones. GlobalAveragePooling2D broadcasts dY / (H·W) back over the spatial axes.
  */
-import { onnxAxis, type Dim, type GraphBuilder } from '../../../onnx/builder.ts';
-import { pairOpt, stringOpt } from '../../../onnx/layer-converters/common.ts';
-import { windowPads } from '../../../onnx/layer-converters/padding.ts';
-import { maskGrad, mul, reshape, scalar } from './ops.ts';
-import type { LayerRule } from './types.ts';
+import { onnxAxis, type Dim, type GraphBuilder } from '../../onnx/builder.ts';
+import { maskGrad, mul, reshape, scalar } from '../../train/ort/ops.ts';
+import type { LayerRule } from '../../train/ort/rule.ts';
+import type { LayerConfig } from '../types.ts';
+import { windowPads } from '../window.ts';
+import type { Pool2DConfig } from './index.ts';
 
 interface WindowGeometry {
   kernel: [number, number];
@@ -17,19 +18,16 @@ interface WindowGeometry {
   pads: number[];
 }
 
-function windowProblem(layer: { config: Record<string, unknown> }, inShapes: Dim[][]): string | undefined {
-  if ((layer.config.data_format ?? 'channels_last') !== 'channels_last') return 'data_format channels_first';
-  const s = inShapes[0];
+function windowProblem(inShapes: Dim[][]): string | undefined {
+  const s = inShapes[0]!;
   if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
-  const padding = layer.config.padding ?? 'valid';
-  if (padding !== 'same' && padding !== 'valid') return `padding ${JSON.stringify(padding)}`;
   return undefined;
 }
 
-function windowGeometry(ctx: { layer: Parameters<typeof pairOpt>[0] }, inShape: Dim[]): WindowGeometry {
-  const kernel = pairOpt(ctx.layer, 'pool_size', [2, 2]);
-  const strides = pairOpt(ctx.layer, 'strides', kernel); // Keras: strides default to the pool size
-  const pads = windowPads(ctx.layer, stringOpt(ctx.layer, 'padding', 'valid'), inShape, kernel, strides);
+function windowGeometry(c: Pool2DConfig, inShape: Dim[]): WindowGeometry {
+  const kernel: [number, number] = [...c.poolSize];
+  const strides: [number, number] = [...c.strides];
+  const pads = windowPads(c.padding, [inShape[1] as number, inShape[2] as number], kernel, strides);
   return { kernel, strides, pads };
 }
 
@@ -88,11 +86,11 @@ function tilingArgmax(b: GraphBuilder, h: string, x: string, saved: MaxSaved, ch
   return b.op('Add', [b.op('Add', [local, plane], {}, `${h}/in_sample`), sampleBase], {}, `${h}/flat_index`);
 }
 
-const maxPooling2d: LayerRule<MaxSaved> = {
-  unsupported: (layer, inShapes) => windowProblem(layer, inShapes),
+export const maxPooling2dRule: LayerRule<MaxSaved, Pool2DConfig> = {
+  unsupported: (_layer, inShapes) => windowProblem(inShapes),
   forward({ b, layer, inputs, outShape }) {
-    const x = b.inLayout(inputs[0], 'nchw');
-    const g = windowGeometry({ layer }, x.shape);
+    const x = b.inLayout(inputs[0]!, 'nchw');
+    const g = windowGeometry(layer.config, x.shape);
     const [, H, W] = x.shape as number[];
     const saved: MaxSaved = { x: x.name, g, inSize: [H, W], outSize: [outShape[1] as number, outShape[2] as number] };
     let y: string;
@@ -148,11 +146,11 @@ function windowCounts(g: WindowGeometry, inSize: [number, number], outSize: [num
   return counts;
 }
 
-const averagePooling2d: LayerRule<AvgSaved> = {
-  unsupported: (layer, inShapes) => windowProblem(layer, inShapes),
+export const averagePooling2dRule: LayerRule<AvgSaved, Pool2DConfig> = {
+  unsupported: (_layer, inShapes) => windowProblem(inShapes),
   forward({ b, layer, inputs, outShape }) {
-    const x = b.inLayout(inputs[0], 'nchw');
-    const g = windowGeometry({ layer }, x.shape);
+    const x = b.inLayout(inputs[0]!, 'nchw');
+    const g = windowGeometry(layer.config, x.shape);
     // TF's 'same' average pooling divides by the number of real (unpadded) inputs in the window.
     const y = b.op('AveragePool', [x.name], { ...poolAttrs(g), count_include_pad: { i: 0 } }, `${layer.name}/avg_pool`);
     const [, h, w, c] = x.shape as number[];
@@ -188,10 +186,9 @@ interface GapSaved {
   area: number;
 }
 
-const globalAveragePooling2d: LayerRule<GapSaved> = {
-  unsupported(layer, inShapes) {
-    if (layer.config.keepdims === true) return 'keepdims: true';
-    const s = inShapes[0];
+export const globalAveragePooling2dRule: LayerRule<GapSaved, LayerConfig> = {
+  unsupported(_layer, inShapes) {
+    const s = inShapes[0]!;
     if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
     return undefined;
   },
@@ -214,10 +211,4 @@ const globalAveragePooling2d: LayerRule<GapSaved> = {
     const dx = b.op('Expand', [unsqueezed, b.int64Const(`${h}/spread`, spread)], {}, `${h}/input`);
     return { inputs: [{ name: dx, layout: inputs[0].layout, shape: inputs[0].shape }], weights: {} };
   },
-};
-
-export const poolingRules: Record<string, LayerRule<any>> = {
-  MaxPooling2D: maxPooling2d,
-  AveragePooling2D: averagePooling2d,
-  GlobalAveragePooling2D: globalAveragePooling2d,
 };

@@ -1,0 +1,216 @@
+/**
+ * The activation family: Activation, ReLU, LeakyReLU, PReLU, ELU, ThresholdedReLU, Softmax — each with tfjs-layers'
+ * own definition (advanced_activations.ts). Channels pass through; a softmax across channels blocks them (removing
+ * one would change every other's value). Keras options tfjs does not implement (ReLU's negative_slope and
+ * threshold, ELU's alpha ≠ 1) are refused: tfjs would ignore them or throw.
+ */
+import type { LayerIR } from '../../ir.ts';
+import { onnxAxis } from '../../onnx/builder.ts';
+import type { LayerConverter } from '../../onnx/converter.ts';
+import type { LayerRule } from '../../train/ort/rule.ts';
+import { activation, badValue, custom, num, optional, unsupportedValue } from '../config.ts';
+import { noWeights, passChannels, sameShape, softmaxAcrossChannels } from '../shared.ts';
+import { defineLayer, type ChannelContext, type LayerConfig } from '../types.ts';
+import { applyActivation, trainingActivation, type Activation, type ActivationName } from './functions.ts';
+
+export interface ActivationConfig extends LayerConfig {
+  activation: ActivationName;
+}
+
+export interface ReLUConfig extends LayerConfig {
+  /** Cap (tfjs: relu, then clip to [0, maxValue]); undefined: none. */
+  maxValue: number | undefined;
+}
+
+export interface LeakyReLUConfig extends LayerConfig {
+  alpha: number;
+}
+
+export interface PReLUConfig extends LayerConfig {
+  /** Keras axes (batch counted) along which alpha is shared. */
+  sharedAxes: number[] | undefined;
+}
+
+export interface ELUConfig extends LayerConfig {
+  alpha: 1;
+}
+
+export interface ThresholdedReLUConfig extends LayerConfig {
+  theta: number;
+}
+
+export interface SoftmaxConfig extends LayerConfig {
+  /** Keras axis (batch counted); tfjs's default is 1, not -1. */
+  axis: number;
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+/** A Keras option tfjs does not implement, accepted at its default only. */
+function fixed<T extends number>(key: string, value: T, what: string): ReturnType<typeof custom<T>> {
+  return custom(key, (v, ctx) => {
+    if (v === undefined || v === null || v === value) return value;
+    if (typeof v === 'number' && Number.isFinite(v)) throw unsupportedValue(ctx, `${key} ${v}`, what);
+    throw badValue(ctx, `${value}`, v);
+  }, (v) => v);
+}
+
+/** A layer that only applies an activation: the ORT driver does the work on top of an identity. */
+function activationRule<C extends LayerConfig>(of: (layer: LayerIR<C>) => Activation | undefined, describe: (layer: LayerIR<C>) => string): LayerRule<null, C> {
+  return {
+    unsupported: (layer) => (of(layer) ? undefined : describe(layer)),
+    forward: ({ layer, inputs }) => ({ pre: inputs[0]!, activation: of(layer)!, saved: null }),
+    backward: ({ inputs, dPre, forward, needInput }) => ({
+      inputs: [needInput[0] ? { name: dPre, layout: forward.pre.layout, shape: inputs[0]!.shape } : undefined],
+      weights: {},
+    }),
+  };
+}
+
+function one(ctx: { inputs: { name: string; layout: 'keras' | 'nchw'; shape: unknown[] }[] }) {
+  const x = ctx.inputs[0]!;
+  return { name: x.name, layout: x.layout, rank: x.shape.length };
+}
+
+const acrossChannels = (name: ActivationName) => name === 'softmax' || name === 'log_softmax';
+
+export const activationLayer = defineLayer<ActivationConfig>({
+  className: 'Activation',
+  family: 'activations',
+  arity: 'one',
+  fields: { activation: activation() },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: (ctx: ChannelContext<ActivationConfig>) => (acrossChannels(ctx.layer.config.activation) ? softmaxAcrossChannels(ctx) : ctx.input()),
+  onnx: (ctx) => applyActivation(ctx.b, ctx.layer.name, one(ctx), ctx.layer.config.activation),
+  ort: activationRule((l) => trainingActivation(l.config.activation), (l) => `activation "${l.config.activation}"`),
+  finalActivation: (c) => ({ name: c.activation, fused: false }),
+});
+
+/** tfjs ReLU layer: relu, then clip at max_value when set. */
+const reluOnnx: LayerConverter<ReLUConfig> = ({ b, layer, inputs }) => {
+  const x = one({ inputs });
+  const max = layer.config.maxValue;
+  if (max === undefined) return applyActivation(b, layer.name, x, 'relu');
+  const h = `${layer.name}/clip`;
+  return { name: b.op('Clip', [x.name, b.floatConst(`${h}/min`, [], [0]), b.floatConst(`${h}/max`, [], [max])], {}, h), layout: x.layout };
+};
+
+export const relu = defineLayer<ReLUConfig>({
+  className: 'ReLU',
+  family: 'activations',
+  arity: 'one',
+  fields: { maxValue: optional(num('max_value', { min: 0 })) },
+  check(_c, fail, keras) {
+    for (const key of ['negative_slope', 'threshold']) {
+      const v = keras[key];
+      if (v !== undefined && v !== null && v !== 0) fail(key, `${JSON.stringify(v)} is not supported: tfjs's ReLU has no ${key}`, true);
+    }
+  },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: passChannels,
+  onnx: reluOnnx,
+  ort: activationRule<ReLUConfig>(
+    (l) => (l.config.maxValue === undefined ? { kind: 'relu' } : l.config.maxValue > 0 ? { kind: 'relu', max: l.config.maxValue } : undefined),
+    (l) => `max_value ${l.config.maxValue}`,
+  ),
+});
+
+export const leakyRelu = defineLayer<LeakyReLUConfig>({
+  className: 'LeakyReLU',
+  family: 'activations',
+  arity: 'one',
+  fields: { alpha: num('alpha', { default: 0.3 }) },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: passChannels,
+  onnx: ({ b, layer, inputs }) => ({ name: b.op('LeakyRelu', [inputs[0]!.name], { alpha: { f: layer.config.alpha } }, `${layer.name}/leaky_relu`), layout: inputs[0]!.layout }),
+  ort: 'no ORT training rule for LeakyReLU',
+});
+
+export const prelu = defineLayer<PReLUConfig>({
+  className: 'PReLU',
+  family: 'activations',
+  arity: 'one',
+  fields: {
+    sharedAxes: custom('shared_axes', (v, ctx) => {
+      if (v === undefined || v === null) return undefined;
+      const list = Array.isArray(v) ? v : [v];
+      if (!list.every((a) => isInt(a) && a >= 1)) throw badValue(ctx, 'null or a list of axes ≥ 1', v);
+      return [...list] as number[];
+    }, (v) => (v === undefined ? null : [...v])),
+  },
+  weights(layer, [input]) {
+    const shape = [...input!];
+    for (const a of layer.config.sharedAxes ?? []) if (a - 1 < shape.length) shape[a - 1] = 1;
+    return [{ name: 'alpha', shape }];
+  },
+  outputShape: sameShape,
+  channels(ctx) {
+    const input = ctx.input();
+    const alpha = ctx.layer.weights.find((w) => w.name === 'alpha');
+    if (alpha && alpha.shape[alpha.shape.length - 1] === input.length && input.length > 1) ctx.bind('alpha', alpha.shape.length - 1, input, 'through');
+    return input;
+  },
+  ort: 'no ORT training rule for PReLU',
+});
+
+export const elu = defineLayer<ELUConfig>({
+  className: 'ELU',
+  family: 'activations',
+  arity: 'one',
+  fields: { alpha: fixed('alpha', 1, "tfjs's ELU layer implements only alpha 1") },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: passChannels,
+  onnx: ({ b, layer, inputs }) => ({ name: b.op('Elu', [inputs[0]!.name], { alpha: { f: layer.config.alpha } }, `${layer.name}/elu`), layout: inputs[0]!.layout }),
+  ort: 'no ORT training rule for ELU',
+});
+
+/** tfjs ThresholdedReLU: x where x > theta, else 0 — ONNX ThresholdedRelu exactly. */
+export const thresholdedRelu = defineLayer<ThresholdedReLUConfig>({
+  className: 'ThresholdedReLU',
+  family: 'activations',
+  arity: 'one',
+  fields: { theta: num('theta', { default: 1 }) },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: passChannels,
+  onnx: ({ b, layer, inputs }) => ({ name: b.op('ThresholdedRelu', [inputs[0]!.name], { alpha: { f: layer.config.theta } }, `${layer.name}/thresholded_relu`), layout: inputs[0]!.layout }),
+  ort: 'no ORT training rule for ThresholdedReLU',
+});
+
+export const softmax = defineLayer<SoftmaxConfig>({
+  className: 'Softmax',
+  family: 'activations',
+  arity: 'one',
+  fields: {
+    axis: custom('axis', (v, ctx) => {
+      if (v === undefined || v === null) return 1;
+      const a = Array.isArray(v) && v.length === 1 ? v[0] : v;
+      if (!isInt(a)) throw badValue(ctx, 'one integer axis (or a list of one)', v);
+      return a;
+    }, (v) => v),
+  },
+  weights: noWeights,
+  outputShape: sameShape,
+  channels: softmaxAcrossChannels,
+  onnx: ({ b, layer, inputs }) => {
+    const x = inputs[0]!;
+    const axis = onnxAxis(layer.config.axis, x.shape.length, x.layout);
+    return { name: b.op('Softmax', [x.name], { axis: { i: axis } }, `${layer.name}/softmax`), layout: x.layout };
+  },
+  ort: activationRule<SoftmaxConfig>((l) => ({ kind: 'softmax', kerasAxis: l.config.axis }), (l) => `softmax over axis ${l.config.axis}`),
+  finalActivation: (c) => ({ name: 'softmax', axis: c.axis, fused: false }),
+});
+
+export const activationLayers = {
+  Activation: activationLayer,
+  ReLU: relu,
+  LeakyReLU: leakyRelu,
+  PReLU: prelu,
+  ELU: elu,
+  ThresholdedReLU: thresholdedRelu,
+  Softmax: softmax,
+};

@@ -1,0 +1,87 @@
+/**
+ * Convolutions as ONNX Conv (NCHW). Kernels are reordered from the TF layouts ([kh, kw, in, out] and
+ * [kh, kw, C, m]) to ONNX's [out, in/group, kh, kw]; 'same' padding is spelled out as TF computes it.
+ */
+import type { LayerIR } from '../../ir.ts';
+import type { GraphBuilder, TensorRef } from '../../onnx/builder.ts';
+import { requireWeight, transposeValues, unsupportedOption, type LayerConverter, type Produced } from '../../onnx/converter.ts';
+import { applyActivation, type ActivationName } from '../activations/functions.ts';
+import { windowPads, type Padding } from '../window.ts';
+import type { Conv2DConfig, DepthwiseConv2DConfig, Pair, SeparableConv2DConfig } from './config.ts';
+
+export interface OnnxConvGeometry {
+  kernel: Pair;
+  strides: Pair;
+  dilations: Pair;
+  pads: number[];
+}
+
+export function onnxConvGeometry(c: { strides: Pair; padding: Padding }, x: TensorRef, kernel: Pair, dilations: Pair): OnnxConvGeometry {
+  const pads = windowPads(c.padding, [x.shape[1] as number, x.shape[2] as number], kernel, c.strides, dilations);
+  return { kernel, strides: [...c.strides], dilations, pads };
+}
+
+export function conv(
+  b: GraphBuilder, hint: string, x: string, weight: string, bias: string | undefined, g: OnnxConvGeometry, group: number,
+): string {
+  return b.op('Conv', bias ? [x, weight, bias] : [x, weight], {
+    kernel_shape: { ints: g.kernel },
+    strides: { ints: g.strides },
+    dilations: { ints: g.dilations },
+    pads: { ints: g.pads },
+    group: { i: group },
+  }, hint);
+}
+
+export function biasConst(b: GraphBuilder, layer: LayerIR<{ useBias: boolean } & LayerIR['config']>): string | undefined {
+  if (!layer.config.useBias) return undefined;
+  const bias = requireWeight(layer, 'bias');
+  return b.floatConst(`${layer.name}/bias`, [bias.values.length], bias.values);
+}
+
+/** [kh,kw,C,m] → [C*m,1,kh,kw]: output channel c*m+j, the order TF's depthwise conv produces. */
+function depthwiseKernel(b: GraphBuilder, layer: LayerIR): { name: string; kernel: Pair; channels: number } {
+  const w = requireWeight(layer, 'depthwise_kernel');
+  const [kh, kw, c, m] = w.shape as [number, number, number, number];
+  const values = transposeValues(w.values, w.shape, [2, 3, 0, 1]);
+  return { name: b.floatConst(`${layer.name}/depthwise_kernel`, [c * m, 1, kh, kw], values), kernel: [kh, kw], channels: c };
+}
+
+export function activated(b: GraphBuilder, layer: LayerIR, y: string, activation: ActivationName, rank = 4): Produced {
+  return applyActivation(b, layer.name, { name: y, layout: 'nchw', rank }, activation);
+}
+
+export const conv2dOnnx: LayerConverter<Conv2DConfig> = ({ b, layer, inputs }) => {
+  const x = b.inLayout(inputs[0]!, 'nchw');
+  const w = requireWeight(layer, 'kernel');
+  const [kh, kw, cin, cout] = w.shape as [number, number, number, number];
+  const g = onnxConvGeometry(layer.config, x, [kh, kw], [...layer.config.dilationRate]);
+  const weight = b.floatConst(`${layer.name}/kernel`, [cout, cin, kh, kw], transposeValues(w.values, w.shape, [3, 2, 0, 1]));
+  return activated(b, layer, conv(b, `${layer.name}/conv`, x.name, weight, biasConst(b, layer), g, 1), layer.config.activation);
+};
+
+export const depthwiseOnnx: LayerConverter<DepthwiseConv2DConfig> = ({ b, layer, inputs }) => {
+  // tfjs's DepthwiseConv2D layer ignores dilation_rate (it passes null; "TODO: Add support for dilation"),
+  // so such a model means one thing in Keras and another in tfjs: refuse rather than pick one silently.
+  const dilation = layer.config.dilationRate;
+  if (dilation[0] !== 1 || dilation[1] !== 1) {
+    throw unsupportedOption(layer, `DepthwiseConv2D with dilation_rate [${dilation}]`, 'tfjs ignores dilation in DepthwiseConv2D; use dilation 1 or a SeparableConv2D');
+  }
+  const x = b.inLayout(inputs[0]!, 'nchw');
+  const dw = depthwiseKernel(b, layer);
+  const g = onnxConvGeometry(layer.config, x, dw.kernel, [1, 1]);
+  return activated(b, layer, conv(b, `${layer.name}/depthwise`, x.name, dw.name, biasConst(b, layer), g, dw.channels), layer.config.activation);
+};
+
+/** Depthwise (with the layer's strides, padding, dilation), then a 1x1 pointwise conv carrying the bias. */
+export const separableOnnx: LayerConverter<SeparableConv2DConfig> = ({ b, layer, inputs }) => {
+  const x = b.inLayout(inputs[0]!, 'nchw');
+  const dw = depthwiseKernel(b, layer);
+  const g = onnxConvGeometry(layer.config, x, dw.kernel, [...layer.config.dilationRate]);
+  const depthwise = conv(b, `${layer.name}/depthwise`, x.name, dw.name, undefined, g, dw.channels);
+  const pw = requireWeight(layer, 'pointwise_kernel');
+  const [, , cin, cout] = pw.shape as [number, number, number, number];
+  const pointwiseWeight = b.floatConst(`${layer.name}/pointwise_kernel`, [cout, cin, 1, 1], transposeValues(pw.values, pw.shape, [3, 2, 0, 1]));
+  const unit: OnnxConvGeometry = { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0] };
+  return activated(b, layer, conv(b, `${layer.name}/pointwise`, depthwise, pointwiseWeight, biasConst(b, layer), unit, 1), layer.config.activation);
+};

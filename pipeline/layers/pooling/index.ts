@@ -1,0 +1,136 @@
+/**
+ * The pooling family: Max/AveragePooling1D/2D and GlobalAverage/MaxPooling1D/2D (channels_last). Channels pass
+ * through every pool; MACs are 0. ONNX: window pools as MaxPool/AveragePool on NCHW (TF's 'same' average counts only
+ * real cells: count_include_pad 0), global pools as reductions over the spatial axes of whatever layout the input is
+ * in. tfjs's global pools have no `keepdims`: a config asking for it is refused, since tfjs would ignore it.
+ */
+import { onnxAxis, type Attr } from '../../onnx/builder.ts';
+import type { LayerConverter } from '../../onnx/converter.ts';
+import { channelsLast, custom, intTuple, oneOf, unsupportedValue, type Field } from '../config.ts';
+import { inputOfRank, noWeights, passChannels } from '../shared.ts';
+import { defineLayer, type LayerClass, type LayerConfig } from '../types.ts';
+import { convOutputLength, windowPads, type Padding } from '../window.ts';
+import { averagePooling2dRule, globalAveragePooling2dRule, maxPooling2dRule } from './train.ts';
+
+export interface Pool2DConfig extends LayerConfig {
+  poolSize: [number, number];
+  strides: [number, number];
+  padding: Padding;
+  dataFormat: 'channels_last';
+}
+
+export interface Pool1DConfig extends LayerConfig {
+  poolSize: [number];
+  strides: [number];
+  padding: Padding;
+}
+
+export interface GlobalPoolConfig extends LayerConfig {
+  dataFormat: 'channels_last';
+  keepdims: false;
+}
+
+const PADDING = oneOf<Padding>('padding', ['valid', 'same'], 'valid', { causal: 'pooling has no causal padding; use same or valid' });
+
+/** Keras: strides default to the pool size. */
+function stridesOrPoolSize<T extends number[]>(poolSize: Field<T>, strides: Field<T>): Field<T> {
+  return custom('strides', (v, ctx) => (v === undefined || v === null ? poolSize.read(ctx.raw.pool_size, { ...ctx, key: 'pool_size' }) : strides.read(v, ctx)), strides.write);
+}
+
+const pool2dFields = () => {
+  const poolSize = intTuple('pool_size', 2, { default: [2, 2] });
+  return { poolSize, strides: stridesOrPoolSize(poolSize, intTuple('strides', 2)), padding: PADDING, dataFormat: channelsLast() };
+};
+
+const pool1dFields = () => {
+  const poolSize = intTuple('pool_size', 1, { default: [2] });
+  return { poolSize, strides: stridesOrPoolSize(poolSize, intTuple('strides', 1)), padding: PADDING };
+};
+
+const noKeepdims: Field<false> = custom('keepdims', (v, ctx) => {
+  if (v === undefined || v === null || v === false) return false;
+  if (v === true) throw unsupportedValue(ctx, 'keepdims: true', 'tfjs ignores keepdims; remove it and add a Reshape');
+  throw unsupportedValue(ctx, `keepdims ${JSON.stringify(v)}`, 'keepdims must be false');
+}, () => false);
+
+function windowPool(opType: 'MaxPool' | 'AveragePool'): LayerConverter<Pool2DConfig> {
+  return ({ b, layer, inputs }) => {
+    const x = b.inLayout(inputs[0]!, 'nchw');
+    const { poolSize: kernel, strides, padding } = layer.config;
+    const pads = windowPads(padding, [x.shape[1] as number, x.shape[2] as number], kernel, strides);
+    const attrs = { kernel_shape: { ints: [...kernel] }, strides: { ints: [...strides] }, pads: { ints: pads } };
+    // TF's 'same' average pooling divides by the number of real (unpadded) inputs in the window.
+    const extra: Record<string, Attr> = opType === 'AveragePool' ? { count_include_pad: { i: 0 } } : {};
+    return { name: b.op(opType, [x.name], { ...attrs, ...extra }, `${layer.name}/${opType}`), layout: 'nchw' };
+  };
+}
+
+function globalPool2d(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
+  return ({ b, layer, inputs }) => {
+    const x = inputs[0]!;
+    const axes = [onnxAxis(1, 4, x.layout), onnxAxis(2, 4, x.layout)];
+    const y = b.op(opType, [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/${opType}`);
+    return { name: y, layout: 'keras' };
+  };
+}
+
+/** 1-D global pools work on [N, steps, C], always in Keras layout (only rank-4 tensors are ever NCHW). */
+function globalPool1d(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
+  return ({ b, layer, inputs }) => {
+    const y = b.op(opType, [inputs[0]!.name], { axes: { ints: [1] }, keepdims: { i: 0 } }, `${layer.name}/${opType}`);
+    return { name: y, layout: 'keras' };
+  };
+}
+
+const shared = { family: 'pooling', arity: 'one', weights: noWeights, channels: passChannels } as const;
+
+function pool2d(className: string, onnx: LayerConverter<Pool2DConfig>, ort: LayerClass<Pool2DConfig>['ort']) {
+  return defineLayer<Pool2DConfig>({
+    ...shared,
+    className,
+    fields: pool2dFields(),
+    outputShape(layer, inputs) {
+      const [h, w, c] = inputOfRank(layer, inputs, 3);
+      const { poolSize: [ph, pw], strides: [sh, sw], padding } = layer.config;
+      return [convOutputLength(h!, ph, padding, sh), convOutputLength(w!, pw, padding, sw), c!];
+    },
+    onnx,
+    ort,
+  });
+}
+
+function pool1d(className: string) {
+  return defineLayer<Pool1DConfig>({
+    ...shared,
+    className,
+    fields: pool1dFields(),
+    outputShape(layer, inputs) {
+      const [steps, c] = inputOfRank(layer, inputs, 2);
+      const { poolSize: [p], strides: [s], padding } = layer.config;
+      return [convOutputLength(steps!, p, padding, s), c!];
+    },
+    ort: `no ORT training rule for ${className}`,
+  });
+}
+
+function globalPool(className: string, rank: 2 | 3, onnx: LayerConverter<GlobalPoolConfig>, ort: LayerClass<GlobalPoolConfig>['ort']) {
+  return defineLayer<GlobalPoolConfig>({
+    ...shared,
+    className,
+    fields: { dataFormat: channelsLast(), keepdims: noKeepdims },
+    outputShape: (layer, inputs) => [inputOfRank(layer, inputs, rank).at(-1)!],
+    onnx,
+    ort,
+  });
+}
+
+export const poolingLayers = {
+  MaxPooling2D: pool2d('MaxPooling2D', windowPool('MaxPool'), maxPooling2dRule),
+  AveragePooling2D: pool2d('AveragePooling2D', windowPool('AveragePool'), averagePooling2dRule),
+  MaxPooling1D: pool1d('MaxPooling1D'),
+  AveragePooling1D: pool1d('AveragePooling1D'),
+  GlobalAveragePooling2D: globalPool('GlobalAveragePooling2D', 3, globalPool2d('ReduceMean'), globalAveragePooling2dRule),
+  GlobalMaxPooling2D: globalPool('GlobalMaxPooling2D', 3, globalPool2d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling2D'),
+  GlobalAveragePooling1D: globalPool('GlobalAveragePooling1D', 2, globalPool1d('ReduceMean'), 'no ORT training rule for GlobalAveragePooling1D'),
+  GlobalMaxPooling1D: globalPool('GlobalMaxPooling1D', 2, globalPool1d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling1D'),
+};
