@@ -159,12 +159,15 @@ export function custom<T>(key: string, read: (v: KerasValue | undefined, ctx: Fi
   return { key, read, write };
 }
 
+/** Class names tfjs registers, and the string identifiers it maps to them (initializers.ts, regularizers.ts, constraints.ts). */
 const INITIALIZERS = new Set([
   'Zeros', 'Ones', 'Constant', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Identity', 'VarianceScaling',
   'GlorotUniform', 'GlorotNormal', 'HeNormal', 'HeUniform', 'LeCunNormal', 'LeCunUniform', 'Orthogonal',
+  'constant', 'glorotNormal', 'glorotUniform', 'heNormal', 'heUniform', 'identity', 'leCunNormal', 'leCunUniform', 'ones',
+  'orthogonal', 'randomNormal', 'randomUniform', 'truncatedNormal', 'varianceScaling', 'zeros',
 ]);
-const REGULARIZERS = new Set(['L1L2']);
-const CONSTRAINTS = new Set(['MaxNorm', 'UnitNorm', 'NonNeg', 'MinMaxNorm']);
+const REGULARIZERS = new Set(['L1L2', 'l1l2']);
+const CONSTRAINTS = new Set(['MaxNorm', 'UnitNorm', 'NonNeg', 'MinMaxNorm', 'maxNorm', 'minMaxNorm', 'nonNeg', 'unitNorm']);
 const DTYPES = new Set(['float32', 'int32', 'bool', 'complex64', 'string']);
 
 function isPlainObject(v: unknown): v is { readonly [key: string]: KerasValue } {
@@ -178,18 +181,23 @@ function finiteNumbers(v: KerasValue): boolean {
   return true;
 }
 
+/** tfjs-layers' toCamelCase, which it applies to every string value of a config it loads. */
+const camel = (s: string) => (s.length <= 1 || !s.includes('_') ? s : s.replace(/[_]+(\w|$)/g, (_m, c: string) => c.toUpperCase()));
+
 /**
  * Keys every layer may carry that tfjs deserialises although inference does not use them: initializers,
- * regularizers and constraints (`{class_name, config}` objects of a class tfjs registers) and `dtype`. tfjs throws
- * on a wrong one while loading the model, so they are checked here too.
+ * regularizers and constraints (`{class_name, config}` objects or string identifiers tfjs knows) and `dtype`. tfjs
+ * throws on a wrong one while loading the model, so they are checked here too.
  */
 export function checkCommonKeys(raw: KerasConfig, where: string): void {
   for (const [key, v] of Object.entries(raw)) {
     const ctx = { where, key, raw };
-    const kind = /_initializer$/.test(key) ? INITIALIZERS : /_regularizer$/.test(key) ? REGULARIZERS : /_constraint$/.test(key) ? CONSTRAINTS : undefined;
-    if (kind && !absent(v)) {
-      const ok = isPlainObject(v) && typeof v.class_name === 'string' && kind.has(v.class_name) && (absent(v.config) || (isPlainObject(v.config) && finiteNumbers(v.config)));
-      if (!ok) throw badValue(ctx, `null or {class_name, config} naming one of tfjs's ${[...kind].join(', ')}`, v);
+    const known = /_initializer$/.test(key) ? INITIALIZERS : /_regularizer$/.test(key) ? REGULARIZERS : /_constraint$/.test(key) ? CONSTRAINTS : undefined;
+    if (known && !absent(v)) {
+      const ok = typeof v === 'string'
+        ? known.has(camel(v))
+        : isPlainObject(v) && typeof v.class_name === 'string' && known.has(v.class_name) && (absent(v.config) || (isPlainObject(v.config) && finiteNumbers(v.config)));
+      if (!ok) throw badValue(ctx, `null or {class_name, config} naming one of tfjs's ${[...known].filter((n) => /^[A-Z]/.test(n)).join(', ')}`, v);
     }
     if (key === 'dtype' && !absent(v) && !(typeof v === 'string' && DTYPES.has(v))) throw badValue(ctx, `a tfjs dtype (${[...DTYPES].join(', ')})`, v);
   }

@@ -109,12 +109,18 @@ export function checkStridesOrDilation(c: { strides: number[]; dilationRate: num
 const ones = (v: KerasValue) => v === 1 || (Array.isArray(v) && v.every((x) => x === 1));
 
 /**
- * Keras options tfjs does not implement (it ignores them): accepted only at their default, since with another
- * value tfjs computes something else than Keras would.
+ * Keras options tfjs does not implement (it ignores them): accepted only absent or at their neutral value (`groups`
+ * and `dilation_rate` 1; `output_padding` only absent), since otherwise tfjs computes something else than Keras.
  */
+export const UNIMPLEMENTED: Record<string, (v: KerasValue) => boolean> = {
+  groups: ones,
+  dilation_rate: ones,
+  output_padding: () => false,
+};
+
 export function checkUnimplemented(raw: KerasConfig, keys: string[], fail: Fail): void {
   for (const key of keys) {
     const v = raw[key];
-    if (v !== undefined && v !== null && !ones(v)) fail(key, `${JSON.stringify(v)} is not supported: tfjs does not implement ${key}`, true);
+    if (v !== undefined && v !== null && !UNIMPLEMENTED[key]!(v)) fail(key, `${JSON.stringify(v)} is not supported: tfjs does not implement ${key}`, true);
   }
 }

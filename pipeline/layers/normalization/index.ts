@@ -7,7 +7,7 @@
  * channels it normalises over: the pruning analysis lets it block them, and neither export nor ORT training covers it.
  */
 import { onnxAxis } from '../../onnx/builder.ts';
-import { requireWeight, type LayerConverter } from '../../onnx/converter.ts';
+import { requireWeight, unsupportedOption, type LayerConverter } from '../../onnx/converter.ts';
 import { bool, custom, num, badValue } from '../config.ts';
 import { invalid, sameShape } from '../shared.ts';
 import type { LayerIR } from '../../ir.ts';
@@ -77,10 +77,18 @@ export function batchNormAffine(layer: LayerIR<BatchNormalizationConfig>): { sca
   return { scale, shift };
 }
 
-/** Unfolded BN: Mul + Add, the per-channel vectors shaped [C, 1, ..., 1] against the channel axis. */
+/**
+ * Unfolded BN: Mul + Add, the per-channel vectors shaped [C, 1, ..., 1] against the channel axis. Only on the last
+ * axis: tfjs's batch-norm kernels apply the statistics cyclically over the flat index whatever the axis (measured:
+ * axis 1 of [1, 2, 3, 2] normalises along the last axis), so a model normalising another axis means one thing in
+ * Keras and another in tfjs — refused rather than exported as either.
+ */
 const batchNormOnnx: LayerConverter<BatchNormalizationConfig> = ({ b, layer, inputs }) => {
   const x = inputs[0]!;
   const rank = x.shape.length;
+  if (sampleAxis(layer.config.axis, rank - 1) !== rank - 2) {
+    throw unsupportedOption(layer, `BatchNormalization over axis ${layer.config.axis}`, 'tfjs normalises the last axis whatever the config says; normalise the channel axis (-1)');
+  }
   const { scale, shift } = batchNormAffine(layer);
   const axis = onnxAxis(layer.config.axis, rank, x.layout);
   const dims = [scale.length, ...new Array<number>(rank - 1 - axis).fill(1)];

@@ -1,0 +1,144 @@
+/**
+ * The per-family check: a small tfjs model around a layer under test goes through slimnet, and everything slimnet
+ * derives from the layer's typed config is compared with tfjs's own answer — output shapes (layer.outputShape),
+ * parameter counts (layer.countParams()) against the weights the family declares, MACs against a formula the test
+ * writes out, and the ONNX export's outputs against tfjs's predictions on onnxruntime-node. Exported files are
+ * collected for one run of the official ONNX checker per test file.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { countMacs } from '../../../pipeline/graph/macs.ts';
+import { inferShapes } from '../../../pipeline/graph/shapes.ts';
+import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
+import { cloneIR, type ModelIR } from '../../../pipeline/ir.ts';
+import { layerClass } from '../../../pipeline/layers/registry.ts';
+import { exportOnnx } from '../../../pipeline/onnx/export.ts';
+import { createRng, type Rng } from '../../../pipeline/random.ts';
+import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/models.ts';
+import { runOnnx, sequentialOf } from '../onnx/helpers.ts';
+
+export { runOnnxChecker, tempDir, useReferenceBackend } from '../onnx/helpers.ts';
+
+export interface LayerCase {
+  name: string;
+  inputShape: number[];
+  /** The layers, in order; the one under test is named `under`. */
+  layers: () => tf.layers.Layer[];
+  /** Instead of `layers`: a functional model (named `name`) with a layer named `under`. */
+  model?: () => tf.LayersModel;
+  /** MACs of the layer under test from its input and output shapes (per sample), written out independently. */
+  macs: (inShape: number[], outShape: number[]) => number;
+  /** Also compare the ONNX export with tfjs (default true). */
+  onnx?: boolean;
+}
+
+export const UNDER = 'under';
+
+/** Seeded picks for random configs. */
+export function picker(seed: number): { rng: Rng; pick: <T>(xs: readonly T[]) => T; int: (lo: number, hi: number) => number; bool: () => boolean } {
+  const rng = createRng(seed);
+  return {
+    rng,
+    pick: (xs) => xs[rng.int(xs.length)]!,
+    int: (lo, hi) => lo + rng.int(hi - lo + 1),
+    bool: () => rng.next() < 0.5,
+  };
+}
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Per-sample input shape of the layer named `name` in the tfjs model. */
+function tfjsInShape(model: tf.LayersModel, name: string): number[] {
+  const input = model.getLayer(name).input;
+  return ((Array.isArray(input) ? input[0]! : input) as tf.SymbolicTensor).shape.slice(1) as number[];
+}
+
+export interface CheckResult {
+  ir: ModelIR;
+  path?: string;
+  maxAbsDiff?: number;
+}
+
+/** Runs every comparison on one case; returns the IR and the .onnx written to `dir` (if exported). */
+export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<CheckResult> {
+  const model = c.model ? randomizeWeights(c.model(), seed) : sequentialOf(c.name, c.inputShape, c.layers(), seed);
+  try {
+    const ir = await irFromTfjsModel(model);
+    const shapes = inferShapes(ir);
+    const macs = countMacs(ir).perLayer;
+    for (const tl of model.layers) {
+      const layer = ir.layers.find((l) => l.name === tl.name)!;
+      // tfjs leaves a Reshape's inferred dimension (and what follows from it) unknown: any positive size fits there.
+      const theirs = (tl.outputShape as (number | null)[]).slice(1);
+      const ours = shapes.get(tl.name)!;
+      assert.deepEqual(ours.map((d, i) => (theirs[i] === null && d > 0 ? null : d)), theirs, `${c.name}: output shape of ${tl.name}`);
+      const inputs = layer.inputs.map((n) => shapes.get(n)!);
+      const declared = layerClass(layer.className)!.weights(layer, inputs);
+      assert.equal(declared.reduce((n, w) => n + prod(w.shape), 0), tl.countParams(), `${c.name}: params of ${tl.name}`);
+      assert.deepEqual(declared.map((w) => w.name).sort(), layer.weights.map((w) => w.name).sort(), `${c.name}: weight names of ${tl.name}`);
+    }
+    const inShape = tfjsInShape(model, UNDER);
+    const outShape = shapes.get(UNDER)!;
+    assert.equal(macs[UNDER], c.macs(inShape, outShape), `${c.name}: MACs`);
+    if (c.onnx === false) return { ir };
+    const bytes = exportOnnx(ir);
+    const path = join(dir, `${c.name}.onnx`);
+    writeFileSync(path, bytes);
+    const maxAbsDiff = await onnxDiff(model, bytes, 3);
+    assert.ok(maxAbsDiff <= 1e-4, `${c.name}: ONNX vs tfjs max |Δ| ${maxAbsDiff}`);
+    return { ir, path, maxAbsDiff };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Largest |Δ| between the ONNX model's outputs and tfjs's on `batch` seeded random samples. */
+export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: number, seed = 7): Promise<number> {
+  const inputs = randomInputs(model, batch, seed);
+  try {
+    const [expected, actual] = [await predictFlat(model, inputs), await runOnnx(bytes, inputs)];
+    let m = 0;
+    expected.forEach((e, o) => {
+      assert.equal(actual[o]!.length, e.length, 'output sizes differ');
+      for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(e[i]! - actual[o]![i]!));
+    });
+    return m;
+  } finally {
+    tf.dispose(inputs);
+  }
+}
+
+/**
+ * The quantisation axis a family declares for `weight` of layer `name` is its output-channel axis: zeroing one
+ * channel of that view (the layer has no bias and a linear activation) zeroes exactly that output channel of the
+ * layer, as tfjs computes it.
+ */
+export async function checkQuantizationAxis(ir: ModelIR, name: string, weight: string, outputChannelOf: (k: number) => number = (k) => k): Promise<void> {
+  const layer = ir.layers.find((l) => l.name === name)!;
+  const w = layer.weights.find((x) => x.name === weight)!;
+  const view = layerClass(layer.className)!.quantizationAxis!(layer, { name: w.name, shape: w.shape });
+  assert.ok(view, `${name}/${weight} declares a channel axis`);
+  assert.equal(prod(view.shape), prod(w.shape));
+  const channels = view.shape[view.axis]!;
+  const k = channels - 1;
+  const probe = cloneIR(ir);
+  probe.outputs = [name];
+  const pw = probe.layers.find((l) => l.name === name)!.weights.find((x) => x.name === weight)!;
+  const inner = prod(view.shape.slice(view.axis + 1));
+  for (let i = 0; i < pw.values.length; i++) if (Math.floor(i / inner) % channels === k) pw.values[i] = 0;
+  const model = await buildTfjsModel(probe);
+  const x = randomInputs(model, 2, 3);
+  const [y] = await predictFlat(model, x);
+  tf.dispose(x);
+  const outC = (model.outputs[0]!.shape.at(-1) as number);
+  model.dispose();
+  for (let i = 0; i < y!.length; i++) {
+    const c = i % outC;
+    if (c === outputChannelOf(k)) assert.equal(y![i], 0, `${name}/${weight}: output channel ${c} should be 0`);
+  }
+  assert.ok(y!.some((v, i) => i % outC !== outputChannelOf(k) && v !== 0), 'other channels stay');
+}
+
+export { prod };

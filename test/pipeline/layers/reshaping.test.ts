@@ -1,0 +1,56 @@
+/** The reshaping family against tfjs: Flatten (NHWC order), Reshape (with the inferred dimension), Permute; strict parse. */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { isSlimnetError } from '../../../pipeline/errors.ts';
+import { layer } from '../../fixtures/ir.ts';
+import { checkCase, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
+
+const dir = tempDir();
+const written: string[] = [];
+before(useReferenceBackend);
+
+const conv = (filters = 3) => tf.layers.conv2d({ filters, kernelSize: 1 });
+const none = () => 0;
+
+const cases: LayerCase[] = [
+  // Flatten must see NHWC element order, or the Dense after it multiplies the wrong weights.
+  { name: 'flatten_dense', inputShape: [4, 3, 2], layers: () => [conv(5), tf.layers.flatten({ name: UNDER }), tf.layers.dense({ units: 3 })], macs: none },
+  { name: 'flatten_input', inputShape: [3, 4, 2], layers: () => [tf.layers.flatten({ name: UNDER }), tf.layers.dense({ units: 2, activation: 'softmax' })], macs: none },
+  { name: 'flatten_3d', inputShape: [5, 3], layers: () => [tf.layers.flatten({ name: UNDER })], macs: none },
+  { name: 'reshape_after_conv', inputShape: [4, 4, 2], layers: () => [conv(6), tf.layers.reshape({ targetShape: [8, -1], name: UNDER })], macs: none },
+  { name: 'reshape_then_dense', inputShape: [4, 4, 2], layers: () => [conv(6), tf.layers.reshape({ targetShape: [8, 12], name: UNDER }), tf.layers.dense({ units: 2 })], macs: none },
+  { name: 'reshape_to_4d_then_conv', inputShape: [24], layers: () => [tf.layers.reshape({ targetShape: [2, 4, 3], name: UNDER }), conv(2)], macs: none },
+  { name: 'reshape_rows', inputShape: [28, 28, 1], layers: () => [tf.layers.reshape({ targetShape: [28, 28], name: UNDER })], macs: none },
+  { name: 'permute_2d', inputShape: [3, 5], layers: () => [tf.layers.permute({ dims: [2, 1], name: UNDER })], macs: none, onnx: false },
+  { name: 'permute_3d', inputShape: [3, 4, 2], layers: () => [conv(2), tf.layers.permute({ dims: [3, 1, 2], name: UNDER })], macs: none, onnx: false },
+];
+
+for (const c of cases) {
+  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
+    const { path } = await checkCase(c, dir);
+    if (path) written.push(path);
+  });
+}
+
+test('the config parse is strict', () => {
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['Reshape', {}, /config\.target_shape/],
+    ['Reshape', { target_shape: [2, null, -1] }, /config\.target_shape/],
+    ['Reshape', { target_shape: [0, 4] }, /config\.target_shape/],
+    ['Reshape', { target_shape: '4' }, /config\.target_shape/],
+    ['Permute', { dims: [1, 1] }, /config\.dims/],
+    ['Permute', { dims: [0, 1] }, /config\.dims/],
+    ['Flatten', { data_format: 'nhwc' }, /config\.data_format/],
+  ];
+  for (const [className, keras, key] of bad) {
+    assert.throws(() => layer('r', className, ['in'], keras), (e: unknown) =>
+      isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === `layer "r" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
+  }
+});
+
+test('every exported reshaping model passes onnx.checker (full_check)', () => {
+  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
+  const result = runOnnxChecker(written);
+  assert.ok(result.ok, result.output);
+});
