@@ -14,3 +14,9 @@ test('every stage and every stage option appears in the README', () => {
     for (const option of Object.keys(shape)) assert.match(readme, new RegExp(`\\| \`${option}\` \\|`), `${name}.${option}`);
   }
 });
+
+test('every layer class slimnet knows appears in the README', async () => {
+  const { LAYER_CLASSES } = await import('../pipeline/layers/registry.ts');
+  const section = readme.slice(readme.indexOf('## Supported layers'), readme.indexOf('## What is measured'));
+  for (const name of LAYER_CLASSES) assert.match(section, new RegExp(`\\b${name}\\b`), name);
+});
