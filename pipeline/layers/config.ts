@@ -145,6 +145,20 @@ export function activation(key = 'activation'): Field<ActivationName> {
   };
 }
 
+/** One Keras axis (batch counted, negative from the end): n, or [n] where Keras-Python writes a list of one. */
+export function singleAxis(fallback: number, key = 'axis'): Field<number> {
+  return {
+    key,
+    read(v, ctx) {
+      if (absent(v)) return fallback;
+      const a = Array.isArray(v) && v.length === 1 ? v[0] : v;
+      if (!isInt(a)) throw badValue(ctx, 'one integer axis (or a list of one)', v);
+      return a;
+    },
+    write: (v) => v,
+  };
+}
+
 /** A field that may be absent (null/undefined → undefined; written back as null, as tfjs does). */
 export function optional<T>(field: Field<T>): Field<T | undefined> {
   return {

@@ -8,7 +8,7 @@ import { asStored, reduceSum } from '../train/ort/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
 import { applyActivation, trainingActivation, trainingActivationProblem, type ActivationName } from './activations/functions.ts';
 import { activation, bool, int } from './config.ts';
-import { rewrite } from './layer.ts';
+import { kernelProducer } from './producer.ts';
 import { invalid, prod } from './shared.ts';
 import { defineLayer, type LayerClass, type LayerConfig } from './types.ts';
 
@@ -65,16 +65,7 @@ export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
     return [...input!.slice(0, -1), layer.config.units];
   },
   macs: (_layer, [input], output) => prod(output.slice(0, -1)) * input![input!.length - 1]! * output[output.length - 1]!,
-  channels(ctx) {
-    const input = ctx.input();
-    const softmax = ctx.layer.config.activation === 'softmax' ? `layer "${ctx.layer.name}" applies softmax across its units` : undefined;
-    const out = ctx.fresh(ctx.layer.config.units, { producer: true, blocked: softmax });
-    ctx.bind('kernel', 0, input, 'in');
-    ctx.bind('kernel', 1, out, 'out');
-    ctx.bind('bias', 0, out, 'out', true);
-    return out;
-  },
-  withOutputChannels: (layer, units) => rewrite(dense, layer, { units }),
+  ...kernelProducer(() => dense, 'units', 0, 1),
   onnx({ b, layer, inputs }) {
     // The kernel acts on the Keras last axis, so the input must be in Keras order (NHWC if 4-D).
     const x = b.inLayout(inputs[0]!, 'keras');
@@ -96,8 +87,6 @@ export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
     return applyActivation(b, layer.name, { name: y, layout: 'keras', rank }, layer.config.activation);
   },
   ort: denseRule,
-  quantizationAxis: (_layer, w) => (w.name === 'kernel' ? { shape: w.shape, axis: 1 } : undefined),
-  linearKernel: 'kernel',
   linearRows: {
     positions: (_config, inShape) => prod(inShape.slice(0, -1)),
     rows(_config, x, inShape, positions) {
@@ -109,7 +98,6 @@ export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
     },
     sampled: false,
   },
-  finalActivation: (config) => ({ name: config.activation, fused: true }),
 });
 
 export const denseLayers = { Dense: dense };

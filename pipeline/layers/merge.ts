@@ -11,7 +11,7 @@
 import { onnxAxis, type GraphBuilder, type Layout, type TensorRef } from '../onnx/builder.ts';
 import { unsupportedOption, type LayerConverter } from '../onnx/converter.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
-import { custom, badValue } from './config.ts';
+import { singleAxis } from './config.ts';
 import { invalid, noWeights } from './shared.ts';
 import { defineLayer, type ChannelContext, type LayerConfig, type Shape } from './types.ts';
 import { concatTyped } from '../typed-arrays.ts';
@@ -155,13 +155,7 @@ export const concatenate = defineLayer<ConcatenateConfig>({
   className: 'Concatenate',
   family: 'merge',
   arity: 'many',
-  fields: {
-    axis: custom('axis', (v, ctx) => {
-      if (v === undefined || v === null) return -1;
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw badValue(ctx, 'an integer axis', v);
-      return v;
-    }, (v) => v),
-  },
+  fields: { axis: singleAxis(-1) },
   weights: noWeights,
   outputShape(layer, inputs) {
     atLeastTwo(layer, inputs);

@@ -8,7 +8,7 @@ import type { LayerIR } from '../../ir.ts';
 import { onnxAxis } from '../../onnx/builder.ts';
 import type { LayerConverter } from '../../onnx/converter.ts';
 import type { LayerRule } from '../../train/ort/rule.ts';
-import { activation, badValue, custom, num, optional, unsupportedValue } from '../config.ts';
+import { activation, badValue, custom, num, optional, singleAxis, unsupportedValue } from '../config.ts';
 import { noWeights, passChannels, sameShape, softmaxAcrossChannels } from '../shared.ts';
 import { defineLayer, type ChannelContext, type LayerConfig } from '../types.ts';
 import { applyActivation, trainingActivation, type Activation, type ActivationName } from './functions.ts';
@@ -74,6 +74,14 @@ function one(ctx: { inputs: { name: string; layout: 'keras' | 'nchw'; shape: unk
 
 const acrossChannels = (name: ActivationName) => name === 'softmax' || name === 'log_softmax';
 
+/** Shape-preserving, weight-free, channel-preserving: what most activation layers are. */
+const elementwise = { family: 'activations', arity: 'one', weights: noWeights, outputShape: sameShape, channels: passChannels } as const;
+
+/** One ONNX op whose float attribute `alpha` comes from the config. */
+function alphaOp<C extends LayerConfig>(opType: string, hint: string, alpha: (c: C) => number): LayerConverter<C> {
+  return ({ b, layer, inputs }) => ({ name: b.op(opType, [inputs[0]!.name], { alpha: { f: alpha(layer.config) } }, `${layer.name}/${hint}`), layout: inputs[0]!.layout });
+}
+
 export const activationLayer = defineLayer<ActivationConfig>({
   className: 'Activation',
   family: 'activations',
@@ -97,9 +105,8 @@ const reluOnnx: LayerConverter<ReLUConfig> = ({ b, layer, inputs }) => {
 };
 
 export const relu = defineLayer<ReLUConfig>({
+  ...elementwise,
   className: 'ReLU',
-  family: 'activations',
-  arity: 'one',
   fields: { maxValue: optional(num('max_value', { min: 0 })) },
   check(_c, fail, keras) {
     for (const key of ['negative_slope', 'threshold']) {
@@ -107,9 +114,6 @@ export const relu = defineLayer<ReLUConfig>({
       if (v !== undefined && v !== null && v !== 0) fail(key, `${JSON.stringify(v)} is not supported: tfjs's ReLU has no ${key}`, true);
     }
   },
-  weights: noWeights,
-  outputShape: sameShape,
-  channels: passChannels,
   onnx: reluOnnx,
   ort: activationRule<ReLUConfig>(
     (l) => (l.config.maxValue === undefined ? { kind: 'relu' } : l.config.maxValue > 0 ? { kind: 'relu', max: l.config.maxValue } : undefined),
@@ -118,14 +122,10 @@ export const relu = defineLayer<ReLUConfig>({
 });
 
 export const leakyRelu = defineLayer<LeakyReLUConfig>({
+  ...elementwise,
   className: 'LeakyReLU',
-  family: 'activations',
-  arity: 'one',
   fields: { alpha: num('alpha', { default: 0.3 }) },
-  weights: noWeights,
-  outputShape: sameShape,
-  channels: passChannels,
-  onnx: ({ b, layer, inputs }) => ({ name: b.op('LeakyRelu', [inputs[0]!.name], { alpha: { f: layer.config.alpha } }, `${layer.name}/leaky_relu`), layout: inputs[0]!.layout }),
+  onnx: alphaOp('LeakyRelu', 'leaky_relu', (c) => c.alpha),
   ort: 'no ORT training rule for LeakyReLU',
 });
 
@@ -157,27 +157,19 @@ export const prelu = defineLayer<PReLUConfig>({
 });
 
 export const elu = defineLayer<ELUConfig>({
+  ...elementwise,
   className: 'ELU',
-  family: 'activations',
-  arity: 'one',
   fields: { alpha: fixed('alpha', 1, "tfjs's ELU layer implements only alpha 1") },
-  weights: noWeights,
-  outputShape: sameShape,
-  channels: passChannels,
-  onnx: ({ b, layer, inputs }) => ({ name: b.op('Elu', [inputs[0]!.name], { alpha: { f: layer.config.alpha } }, `${layer.name}/elu`), layout: inputs[0]!.layout }),
+  onnx: alphaOp('Elu', 'elu', (c) => c.alpha),
   ort: 'no ORT training rule for ELU',
 });
 
 /** tfjs ThresholdedReLU: x where x > theta, else 0 — ONNX ThresholdedRelu exactly. */
 export const thresholdedRelu = defineLayer<ThresholdedReLUConfig>({
+  ...elementwise,
   className: 'ThresholdedReLU',
-  family: 'activations',
-  arity: 'one',
   fields: { theta: num('theta', { default: 1 }) },
-  weights: noWeights,
-  outputShape: sameShape,
-  channels: passChannels,
-  onnx: ({ b, layer, inputs }) => ({ name: b.op('ThresholdedRelu', [inputs[0]!.name], { alpha: { f: layer.config.theta } }, `${layer.name}/thresholded_relu`), layout: inputs[0]!.layout }),
+  onnx: alphaOp('ThresholdedRelu', 'thresholded_relu', (c) => c.theta),
   ort: 'no ORT training rule for ThresholdedReLU',
 });
 
@@ -185,14 +177,7 @@ export const softmax = defineLayer<SoftmaxConfig>({
   className: 'Softmax',
   family: 'activations',
   arity: 'one',
-  fields: {
-    axis: custom('axis', (v, ctx) => {
-      if (v === undefined || v === null) return 1;
-      const a = Array.isArray(v) && v.length === 1 ? v[0] : v;
-      if (!isInt(a)) throw badValue(ctx, 'one integer axis (or a list of one)', v);
-      return a;
-    }, (v) => v),
-  },
+  fields: { axis: singleAxis(1) },
   weights: noWeights,
   outputShape: sameShape,
   channels: softmaxAcrossChannels,

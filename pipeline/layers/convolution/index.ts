@@ -10,8 +10,9 @@
  * input's channels through, each repeated `depth_multiplier` times.
  */
 import { rewrite } from '../layer.ts';
+import { kernelProducer, producerChannels } from '../producer.ts';
 import { inputOfRank, prod, repeatEach } from '../shared.ts';
-import { defineLayer, type ChannelContext, type LayerConfig, type LayerClass, type Shape, type WeightSpec } from '../types.ts';
+import { defineLayer, type ChannelContext, type KerasConfig, type LayerConfig, type LayerClass, type Shape, type WeightSpec } from '../types.ts';
 import { convOutputLength, deconvLength } from '../window.ts';
 import {
   checkStridesOrDilation, checkUnimplemented, conv1dFields, conv2dFields, depthwiseFields, separableFields, transposeFields,
@@ -26,21 +27,15 @@ const channelsOf = (s: Shape) => s[s.length - 1]!;
 /** Every output position of every sample in `x`. */
 const allPositions = (x: Float32Array, inShape: Shape, out: number[]) => Array.from({ length: (x.length / prod(inShape)) * prod(out) }, (_, i) => i);
 
-/** A producer's channel rule: fresh output atoms, input/output kernel axes bound, then the optional bias. */
-function producer<C extends LayerConfig & { activation: string }>(
-  ctx: ChannelContext<C>, outChannels: number, bindings: (input: Int32Array, out: Int32Array) => void,
-): Int32Array {
-  const input = ctx.input();
-  const softmax = ctx.layer.config.activation === 'softmax' ? `layer "${ctx.layer.name}" applies softmax across its units` : undefined;
-  const out = ctx.fresh(outChannels, { producer: true, blocked: softmax });
-  bindings(input, out);
-  ctx.bind('bias', 0, out, 'out', true);
-  return out;
-}
-
 /** Output [H', W'] of a 2-D window over [H, W]. */
 function spatial2d(c: { kernelSize: number[]; padding: 'valid' | 'same'; strides: number[] }, [h, w]: Shape, dilation: number[]): Shape {
   return [convOutputLength(h!, c.kernelSize[0]!, c.padding, c.strides[0]!, dilation[0]), convOutputLength(w!, c.kernelSize[1]!, c.padding, c.strides[1]!, dilation[1])];
+}
+
+/** TF's stride-or-dilation rule, and no Keras `groups` (tfjs has no grouped convolution). */
+function checkConv(c: { strides: number[]; dilationRate: number[] }, fail: Parameters<NonNullable<LayerClass['check']>>[1], keras: KerasConfig): void {
+  checkStridesOrDilation(c, fail);
+  checkUnimplemented(keras, ['groups'], fail);
 }
 
 const finalActivation = (c: { activation: Conv2DConfig['activation'] }) => ({ name: c.activation, fused: true });
@@ -50,28 +45,18 @@ export const conv2d: LayerClass<Conv2DConfig> = defineLayer<Conv2DConfig>({
   family: 'convolution',
   arity: 'one',
   fields: conv2dFields,
-  check(c, fail, keras) {
-    checkStridesOrDilation(c, fail);
-    checkUnimplemented(keras, ['groups'], fail);
-  },
+  check: checkConv,
   weights: ({ config: c }, [input]) => [{ name: 'kernel', shape: [...c.kernelSize, channelsOf(input!), c.filters] }, ...bias(c.useBias, c.filters)],
   outputShape: (layer, inputs) => [...spatial2d(layer.config, inputOfRank(layer, inputs, 3), layer.config.dilationRate), layer.config.filters],
   macs: ({ config: c }, [input], output) => prod(output) * c.kernelSize[0] * c.kernelSize[1] * channelsOf(input!),
-  channels: (ctx) => producer(ctx, ctx.layer.config.filters, (input, out) => {
-    ctx.bind('kernel', 2, input, 'in');
-    ctx.bind('kernel', 3, out, 'out');
-  }),
-  withOutputChannels: (layer, filters) => rewrite(conv2d, layer, { filters }),
+  ...kernelProducer(() => conv2d, 'filters', 2, 3),
   onnx: conv2dOnnx,
   ort: conv2dRule,
-  quantizationAxis: (_l, w) => (w.name === 'kernel' ? { shape: w.shape, axis: 3 } : undefined),
-  linearKernel: 'kernel',
   linearRows: {
     positions: (c, inShape) => prod(conv2dGeometry(c, inShape).out),
     rows: (c, x, inShape, positions) => im2col(x, inShape as [number, number, number], conv2dGeometry(c, inShape), positions ?? allPositions(x, inShape, conv2dGeometry(c, inShape).out)),
     sampled: true,
   },
-  finalActivation,
 });
 
 /** A depthwise kernel [kh, kw, C, m] viewed as [kh, kw, C·m]: output channel c·m + j on axis 2. */
@@ -123,7 +108,7 @@ export const separableConv2d: LayerClass<SeparableConv2DConfig> = defineLayer<Se
     const mid = channelsOf(input!) * c.depthMultiplier;
     return spatial * mid * c.kernelSize[0] * c.kernelSize[1] + spatial * mid * output[2]!;
   },
-  channels: (ctx) => producer(ctx, ctx.layer.config.filters, (input, out) => {
+  channels: (ctx) => producerChannels(ctx, ctx.layer.config.filters, (input, out) => {
     ctx.bind('depthwise_kernel', 2, input, 'in');
     ctx.bind('pointwise_kernel', 2, repeatEach(input, ctx.layer.config.depthMultiplier), 'in');
     ctx.bind('pointwise_kernel', 3, out, 'out');
@@ -158,15 +143,8 @@ export const conv2dTranspose: LayerClass<Conv2DTransposeConfig> = defineLayer<Co
     return [deconvLength(h!, c.strides[0], c.kernelSize[0], c.padding), deconvLength(w!, c.strides[1], c.kernelSize[1], c.padding), c.filters];
   },
   macs: ({ config: c }, [input], output) => prod(input!) * c.kernelSize[0] * c.kernelSize[1] * channelsOf(output),
-  channels: (ctx) => producer(ctx, ctx.layer.config.filters, (input, out) => {
-    ctx.bind('kernel', 3, input, 'in');
-    ctx.bind('kernel', 2, out, 'out');
-  }),
-  withOutputChannels: (layer, filters) => rewrite(conv2dTranspose, layer, { filters }),
+  ...kernelProducer(() => conv2dTranspose, 'filters', 3, 2),
   ort: 'no ORT training rule for Conv2DTranspose',
-  quantizationAxis: (_l, w) => (w.name === 'kernel' ? { shape: w.shape, axis: 2 } : undefined),
-  linearKernel: 'kernel',
-  finalActivation,
 });
 
 export const conv1d: LayerClass<Conv1DConfig> = defineLayer<Conv1DConfig>({
@@ -174,10 +152,7 @@ export const conv1d: LayerClass<Conv1DConfig> = defineLayer<Conv1DConfig>({
   family: 'convolution',
   arity: 'one',
   fields: conv1dFields,
-  check(c, fail, keras) {
-    checkStridesOrDilation(c, fail);
-    checkUnimplemented(keras, ['groups'], fail);
-  },
+  check: checkConv,
   weights: ({ config: c }, [input]) => [{ name: 'kernel', shape: [c.kernelSize[0], channelsOf(input!), c.filters] }, ...bias(c.useBias, c.filters)],
   outputShape(layer, inputs) {
     const [steps] = inputOfRank(layer, inputs, 2);
@@ -185,20 +160,13 @@ export const conv1d: LayerClass<Conv1DConfig> = defineLayer<Conv1DConfig>({
     return [convOutputLength(steps!, c.kernelSize[0], c.padding, c.strides[0], c.dilationRate[0]), c.filters];
   },
   macs: ({ config: c }, [input], output) => prod(output) * c.kernelSize[0] * channelsOf(input!),
-  channels: (ctx) => producer(ctx, ctx.layer.config.filters, (input, out) => {
-    ctx.bind('kernel', 1, input, 'in');
-    ctx.bind('kernel', 2, out, 'out');
-  }),
-  withOutputChannels: (layer, filters) => rewrite(conv1d, layer, { filters }),
+  ...kernelProducer(() => conv1d, 'filters', 1, 2),
   ort: 'no ORT training rule for Conv1D',
-  quantizationAxis: (_l, w) => (w.name === 'kernel' ? { shape: w.shape, axis: 2 } : undefined),
-  linearKernel: 'kernel',
   linearRows: {
     positions: (c, inShape) => prod(conv1dGeometry(c, inShape).out),
     rows: (c, x, [steps, channels], positions) => im2col(x, [1, steps!, channels!], conv1dGeometry(c, [steps!]), positions ?? allPositions(x, [steps!, channels!], conv1dGeometry(c, [steps!]).out)),
     sampled: true,
   },
-  finalActivation,
 });
 
 export const convolutionLayers = {

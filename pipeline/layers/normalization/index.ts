@@ -8,7 +8,7 @@
  */
 import { onnxAxis } from '../../onnx/builder.ts';
 import { requireWeight, unsupportedOption, type LayerConverter } from '../../onnx/converter.ts';
-import { bool, custom, num, badValue } from '../config.ts';
+import { badValue, bool, custom, num, singleAxis } from '../config.ts';
 import { invalid, sameShape } from '../shared.ts';
 import type { LayerIR } from '../../ir.ts';
 import { defineLayer, type LayerConfig, type Shape } from '../types.ts';
@@ -32,14 +32,6 @@ export interface LayerNormalizationConfig extends LayerConfig {
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-
-/** A single axis: n or [n]. */
-const singleAxis = custom<number>('axis', (v, ctx) => {
-  if (v === undefined || v === null) return -1;
-  const a = Array.isArray(v) && v.length === 1 ? v[0] : v;
-  if (!isInt(a)) throw badValue(ctx, 'one integer axis (or a list of one)', v);
-  return a;
-}, (v) => v);
 
 const axisList = custom<number[]>('axis', (v, ctx) => {
   if (v === undefined || v === null) return [-1];
@@ -103,7 +95,7 @@ export const batchNormalization = defineLayer<BatchNormalizationConfig>({
   family: 'normalization',
   arity: 'one',
   fields: {
-    axis: singleAxis,
+    axis: singleAxis(-1),
     momentum: num('momentum', { default: 0.99, min: 0, max: 1 }),
     epsilon: num('epsilon', { default: 1e-3, above: 0 }),
     center: bool('center', true),

@@ -4,16 +4,11 @@
  * and the strict parse.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { ACTIVATION_NAMES } from '../../../pipeline/layers/activations/names.ts';
-import { layer } from '../../fixtures/ir.ts';
-import { checkCase, picker, prod, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
+import { caseTests, picker, prod, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
 
 type Identifier = Parameters<typeof tf.layers.dense>[0]['activation'];
 // tfjs's API takes camelCase identifiers; model.json stores them snake_cased, which is what the IR sees.
@@ -45,12 +40,7 @@ const cases: LayerCase[] = [
   })(),
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
-    const { path } = await checkCase(c, dir);
-    if (path) written.push(path);
-  });
-}
+caseTests('activation', cases);
 
 test('the config parse is strict, and refuses Keras options tfjs ignores', () => {
   const bad: Array<[string, Record<string, unknown>, 'MODEL_INVALID' | 'LAYER_UNSUPPORTED', RegExp]> = [
@@ -65,14 +55,6 @@ test('the config parse is strict, and refuses Keras options tfjs ignores', () =>
     ['Softmax', { axis: [1, 2] }, 'MODEL_INVALID', /config\.axis/],
     ['PReLU', { shared_axes: [0] }, 'MODEL_INVALID', /config\.shared_axes/],
   ];
-  for (const [className, keras, code, key] of bad) {
-    assert.throws(() => layer('a', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === code && e.where === `layer "a" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad);
 });
 
-test('every exported activation model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

@@ -5,19 +5,15 @@
  * saves incompletely.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
-import { layer } from '../../fixtures/ir.ts';
 import { predictFlat, randomInputs } from '../../fixtures/models.ts';
 import { sequentialOf } from '../onnx/helpers.ts';
-import { checkCase, checkQuantizationAxis, picker, prod, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
+import { caseTests, checkQuantizationAxis, expectConfigErrors, picker, prod, UNDER, type LayerCase } from './harness.ts';
 
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
 
 type Act = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'relu6' | 'elu' | 'swish';
 const ACTIVATIONS: Act[] = ['linear', 'relu', 'sigmoid', 'tanh', 'relu6', 'elu', 'swish'];
@@ -141,12 +137,7 @@ const fixed: LayerCase[] = [
 ];
 
 const cases = [...fixed, ...conv2dCases(8), ...depthwiseCases(6), ...separableCases(6), ...conv1dCases(6), ...transposeCases(6)];
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
-    const { path } = await checkCase(c, dir);
-    if (path) written.push(path);
-  });
-}
+caseTests('convolution', cases);
 
 test('quantisation axes are the output channels: Conv2D 3, DepthwiseConv2D [kh, kw, C·m] 2, separable pointwise 3, Conv1D 2, Conv2DTranspose 2', async () => {
   const linear = { useBias: false, activation: 'linear' as const };
@@ -206,15 +197,6 @@ test('the config parse is strict: every malformed or unsupported value is one er
     ['Conv1D', { filters: 2, kernel_size: [3, 3] }, 'MODEL_INVALID', /config\.kernel_size/],
     ['Conv1D', { filters: 2, kernel_size: 3, dtype: 'float64' }, 'MODEL_INVALID', /config\.dtype/],
   ];
-  for (const [className, keras, code, key] of bad) {
-    assert.throws(() => layer('x', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === code && e.where === `layer "x" (${className})` && key.test(e.message) && !/\n/.test(e.oneLine()),
-    `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad);
 });
 
-test('every exported convolution model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

@@ -1,6 +1,6 @@
 /** The dense family against tfjs: random Dense layers on 1-D, 2-D and 3-D samples; quantisation axis; strict parse. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
@@ -8,11 +8,8 @@ import { ACTIVATION_NAMES } from '../../../pipeline/layers/activations/names.ts'
 import { isClass } from '../../../pipeline/layers/registry.ts';
 import { layer } from '../../fixtures/ir.ts';
 import { sequentialOf } from '../onnx/helpers.ts';
-import { checkCase, checkQuantizationAxis, picker, prod, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
+import { caseTests, checkQuantizationAxis, picker, prod, UNDER, type LayerCase } from './harness.ts';
 
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
 
 type Identifier = Parameters<typeof tf.layers.dense>[0]['activation'];
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as Identifier;
@@ -33,11 +30,7 @@ function denseCases(count: number): LayerCase[] {
 }
 
 const cases = denseCases(12);
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs, ONNX match tfjs`, async () => {
-    written.push((await checkCase(c, dir)).path!);
-  });
-}
+caseTests('dense', cases);
 
 test('the kernel quantisation axis is 1 (units)', async () => {
   const model = sequentialOf('q_dense', [6], [tf.layers.dense({ units: 4, useBias: false, name: 'q' })]);
@@ -63,8 +56,3 @@ test('the config parse is strict', () => {
   assert.ok(isClass(d, 'Dense') && d.config.activation === 'hard_sigmoid');
 });
 
-test('every exported dense model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

@@ -1,14 +1,8 @@
 /** The dropout/noise family: identity at inference (ONNX drops them), shapes and params as tfjs; strict parse. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
-import { layer } from '../../fixtures/ir.ts';
-import { checkCase, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const none = () => 0;
 const conv = () => tf.layers.conv2d({ filters: 3, kernelSize: 1 });
@@ -21,11 +15,7 @@ const cases: LayerCase[] = [
   { name: 'gaussian_dropout', inputShape: [6], layers: () => [tf.layers.gaussianDropout({ rate: 0.5, name: UNDER }), tf.layers.dense({ units: 2 })], macs: none },
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs, ONNX match tfjs`, async () => {
-    written.push((await checkCase(c, dir)).path!);
-  });
-}
+caseTests('dropout', cases);
 
 test('the config parse is strict', () => {
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -36,14 +26,6 @@ test('the config parse is strict', () => {
     ['GaussianNoise', { stddev: -1 }, /config\.stddev/],
     ['GaussianDropout', { rate: 'half' }, /config\.rate/],
   ];
-  for (const [className, keras, key] of bad) {
-    assert.throws(() => layer('d', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === `layer "d" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad.map(([c, k, key]) => [c, k, 'MODEL_INVALID', key]));
 });
 
-test('every exported dropout model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

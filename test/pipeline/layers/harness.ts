@@ -19,7 +19,12 @@ import { createRng, type Rng } from '../../../pipeline/random.ts';
 import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/models.ts';
 import { runOnnx, sequentialOf } from '../onnx/helpers.ts';
 
-export { runOnnxChecker, tempDir, useReferenceBackend } from '../onnx/helpers.ts';
+import { runOnnxChecker, tempDir, useReferenceBackend } from '../onnx/helpers.ts';
+import { isSlimnetError } from '../../../pipeline/errors.ts';
+import { layer } from '../../fixtures/ir.ts';
+import { before, test } from 'node:test';
+
+export { runOnnxChecker, tempDir, useReferenceBackend };
 
 export interface LayerCase {
   name: string;
@@ -142,3 +147,33 @@ export async function checkQuantizationAxis(ir: ModelIR, name: string, weight: s
 }
 
 export { prod };
+
+/**
+ * Registers one test per case (shapes, params, MACs, ONNX parity) and, after them, one onnx.checker run over every
+ * file they exported. The tfjs reference backend is set up first.
+ */
+export function caseTests(family: string, cases: LayerCase[]): void {
+  const dir = tempDir();
+  const written: string[] = [];
+  before(useReferenceBackend);
+  for (const c of cases) {
+    test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
+      const { path } = await checkCase(c, dir);
+      if (path) written.push(path);
+    });
+  }
+  test(`every exported ${family} model passes onnx.checker (full_check)`, () => {
+    assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
+    const result = runOnnxChecker(written);
+    assert.ok(result.ok, result.output);
+  });
+}
+
+/** Each [class, Keras config, code, key] is one SlimnetError of that code naming `layer "x" (class)` and the key. */
+export function expectConfigErrors(rows: Array<[string, Record<string, unknown>, 'MODEL_INVALID' | 'LAYER_UNSUPPORTED', RegExp]>): void {
+  for (const [className, keras, code, key] of rows) {
+    assert.throws(() => layer('x', className, ['in'], keras), (e: unknown) =>
+      isSlimnetError(e) && e.code === code && e.where === `layer "x" (${className})` && key.test(e.message) && !/\n/.test(e.oneLine()),
+    `${className} ${JSON.stringify(keras)}`);
+  }
+}

@@ -3,17 +3,13 @@
  * raw input) and Concatenate along every axis; the channel rule (Add couples producers, Concatenate offsets); strict parse.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { analyzeChannels } from '../../../pipeline/graph/channel-groups.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { layer } from '../../fixtures/ir.ts';
-import { checkCase, picker, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, picker, UNDER, type LayerCase } from './harness.ts';
 
 const none = () => 0;
 const MERGES = { Add: tf.layers.add, Multiply: tf.layers.multiply, Average: tf.layers.average, Maximum: tf.layers.maximum, Minimum: tf.layers.minimum };
@@ -57,11 +53,7 @@ function concatCases(): LayerCase[] {
 }
 
 const cases = [...mergeCases(8), ...concatCases()];
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs, ONNX match tfjs`, async () => {
-    written.push((await checkCase(c, dir)).path!);
-  });
-}
+caseTests('merge', cases);
 
 test('channel rule: Add unites its producers into one group; Concatenate on channels keeps each input its own', async () => {
   const x = tf.input({ shape: [4, 4, 2], name: 'x' });
@@ -86,8 +78,3 @@ test('the config parse is strict', () => {
     isSlimnetError(e) && e.code === 'MODEL_INVALID' && /config\.trainable/.test(e.message));
 });
 
-test('every exported merge model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

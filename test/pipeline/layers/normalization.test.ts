@@ -3,19 +3,14 @@
  * it or emitted, on any axis), LayerNormalization's shapes and params; the channel rule; strict parse.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { analyzeChannels } from '../../../pipeline/graph/channel-groups.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
-import { layer } from '../../fixtures/ir.ts';
 import { sequentialOf } from '../onnx/helpers.ts';
-import { checkCase, picker, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, picker, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const none = () => 0;
 
@@ -47,12 +42,7 @@ const cases: LayerCase[] = [
   { name: 'layer_norm_axes', inputShape: [3, 4, 2], layers: () => [tf.layers.layerNormalization({ axis: [1, 2], center: false, name: UNDER })], macs: none, onnx: false },
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
-    const { path } = await checkCase(c, dir);
-    if (path) written.push(path);
-  });
-}
+caseTests('normalisation', cases);
 
 test('channel rule: BN on the channel axis follows its producer (gamma, beta, statistics sliced with it); on another axis it blocks', async () => {
   const make = (axis: number) => sequentialOf(`bn_channels_${axis + 1}`, [4, 4, 2], [
@@ -86,14 +76,6 @@ test('the config parse is strict', () => {
     ['BatchNormalization', { gamma_initializer: { class_name: 'Ones', config: { x: 1e999 } } }, /config\.gamma_initializer/],
     ['LayerNormalization', { axis: 'last' }, /config\.axis/],
   ];
-  for (const [className, keras, key] of bad) {
-    assert.throws(() => layer('n', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === `layer "n" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad.map(([c, k, key]) => [c, k, 'MODEL_INVALID', key]));
 });
 
-test('every exported normalisation model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

@@ -1,14 +1,9 @@
 /** The pooling family against tfjs: random window pools (TF 'same' semantics), 1-D pools, global pools; strict parse. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
 import { layer } from '../../fixtures/ir.ts';
-import { checkCase, picker, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, picker, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const conv = (filters = 3) => tf.layers.conv2d({ filters, kernelSize: 1 });
 const none = () => 0;
@@ -56,12 +51,7 @@ const cases: LayerCase[] = [
   { name: 'global_max_1d', inputShape: [6, 4], layers: () => [tf.layers.globalMaxPooling1d({ name: UNDER })], macs: none },
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
-    const { path } = await checkCase(c, dir);
-    if (path) written.push(path);
-  });
-}
+caseTests('pooling', cases);
 
 test('the config parse is strict; strides default to the pool size', () => {
   const bad: Array<[string, Record<string, unknown>, 'MODEL_INVALID' | 'LAYER_UNSUPPORTED', RegExp]> = [
@@ -73,15 +63,7 @@ test('the config parse is strict; strides default to the pool size', () => {
     ['GlobalAveragePooling2D', { keepdims: true }, 'LAYER_UNSUPPORTED', /config\.keepdims/],
     ['GlobalMaxPooling1D', { data_format: 'channels_first' }, 'LAYER_UNSUPPORTED', /config\.data_format/],
   ];
-  for (const [className, keras, code, key] of bad) {
-    assert.throws(() => layer('p', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === code && e.where === `layer "p" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad);
   assert.deepEqual((layer('p', 'MaxPooling2D', ['in'], { pool_size: [3, 2] }).config as unknown as { strides: number[] }).strides, [3, 2]);
 });
 
-test('every exported pooling model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

@@ -2,13 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
-import { layer } from '../../fixtures/ir.ts';
-import { checkCase, picker, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, picker, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const conv = (filters = 3) => tf.layers.conv2d({ filters, kernelSize: 1 });
 const none = () => 0;
@@ -38,11 +32,7 @@ const cases: LayerCase[] = [
   ...randomCases(4),
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs, ONNX match tfjs`, async () => {
-    written.push((await checkCase(c, dir)).path!);
-  });
-}
+caseTests('resampling', cases);
 
 test('the config parse is strict', () => {
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -54,14 +44,6 @@ test('the config parse is strict', () => {
     ['UpSampling2D', { size: [2, 0] }, /config\.size/],
     ['UpSampling2D', { interpolation: 'bicubic' }, /config\.interpolation/],
   ];
-  for (const [className, keras, key] of bad) {
-    assert.throws(() => layer('r', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === `layer "r" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad.map(([c, k, key]) => [c, k, 'MODEL_INVALID', key]));
 });
 
-test('every exported resampling model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});

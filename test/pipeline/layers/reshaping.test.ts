@@ -1,14 +1,8 @@
 /** The reshaping family against tfjs: Flatten (NHWC order), Reshape (with the inferred dimension), Permute; strict parse. */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { isSlimnetError } from '../../../pipeline/errors.ts';
-import { layer } from '../../fixtures/ir.ts';
-import { checkCase, runOnnxChecker, tempDir, UNDER, useReferenceBackend, type LayerCase } from './harness.ts';
-
-const dir = tempDir();
-const written: string[] = [];
-before(useReferenceBackend);
+import { caseTests, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const conv = (filters = 3) => tf.layers.conv2d({ filters, kernelSize: 1 });
 const none = () => 0;
@@ -26,12 +20,7 @@ const cases: LayerCase[] = [
   { name: 'permute_3d', inputShape: [3, 4, 2], layers: () => [conv(2), tf.layers.permute({ dims: [3, 1, 2], name: UNDER })], macs: none, onnx: false },
 ];
 
-for (const c of cases) {
-  test(`${c.name}: shapes, params, MACs${c.onnx === false ? '' : ', ONNX'} match tfjs`, async () => {
-    const { path } = await checkCase(c, dir);
-    if (path) written.push(path);
-  });
-}
+caseTests('reshaping', cases);
 
 test('the config parse is strict', () => {
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -43,14 +32,6 @@ test('the config parse is strict', () => {
     ['Permute', { dims: [0, 1] }, /config\.dims/],
     ['Flatten', { data_format: 'nhwc' }, /config\.data_format/],
   ];
-  for (const [className, keras, key] of bad) {
-    assert.throws(() => layer('r', className, ['in'], keras), (e: unknown) =>
-      isSlimnetError(e) && e.code === 'MODEL_INVALID' && e.where === `layer "r" (${className})` && key.test(e.message), `${className} ${JSON.stringify(keras)}`);
-  }
+  expectConfigErrors(bad.map(([c, k, key]) => [c, k, 'MODEL_INVALID', key]));
 });
 
-test('every exported reshaping model passes onnx.checker (full_check)', () => {
-  assert.equal(written.length, cases.filter((c) => c.onnx !== false).length);
-  const result = runOnnxChecker(written);
-  assert.ok(result.ok, result.output);
-});
