@@ -23,6 +23,7 @@ import { PASS_THROUGH_CLASSES } from './converters/reshaping.ts';
 import { TfliteGraph, type Numerics, type OutputSpec, type TensorRef } from './graph.ts';
 import type { ActivationRanges } from './quantization.ts';
 import { serializeTflite } from './serialize.ts';
+import { isClass } from '../../layers/registry.ts';
 
 export interface ExportTfliteOptions {
   /** 'float32' (default) or 'int8' (full integer; needs `ranges`). */
@@ -46,8 +47,8 @@ function checkSupported(ir: ModelIR): void {
       tfliteConverterFor(layer);
       continue;
     }
-    const dtype = layer.config.dtype ?? 'float32';
-    if (dtype !== 'float32') throw tfliteUnsupported(layer, `${String(dtype)} inputs`, 'only float32 inputs can be exported');
+    const dtype = isClass(layer, 'InputLayer') ? layer.config.dtype : 'float32';
+    if (dtype !== 'float32') throw tfliteUnsupported(layer, `${dtype} inputs`, 'only float32 inputs can be exported');
   }
 }
 

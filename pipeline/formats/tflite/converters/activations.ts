@@ -5,7 +5,9 @@
  * export must reproduce: swish = x·sigmoid(x), gelu = exact erf form, elu with α = 1.
  */
 import type { LayerIR } from '../../../ir.ts';
-import { numberOpt, stringOpt } from '../../../onnx/layer-converters/common.ts';
+import type { ActivationConfig, ELUConfig, LeakyReLUConfig, ReLUConfig, SoftmaxConfig } from '../../../layers/activations/index.ts';
+import type { ActivationName } from '../../../layers/activations/names.ts';
+import type { LayerConfig } from '../../../layers/types.ts';
 import type { OutputSpec, TensorRef, TfliteGraph } from '../graph.ts';
 import type { FusedActivation } from '../model-spec.ts';
 import { binary, leakyRelu, unary, type UnaryActivation } from '../ops.ts';
@@ -23,11 +25,6 @@ const SINGLE_OP: Record<string, UnaryActivation> = {
   gelu: 'gelu',
 };
 
-/** tfjs writes activation names snake_cased (`log_softmax`); accept the camelCase spelling too. */
-function normalize(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
 function unsupportedActivation(layer: LayerIR, activation: string): never {
   throw tfliteUnsupported(layer, `activation "${activation}"`, `supported activations: ${TFLITE_ACTIVATIONS.join(', ')}`);
 }
@@ -36,8 +33,8 @@ function unsupportedActivation(layer: LayerIR, activation: string): never {
  * `activation` applied to `x`, its result named by `out`. `canFuse`: nothing else reads `x`, so ReLU/ReLU6 may
  * fold into the op that produced it.
  */
-export function applyActivation(g: TfliteGraph, layer: LayerIR, x: TensorRef, activation: string, out: OutputSpec, canFuse: boolean): TensorRef {
-  const name = normalize(activation);
+export function applyActivation(g: TfliteGraph, layer: LayerIR, x: TensorRef, activation: ActivationName, out: OutputSpec, canFuse: boolean): TensorRef {
+  const name = activation;
   if (name === 'linear') return x;
   if (name === 'relu' || name === 'relu6') {
     return (canFuse ? g.fuseActivation(x, name, out) : undefined) ?? unary(g, name, x, out);
@@ -51,9 +48,9 @@ export function applyActivation(g: TfliteGraph, layer: LayerIR, x: TensorRef, ac
   return unary(g, op, x, out);
 }
 
-/** The `activation` option of Conv/Dense-like layers, normalised. */
-export function fusedActivationOf(layer: LayerIR): string {
-  return normalize(stringOpt(layer, 'activation', 'linear'));
+/** The `activation` option of Conv/Dense-like layers and Activation layers (typed: tfjs's snake_case name). */
+export function fusedActivationOf(layer: LayerIR): ActivationName {
+  return (layer.config as LayerConfig & { activation?: ActivationName }).activation ?? 'linear';
 }
 
 /**
@@ -70,42 +67,36 @@ export function withActivation(ctx: TfliteConvertContext, emit: (out: OutputSpec
   return applyActivation(ctx.g, ctx.layer, linear, activation, ctx.out, true);
 }
 
-const activationLayer: TfliteLayerConverter = (ctx) =>
+const activationLayer: TfliteLayerConverter<ActivationConfig> = (ctx) =>
   applyActivation(ctx.g, ctx.layer, ctx.inputs[0]!, fusedActivationOf(ctx.layer), ctx.out, ctx.ownsInput);
 
 /** tfjs ReLU layer: relu, clipped at max_value when set (6 is ReLU6; other caps have no TFLite op). */
-const reluLayer: TfliteLayerConverter = (ctx) => {
+const reluLayer: TfliteLayerConverter<ReLUConfig> = (ctx) => {
   const { layer } = ctx;
-  const maxValue = layer.config.max_value;
-  const slope = numberOpt(layer, 'negative_slope', 0);
-  const threshold = numberOpt(layer, 'threshold', 0);
-  if (slope !== 0 || threshold !== 0) throw tfliteUnsupported(layer, 'ReLU with negative_slope or threshold', 'use LeakyReLU, or a plain ReLU');
-  if (maxValue === undefined || maxValue === null) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu', ctx.out, ctx.ownsInput);
-  if (numberOpt(layer, 'max_value', Infinity) === 6) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu6', ctx.out, ctx.ownsInput);
+  // (negative_slope and threshold, which tfjs's ReLU lacks, are refused when the layer is read.)
+  const maxValue = layer.config.maxValue;
+  if (maxValue === undefined) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu', ctx.out, ctx.ownsInput);
+  if (maxValue === 6) return applyActivation(ctx.g, layer, ctx.inputs[0]!, 'relu6', ctx.out, ctx.ownsInput);
   throw tfliteUnsupported(layer, `ReLU with max_value ${String(maxValue)}`, 'TFLite has ReLU and ReLU6 only; use max_value 6 or none');
 };
 
-const leakyReluLayer: TfliteLayerConverter = (ctx) => leakyRelu(ctx.g, ctx.inputs[0]!, numberOpt(ctx.layer, 'alpha', 0.3), ctx.out);
+const leakyReluLayer: TfliteLayerConverter<LeakyReLUConfig> = (ctx) => leakyRelu(ctx.g, ctx.inputs[0]!, ctx.layer.config.alpha, ctx.out);
 
-const eluLayer: TfliteLayerConverter = (ctx) => {
-  const alpha = numberOpt(ctx.layer, 'alpha', 1);
-  if (alpha !== 1) throw tfliteUnsupported(ctx.layer, `ELU with alpha ${alpha}`, "TFLite's ELU has alpha 1");
-  return unary(ctx.g, 'elu', ctx.inputs[0]!, ctx.out);
-};
+/** (An ELU's alpha is 1: tfjs implements no other, and the layer is refused when read otherwise.) */
+const eluLayer: TfliteLayerConverter<ELUConfig> = (ctx) => unary(ctx.g, 'elu', ctx.inputs[0]!, ctx.out);
 
 /** tfjs Softmax layer: axis defaults to 1 (a Keras axis, batch counted); TFLite's softmax works on the last axis. */
-const softmaxLayer: TfliteLayerConverter = (ctx) => {
+const softmaxLayer: TfliteLayerConverter<SoftmaxConfig> = (ctx) => {
   const x = ctx.inputs[0]!;
-  const raw = ctx.layer.config.axis;
-  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? 1;
+  const axis = ctx.layer.config.axis;
   const rank = x.shape.length;
-  if (typeof axis !== 'number' || (axis !== -1 && axis !== rank - 1)) {
-    throw tfliteUnsupported(ctx.layer, `softmax over axis ${JSON.stringify(raw)} of a rank-${rank} tensor`, 'TFLite applies softmax on the last axis');
+  if (axis !== -1 && axis !== rank - 1) {
+    throw tfliteUnsupported(ctx.layer, `softmax over axis ${axis} of a rank-${rank} tensor`, 'TFLite applies softmax on the last axis');
   }
   return unary(ctx.g, 'softmax', x, ctx.out);
 };
 
-export const activationConverters: Record<string, TfliteLayerConverter> = {
+export const activationConverters: Record<string, TfliteLayerConverter<any>> = {
   Activation: activationLayer,
   ReLU: reluLayer,
   LeakyReLU: leakyReluLayer,

@@ -5,11 +5,13 @@
  */
 import { SlimnetError } from '../../../errors.ts';
 import type { LayerIR } from '../../../ir.ts';
+import type { LayerConfig } from '../../../layers/types.ts';
 import type { OutputSpec, TensorRef, TfliteGraph } from '../graph.ts';
 
-export interface TfliteConvertContext {
+export interface TfliteConvertContext<C extends LayerConfig = LayerConfig> {
   g: TfliteGraph;
-  layer: LayerIR;
+  /** The layer, with its typed config (pipeline/layers/). */
+  layer: LayerIR<C>;
   /** The layer's inputs, in call order. */
   inputs: TensorRef[];
   /** The layer's output shape with the batch axis (1) first: TFLite's NHWC, the Keras layout. */
@@ -23,7 +25,7 @@ export interface TfliteConvertContext {
   ownsInput: boolean;
 }
 
-export type TfliteLayerConverter = (ctx: TfliteConvertContext) => TensorRef;
+export type TfliteLayerConverter<C extends LayerConfig = LayerConfig> = (ctx: TfliteConvertContext<C>) => TensorRef;
 
 /** The layer is a supported class but uses an option the TFLite export cannot reproduce exactly. */
 export function tfliteUnsupported(layer: LayerIR, what: string, hint: string): SlimnetError {

@@ -4,27 +4,20 @@
  * memory order: output channel c·m + j, as TF computes it). TF's 'same' padding is TFLite's SAME.
  */
 import type { LayerIR } from '../../../ir.ts';
-import {
-  boolOpt, numberOpt, pairOpt, requireChannelsLast, requireWeight, stringOpt, transposeValues,
-} from '../../../onnx/layer-converters/common.ts';
+import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from '../../../layers/convolution/config.ts';
+import { requireWeight, transposeValues } from '../../../onnx/converter.ts';
 import type { TensorRef } from '../graph.ts';
 import { conv2d, depthwiseConv2d, type WindowGeometry } from '../ops.ts';
 import { withActivation } from './activations.ts';
 import { biasOrZeros, tfliteUnsupported, type TfliteConvertContext, type TfliteLayerConverter } from './common.ts';
 
-export function windowPadding(layer: LayerIR): 'same' | 'valid' {
-  const padding = stringOpt(layer, 'padding', 'valid');
-  if (padding !== 'same' && padding !== 'valid') throw tfliteUnsupported(layer, `padding "${padding}"`, "use padding 'same' or 'valid'");
-  return padding;
+/** The typed config's geometry (padding is 'same' or 'valid', channels_last: checked when the layer was read). */
+function geometry(layer: LayerIR<Conv2DBase & { dilationRate: [number, number] }>): WindowGeometry {
+  return { padding: layer.config.padding, strides: [...layer.config.strides], dilation: [...layer.config.dilationRate] };
 }
 
-function geometry(layer: LayerIR): WindowGeometry {
-  requireChannelsLast(layer);
-  return { padding: windowPadding(layer), strides: pairOpt(layer, 'strides', [1, 1]), dilation: pairOpt(layer, 'dilation_rate', [1, 1]) };
-}
-
-function bias(layer: LayerIR, channels: number): Float32Array {
-  return biasOrZeros(boolOpt(layer, 'use_bias', true) ? requireWeight(layer, 'bias').values : undefined, channels);
+function bias(layer: LayerIR<Conv2DBase>, channels: number): Float32Array {
+  return biasOrZeros(layer.config.useBias ? requireWeight(layer, 'bias').values : undefined, channels);
 }
 
 /** Keras [kh, kw, in, out] → TFLite OHWI. */
@@ -33,10 +26,8 @@ function ohwi(values: Float32Array, shape: number[]): { values: Float32Array; sh
   return { values: transposeValues(values, shape, [3, 0, 1, 2]), shape: [cout, kh, kw, cin] };
 }
 
-const conv2dLayer: TfliteLayerConverter = (ctx) => {
+const conv2dLayer: TfliteLayerConverter<Conv2DConfig> = (ctx) => {
   const { layer } = ctx;
-  const groups = numberOpt(layer, 'groups', 1);
-  if (groups !== 1) throw tfliteUnsupported(layer, `grouped convolution (groups ${groups})`, 'use groups 1');
   const geo = geometry(layer);
   const w = requireWeight(layer, 'kernel');
   const k = ohwi(w.values, w.shape);
@@ -50,7 +41,7 @@ function depthwiseKernel(layer: LayerIR): { values: Float32Array; shape: number[
   return { values: w.values, shape: [1, kh, kw, c * m], multiplier: m };
 }
 
-function depthwiseGeometry(layer: LayerIR): WindowGeometry {
+function depthwiseGeometry(layer: LayerIR<DepthwiseConv2DConfig | SeparableConv2DConfig>): WindowGeometry {
   const geo = geometry(layer);
   // tfjs's DepthwiseConv2D ignores dilation_rate, so such a model means one thing in Keras and another in tfjs.
   if (layer.className === 'DepthwiseConv2D' && (geo.dilation[0] !== 1 || geo.dilation[1] !== 1)) {
@@ -59,7 +50,7 @@ function depthwiseGeometry(layer: LayerIR): WindowGeometry {
   return geo;
 }
 
-const depthwiseConv2dLayer: TfliteLayerConverter = (ctx) => {
+const depthwiseConv2dLayer: TfliteLayerConverter<DepthwiseConv2DConfig> = (ctx) => {
   const { layer } = ctx;
   const geo = depthwiseGeometry(layer);
   const k = depthwiseKernel(layer);
@@ -74,7 +65,7 @@ export function separableDepthwiseName(layerName: string): string {
 }
 
 /** Depthwise (the layer's strides, padding, dilation; no bias) then a 1×1 conv carrying the bias and activation. */
-const separableConv2dLayer: TfliteLayerConverter = (ctx: TfliteConvertContext): TensorRef => {
+const separableConv2dLayer: TfliteLayerConverter<SeparableConv2DConfig> = (ctx: TfliteConvertContext<SeparableConv2DConfig>): TensorRef => {
   const { layer, g } = ctx;
   const geo = depthwiseGeometry(layer);
   const dw = depthwiseKernel(layer);
@@ -90,7 +81,7 @@ const separableConv2dLayer: TfliteLayerConverter = (ctx: TfliteConvertContext): 
   return withActivation(ctx, (out, fused) => conv2d(g, depthwise, k.values, k.shape, b, unit, out, ctx.outShape, fused));
 };
 
-export const convConverters: Record<string, TfliteLayerConverter> = {
+export const convConverters: Record<string, TfliteLayerConverter<any>> = {
   Conv2D: conv2dLayer,
   DepthwiseConv2D: depthwiseConv2dLayer,
   SeparableConv2D: separableConv2dLayer,

@@ -2,17 +2,18 @@
  * Dense as FULLY_CONNECTED with weights [out, in] (Keras stores [in, out]). FULLY_CONNECTED flattens all leading
  * axes, so a Dense on a rank > 2 input (Keras applies the kernel to the last axis) is reshaped back afterwards.
  */
-import { boolOpt, requireWeight, transposeValues } from '../../../onnx/layer-converters/common.ts';
+import type { DenseConfig } from '../../../layers/dense.ts';
+import { requireWeight, transposeValues } from '../../../onnx/converter.ts';
 import { fullyConnected, reshape } from '../ops.ts';
 import { withActivation } from './activations.ts';
 import { biasOrZeros, type TfliteLayerConverter } from './common.ts';
 
-const dense: TfliteLayerConverter = (ctx) => {
+const dense: TfliteLayerConverter<DenseConfig> = (ctx) => {
   const { layer, g } = ctx;
   const w = requireWeight(layer, 'kernel');
   const [inUnits, units] = w.shape as [number, number];
   const weights = transposeValues(w.values, w.shape, [1, 0]);
-  const bias = biasOrZeros(boolOpt(layer, 'use_bias', true) ? requireWeight(layer, 'bias').values : undefined, units);
+  const bias = biasOrZeros(layer.config.useBias ? requireWeight(layer, 'bias').values : undefined, units);
   const x = ctx.inputs[0]!;
   return withActivation(ctx, (out, fused) => {
     if (x.shape.length <= 2) return fullyConnected(g, x, weights, units, bias, out, ctx.outShape, fused);
@@ -22,4 +23,4 @@ const dense: TfliteLayerConverter = (ctx) => {
   });
 };
 
-export const denseConverters: Record<string, TfliteLayerConverter> = { Dense: dense };
+export const denseConverters: Record<string, TfliteLayerConverter<any>> = { Dense: dense };

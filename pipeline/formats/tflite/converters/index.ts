@@ -13,7 +13,7 @@ import { normalizationConverters } from './normalization.ts';
 import { poolingConverters } from './pooling.ts';
 import { reshapingConverters } from './reshaping.ts';
 
-export const TFLITE_CONVERTERS: Readonly<Record<string, TfliteLayerConverter>> = {
+export const TFLITE_CONVERTERS: Readonly<Record<string, TfliteLayerConverter<any>>> = {
   ...convConverters,
   ...denseConverters,
   ...normalizationConverters,

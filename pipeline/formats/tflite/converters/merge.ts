@@ -3,7 +3,7 @@
  * more than two inputs are quantised on the layer's range in int8) and Concatenate (int8 inputs requantised to the
  * output's parameters, which the kernel requires).
  */
-import { numberOpt } from '../../../onnx/layer-converters/common.ts';
+import type { ConcatenateConfig } from '../../../layers/merge.ts';
 import type { TensorRef } from '../graph.ts';
 import { binary, concatenation, scalarConstant } from '../ops.ts';
 import { tfliteAxis, tfliteUnsupported, type TfliteConvertContext, type TfliteLayerConverter } from './common.ts';
@@ -40,13 +40,13 @@ const average: TfliteLayerConverter = (ctx) => {
   return binary(ctx.g, 'mul', sum, scalarConstant(ctx.g, `${ctx.out.name}/reciprocal`, 1 / n), ctx.out, ctx.outShape);
 };
 
-const concatenate: TfliteLayerConverter = (ctx) => {
+const concatenate: TfliteLayerConverter<ConcatenateConfig> = (ctx) => {
   sameRank(ctx);
-  const axis = tfliteAxis(numberOpt(ctx.layer, 'axis', -1), ctx.outShape.length);
+  const axis = tfliteAxis(ctx.layer.config.axis, ctx.outShape.length);
   return concatenation(ctx.g, ctx.inputs, axis, ctx.out, ctx.outShape);
 };
 
-export const mergeConverters: Record<string, TfliteLayerConverter> = {
+export const mergeConverters: Record<string, TfliteLayerConverter<any>> = {
   Add: (ctx) => chain(ctx, 'add'),
   Subtract: subtract,
   Multiply: (ctx) => chain(ctx, 'mul'),

@@ -4,15 +4,15 @@
  * MUL + ADD: one op instead of two, and in int8 the per-channel scales quantise per channel with no intermediate
  * tensor to calibrate. Inputs of another rank are viewed as [1, 1, positions, C] around it.
  */
-import { batchNormAffine, batchNormAxis } from '../../../onnx/layer-converters/normalization.ts';
+import { batchNormAffine, type BatchNormalizationConfig } from '../../../layers/normalization/index.ts';
 import { depthwiseConv2d, reshape } from '../ops.ts';
 import { tfliteUnsupported, type TfliteLayerConverter } from './common.ts';
 
-const batchNormalization: TfliteLayerConverter = (ctx) => {
+const batchNormalization: TfliteLayerConverter<BatchNormalizationConfig> = (ctx) => {
   const { layer, g } = ctx;
   const x = ctx.inputs[0]!;
   const rank = x.shape.length;
-  const axis = batchNormAxis(layer);
+  const axis = layer.config.axis;
   if (axis !== -1 && axis !== rank - 1) {
     throw tfliteUnsupported(layer, `BatchNormalization over axis ${axis} of a rank-${rank} tensor`, 'only the channel (last) axis is supported');
   }
@@ -27,4 +27,4 @@ const batchNormalization: TfliteLayerConverter = (ctx) => {
   return reshape(g, y4, ctx.out, ctx.outShape);
 };
 
-export const normalizationConverters: Record<string, TfliteLayerConverter> = { BatchNormalization: batchNormalization };
+export const normalizationConverters: Record<string, TfliteLayerConverter<any>> = { BatchNormalization: batchNormalization };
