@@ -156,9 +156,9 @@ function checkLayerWeights(ir: ModelIR, where: string): void {
       if (w.shape.join() !== e.shape.join()) {
         throw new SlimnetError(
           'MODEL_INVALID',
-          `weight "${layer.name}/${e.name}"`,
-          `has shape [${w.shape}], but the ${layer.className} config on input [${inputs[0] ?? ''}] needs [${e.shape}] (${where})`,
-          'the weights manifest does not match the topology (a layer config was edited?); re-export the model',
+          `layer "${layer.name}" (${layer.className})`,
+          `weight ${e.name} has shape [${w.shape}] in ${where} but the layer needs [${e.shape}] for its input [${inputs[0] ?? ''}]`,
+          'the weights do not match the model config (was a layer config edited?); save the model again',
         );
       }
     }

@@ -105,6 +105,19 @@ export function layerFromKeras(spec: LayerSpec): LayerIR {
 }
 
 /**
+ * The weight names (tfjs order) a layer of `className` with this Keras config carries, or undefined for a class
+ * slimnet does not know. Names depend on the config alone; the family's `weights` also gives shapes, so it is asked
+ * with a placeholder input shape (any rank up to 5 works for every family) and only the names are kept.
+ */
+export function weightNames(className: string, keras: KerasConfig | Record<string, unknown>, name = className): string[] | undefined {
+  const cls = layerClass(className);
+  if (!cls) return undefined;
+  const layer = layerFromKeras({ name, className, keras });
+  const placeholder = [2, 2, 2, 2, 2];
+  return cls.weights(layer, layer.inputs.length > 0 ? layer.inputs.map(() => placeholder) : [placeholder]).map((w) => w.name);
+}
+
+/**
  * `layer` with some typed config fields changed (a new layer; the old one is untouched). Each field is written back
  * under its Keras key in tfjs's form — in place when the key exists, so key order stays — and the typed config is
  * parsed again from the result.

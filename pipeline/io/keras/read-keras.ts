@@ -13,7 +13,6 @@ import { readKeras3Variables } from './keras3-weights.ts';
 import { legacyKerasVersion, legacyModelConfig, readLegacyVariables } from './legacy-h5.ts';
 import { mapModelConfig, type KerasLayerInfo, type MappedModel } from './model-config.ts';
 import { namedWeights, variableCount, type RawVariable } from './variables.ts';
-import { checkWeightShapes } from './weight-shapes.ts';
 import { readFile } from 'node:fs/promises';
 
 export interface KerasModel {
@@ -108,7 +107,6 @@ function buildIR(mapped: MappedModel, variables: Map<string, RawVariable[]>, whe
   const byName = mappedLayers(mapped);
   const named: NamedWeightValues[] = [];
   for (const [name, m] of byName) named.push(...namedWeights(name, m.className, m.config, variables.get(name) ?? [], weightsWhere));
-  const ir = irFromTopologyAndWeights(mapped.topology, named, where);
-  checkWeightShapes(ir, weightsWhere);
-  return ir;
+  // Every weight's shape is checked against its layer's config there (pipeline/layers/: each family declares them).
+  return irFromTopologyAndWeights(mapped.topology, named, weightsWhere);
 }

@@ -5,7 +5,8 @@
  * is why position, not the stored name, decides. Normalization's mean/variance become its Rescaling's config.
  */
 import { SlimnetError } from '../../errors.ts';
-import { expectedWeightNames, type NamedWeightValues } from '../read-model.ts';
+import { weightNames } from '../../layers/registry.ts';
+import type { NamedWeightValues } from '../read-model.ts';
 import type { Json } from './config-values.ts';
 import { finishNormalization, kerasVariableCount } from './layer-classes.ts';
 
@@ -18,13 +19,13 @@ export interface RawVariable {
 }
 
 /** How many variables Keras saves for a layer of this (mapped) class; 0 for weightless layers. */
-export function variableCount(className: string, config: Json): number {
-  return kerasVariableCount(className, config) ?? expectedWeightNames({ className, config })?.length ?? 0;
+export function variableCount(className: string, config: Json, layer?: string): number {
+  return kerasVariableCount(className, config) ?? weightNames(className, config, layer)?.length ?? 0;
 }
 
 /** Names the variables and checks their count; updates a Normalization's config from its variables. */
 export function namedWeights(layer: string, className: string, config: Json, variables: RawVariable[], where: string): NamedWeightValues[] {
-  const expected = variableCount(className, config);
+  const expected = variableCount(className, config, layer);
   if (variables.length !== expected) {
     throw new SlimnetError('MODEL_INVALID', `layer "${layer}" (${className})`,
       `has ${variables.length} saved weight${variables.length === 1 ? '' : 's'} in ${where} but the layer needs ${expected}`,
@@ -34,7 +35,7 @@ export function namedWeights(layer: string, className: string, config: Json, var
     finishNormalization(config, variables.map((v) => v.values), layer);
     return [];
   }
-  const names = expectedWeightNames({ className, config }) ?? [];
+  const names = weightNames(className, config, layer) ?? [];
   return variables.map((v, i) => {
     if (v.dtype.startsWith('int') || v.dtype.startsWith('uint')) {
       throw new SlimnetError('MODEL_INVALID', `layer "${layer}" (${className})`, `weight ${names[i]} is stored as ${v.dtype} (${v.path})`, 'slimnet reads float weights; save the model unquantised');

@@ -144,10 +144,10 @@ describe('Keras 3 .keras archives and folders', () => {
     await writeKerasArchive(file, MLP, makeWeights(MLP));
     const { ir } = await loadModel(file);
     const dense = ir.layers.find((l) => l.name === 'dense')!;
-    assert.deepEqual(dense.config.kernel_regularizer, { class_name: 'L1L2', config: { l1: 0, l2: 0.0001 } });
-    assert.deepEqual(dense.config.kernel_initializer, { class_name: 'LeCunNormal', config: { seed: null } });
-    assert.equal(dense.config.dtype, 'float32');
-    assert.deepEqual(ir.layers[0]!.config.batch_input_shape, [null, 144]);
+    assert.deepEqual(dense.keras.kernel_regularizer, { class_name: 'L1L2', config: { l1: 0, l2: 0.0001 } });
+    assert.deepEqual(dense.keras.kernel_initializer, { class_name: 'LeCunNormal', config: { seed: null } });
+    assert.equal(dense.keras.dtype, 'float32');
+    assert.deepEqual(ir.layers[0]!.keras.batch_input_shape, [null, 144]);
   });
 });
 
