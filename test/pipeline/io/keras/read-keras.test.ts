@@ -12,12 +12,11 @@ import { unzipSync } from 'fflate';
 import { initEngine } from '../../../../pipeline/engine.ts';
 import { createPredictor, type EvaluationEngine } from '../../../../pipeline/evaluate.ts';
 import { loadH5wasm } from '../../../../pipeline/io/keras/hdf5.ts';
-import { toSnakeCase } from '../../../../pipeline/io/keras/keras3-weights.ts';
 import { loadModel } from '../../../../pipeline/io/load-model.ts';
 import { createRng } from '../../../../pipeline/random.ts';
 import { referenceForward } from '../../../fixtures/keras/reference.ts';
-import { CLASS, CNN, makeWeights, MLP, modelLayers, RESIDUAL, type ModelSpec, type Variable } from '../../../fixtures/keras/spec.ts';
-import { legacyH5, writeKerasArchive, writeKerasFolder, type Keras3WeightsOptions, type LegacyNaming } from '../../../fixtures/keras/write.ts';
+import { CLASS, CNN, makeWeights, MLP, RESIDUAL, type ModelSpec, type Variable } from '../../../fixtures/keras/spec.ts';
+import { keras3Groups, legacyH5, writeKerasArchive, writeKerasFolder, type Keras3WeightsOptions, type LegacyNaming } from '../../../fixtures/keras/write.ts';
 
 let dir: string;
 before(async () => {
@@ -48,17 +47,8 @@ async function readDatasets(h5bytes: Uint8Array, paths: Map<string, string[]>): 
 
 /** Dataset paths of a Keras 3 weights file as Keras's saving_lib names them (class-derived, counter per class). */
 function keras3Paths(spec: ModelSpec, weights: Map<string, Variable[]>, opts: Keras3WeightsOptions): Map<string, string[]> {
-  const used = new Map<string, number>();
   const paths = new Map<string, string[]>();
-  for (const l of modelLayers(spec)) {
-    const snake = toSnakeCase(CLASS[l.kind]);
-    const n = used.has(snake) ? used.get(snake)! + (opts.skipCounters ? 2 : 1) : 0;
-    used.set(snake, n);
-    const vars = weights.get(l.name);
-    if (!vars) continue;
-    const group = `${opts.container ?? 'layers'}${opts.backslash ? '\\' : '/'}${n === 0 ? snake : `${snake}_${n}`}`;
-    paths.set(l.name, vars.map((_, i) => `${group}/vars/${i}`));
-  }
+  for (const [layer, group] of keras3Groups(spec, weights, opts)) paths.set(layer, weights.get(layer)!.map((_, i) => `${group}/vars/${i}`));
   return paths;
 }
 
