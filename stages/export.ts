@@ -2,7 +2,9 @@
  * The `export` stage: for each requested format (pipeline/formats/), writes the artifact, runs the format's official
  * checker when it is installed, loads the artifact back from disk with the runtime users will use and checks it
  * against the model as the format expects (float formats: top-1 agreement and max |Δ| on the test split; quantised
- * formats: validation quality within the budget floor). Any format that misses is a failed verdict (exit 1).
+ * formats: validation quality within the budget floor). Any format that misses is a failed verdict (exit 1). A format
+ * whose runtime is not installed here (TFLite's is optional) is written and reported "written, not verified": a
+ * failed verdict too, unless `allowUnverified`. Batch-1 latency of every loaded artifact is measured side by side.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import type { LabelledSet } from '../pipeline/data/types.ts';
 import { predictSet, tfjsPredictor, type Predictor } from '../pipeline/evaluate.ts';
 import { FORMAT_IDS, FORMATS, type CheckResult, type ExportFormat, type ParityExpectation } from '../pipeline/formats/index.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
+import { interleavedLatency, type LatencySpread } from '../pipeline/latency.ts';
 import { checkParity, type ParityReport } from '../pipeline/parity.ts';
 import type { StageContext, StageDefinition, StageOutput } from '../pipeline/stage.ts';
 
@@ -23,6 +26,8 @@ const options = z.strictObject({
   maxAbsDiff: z.number().nonnegative().default(1e-4).describe('float formats: largest allowed |difference| of any output value against the model'),
   batchSize: z.number().int().positive().default(256).describe('batch size of the parity run'),
   check: z.boolean().default(true).describe("run each format's official checker when it is installed (ONNX: python3's onnx package)"),
+  allowUnverified: z.boolean().default(false).describe('a format whose runtime is not installed (TFLite: tfjs-tflite-node) is written and reported unverified instead of failing the stage'),
+  latencyRuns: z.number().int().nonnegative().default(50).describe('batch-1 inferences timed per format, interleaved across formats (0: none)'),
   ...formatOptions,
 }).refine((o) => new Set(o.formats).size === o.formats.length, { message: 'list each format once', path: ['formats'] });
 type ExportOptions = z.output<typeof options> & Record<string, unknown>;
@@ -33,9 +38,16 @@ export interface FormatOutcome {
   /** Bytes of every file of the artifact, as written. */
   bytes: number;
   expectation: ParityExpectation['kind'];
-  parity: ParityReport;
+  /** False when the format's runtime is not installed here: the artifact was written but never loaded. */
+  verified: boolean;
+  /** Why it could not be verified (verified: false). */
+  unverifiedBecause?: string;
+  /** The loaded artifact against the model on the test split (verified formats). */
+  parity?: ParityReport;
   /** Quantised formats: the artifact's validation quality, which the budget floor gates. */
   validation?: { accuracy: number; floor: number };
+  /** Batch-1 latency of the loaded artifact in its runtime, interleaved with the other formats'. */
+  latencyMs?: LatencySpread;
   check?: CheckResult;
   /** Why the format failed, when it did. */
   problem?: string;
@@ -52,63 +64,97 @@ export const exportStage: StageDefinition<typeof options> = {
   renderDetails(details) {
     const formats = (details as { formats?: Record<string, FormatOutcome> }).formats ?? {};
     const checkText = (c?: CheckResult) => (!c ? '–' : c.status === 'passed' ? 'passed' : `${c.status}: ${c.message}`);
+    const latencyText = (l?: LatencySpread) => (l ? `${l.median.toFixed(3)} ms (${l.q1.toFixed(3)}–${l.q3.toFixed(3)})` : '–');
+    const row = (id: string, f: FormatOutcome) => {
+      const status = `${f.expectation}${f.problem ? ' (FAILED)' : ''}`;
+      if (!f.parity) return `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${status} | written, not verified: ${f.unverifiedBecause} | | | | ${checkText(f.check)} |`;
+      return `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${status} | ${(f.parity.top1Agreement * 100).toFixed(2)}% | ${f.parity.maxAbsDiff.toExponential(2)} | ` +
+        `${((f.parity.accuracy ?? 0) * 100).toFixed(2)}% | ${latencyText(f.latencyMs)} | ${checkText(f.check)} |`;
+    };
     return [
-      'Each artifact loaded back from disk and run on the test split, against the model it was written from:',
+      'Each artifact loaded back from disk in its own runtime and run on the test split, against the model it was written from',
+      '(latency: median batch-1 inference with quartiles, interleaved across formats):',
       '',
-      '| format | bytes | parity | top-1 agreement | max abs diff | test accuracy | official checker |',
-      '|---|---|---|---|---|---|---|',
-      ...Object.entries(formats).map(([id, f]) =>
-        `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${f.expectation}${f.problem ? ' (FAILED)' : ''} | ${(f.parity.top1Agreement * 100).toFixed(2)}% | ${f.parity.maxAbsDiff.toExponential(2)} | ${((f.parity.accuracy ?? 0) * 100).toFixed(2)}% | ${checkText(f.check)} |`),
+      '| format | bytes | parity | top-1 agreement | max abs diff | test accuracy | latency | official checker |',
+      '|---|---|---|---|---|---|---|---|',
+      ...Object.entries(formats).map(([id, f]) => row(id, f)),
     ];
   },
 };
 
-async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOptions): Promise<StageOutput> {
+/** `formats`: the registry (tests pass a variant). */
+export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOptions, formats: Readonly<Record<string, ExportFormat>> = FORMATS): Promise<StageOutput> {
   const test = ctx.data.test;
   const reference = await predictAndDispose(await tfjsPredictor(ir), test, opts.batchSize);
   const outcomes: Record<string, FormatOutcome> = {};
   const exports: Record<string, string> = {};
   const problems: string[] = [];
-  for (const id of opts.formats) {
-    const format = FORMATS[id]!;
-    const formatOpts = opts[id];
-    const file = path.join(ctx.stageDir, format.artifact);
-    const written = await format.write(ir, file, { options: formatOpts, data: ctx.data, seed: ctx.seed, log: (m) => ctx.log(`${id}: ${m}`) });
-    exports[id] = format.artifact;
-    const outcome = await verify(format, formatOpts, ir, file, reference, ctx, opts);
-    outcome.bytes = written.files.reduce((n, f) => n + statSync(f).size, 0);
-    outcomes[id] = outcome;
-    const p = outcome.parity;
-    ctx.log(`${id}: ${outcome.bytes.toLocaleString('en-US')} bytes, top-1 agreement ${(p.top1Agreement * 100).toFixed(2)}%, max |Δ| ${p.maxAbsDiff.toExponential(2)}, ` +
-      `test accuracy ${((p.accuracy ?? 0) * 100).toFixed(2)}%${outcome.check ? `, checker ${outcome.check.status}` : ''}${outcome.problem ? ` — FAILED: ${outcome.problem}` : ''}`);
-    if (outcome.problem) problems.push(`${id} export (${format.artifact}): ${outcome.problem}`);
+  const notes: string[] = [];
+  const loaded: Array<{ id: string; predictor: Predictor }> = [];
+  try {
+    for (const id of opts.formats) {
+      const format = formats[id]!;
+      const formatOpts = opts[id];
+      const file = path.join(ctx.stageDir, format.artifact);
+      const written = await format.write(ir, file, { options: formatOpts, data: ctx.data, seed: ctx.seed, log: (m) => ctx.log(`${id}: ${m}`) });
+      exports[id] = format.artifact;
+      notes.push(...(written.notes ?? []));
+      const bytes = written.files.reduce((n, f) => n + statSync(f).size, 0);
+      const unavailable = format.unavailable?.();
+      const outcome = unavailable
+        ? unverified(format, formatOpts, ir, unavailable, opts)
+        : await verify(format, formatOpts, ir, file, reference, ctx, opts, (predictor) => loaded.push({ id, predictor }));
+      outcome.bytes = bytes;
+      outcomes[id] = outcome;
+      ctx.log(`${id}: ${describe(outcome)}`);
+      if (outcome.problem) problems.push(`${id} export (${format.artifact}): ${outcome.problem}`);
+      else if (!outcome.verified) notes.push(`${id}: written, not verified (${outcome.unverifiedBecause})`);
+    }
+    const latencies = await interleavedLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
+    latencies.forEach((latency, i) => (outcomes[loaded[i]!.id]!.latencyMs = latency));
+  } finally {
+    for (const l of loaded) l.predictor.dispose();
   }
-  const details = { formats: outcomes, parity: Object.fromEntries(Object.entries(outcomes).map(([id, o]) => [id, o.parity])) };
+  const parity = Object.fromEntries(Object.entries(outcomes).flatMap(([id, o]) => (o.parity ? [[id, o.parity]] : [])));
   // The TF.js export, when written, is the stage's model: its size is what `bytes` reports.
-  const output: StageOutput = { ir, modelJson: exports.tfjs, exports, details };
+  const output: StageOutput = { ir, modelJson: exports.tfjs, exports, details: { formats: outcomes, parity } };
+  if (notes.length > 0) output.notes = notes;
   if (problems.length > 0) output.verdict = { status: 'failed', exitClass: 1, reason: problems.join('; ') };
   return output;
 }
 
+function describe(o: FormatOutcome): string {
+  const size = `${o.bytes.toLocaleString('en-US')} bytes`;
+  if (!o.parity) return `${size}, written, not verified (${o.unverifiedBecause})${o.problem ? ' — FAILED' : ''}`;
+  const p = o.parity;
+  return `${size}, top-1 agreement ${(p.top1Agreement * 100).toFixed(2)}%, max |Δ| ${p.maxAbsDiff.toExponential(2)}, ` +
+    `test accuracy ${((p.accuracy ?? 0) * 100).toFixed(2)}%${o.check ? `, checker ${o.check.status}` : ''}${o.problem ? ` — FAILED: ${o.problem}` : ''}`;
+}
+
+/** A format whose runtime is not installed: written, never loaded; a problem unless the options allow it. */
+function unverified(format: ExportFormat, formatOpts: unknown, ir: ModelIR, reason: string, opts: ExportOptions): FormatOutcome {
+  const outcome: FormatOutcome = { artifact: format.artifact, bytes: 0, expectation: format.parity(ir, formatOpts).kind, verified: false, unverifiedBecause: reason };
+  if (!opts.allowUnverified) outcome.problem = `written, not verified: ${reason} (or set the export option allowUnverified: true)`;
+  return outcome;
+}
+
+/** Checks, loads and compares one artifact; the loaded predictor is handed to `keep` (the caller disposes it). */
 async function verify(
   format: ExportFormat, formatOpts: unknown, ir: ModelIR, file: string, reference: Float32Array, ctx: StageContext, opts: ExportOptions,
+  keep: (predictor: Predictor) => void,
 ): Promise<FormatOutcome> {
   const expectation = format.parity(ir, formatOpts);
   const check = opts.check && format.check ? await format.check(file) : undefined;
   const predictor = await format.load(file, formatOpts);
-  let parity: ParityReport;
+  keep(predictor);
+  const test = ctx.data.test;
+  const parity = checkParity({ reference, candidate: await predictSet(predictor, test, opts.batchSize), samples: test.count, labels: test.y });
   let validation: FormatOutcome['validation'];
-  try {
-    const test = ctx.data.test;
-    parity = checkParity({ reference, candidate: await predictSet(predictor, test, opts.batchSize), samples: test.count, labels: test.y });
-    if (expectation.kind === 'quantized') {
-      const floor = ctx.baseline.valAccuracy - ctx.maxAccuracyDrop;
-      validation = { accuracy: (await ctx.measure(predictor, 'validation')).accuracy, floor };
-    }
-  } finally {
-    predictor.dispose();
+  if (expectation.kind === 'quantized') {
+    const floor = ctx.baseline.valAccuracy - ctx.maxAccuracyDrop;
+    validation = { accuracy: (await ctx.measure(predictor, 'validation')).accuracy, floor };
   }
-  const outcome: FormatOutcome = { artifact: format.artifact, bytes: 0, expectation: expectation.kind, parity };
+  const outcome: FormatOutcome = { artifact: format.artifact, bytes: 0, expectation: expectation.kind, verified: true, parity };
   if (validation) outcome.validation = validation;
   if (check) outcome.check = check;
   const problem = check?.status === 'failed' ? `the official checker (${check.checker}) rejects it: ${check.message}` : parityProblem(parity, expectation, validation, opts);

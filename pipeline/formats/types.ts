@@ -53,6 +53,11 @@ export interface ExportFormat<Schema extends z.ZodType = z.ZodType> {
   write(ir: ModelIR, file: string, ctx: FormatContext<z.output<Schema>>): Promise<WrittenArtifact>;
   /** Loads the artifact at `file` back from disk in the runtime users run it in, as a Predictor. */
   load(file: string, options: z.output<Schema>): Promise<Predictor>;
+  /**
+   * For a format whose runtime is an optional dependency: why artifacts cannot be loaded here (e.g. "… is not
+   * installed"), or undefined when they can. The export stage then reports the artifact written but not verified.
+   */
+  unavailable?(): string | undefined;
   /** The format's official validator, when the format has one. */
   check?(file: string): Promise<CheckResult>;
   parity(ir: ModelIR, options: z.output<Schema>): ParityExpectation;

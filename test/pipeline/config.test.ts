@@ -52,7 +52,7 @@ test('an unknown data source is an error on data.source', () => {
 });
 
 test('stage options are validated by the stage, naming the option', () => {
-  const config = validateConfig({ ...base, stages: [{ name: 'export', options: { formats: ['tflite'] } }] }, 'cfg.ts');
+  const config = validateConfig({ ...base, stages: [{ name: 'export', options: { formats: ['coreml'] } }] }, 'cfg.ts');
   const e = errorOf(() => resolveStages(config));
   assert.match(e.where, /stages\[0\]\.options\.formats\[0\]/);
   const unknown = validateConfig({ ...base, stages: [{ name: 'export', options: { fromat: 'x' } }] }, 'cfg.ts');

@@ -41,7 +41,7 @@ test('report.md: the metrics table, reasons, and each stage its own section from
   assert.match(md, /\| head \| Dense \| 64 → 16 \|  \|/);
   assert.match(md, /\| removal \| 50\.00% \| 50\.00% \| 2\.0000 \|/);
   assert.match(md, /640 samples on ort/);
-  assert.match(md, /## export[\s\S]*\| onnx \| 1,234 \| float \| 100\.00% \| 1\.00e-6 \| 90\.00% \| passed \|/);
+  assert.match(md, /## export[\s\S]*\| onnx \| 1,234 \| float \| 100\.00% \| 1\.00e-6 \| 90\.00% \| – \| passed \|/);
 });
 
 test('report.md without renderers still has the table', () => {

@@ -63,11 +63,12 @@ test('each format is written, sized, checked and loaded back; format options are
   assert.equal(formats.tfjs!.check, undefined, 'tfjs has no official checker');
   for (const f of Object.values(formats)) {
     assert.equal(f.expectation, 'float');
-    assert.equal(f.parity.samples, data.test.count);
-    assert.equal(f.parity.top1Agreement, 1);
+    assert.equal(f.verified, true);
+    assert.equal(f.parity!.samples, data.test.count);
+    assert.equal(f.parity!.top1Agreement, 1);
     assert.equal(f.problem, undefined);
   }
-  assert.equal(formats.tfjs!.parity.maxAbsDiff, 0, 'the TF.js artifact is the model, bit for bit');
+  assert.equal(formats.tfjs!.parity!.maxAbsDiff, 0, 'the TF.js artifact is the model, bit for bit');
 });
 
 test('options: an unknown format or option is rejected; a format may be listed once', () => {

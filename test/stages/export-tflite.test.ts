@@ -1,0 +1,85 @@
+/**
+ * The export stage's TFLite format: written, loaded back from disk in the TFLite runtime and held to the float bar
+ * beside TF.js and ONNX, with every format's batch-1 latency measured side by side; and when the runtime is not
+ * installed, "written, not verified" — a failed verdict (exit class 1) unless the options allow it.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import type { DataSplits } from '../../pipeline/data/types.ts';
+import { initEngine } from '../../pipeline/engine.ts';
+import { evaluateModel } from '../../pipeline/evaluate.ts';
+import { FORMATS } from '../../pipeline/formats/index.ts';
+import { readTflite } from '../../pipeline/formats/tflite/read.ts';
+import { loadTfliteRuntime } from '../../pipeline/formats/tflite/runtime.ts';
+import type { ModelIR } from '../../pipeline/ir.ts';
+import type { Metrics } from '../../pipeline/metrics.ts';
+import { createStageContext } from '../../pipeline/stage-context.ts';
+import { exportStage, runExport, type FormatOutcome } from '../../stages/export.ts';
+import { barSet } from '../fixtures/sets.ts';
+import { tinyModelIR } from '../fixtures/tiny-task.ts';
+import { needsValidator } from '../helpers/validators.ts';
+
+let ir: ModelIR;
+let data: DataSplits;
+let metrics: Metrics;
+
+before(async () => {
+  await initEngine('wasm');
+  ir = tinyModelIR();
+  data = { train: barSet(40, 1), validation: barSet(30, 2), test: barSet(50, 3), fingerprint: 'bars', describe: {} };
+  metrics = { ...(await evaluateModel(ir, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+});
+
+function context() {
+  return createStageContext({
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-tflite-')), baseline: metrics, maxAccuracyDrop: 0.01,
+    evaluation: { engine: 'tfjs', batchSize: 64 },
+  });
+}
+
+const formats = (out: { details?: Record<string, unknown> }) => (out.details as { formats: Record<string, FormatOutcome> }).formats;
+
+test('formats tfjs, onnx and tflite: each verified in its runtime, sized, and timed side by side', async (t) => {
+  if (!needsValidator(t, 'tflite-runtime')) return;
+  const ctx = context();
+  const opts = exportStage.options.parse({ formats: ['tfjs', 'onnx', 'tflite'], latencyRuns: 5 });
+  const out = await exportStage.create(opts).run(ir, ctx);
+  assert.equal(out.verdict, undefined);
+  assert.equal(out.exports!.tflite, 'tflite/model.tflite');
+  const file = path.join(ctx.stageDir, 'tflite/model.tflite');
+  assert.equal(readTflite(new Uint8Array(readFileSync(file))).fileIdentifier, 'TFL3');
+  const tflite = formats(out).tflite!;
+  assert.deepEqual([tflite.verified, tflite.expectation, tflite.bytes], [true, 'float', statSync(file).size]);
+  assert.equal(tflite.parity!.top1Agreement, 1);
+  assert.ok(tflite.parity!.maxAbsDiff <= 1e-4);
+  assert.equal(tflite.parity!.accuracy, tflite.parity!.referenceAccuracy);
+  for (const [id, f] of Object.entries(formats(out))) {
+    assert.equal(f.latencyMs?.runs, 5, id);
+    assert.ok(f.latencyMs!.q1 <= f.latencyMs!.median && f.latencyMs!.median <= f.latencyMs!.q3, id);
+  }
+  const rendered = exportStage.renderDetails!(out.details!).join('\n');
+  assert.match(rendered, /\| tflite \| [\d,]+ \| float \| 100\.00% \|/);
+});
+
+test('without the TFLite runtime the file is written, reported "written, not verified", and the stage fails (exit class 1)', async () => {
+  const missing = loadTfliteRuntime('tfjs-tflite-node-not-installed');
+  assert.equal(missing.available, false);
+  const reason = missing.available ? '' : missing.reason;
+  const registry = { ...FORMATS, tflite: { ...FORMATS.tflite!, unavailable: () => reason } };
+  const ctx = context();
+  const out = await runExport(ir, ctx, exportStage.options.parse({ formats: ['tfjs', 'tflite'], latencyRuns: 0 }) as never, registry);
+  assert.ok(existsSync(path.join(ctx.stageDir, 'tflite/model.tflite')));
+  const tflite = formats(out).tflite!;
+  assert.deepEqual([tflite.verified, tflite.parity, tflite.unverifiedBecause], [false, undefined, reason]);
+  const verdict = out.verdict as { status: string; exitClass: number; reason: string };
+  assert.deepEqual([verdict.status, verdict.exitClass], ['failed', 1]);
+  assert.match(verdict.reason, /^tflite export \(tflite\/model\.tflite\): written, not verified: tfjs-tflite-node-not-installed is not installed .*allowUnverified: true/);
+  assert.match(exportStage.renderDetails!(out.details!).join('\n'), /\| tflite \| [\d,]+ \| float \(FAILED\) \| written, not verified: /);
+
+  const allowed = await runExport(ir, context(), exportStage.options.parse({ formats: ['tflite'], latencyRuns: 0, allowUnverified: true }) as never, registry);
+  assert.equal(allowed.verdict, undefined);
+  assert.deepEqual(allowed.notes, [`tflite: written, not verified (${reason})`]);
+});
