@@ -3,7 +3,10 @@
  * ONNX: Gemm on 2-D inputs, MatMul + Add on higher rank (Keras applies the kernel to the last axis).
  * ORT training on [batch, features]: Gemm forward; dW = Xᵀ·dY, db = Σ_batch dY, dX = dY·Wᵀ (Gemm transposes, no copies).
  */
-import { requireWeight } from '../onnx/converter.ts';
+import { withActivation } from '../formats/tflite/activations.ts';
+import { biasOrZeros, type TfliteConversion } from '../formats/tflite/converter.ts';
+import { fullyConnected, reshape } from '../formats/tflite/ops.ts';
+import { requireWeight, transposeValues } from '../onnx/converter.ts';
 import { asStored, reduceSum } from '../train/ort/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
 import { applyActivation, trainingActivation, trainingActivationProblem, type ActivationName } from './activations/functions.ts';
@@ -51,6 +54,27 @@ const denseRule: LayerRule<DenseSaved, DenseConfig> = {
   },
 };
 
+/**
+ * TFLite: FULLY_CONNECTED with weights [out, in] (Keras stores [in, out]). FULLY_CONNECTED flattens all leading axes,
+ * so a Dense on a rank > 2 input (Keras applies the kernel to the last axis) is reshaped back afterwards.
+ */
+const denseTflite: TfliteConversion<DenseConfig> = {
+  convert(ctx) {
+    const { layer, g } = ctx;
+    const w = requireWeight(layer, 'kernel');
+    const [inUnits, units] = w.shape as [number, number];
+    const weights = transposeValues(w.values, w.shape, [1, 0]);
+    const bias = biasOrZeros(layer.config.useBias ? requireWeight(layer, 'bias').values : undefined, units);
+    const x = ctx.inputs[0]!;
+    return withActivation(ctx, (out, fused) => {
+      if (x.shape.length <= 2) return fullyConnected(g, x, weights, units, bias, out, ctx.outShape, fused);
+      const rows = x.shape.reduce((a, b) => a * b, 1) / inUnits;
+      const flat = fullyConnected(g, x, weights, units, bias, { name: `${out.name}/2d`, rangeKey: out.rangeKey ?? out.name }, [rows, units], fused);
+      return reshape(g, flat, out, ctx.outShape);
+    });
+  },
+};
+
 export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
   className: 'Dense',
   family: 'dense',
@@ -87,6 +111,7 @@ export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
     return applyActivation(b, layer.name, { name: y, layout: 'keras', rank }, layer.config.activation);
   },
   ort: denseRule,
+  tflite: denseTflite,
   linearRows: {
     positions: (_config, inShape) => prod(inShape.slice(0, -1)),
     rows(_config, x, inShape, positions) {

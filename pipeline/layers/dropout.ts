@@ -4,6 +4,7 @@
  * as inverted dropout with a seeded mask fed as a graph input: the mask already holds 0 or 1/(1 − rate), as
  * tf.dropout scales. tfjs has no SpatialDropout2D; it is here for Keras models.
  */
+import { tfliteIdentity } from '../formats/tflite/converter.ts';
 import type { LayerConverter } from '../onnx/converter.ts';
 import { mul } from '../train/ort/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
@@ -71,7 +72,7 @@ const dropoutRule: LayerRule<DropoutSaved, DropoutConfig> = {
 /** Nothing to do at inference: the layer's output is its input. */
 const identity: LayerConverter = ({ inputs }) => inputs[0]!;
 
-const shared = { family: 'dropout', arity: 'one', weights: noWeights, outputShape: sameShape, channels: passChannels, onnx: identity } as const;
+const shared = { family: 'dropout', arity: 'one', weights: noWeights, outputShape: sameShape, channels: passChannels, onnx: identity, tflite: tfliteIdentity } as const;
 
 export const dropoutLayers = {
   Dropout: defineLayer<DropoutConfig>({ ...shared, className: 'Dropout', fields: dropoutFields(), ort: dropoutRule }),

@@ -10,6 +10,9 @@
  */
 import { onnxAxis, type GraphBuilder, type Layout, type TensorRef } from '../onnx/builder.ts';
 import { unsupportedOption, type LayerConverter } from '../onnx/converter.ts';
+import { tfliteAxis, tfliteUnsupported, type TfliteConversion, type TfliteConvertContext } from '../formats/tflite/converter.ts';
+import type { TensorRef as TfliteTensor } from '../formats/tflite/graph.ts';
+import { binary, concatenation, scalarConstant } from '../formats/tflite/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
 import { singleAxis } from './config.ts';
 import { invalid, noWeights } from './shared.ts';
@@ -145,9 +148,57 @@ const concatenateRule: LayerRule<{ axis: number }, ConcatenateConfig> = {
   },
 };
 
-function elementwise(className: string, onnx: LayerConverter, ort: LayerRule<null> | string) {
+/** TFLite: inputs of one rank (TFLite's binary ops broadcast, but tfjs merges same-rank tensors). */
+function sameRankTflite(ctx: TfliteConvertContext): void {
+  const ranks = new Set(ctx.inputs.map((x) => x.shape.length));
+  if (ranks.size !== 1) throw tfliteUnsupported(ctx.layer, `merging tensors of different ranks (${[...ranks].join(', ')})`, 'give all inputs the same rank');
+}
+
+/**
+ * TFLite: x0 ∘ x1 ∘ … as a chain of binary ops, left to right. In int8 a partial result of more than two inputs is
+ * quantised on the layer's range (× `rangeScale`: Average's running sum is n times its average).
+ */
+function chainTflite(ctx: TfliteConvertContext, kind: 'add' | 'mul' | 'maximum' | 'minimum', rangeScale = 1, final = ctx.out): TfliteTensor {
+  sameRankTflite(ctx);
+  const key = ctx.out.rangeKey ?? ctx.out.name;
+  let acc = ctx.inputs[0]!;
+  for (let i = 1; i < ctx.inputs.length; i++) {
+    const out = i === ctx.inputs.length - 1 ? final : { name: `${ctx.out.name}/partial${i}`, rangeKey: key, rangeScale };
+    acc = binary(ctx.g, kind, acc, ctx.inputs[i]!, out, ctx.outShape);
+  }
+  return acc;
+}
+
+const chained = (kind: 'add' | 'mul' | 'maximum' | 'minimum'): TfliteConversion => ({ convert: (ctx) => chainTflite(ctx, kind) });
+
+const subtractTflite: TfliteConversion = {
+  convert(ctx) {
+    if (ctx.inputs.length !== 2) throw tfliteUnsupported(ctx.layer, `Subtract of ${ctx.inputs.length} inputs`, 'Subtract takes exactly 2 inputs');
+    sameRankTflite(ctx);
+    return binary(ctx.g, 'sub', ctx.inputs[0]!, ctx.inputs[1]!, ctx.out, ctx.outShape);
+  },
+};
+
+/** TFLite: the sum, then × 1/n. */
+const averageTflite: TfliteConversion = {
+  convert(ctx) {
+    const n = ctx.inputs.length;
+    const sum = chainTflite(ctx, 'add', n, { name: `${ctx.out.name}/sum`, rangeKey: ctx.out.rangeKey ?? ctx.out.name, rangeScale: n });
+    return binary(ctx.g, 'mul', sum, scalarConstant(ctx.g, `${ctx.out.name}/reciprocal`, 1 / n), ctx.out, ctx.outShape);
+  },
+};
+
+/** TFLite: CONCATENATION; int8 inputs are requantised to the output's parameters, which the kernel requires. */
+const concatenateTflite: TfliteConversion<ConcatenateConfig> = {
+  convert(ctx) {
+    sameRankTflite(ctx);
+    return concatenation(ctx.g, ctx.inputs, tfliteAxis(ctx.layer.config.axis, ctx.outShape.length), ctx.out, ctx.outShape);
+  },
+};
+
+function elementwise(className: string, onnx: LayerConverter, ort: LayerRule<null> | string, tflite: TfliteConversion) {
   return defineLayer<LayerConfig>({
-    className, family: 'merge', arity: 'many', fields: {}, weights: noWeights, outputShape: broadcast, channels: uniteInputs, onnx, ort,
+    className, family: 'merge', arity: 'many', fields: {}, weights: noWeights, outputShape: broadcast, channels: uniteInputs, onnx, ort, tflite,
   });
 }
 
@@ -176,14 +227,15 @@ export const concatenate = defineLayer<ConcatenateConfig>({
   },
   onnx: concatenateOnnx,
   ort: concatenateRule,
+  tflite: concatenateTflite,
 });
 
 export const mergeLayers = {
-  Add: elementwise('Add', elementwiseOnnx('Sum', true), addRule),
-  Subtract: elementwise('Subtract', elementwiseOnnx('Sub', false), 'no ORT training rule for Subtract'),
-  Multiply: elementwise('Multiply', elementwiseOnnx('Mul', false), 'no ORT training rule for Multiply'),
-  Average: elementwise('Average', elementwiseOnnx('Mean', true), 'no ORT training rule for Average'),
-  Maximum: elementwise('Maximum', elementwiseOnnx('Max', true), 'no ORT training rule for Maximum'),
-  Minimum: elementwise('Minimum', elementwiseOnnx('Min', true), 'no ORT training rule for Minimum'),
+  Add: elementwise('Add', elementwiseOnnx('Sum', true), addRule, chained('add')),
+  Subtract: elementwise('Subtract', elementwiseOnnx('Sub', false), 'no ORT training rule for Subtract', subtractTflite),
+  Multiply: elementwise('Multiply', elementwiseOnnx('Mul', false), 'no ORT training rule for Multiply', chained('mul')),
+  Average: elementwise('Average', elementwiseOnnx('Mean', true), 'no ORT training rule for Average', averageTflite),
+  Maximum: elementwise('Maximum', elementwiseOnnx('Max', true), 'no ORT training rule for Maximum', chained('maximum')),
+  Minimum: elementwise('Minimum', elementwiseOnnx('Min', true), 'no ORT training rule for Minimum', chained('minimum')),
   Concatenate: concatenate,
 };

@@ -4,6 +4,8 @@
  * unchanged. Pruning follows Flatten (each channel's block of H·W rows, NHWC order); Reshape and Permute move
  * channels somewhere the analysis does not follow, so they block the channels they touch.
  */
+import type { TfliteConversion } from '../formats/tflite/converter.ts';
+import { reshape as reshapeTflite } from '../formats/tflite/ops.ts';
 import { reshape as reshapeOp } from '../train/ort/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
 import { badValue, channelsLast, custom } from './config.ts';
@@ -57,6 +59,9 @@ const flattenRule: LayerRule<null, FlattenConfig> = {
   },
 };
 
+/** TFLite: a RESHAPE to the output shape — TFLite is NHWC, the Keras element order, so no transpose. */
+const toOutputShape: TfliteConversion = { convert: (ctx) => reshapeTflite(ctx.g, ctx.inputs[0]!, ctx.out, ctx.outShape) };
+
 export const flatten = defineLayer<FlattenConfig>({
   className: 'Flatten',
   family: 'reshaping',
@@ -77,6 +82,7 @@ export const flatten = defineLayer<FlattenConfig>({
     return { name: b.op('Flatten', [x.name], { axis: { i: 1 } }, `${layer.name}/flatten`), layout: 'keras' };
   },
   ort: flattenRule,
+  tflite: toOutputShape,
 });
 
 export const reshape = defineLayer<ReshapeConfig>({
@@ -100,6 +106,7 @@ export const reshape = defineLayer<ReshapeConfig>({
     return { name: b.op('Reshape', [x.name, shape], {}, `${layer.name}/reshape`), layout: 'keras' };
   },
   ort: 'no ORT training rule for Reshape',
+  tflite: toOutputShape,
 });
 
 export const permute = defineLayer<PermuteConfig>({

@@ -4,6 +4,7 @@
  * per-op pruner table: one record per class, every consumer asks the registry (registry.ts) for it, and a class
  * without a record is refused the same way everywhere.
  */
+import type { TfliteConversion } from '../formats/tflite/converter.ts';
 import type { LayerIR } from '../ir.ts';
 import type { LayerConverter } from '../onnx/converter.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
@@ -134,8 +135,8 @@ export interface LayerClass<C extends LayerConfig = LayerConfig> {
    * tfjs leaves depth_multiplier out, and cannot load its own model back unless it is there). Undefined: nothing to do.
    */
   completeFromWeights?(layer: LayerIR<C>): LayerIR<C> | undefined;
-  /** Reserved for the TFLite exporter. */
-  tflite?: unknown;
+  /** How the TFLite export writes it (pipeline/formats/tflite/converter.ts); absent: TFLite export refuses the layer. */
+  tflite?: TfliteConversion<C>;
 }
 
 /** Builds a class record with its config type inferred from `fields` (the one cast a family needs). */

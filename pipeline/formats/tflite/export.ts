@@ -16,14 +16,11 @@ import { inferShapes } from '../../graph/shapes.ts';
 import type { LayerIR, ModelIR } from '../../ir.ts';
 import { foldBatchNorms } from '../../onnx/fold-batchnorm.ts';
 import { TOOL } from '../../version.ts';
-import { fusedActivationOf } from './converters/activations.ts';
-import { tfliteUnsupported } from './converters/common.ts';
-import { tfliteConverterFor } from './converters/index.ts';
-import { PASS_THROUGH_CLASSES } from './converters/reshaping.ts';
+import { classOf, isClass, LAYER_CLASSES, layerClass } from '../../layers/registry.ts';
+import { tfliteUnsupported, type TfliteConversion } from './converter.ts';
 import { TfliteGraph, type Numerics, type OutputSpec, type TensorRef } from './graph.ts';
 import type { ActivationRanges } from './quantization.ts';
 import { serializeTflite } from './serialize.ts';
-import { isClass } from '../../layers/registry.ts';
 
 export interface ExportTfliteOptions {
   /** 'float32' (default) or 'int8' (full integer; needs `ranges`). */
@@ -32,10 +29,17 @@ export interface ExportTfliteOptions {
   ranges?: ActivationRanges;
 }
 
-/** Layers whose output is their input tensor: the inference no-ops and a linear Activation. */
-function isPassThrough(layer: LayerIR): boolean {
-  return (PASS_THROUGH_CLASSES as readonly string[]).includes(layer.className)
-    || (layer.className === 'Activation' && fusedActivationOf(layer) === 'linear');
+/** Every class the TFLite export writes (its family declares a `tflite` conversion); InputLayer becomes the model input. */
+export const TFLITE_LAYER_CLASSES: readonly string[] = ['InputLayer', ...LAYER_CLASSES.filter((c) => layerClass(c)?.tflite)].sort();
+
+/** The layer's TFLite conversion, or a one-line error naming it (an unknown class: the registry's own error). */
+function conversionOf(layer: LayerIR): TfliteConversion {
+  const conversion = classOf(layer).tflite as TfliteConversion | undefined;
+  if (!conversion) {
+    throw new SlimnetError('LAYER_UNSUPPORTED', `layer "${layer.name}" (${layer.className})`, `TFLite export does not support ${layer.className} layers`,
+      `supported: ${TFLITE_LAYER_CLASSES.join(', ')}`);
+  }
+  return conversion;
 }
 
 function checkSupported(ir: ModelIR): void {
@@ -43,13 +47,17 @@ function checkSupported(ir: ModelIR): void {
     throw new SlimnetError('MODEL_INVALID', 'model.json', `the model has ${ir.inputs.length} inputs; TFLite export supports single-input models`, 'export a single-input model');
   }
   for (const layer of ir.layers) {
-    if (layer.className !== 'InputLayer') {
-      tfliteConverterFor(layer);
+    if (!isClass(layer, 'InputLayer')) {
+      conversionOf(layer);
       continue;
     }
-    const dtype = isClass(layer, 'InputLayer') ? layer.config.dtype : 'float32';
-    if (dtype !== 'float32') throw tfliteUnsupported(layer, `${dtype} inputs`, 'only float32 inputs can be exported');
+    if (layer.config.dtype !== 'float32') throw tfliteUnsupported(layer, `${layer.config.dtype} inputs`, 'only float32 inputs can be exported');
   }
+}
+
+/** Layers whose output is their input's tensor (the inference no-ops, a linear Activation). */
+function isIdentity(layer: LayerIR): boolean {
+  return !isClass(layer, 'InputLayer') && (conversionOf(layer).identity?.(layer.config) ?? false);
 }
 
 /**
@@ -78,7 +86,7 @@ export function exportTflite(ir: ModelIR, opts: ExportTfliteOptions = {}): Uint8
   // A layer a BN was folded into produces the BN's values: its tensor is named (and calibrated) as the BN.
   const foldedInto = new Map<string, string>();
   for (const layer of model.layers) if (folded.has(layer.name)) foldedInto.set(layer.inputs[0]!, layer.name);
-  const aliased = (layer: LayerIR) => folded.has(layer.name) || isPassThrough(layer);
+  const aliased = (layer: LayerIR) => folded.has(layer.name) || isIdentity(layer);
   const { source, readers } = tensorReaders(model, aliased);
   const inputNames = new Set(model.inputs);
 
@@ -95,7 +103,7 @@ export function exportTflite(ir: ModelIR, opts: ExportTfliteOptions = {}): Uint8
     const producer = layer.inputs.length === 1 ? source(layer.inputs[0]!) : undefined;
     const outName = foldedInto.get(layer.name) ?? layer.name;
     const out: OutputSpec = { name: outName };
-    const ref = tfliteConverterFor(layer)({
+    const ref = conversionOf(layer).convert({
       g,
       layer,
       inputs,

@@ -16,7 +16,8 @@ export interface ActivationRange {
 /**
  * Calibrated ranges an int8 export needs, keyed by tensor: a layer's name for its output, and
  * `<layer>/preactivation` (preactivationKey) for the output of a layer's linear part before a fused `activation`
- * that TFLite cannot fuse (sigmoid, softmax, …). Plain JSON, so it can travel in the IR and the stage cache.
+ * that TFLite cannot fuse (sigmoid, softmax, …), and `<layer>/depthwise` (separableDepthwiseKey) for the first half of
+ * a SeparableConv2D. Plain JSON, so it can travel in the IR and the stage cache.
  */
 export type ActivationRanges = Readonly<Record<string, ActivationRange>>;
 
@@ -24,6 +25,11 @@ export const PREACTIVATION_SUFFIX = '/preactivation';
 
 export function preactivationKey(layerName: string): string {
   return `${layerName}${PREACTIVATION_SUFFIX}`;
+}
+
+/** The depthwise half of a SeparableConv2D, written as its own op: its output tensor and range key. */
+export function separableDepthwiseKey(layerName: string): string {
+  return `${layerName}/depthwise`;
 }
 
 export interface ActivationQuant {

@@ -12,6 +12,7 @@ import { activation, badValue, custom, num, optional, singleAxis, unsupportedVal
 import { noWeights, passChannels, sameShape, softmaxAcrossChannels } from '../shared.ts';
 import { defineLayer, type ChannelContext, type LayerConfig } from '../types.ts';
 import { applyActivation, trainingActivation, type Activation, type ActivationName } from './functions.ts';
+import { activationTflite, eluTflite, leakyReluTflite, reluTflite, softmaxTflite } from './tflite.ts';
 
 export interface ActivationConfig extends LayerConfig {
   activation: ActivationName;
@@ -92,6 +93,7 @@ export const activationLayer = defineLayer<ActivationConfig>({
   channels: (ctx: ChannelContext<ActivationConfig>) => (acrossChannels(ctx.layer.config.activation) ? softmaxAcrossChannels(ctx) : ctx.input()),
   onnx: (ctx) => applyActivation(ctx.b, ctx.layer.name, one(ctx), ctx.layer.config.activation),
   ort: activationRule((l) => trainingActivation(l.config.activation), (l) => `activation "${l.config.activation}"`),
+  tflite: activationTflite,
   finalActivation: (c) => ({ name: c.activation, fused: false }),
 });
 
@@ -119,6 +121,7 @@ export const relu = defineLayer<ReLUConfig>({
     (l) => (l.config.maxValue === undefined ? { kind: 'relu' } : l.config.maxValue > 0 ? { kind: 'relu', max: l.config.maxValue } : undefined),
     (l) => `max_value ${l.config.maxValue}`,
   ),
+  tflite: reluTflite,
 });
 
 export const leakyRelu = defineLayer<LeakyReLUConfig>({
@@ -127,6 +130,7 @@ export const leakyRelu = defineLayer<LeakyReLUConfig>({
   fields: { alpha: num('alpha', { default: 0.3 }) },
   onnx: alphaOp('LeakyRelu', 'leaky_relu', (c) => c.alpha),
   ort: 'no ORT training rule for LeakyReLU',
+  tflite: leakyReluTflite,
 });
 
 export const prelu = defineLayer<PReLUConfig>({
@@ -162,6 +166,7 @@ export const elu = defineLayer<ELUConfig>({
   fields: { alpha: fixed('alpha', 1, "tfjs's ELU layer implements only alpha 1") },
   onnx: alphaOp('Elu', 'elu', (c) => c.alpha),
   ort: 'no ORT training rule for ELU',
+  tflite: eluTflite,
 });
 
 /** tfjs ThresholdedReLU: x where x > theta, else 0 — ONNX ThresholdedRelu exactly. */
@@ -187,6 +192,7 @@ export const softmax = defineLayer<SoftmaxConfig>({
     return { name: b.op('Softmax', [x.name], { axis: { i: axis } }, `${layer.name}/softmax`), layout: x.layout };
   },
   ort: activationRule<SoftmaxConfig>((l) => ({ kind: 'softmax', kerasAxis: l.config.axis }), (l) => `softmax over axis ${l.config.axis}`),
+  tflite: softmaxTflite,
   finalActivation: (c) => ({ name: 'softmax', axis: c.axis, fused: false }),
 });
 

@@ -20,6 +20,7 @@ import {
 } from './config.ts';
 import { conv1dGeometry, conv2dGeometry, im2col } from './im2col.ts';
 import { conv2dOnnx, depthwiseOnnx, separableOnnx } from './onnx.ts';
+import { conv2dTflite, depthwiseTflite, separableTflite } from './tflite.ts';
 import { conv2dRule, depthwiseRule } from './train.ts';
 
 const bias = (useBias: boolean, n: number): WeightSpec[] => (useBias ? [{ name: 'bias', shape: [n] }] : []);
@@ -51,6 +52,7 @@ export const conv2d: LayerClass<Conv2DConfig> = defineLayer<Conv2DConfig>({
   macs: ({ config: c }, [input], output) => prod(output) * c.kernelSize[0] * c.kernelSize[1] * channelsOf(input!),
   ...kernelProducer(() => conv2d, 'filters', 2, 3),
   onnx: conv2dOnnx,
+  tflite: conv2dTflite,
   ort: conv2dRule,
   linearRows: {
     positions: (c, inShape) => prod(conv2dGeometry(c, inShape).out),
@@ -85,6 +87,7 @@ export const depthwiseConv2d = defineLayer<DepthwiseConv2DConfig>({
     return out;
   },
   onnx: depthwiseOnnx,
+  tflite: depthwiseTflite,
   ort: depthwiseRule,
   quantizationAxis: (_l, w) => (w.name === 'depthwise_kernel' ? depthwiseAxis(w) : undefined),
   linearKernel: 'depthwise_kernel',
@@ -120,6 +123,7 @@ export const separableConv2d: LayerClass<SeparableConv2DConfig> = defineLayer<Se
     return m !== undefined && m !== layer.config.depthMultiplier && (written === undefined || written === null) ? rewrite(separableConv2d, layer, { depthMultiplier: m }) : undefined;
   },
   onnx: separableOnnx,
+  tflite: separableTflite,
   ort: 'no ORT training rule for SeparableConv2D',
   quantizationAxis(_l, w) {
     if (w.name === 'depthwise_kernel') return depthwiseAxis(w);

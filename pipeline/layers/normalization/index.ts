@@ -12,6 +12,7 @@ import { badValue, bool, custom, num, singleAxis } from '../config.ts';
 import { invalid, sameShape } from '../shared.ts';
 import type { LayerIR } from '../../ir.ts';
 import { defineLayer, type LayerConfig, type Shape } from '../types.ts';
+import { batchNormTflite } from './tflite.ts';
 import { batchNormRule } from './train.ts';
 
 export interface BatchNormalizationConfig extends LayerConfig {
@@ -118,6 +119,7 @@ export const batchNormalization = defineLayer<BatchNormalizationConfig>({
     return input;
   },
   onnx: batchNormOnnx,
+  tflite: batchNormTflite,
   ort: batchNormRule,
   channelAffine: (layer) => ({ ...batchNormAffine(layer), axis: layer.config.axis }),
 });

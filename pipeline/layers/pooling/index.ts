@@ -10,6 +10,7 @@ import { channelsLast, custom, intTuple, oneOf, unsupportedValue, type Field } f
 import { inputOfRank, noWeights, passChannels } from '../shared.ts';
 import { defineLayer, type LayerClass, type LayerConfig } from '../types.ts';
 import { convOutputLength, windowPads, type Padding } from '../window.ts';
+import { globalPoolTflite, windowPoolTflite } from './tflite.ts';
 import { averagePooling2dRule, globalAveragePooling2dRule, maxPooling2dRule } from './train.ts';
 
 export interface Pool2DConfig extends LayerConfig {
@@ -84,7 +85,7 @@ function globalPool1d(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<Global
 
 const shared = { family: 'pooling', arity: 'one', weights: noWeights, channels: passChannels } as const;
 
-function pool2d(className: string, onnx: LayerConverter<Pool2DConfig>, ort: LayerClass<Pool2DConfig>['ort']) {
+function pool2d(className: string, onnx: LayerConverter<Pool2DConfig>, ort: LayerClass<Pool2DConfig>['ort'], tflite: LayerClass<Pool2DConfig>['tflite']) {
   return defineLayer<Pool2DConfig>({
     ...shared,
     className,
@@ -96,6 +97,7 @@ function pool2d(className: string, onnx: LayerConverter<Pool2DConfig>, ort: Laye
     },
     onnx,
     ort,
+    tflite,
   });
 }
 
@@ -113,7 +115,9 @@ function pool1d(className: string) {
   });
 }
 
-function globalPool(className: string, rank: 2 | 3, onnx: LayerConverter<GlobalPoolConfig>, ort: LayerClass<GlobalPoolConfig>['ort']) {
+function globalPool(
+  className: string, rank: 2 | 3, onnx: LayerConverter<GlobalPoolConfig>, ort: LayerClass<GlobalPoolConfig>['ort'], tflite: LayerClass<GlobalPoolConfig>['tflite'],
+) {
   return defineLayer<GlobalPoolConfig>({
     ...shared,
     className,
@@ -121,16 +125,17 @@ function globalPool(className: string, rank: 2 | 3, onnx: LayerConverter<GlobalP
     outputShape: (layer, inputs) => [inputOfRank(layer, inputs, rank).at(-1)!],
     onnx,
     ort,
+    tflite,
   });
 }
 
 export const poolingLayers = {
-  MaxPooling2D: pool2d('MaxPooling2D', windowPool('MaxPool'), maxPooling2dRule),
-  AveragePooling2D: pool2d('AveragePooling2D', windowPool('AveragePool'), averagePooling2dRule),
+  MaxPooling2D: pool2d('MaxPooling2D', windowPool('MaxPool'), maxPooling2dRule, windowPoolTflite('max')),
+  AveragePooling2D: pool2d('AveragePooling2D', windowPool('AveragePool'), averagePooling2dRule, windowPoolTflite('average')),
   MaxPooling1D: pool1d('MaxPooling1D'),
   AveragePooling1D: pool1d('AveragePooling1D'),
-  GlobalAveragePooling2D: globalPool('GlobalAveragePooling2D', 3, globalPool2d('ReduceMean'), globalAveragePooling2dRule),
-  GlobalMaxPooling2D: globalPool('GlobalMaxPooling2D', 3, globalPool2d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling2D'),
-  GlobalAveragePooling1D: globalPool('GlobalAveragePooling1D', 2, globalPool1d('ReduceMean'), 'no ORT training rule for GlobalAveragePooling1D'),
-  GlobalMaxPooling1D: globalPool('GlobalMaxPooling1D', 2, globalPool1d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling1D'),
+  GlobalAveragePooling2D: globalPool('GlobalAveragePooling2D', 3, globalPool2d('ReduceMean'), globalAveragePooling2dRule, globalPoolTflite('mean')),
+  GlobalMaxPooling2D: globalPool('GlobalMaxPooling2D', 3, globalPool2d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling2D', globalPoolTflite('max')),
+  GlobalAveragePooling1D: globalPool('GlobalAveragePooling1D', 2, globalPool1d('ReduceMean'), 'no ORT training rule for GlobalAveragePooling1D', globalPoolTflite('mean')),
+  GlobalMaxPooling1D: globalPool('GlobalMaxPooling1D', 2, globalPool1d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling1D', globalPoolTflite('max')),
 };

@@ -7,6 +7,7 @@ import { onnxAxis } from '../../onnx/builder.ts';
 import { badValue, channelsLast, custom, oneOf, type Field } from '../config.ts';
 import { inputOfRank, invalid, noWeights, passChannels } from '../shared.ts';
 import { defineLayer, type LayerConfig } from '../types.ts';
+import { cropping2dTflite, upSampling2dTflite, zeroPadding2dTflite } from './tflite.ts';
 
 /** [[top, bottom], [left, right]] */
 export type Sides = [[number, number], [number, number]];
@@ -81,6 +82,7 @@ export const zeroPadding2d = defineLayer<ZeroPadding2DConfig>({
     return { name: b.op('Pad', [x.name, padsName, negativeZero], { mode: { s: 'constant' } }, `${layer.name}/pad`), layout: x.layout };
   },
   ort: 'no ORT training rule for ZeroPadding2D',
+  tflite: zeroPadding2dTflite,
 });
 
 export const cropping2d = defineLayer<Cropping2DConfig>({
@@ -108,6 +110,7 @@ export const cropping2d = defineLayer<Cropping2DConfig>({
     return { name: b.op('Slice', [x.name, starts, ends, axesName], {}, `${layer.name}/crop`), layout: x.layout };
   },
   ort: 'no ORT training rule for Cropping2D',
+  tflite: cropping2dTflite,
 });
 
 export const upSampling2d = defineLayer<UpSampling2DConfig>({
@@ -136,6 +139,7 @@ export const upSampling2d = defineLayer<UpSampling2DConfig>({
     return { name: b.op('Resize', [x.name, '', scales], attrs, `${layer.name}/resize`), layout: 'nchw' };
   },
   ort: 'no ORT training rule for UpSampling2D',
+  tflite: upSampling2dTflite,
 });
 
 export const resamplingLayers = { ZeroPadding2D: zeroPadding2d, Cropping2D: cropping2d, UpSampling2D: upSampling2d };

@@ -2,8 +2,9 @@
  * The per-family check: a small tfjs model around a layer under test goes through slimnet, and everything slimnet
  * derives from the layer's typed config is compared with tfjs's own answer — output shapes (layer.outputShape),
  * parameter counts (layer.countParams()) against the weights the family declares, MACs against a formula the test
- * writes out, and the ONNX export's outputs against tfjs's predictions on onnxruntime-node. Exported files are
- * collected for one run of the official ONNX checker per test file.
+ * writes out, the ONNX export's outputs against tfjs's predictions on onnxruntime-node, and (for classes with a
+ * TFLite conversion) the float32 TFLite export's outputs in the TFLite runtime. Exported ONNX files are collected
+ * for one run of the official ONNX checker per test file.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -15,6 +16,9 @@ import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model
 import { cloneIR, type ModelIR } from '../../../pipeline/ir.ts';
 import { layerClass } from '../../../pipeline/layers/registry.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
+import { exportTflite } from '../../../pipeline/formats/tflite/export.ts';
+import { tflitePredictor } from '../../../pipeline/formats/tflite/runtime.ts';
+import { findValidator, INSTALL_COMMAND, ON_CI } from '../../helpers/validators.ts';
 import { createRng, type Rng } from '../../../pipeline/random.ts';
 import { predictFlat, randomInputs, randomizeWeights } from '../../fixtures/models.ts';
 import { runOnnx, sequentialOf } from '../onnx/helpers.ts';
@@ -64,6 +68,8 @@ export interface CheckResult {
   ir: ModelIR;
   path?: string;
   maxAbsDiff?: number;
+  /** The TFLite export's max |Δ| against tfjs; undefined when not compared (no conversion, refused, no runtime here). */
+  tfliteMaxAbsDiff?: number;
 }
 
 /** Runs every comparison on one case; returns the IR and the .onnx written to `dir` (if exported). */
@@ -93,7 +99,9 @@ export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<Ch
     writeFileSync(path, bytes);
     const maxAbsDiff = await onnxDiff(model, bytes, 3);
     assert.ok(maxAbsDiff <= 1e-4, `${c.name}: ONNX vs tfjs max |Δ| ${maxAbsDiff}`);
-    return { ir, path, maxAbsDiff };
+    const tfliteMaxAbsDiff = await tfliteDiff(model, ir, 3);
+    if (tfliteMaxAbsDiff !== undefined) assert.ok(tfliteMaxAbsDiff <= 1e-4, `${c.name}: TFLite vs tfjs max |Δ| ${tfliteMaxAbsDiff}`);
+    return { ir, path, maxAbsDiff, ...(tfliteMaxAbsDiff !== undefined ? { tfliteMaxAbsDiff } : {}) };
   } finally {
     model.dispose();
   }
@@ -112,6 +120,37 @@ export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: 
     return m;
   } finally {
     tf.dispose(inputs);
+  }
+}
+
+/**
+ * Largest |Δ| between the float32 TFLite export run in the TFLite runtime and tfjs, on `batch` seeded random
+ * samples. Undefined when the layer under test has no TFLite conversion, the exporter refuses this config (a one-line
+ * LAYER_UNSUPPORTED naming the layer), the model has several inputs, or the runtime is missing (a failure under CI).
+ */
+export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7): Promise<number | undefined> {
+  const under = ir.layers.find((l) => l.name === UNDER);
+  if (!under || !layerClass(under.className)?.tflite || ir.inputs.length !== 1) return undefined;
+  const runtime = findValidator('tflite-runtime');
+  if (!runtime.available) {
+    assert.ok(!ON_CI, `CI=true: needs tflite-runtime: ${runtime.reason}; install it with: ${INSTALL_COMMAND['tflite-runtime']}`);
+    return undefined;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = exportTflite(ir);
+  } catch (e) {
+    if (isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && e.oneLine().includes(`layer "${UNDER}"`)) return undefined;
+    throw e;
+  }
+  const [x] = randomInputs(model, batch, seed);
+  try {
+    const [expected] = await predictFlat(model, [x!]);
+    const actual = await tflitePredictor(bytes).predict(x!.dataSync() as Float32Array, batch, x!.shape.slice(1) as number[]);
+    assert.equal(actual.length, expected!.length, 'TFLite output size differs');
+    return actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected![i]!)), 0);
+  } finally {
+    x!.dispose();
   }
 }
 

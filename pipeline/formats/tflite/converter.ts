@@ -1,12 +1,12 @@
 /**
- * What every TFLite layer converter gets and returns. A converter turns one Keras layer into TFLite ops on the
- * graph; it describes the float computation and the graph takes care of int8 (graph.ts). Converters are kept per
- * layer family, keyed by Keras class name, so each moves into its family module (pipeline/layers/) as is.
+ * The contract between the TFLite exporter and a layer class's conversion (declared in its family module under
+ * pipeline/layers/, the `tflite` slot), and the helpers conversions share. A converter turns one Keras layer into
+ * TFLite ops on the graph; it describes the float computation and the graph takes care of int8 (graph.ts).
  */
-import { SlimnetError } from '../../../errors.ts';
-import type { LayerIR } from '../../../ir.ts';
-import type { LayerConfig } from '../../../layers/types.ts';
-import type { OutputSpec, TensorRef, TfliteGraph } from '../graph.ts';
+import { SlimnetError } from '../../errors.ts';
+import type { LayerIR } from '../../ir.ts';
+import type { LayerConfig } from '../../layers/types.ts';
+import type { OutputSpec, TensorRef, TfliteGraph } from './graph.ts';
 
 export interface TfliteConvertContext<C extends LayerConfig = LayerConfig> {
   g: TfliteGraph;
@@ -26,6 +26,20 @@ export interface TfliteConvertContext<C extends LayerConfig = LayerConfig> {
 }
 
 export type TfliteLayerConverter<C extends LayerConfig = LayerConfig> = (ctx: TfliteConvertContext<C>) => TensorRef;
+
+/** A class's `tflite` slot: how its layers are written. */
+export interface TfliteConversion<C extends LayerConfig = LayerConfig> {
+  convert: TfliteLayerConverter<C>;
+  /**
+   * True when the layer computes nothing at inference, its output being its input's tensor (Dropout, a linear
+   * Activation): the exporter must know before converting, to count which ops read a tensor (an activation fuses
+   * into the op before it only when nothing else reads that op's output).
+   */
+  identity?(config: C): boolean;
+}
+
+/** The conversion of layers that do nothing at inference. */
+export const tfliteIdentity: TfliteConversion = { convert: ({ inputs }) => inputs[0]!, identity: () => true };
 
 /** The layer is a supported class but uses an option the TFLite export cannot reproduce exactly. */
 export function tfliteUnsupported(layer: LayerIR, what: string, hint: string): SlimnetError {
