@@ -1,7 +1,8 @@
 /**
  * The model IR: plain data, no tfjs objects. It is the Keras-format topology (as in a TF.js model.json)
- * flattened to a functional graph, plus float32 weights per layer. Stages transform IR -> IR; a tfjs
- * LayersModel is only built from it to evaluate or fine-tune (pipeline/io/tfjs-model.ts).
+ * flattened to a functional graph, plus weights per layer: the float32 values the model computes with and how each
+ * weight ships (its storage). Stages transform IR -> IR; a tfjs LayersModel is only built from it to evaluate or
+ * fine-tune (pipeline/io/tfjs-model.ts).
  *
  * A layer's config lives once: `keras` is the Keras JSON exactly as model.json stores it (what is written back),
  * and `config` is its typed, normalised reading (pipeline/layers/). Both are frozen, and the only ways to make a
@@ -14,9 +15,43 @@ export interface WeightIR {
   /** The weight's own name without the layer prefix: `kernel`, `bias`, `gamma`, `moving_mean`, ... */
   name: string;
   shape: number[];
-  /** Always float32 in the IR; quantised formats are decoded on load and encoded on export. */
+  /** The float32 values the model computes with: with `storage`, exactly what decoding its codes gives. */
   values: Float32Array;
+  /**
+   * How the weight ships; absent: float32. Read from quantised model.json files and kept through every stage and
+   * writer. Change a stored weight's values only through pipeline/weight-storage.ts (withValues, sliceWeight), which
+   * re-encodes them; writers verify the invariant.
+   */
+  storage?: WeightStorage;
 }
+
+/** IEEE half floats: tfjs's `{dtype: 'float16'}`, ONNX FLOAT16. `codes` are the half-float bit patterns. */
+export interface Float16Storage {
+  dtype: 'float16';
+  codes: Uint16Array;
+}
+
+/** tfjs's per-tensor affine quantisation (`--quantize_uint8` / `_uint16`): value = code·scale + min (in float64, then float32). */
+export interface AffineStorage {
+  dtype: 'uint8' | 'uint16';
+  scale: number;
+  min: number;
+  codes: Uint8Array | Uint16Array;
+}
+
+/**
+ * Linear int8, the form ONNX QDQ and TFLite use: value = (code − zeroPoint)·scale (float32 scales). Per tensor (no
+ * `axis`; one scale and zero point) or per channel (one per index of `axis`). Symmetric when every zero point is 0.
+ */
+export interface Int8Storage {
+  dtype: 'int8';
+  axis?: number;
+  scales: number[];
+  zeroPoints: number[];
+  codes: Int8Array;
+}
+
+export type WeightStorage = Float16Storage | AffineStorage | Int8Storage;
 
 export interface LayerIR<C extends LayerConfig = LayerConfig> {
   readonly name: string;
@@ -43,6 +78,11 @@ export interface ModelIR {
   /** Carried through from model.json so the written file looks like what tfjs writes. */
   kerasVersion?: string;
   backend?: string;
+  /**
+   * `layer/weight` names in the order the source's weights manifest listed them (tfjs's model.save puts trainable
+   * weights first, the converter goes layer by layer): writers keep it, so rewriting a model keeps its weight bytes.
+   */
+  weightOrder?: string[];
 }
 
 export function findLayer(ir: ModelIR, name: string): LayerIR {
@@ -60,6 +100,14 @@ export function consumersOf(ir: ModelIR, name: string): LayerIR[] {
   return ir.layers.filter((l) => l.inputs.includes(name));
 }
 
+/** A deep copy of one weight, codes included. */
+export function cloneWeight(w: WeightIR): WeightIR {
+  const copy: WeightIR = { name: w.name, shape: [...w.shape], values: w.values.slice() };
+  const s = w.storage;
+  if (s) copy.storage = s.dtype === 'int8' ? { ...s, scales: [...s.scales], zeroPoints: [...s.zeroPoints], codes: s.codes.slice() } : ({ ...s, codes: s.codes.slice() } as WeightStorage);
+  return copy;
+}
+
 export function countParams(ir: ModelIR): number {
   let n = 0;
   for (const layer of ir.layers) for (const w of layer.weights) n += w.values.length;
@@ -72,11 +120,12 @@ export function cloneIR(ir: ModelIR): ModelIR {
     ...ir,
     inputs: [...ir.inputs],
     outputs: [...ir.outputs],
+    ...(ir.weightOrder ? { weightOrder: [...ir.weightOrder] } : {}),
     layers: ir.layers.map((l) => ({
       ...l,
       // config and keras are frozen: sharing them is safe.
       inputs: [...l.inputs],
-      weights: l.weights.map((w) => ({ name: w.name, shape: [...w.shape], values: w.values.slice() })),
+      weights: l.weights.map(cloneWeight),
     })),
   };
 }

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { SlimnetError } from '../errors.ts';
 import { inferKnownShapes } from '../graph/shapes.ts';
-import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
+import type { LayerIR, ModelIR, WeightIR, WeightStorage } from '../ir.ts';
 import { layerClass } from '../layers/registry.ts';
 import { listModelFiles, readShards } from './model-files.ts';
 import { topologyToIR } from './topology.ts';
-import { decodeEntry, entryByteLength, type ManifestEntry } from './weights.ts';
+import { decodeStoredWeight } from './stored-weights.ts';
+import { entryByteLength, type ManifestEntry } from './weights.ts';
 import { concatTyped } from '../typed-arrays.ts';
 
 /** A model read from disk, with what it was read from: the files, their total size and their sha256. */
@@ -79,7 +80,7 @@ export function irFromArtifacts(topology: unknown, specs: ManifestEntry[], data:
     const bytes = data.subarray(offset, offset + len);
     offset += len;
     if (entry.group === 'optimizer') continue;
-    named.push({ fullName: entry.name, shape: [...entry.shape], values: decodeEntry(entry, bytes) });
+    named.push({ fullName: entry.name, shape: [...entry.shape], ...decodeStoredWeight(entry, bytes) });
   }
   return irFromTopologyAndWeights(topology, named, where);
 }
@@ -90,15 +91,22 @@ export function irFromTopologyAndWeights(topology: unknown, named: NamedWeightVa
   attachWeights(ir.layers, named, where);
   ir.layers = ir.layers.map((l) => layerClass(l.className)?.completeFromWeights?.(l) ?? l);
   checkLayerWeights(ir, where);
+  const order = ir.layers.flatMap((l) => l.weights.map((w) => `${l.name}/${w.name}`));
+  const inFile = named.map((w) => w.fullName.replace(/:0$/, ''));
+  if (inFile.join('\n') !== order.join('\n')) ir.weightOrder = inFile;
   checkFiniteWeights(ir, where);
   return ir;
 }
 
-/** A weight named `<layer>/<weight>` (a `:0` suffix is ignored), as manifests and Keras files name them. */
+/**
+ * A weight named `<layer>/<weight>` (a `:0` suffix is ignored), as manifests and Keras files name them, with the
+ * storage it was read in (absent: float32).
+ */
 export interface NamedWeightValues {
   fullName: string;
   shape: number[];
   values: Float32Array;
+  storage?: WeightStorage;
 }
 
 function attachWeights(layers: LayerIR[], named: NamedWeightValues[], where: string): void {
@@ -113,6 +121,7 @@ function attachWeights(layers: LayerIR[], named: NamedWeightValues[], where: str
     }
     const layer = byName.get(owner)!;
     const weight: WeightIR = { name: base.slice(owner.length + 1), shape: w.shape, values: w.values };
+    if (w.storage) weight.storage = w.storage;
     if (layer.weights.some((x) => x.name === weight.name)) {
       throw new SlimnetError('MODEL_INVALID', `weight "${w.fullName}"`, `appears twice in the manifest (${where})`, 're-export the model');
     }

@@ -1,45 +1,22 @@
 /**
  * IR -> TF.js LayersModel files (model.json + group1-shardKofN.bin), in the layout tensorflowjs_converter
- * writes, float32 or with tfjs weight quantisation. Stock `tf.loadLayersModel` reads the result.
+ * writes, each weight in the storage it carries (float32, float16, uint8/uint16 affine; int8 see stored-weights.ts).
+ * Stock `tf.loadLayersModel` reads the result and computes exactly the IR's values.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { tempPathBeside } from './atomic.ts';
-import { exactEncoding } from './exact-encoding.ts';
+import { encodeStoredWeight } from './stored-weights.ts';
 import { DEFAULT_KERAS_VERSION, irToTopology } from './topology.ts';
-import { encodeValues, type ManifestEntry, type ManifestGroup, type QuantizationDtype } from './weights.ts';
+import type { ManifestEntry, ManifestGroup } from './weights.ts';
 
 /** tfjs and tensorflowjs_converter both cut shards at 4 MiB. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export interface WriteModelOptions {
   shardBytes?: number;
-  /** Store weights quantised (stock tfjs dequantises them to float32 on load). */
-  quantization?: { dtype: QuantizationDtype };
-  /** Which weights to quantise when `quantization` is set; default: all of them. */
-  quantizeLayers?: (layer: LayerIR, weight: WeightIR) => boolean;
-  /**
-   * Store each weight not chosen for `quantization` in the smallest tfjs format that reproduces its values
-   * exactly (uint8, uint16, float16, else float32): an IR holding already-dequantised weights is written
-   * compactly and still loads bit-identical. Default false (plain float32).
-   */
-  detectQuantized?: boolean;
-}
-
-const DETECT_ORDER: QuantizationDtype[] = ['uint8', 'uint16', 'float16'];
-
-/** Bytes for one weight (encodeValues keeps the grid of values that are already quantised). */
-function encodeWeight(values: Float32Array, dtype: QuantizationDtype | undefined, detect: boolean): ReturnType<typeof encodeValues> {
-  if (dtype) return encodeValues(values, dtype);
-  if (detect) {
-    for (const d of DETECT_ORDER) {
-      const exact = exactEncoding(values, d);
-      if (exact) return exact;
-    }
-  }
-  return encodeValues(values);
 }
 
 export interface ModelJson {
@@ -63,21 +40,30 @@ export function shardFileName(index: number, count: number): string {
   return `group1-shard${index + 1}of${count}.bin`;
 }
 
+/** Layer by layer, or in the source manifest's order when the IR kept one (weights it does not list come last). */
+function weightsInWriteOrder(ir: ModelIR): { layer: LayerIR; w: WeightIR }[] {
+  const all = ir.layers.flatMap((layer) => layer.weights.map((w) => ({ layer, w })));
+  if (!ir.weightOrder) return all;
+  const rank = new Map(ir.weightOrder.map((name, i) => [name, i]));
+  const at = (x: { layer: LayerIR; w: WeightIR }) => rank.get(`${x.layer.name}/${x.w.name}`) ?? rank.size;
+  // Array.prototype.sort is stable: unlisted weights keep the layer order among themselves.
+  return all.sort((a, b) => at(a) - at(b));
+}
+
 /** The model.json object and shard bytes, in memory (what writeModel puts on disk; also used for hashing). */
 export function serializeModel(ir: ModelIR, opts: WriteModelOptions = {}): { modelJson: ModelJson; shards: Uint8Array[] } {
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (!(shardBytes > 0)) throw new Error(`shardBytes must be positive, got ${shardBytes}`);
   const entries: ManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
-  for (const layer of ir.layers) {
-    for (const w of layer.weights) {
-      const dtype = opts.quantization && (opts.quantizeLayers?.(layer, w) ?? true) ? opts.quantization.dtype : undefined;
-      const { bytes, quantization } = encodeWeight(w.values, dtype, opts.detectQuantized ?? false);
-      const entry: ManifestEntry = { name: `${layer.name}/${w.name}`, shape: [...w.shape], dtype: 'float32' };
-      if (quantization) entry.quantization = quantization;
-      entries.push(entry);
-      chunks.push(bytes);
-    }
+  for (const { layer, w } of weightsInWriteOrder(ir)) {
+    const name = `${layer.name}/${w.name}`;
+    const { bytes, quantization, slimnet } = encodeStoredWeight(w, `weight "${name}"`);
+    const entry: ManifestEntry & { slimnet?: typeof slimnet } = { name, shape: [...w.shape], dtype: 'float32' };
+    if (quantization) entry.quantization = quantization;
+    if (slimnet) entry.slimnet = slimnet;
+    entries.push(entry);
+    chunks.push(bytes);
   }
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const all = new Uint8Array(total);

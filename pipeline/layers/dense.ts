@@ -14,6 +14,7 @@ import { activation, bool, int } from './config.ts';
 import { kernelProducer } from './producer.ts';
 import { invalid, prod } from './shared.ts';
 import { defineLayer, type LayerClass, type LayerConfig } from './types.ts';
+import { weightConst } from '../onnx/weight-const.ts';
 
 export interface DenseConfig extends LayerConfig {
   units: number;
@@ -94,11 +95,11 @@ export const dense: LayerClass<DenseConfig> = defineLayer<DenseConfig>({
     // The kernel acts on the Keras last axis, so the input must be in Keras order (NHWC if 4-D).
     const x = b.inLayout(inputs[0]!, 'keras');
     const w = requireWeight(layer, 'kernel');
-    const kernel = b.floatConst(`${layer.name}/kernel`, w.shape, w.values);
+    const kernel = weightConst(b, `${layer.name}/kernel`, w);
     let bias: string | undefined;
     if (layer.config.useBias) {
       const bw = requireWeight(layer, 'bias');
-      bias = b.floatConst(`${layer.name}/bias`, [bw.values.length], bw.values);
+      bias = weightConst(b, `${layer.name}/bias`, bw);
     }
     const rank = x.shape.length;
     let y: string;

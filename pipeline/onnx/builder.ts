@@ -132,6 +132,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An initializer of any element type from its little-endian bytes (quantised weights: INT8, UINT8, FLOAT16). */
+  rawConst(hint: string, dims: number[], dataType: number, rawData: Uint8Array): string {
+    const name = this.unique(hint);
+    this.initializers.push({ name, dims, dataType, rawData: rawData.slice() });
+    return name;
+  }
+
   /** A 1-D int64 initializer (shapes, pads). */
   int64Const(hint: string, values: number[]): string {
     const name = this.unique(hint);

@@ -6,6 +6,7 @@ import { SlimnetError } from '../errors.ts';
 import type { LayerIR, WeightIR } from '../ir.ts';
 import type { LayerConfig } from '../layers/types.ts';
 import type { Dim, GraphBuilder, Layout, TensorRef } from './builder.ts';
+import { permute } from '../typed-arrays.ts';
 
 export interface ConvertContext<C extends LayerConfig = LayerConfig> {
   b: GraphBuilder;
@@ -48,24 +49,5 @@ export function requireWeight(layer: LayerIR, name: string): WeightIR {
 
 /** `values` (row-major, `shape`) permuted by `perm`, as numpy's transpose. */
 export function transposeValues(values: Float32Array, shape: number[], perm: number[]): Float32Array {
-  const rank = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const inStrides = new Array<number>(rank);
-  for (let i = rank - 1, s = 1; i >= 0; i--) {
-    inStrides[i] = s;
-    s *= shape[i];
-  }
-  const strideForOut = perm.map((p) => inStrides[p]);
-  const out = new Float32Array(values.length);
-  const index = new Array<number>(rank).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let d = 0; d < rank; d++) src += index[d] * strideForOut[d];
-    out[o] = values[src];
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++index[d] < outShape[d]) break;
-      index[d] = 0;
-    }
-  }
-  return out;
+  return permute(values, shape, perm);
 }

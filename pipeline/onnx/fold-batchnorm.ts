@@ -3,7 +3,8 @@
  * the layer feeding it when that layer is `activation(x·kernel + bias)` per output channel (its class declares
  * `linearKernel`): BN(y) = y·s + t per channel, so scaling the kernel's output channels by s and setting
  * bias' = bias·s + t removes the BN from the graph. Only done when the exact result is the same function: the
- * producer has no activation, its output feeds only this BN, and the BN works on the channel axis.
+ * producer has no activation, its output feeds only this BN, and the BN works on the channel axis — and its weights
+ * are stored as float32: folding a quantised kernel would ship it unquantised (the BN stays a node).
  */
 import { cloneIR, consumersOf, type LayerIR, type ModelIR } from '../ir.ts';
 import { layerClass, withConfig } from '../layers/registry.ts';
@@ -17,6 +18,7 @@ function canFold(
 ): producer is LayerIR<LinearConfig> {
   if (!producer || bn.inputs.length !== 1 || !layerClass(producer.className)?.linearKernel) return false;
   if ((producer.config as LinearConfig).activation !== 'linear') return false;
+  if (producer.weights.some((w) => w.storage)) return false;
   // Folding changes what the producer outputs (post-BN): never for a producer whose output is read.
   if (ir.outputs.includes(producer.name) || exposed.has(producer.name)) return false;
   const consumers = consumersOf(ir, producer.name);

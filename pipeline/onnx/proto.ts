@@ -9,6 +9,11 @@ export type { onnx as OnnxTypes } from 'onnx-proto';
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT64 = onnx.TensorProto.DataType.INT64;
+export const INT8 = onnx.TensorProto.DataType.INT8;
+export const UINT8 = onnx.TensorProto.DataType.UINT8;
+export const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
+export const UINT16 = onnx.TensorProto.DataType.UINT16;
+export const INT32 = onnx.TensorProto.DataType.INT32;
 
 /** Serializes a model to the bytes of a `.onnx` file. */
 export function encodeModel(model: onnxProto.onnx.IModelProto): Uint8Array {

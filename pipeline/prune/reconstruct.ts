@@ -12,9 +12,10 @@ import * as tf from '@tensorflow/tfjs';
 import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { batches } from '../data/splits.ts';
-import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
+import { cloneIR, type LayerIR, type ModelIR, type WeightIR } from '../ir.ts';
 import { layerClass } from '../layers/registry.ts';
 import type { LinearRows } from '../layers/types.ts';
+import { withValues } from '../weight-storage.ts';
 import { createRng } from '../random.ts';
 import { solveRidge } from './least-squares.ts';
 import { keptIndices } from './remove-channels.ts';
@@ -182,13 +183,14 @@ function refit(lo: LayerIR, ln: LayerIR, t: ReconstructTarget, rows: Rows, ridge
   };
   tf.dispose(Object.values(parts));
   const { delta } = solveRidge(result.xc, result.rc, count, nNew, m, ridge);
-  const kernel = Float32Array.from(kNew.values, (v, i) => v + delta[i]!);
-  kNew.values = kernel;
+  // The refit values are re-encoded in each weight's storage (a uint8 kernel stays uint8): what ships is measured.
+  const replace = (w: WeightIR, values: Float32Array) => (ln.weights[ln.weights.indexOf(w)] = withValues(w, values));
+  replace(kNew, Float32Array.from(kNew.values, (v, i) => v + delta[i]!));
   if (bNew) {
     // b' = b + μR − μX·Δ
     const shift = new Float64Array(m);
     for (let i = 0; i < nNew; i++) for (let j = 0; j < m; j++) shift[j] += result.muX[i]! * delta[i * m + j]!;
-    bNew.values = Float32Array.from(bNew.values, (v, j) => v + result.muR[j]! - shift[j]!);
+    replace(bNew, Float32Array.from(bNew.values, (v, j) => v + result.muR[j]! - shift[j]!));
   }
   const mseAfter = tf.tidy(() => {
     const xc = tf.tensor2d(result.xc, [count, nNew]);

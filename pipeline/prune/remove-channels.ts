@@ -2,28 +2,16 @@
  * Applies a pruning plan to the IR: removes whole channel classes (pipeline/graph/channel-groups.ts) from the
  * topology and the weights. Every weight axis bound to a tensor's channels is sliced — producer kernels and
  * biases, BatchNormalization parameters, depthwise kernels, consumer kernel rows (Flatten → Dense row blocks
- * included), separable pointwise kernels — and producers' `filters`/`units` shrink to match.
+ * included), separable pointwise kernels — and producers' `filters`/`units` shrink to match. Weights keep their
+ * storage: a uint8 model stays uint8, a per-channel int8 weight keeps the scales of the channels it keeps.
  */
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
-import { cloneIR, type LayerIR, type ModelIR, type WeightIR } from '../ir.ts';
+import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import { layerClass } from '../layers/registry.ts';
+import { sliceWeight } from '../weight-storage.ts';
 
-/** Keeps the indices `keep` (ascending) of `axis`. */
-export function sliceAxis(w: WeightIR, axis: number, keep: ArrayLike<number>): WeightIR {
-  const outer = w.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const n = w.shape[axis]!;
-  const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const values = new Float32Array(outer * keep.length * inner);
-  for (let o = 0; o < outer; o++) {
-    for (let j = 0; j < keep.length; j++) {
-      const from = (o * n + keep[j]!) * inner;
-      values.set(w.values.subarray(from, from + inner), (o * keep.length + j) * inner);
-    }
-  }
-  const shape = [...w.shape];
-  shape[axis] = keep.length;
-  return { name: w.name, shape, values };
-}
+/** Keeps the indices `keep` (ascending) of `axis`, in the weight's storage (codes and per-channel scales follow). */
+export const sliceAxis = sliceWeight;
 
 /** Indices whose class is not removed. */
 export function keptIndices(classes: Int32Array, removed: ReadonlySet<number>): number[] {

@@ -11,6 +11,7 @@ import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import type { ActivationName } from '../layers/activations/names.ts';
 import { isClass, layerClass, withConfig } from '../layers/registry.ts';
 import type { LayerConfig } from '../layers/types.ts';
+import { withValues } from '../weight-storage.ts';
 
 export interface TrainingIR {
   ir: ModelIR;
@@ -61,7 +62,10 @@ function completeBatchNorms(ir: ModelIR): Set<string> {
   return frozen;
 }
 
-/** `target` with every layer's weights replaced by those of the same-named layer in `source` (when present). */
+/**
+ * `target` with every layer's weights replaced by those of the same-named layer in `source` (when present), each
+ * re-encoded in the target weight's storage: fine-tuning a uint8 model gives a uint8 model.
+ */
 export function copyWeightsByName(source: ModelIR, target: ModelIR): ModelIR {
   const out = cloneIR(target);
   const byName = new Map(source.layers.map((l) => [l.name, l]));
@@ -72,7 +76,7 @@ export function copyWeightsByName(source: ModelIR, target: ModelIR): ModelIR {
       const src = from.weights.find((x) => x.name === w.name);
       if (!src) return w;
       if (src.shape.join() !== w.shape.join()) throw new Error(`weight ${layer.name}/${w.name}: shape [${src.shape}] does not fit [${w.shape}]`);
-      return { name: w.name, shape: [...src.shape], values: src.values.slice() };
+      return withValues(w, src.values);
     });
   }
   return out;

@@ -4,7 +4,8 @@
  */
 import type { LayerIR } from '../../ir.ts';
 import type { GraphBuilder, TensorRef } from '../../onnx/builder.ts';
-import { requireWeight, transposeValues, unsupportedOption, type LayerConverter, type Produced } from '../../onnx/converter.ts';
+import { requireWeight, unsupportedOption, type LayerConverter, type Produced } from '../../onnx/converter.ts';
+import { weightConst } from '../../onnx/weight-const.ts';
 import { applyActivation, type ActivationName } from '../activations/functions.ts';
 import { windowPads, type Padding } from '../window.ts';
 import type { Conv2DConfig, DepthwiseConv2DConfig, Pair, SeparableConv2DConfig } from './config.ts';
@@ -36,15 +37,15 @@ export function conv(
 export function biasConst(b: GraphBuilder, layer: LayerIR<{ useBias: boolean } & LayerIR['config']>): string | undefined {
   if (!layer.config.useBias) return undefined;
   const bias = requireWeight(layer, 'bias');
-  return b.floatConst(`${layer.name}/bias`, [bias.values.length], bias.values);
+  return weightConst(b, `${layer.name}/bias`, bias);
 }
 
 /** [kh,kw,C,m] → [C*m,1,kh,kw]: output channel c*m+j, the order TF's depthwise conv produces. */
 function depthwiseKernel(b: GraphBuilder, layer: LayerIR): { name: string; kernel: Pair; channels: number } {
   const w = requireWeight(layer, 'depthwise_kernel');
   const [kh, kw, c, m] = w.shape as [number, number, number, number];
-  const values = transposeValues(w.values, w.shape, [2, 3, 0, 1]);
-  return { name: b.floatConst(`${layer.name}/depthwise_kernel`, [c * m, 1, kh, kw], values), kernel: [kh, kw], channels: c };
+  const name = weightConst(b, `${layer.name}/depthwise_kernel`, w, { perm: [2, 3, 0, 1], dims: [c * m, 1, kh, kw] });
+  return { name, kernel: [kh, kw], channels: c };
 }
 
 export function activated(b: GraphBuilder, layer: LayerIR, y: string, activation: ActivationName, rank = 4): Produced {
@@ -54,9 +55,9 @@ export function activated(b: GraphBuilder, layer: LayerIR, y: string, activation
 export const conv2dOnnx: LayerConverter<Conv2DConfig> = ({ b, layer, inputs }) => {
   const x = b.inLayout(inputs[0]!, 'nchw');
   const w = requireWeight(layer, 'kernel');
-  const [kh, kw, cin, cout] = w.shape as [number, number, number, number];
+  const [kh, kw] = w.shape as [number, number, number, number];
   const g = onnxConvGeometry(layer.config, x, [kh, kw], [...layer.config.dilationRate]);
-  const weight = b.floatConst(`${layer.name}/kernel`, [cout, cin, kh, kw], transposeValues(w.values, w.shape, [3, 2, 0, 1]));
+  const weight = weightConst(b, `${layer.name}/kernel`, w, { perm: [3, 2, 0, 1] });
   return activated(b, layer, conv(b, `${layer.name}/conv`, x.name, weight, biasConst(b, layer), g, 1), layer.config.activation);
 };
 
@@ -80,8 +81,7 @@ export const separableOnnx: LayerConverter<SeparableConv2DConfig> = ({ b, layer,
   const g = onnxConvGeometry(layer.config, x, dw.kernel, [...layer.config.dilationRate]);
   const depthwise = conv(b, `${layer.name}/depthwise`, x.name, dw.name, undefined, g, dw.channels);
   const pw = requireWeight(layer, 'pointwise_kernel');
-  const [, , cin, cout] = pw.shape as [number, number, number, number];
-  const pointwiseWeight = b.floatConst(`${layer.name}/pointwise_kernel`, [cout, cin, 1, 1], transposeValues(pw.values, pw.shape, [3, 2, 0, 1]));
+  const pointwiseWeight = weightConst(b, `${layer.name}/pointwise_kernel`, pw, { perm: [3, 2, 0, 1] });
   const unit: OnnxConvGeometry = { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0] };
   return activated(b, layer, conv(b, `${layer.name}/pointwise`, depthwise, pointwiseWeight, biasConst(b, layer), unit, 1), layer.config.activation);
 };

@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { cloneIR, type ModelIR } from '../../ir.ts';
+import { withValues } from '../../weight-storage.ts';
 import { createOrtSession, type OrtSession } from '../../onnx/ort.ts';
 import { createRng, type Rng } from '../../random.ts';
 import { optimizerSchedule, type OptimizerConfig } from './optimizers.ts';
@@ -108,13 +109,13 @@ export class OrtTrainer {
     return result;
   }
 
-  /** A copy of the model IR holding the current weights and running statistics. */
+  /** A copy of the model IR holding the current weights and running statistics, each re-encoded in its storage. */
   toIR(): ModelIR {
     const ir = cloneIR(this.ir);
     this.graph.weights.forEach((w, i) => {
       const layer = ir.layers.find((l) => l.name === w.layer)!;
-      const target = layer.weights.find((x) => x.name === w.weight)!;
-      target.values = w.toIR(this.current[i]);
+      const at = layer.weights.findIndex((x) => x.name === w.weight);
+      layer.weights[at] = withValues(layer.weights[at]!, w.toIR(this.current[i]));
     });
     return ir;
   }

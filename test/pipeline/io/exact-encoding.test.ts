@@ -11,7 +11,8 @@ import { readModel } from '../../../pipeline/io/read-model.ts';
 import { fileLoadHandler } from '../../../pipeline/io/tfjs-file-handler.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { decodeEntry, roundTripValues } from '../../../pipeline/io/weights.ts';
-import { serializeModel, writeModel } from '../../../pipeline/io/write-model.ts';
+import { writeModel } from '../../../pipeline/io/write-model.ts';
+import { quantizeModel } from '../../../pipeline/weight-storage.ts';
 import { createRng } from '../../../pipeline/random.ts';
 import { functionalResidual, predictFlat, randomInputs } from '../../fixtures/models.ts';
 
@@ -65,36 +66,22 @@ describe('exactEncoding recovers the grid of already-quantised values', () => {
   });
 });
 
-describe('writing a dequantised IR ships exactly the measured weights', () => {
-  test('quantising again (same dtype) is lossless, and stock tfjs predicts what the IR predicts', async () => {
+describe('storing a dequantised IR ships exactly the measured weights', () => {
+  test('quantising values already on a uint8 grid keeps them bit for bit, and stock tfjs predicts what the IR predicts', async () => {
     const original = functionalResidual();
     const float = await irFromTfjsModel(original);
-    // What a quantise stage hands on: the values stock tfjs will load.
+    // Values stock tfjs decoded from a uint8 file, held without their storage (e.g. from another tool).
     const measured = cloneIR(float);
     for (const l of measured.layers) for (const w of l.weights) w.values = roundTripValues(w.values, 'uint8');
-    const { modelJsonPath } = await writeModel(measured, join(root, 'requant'), { quantization: { dtype: 'uint8' } });
-    assert.deepEqual(await readModel(modelJsonPath), measured);
+    const stored = quantizeModel(measured, { dtype: 'uint8' });
+    for (const [li, l] of stored.layers.entries()) for (const [wi, w] of l.weights.entries()) assert.deepEqual(w.values, measured.layers[li]!.weights[wi]!.values);
+    const { modelJsonPath } = await writeModel(stored, join(root, 'requant'));
+    assert.deepEqual(await readModel(modelJsonPath), stored);
     const stock = await tf.loadLayersModel(fileLoadHandler(modelJsonPath));
     const fromIr = await buildTfjsModel(measured);
     const inputs = randomInputs(original);
     assert.deepEqual(await predictFlat(stock, inputs), await predictFlat(fromIr, inputs));
     tf.dispose(inputs);
     for (const m of [original, stock, fromIr]) m.dispose();
-  });
-
-  test('detectQuantized picks the smallest exact format per weight; plain float weights stay float32', async () => {
-    const ir = await irFromTfjsModel(functionalResidual());
-    const mixed = cloneIR(ir);
-    const conv = mixed.layers.find((l) => l.name === 'conv_a')!;
-    conv.weights[0].values = roundTripValues(conv.weights[0].values, 'uint8');
-    const head = mixed.layers.find((l) => l.name === 'head')!;
-    head.weights[0].values = roundTripValues(head.weights[0].values, 'float16');
-    const { modelJson } = serializeModel(mixed, { detectQuantized: true });
-    const dtypes = Object.fromEntries(modelJson.weightsManifest[0].weights.map((w) => [w.name, w.quantization?.dtype ?? 'float32']));
-    assert.equal(dtypes['conv_a/kernel'], 'uint8');
-    assert.equal(dtypes['head/kernel'], 'float16');
-    assert.equal(dtypes['side/kernel'], 'float32');
-    const { modelJsonPath } = await writeModel(mixed, join(root, 'detect'), { detectQuantized: true });
-    assert.deepEqual(await readModel(modelJsonPath), mixed);
   });
 });

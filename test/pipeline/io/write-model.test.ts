@@ -11,6 +11,7 @@ import { fileLoadHandler } from '../../../pipeline/io/tfjs-file-handler.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { serializeModel, slimnetVersion, writeModel } from '../../../pipeline/io/write-model.ts';
 import { roundTripValues } from '../../../pipeline/io/weights.ts';
+import { quantizeModel } from '../../../pipeline/weight-storage.ts';
 import { countParams } from '../../../pipeline/ir.ts';
 import { functionalResidual, predictFlat, randomInputs, sequentialCnn } from '../../fixtures/models.ts';
 
@@ -68,7 +69,10 @@ describe('writeModel layout', () => {
     const blocker = join(root, 'blocker');
     await writeFile(blocker, 'a file where a folder is needed');
     await assert.rejects(writeModel(ir, join(blocker, 'model')));
-    await assert.rejects(writeModel(ir, join(root, 'never'), { quantization: { dtype: 'uint8' }, quantizeLayers: () => { throw new Error('boom'); } }), /boom/);
+    // A weight whose values no longer match its stored codes (a stage bug) is refused before anything is written.
+    const stale = quantizeModel(ir, { dtype: 'uint8' });
+    stale.layers[1]!.weights[0]!.values[0]! += 0.5;
+    await assert.rejects(writeModel(stale, join(root, 'never')), /weight "conv\/kernel": values\[0\].*withValues/);
     assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-') || f === 'never'), []);
   });
 });
@@ -78,7 +82,8 @@ describe('quantised writing', () => {
     test(`${dtype}: stock tfjs loads it and predicts exactly what slimnet's IR of the file predicts`, async () => {
       const original = functionalResidual();
       const ir = await irFromTfjsModel(original);
-      const res = await writeModel(ir, join(root, `q-${dtype}`), { quantization: { dtype } });
+      const quantised = quantizeModel(ir, { dtype });
+      const res = await writeModel(quantised, join(root, `q-${dtype}`));
       const float = await writeModel(ir, join(root, `f-${dtype}`));
       const expectedRatio = dtype === 'uint8' ? 4 : 2;
       // Both fit one shard: files[0] is group1-shard1of1.bin.
@@ -86,7 +91,8 @@ describe('quantised writing', () => {
       const fWeights = (await stat(float.files[0])).size;
       assert.equal(qWeights * expectedRatio, fWeights);
       const read = await readModel(res.modelJsonPath);
-      // The IR holds what tfjs will load: the dequantised values.
+      // The IR holds what tfjs will load (the dequantised values), and keeps the storage they came in.
+      assert.deepEqual(read, quantised);
       for (const [li, layer] of ir.layers.entries()) {
         for (const [wi, w] of layer.weights.entries()) assert.deepEqual(read.layers[li].weights[wi].values, roundTripValues(w.values, dtype));
       }
@@ -102,9 +108,9 @@ describe('quantised writing', () => {
     });
   }
 
-  test('quantizeLayers chooses which weights are quantised', async () => {
+  test('each weight is written in its own storage', async () => {
     const ir = await irFromTfjsModel(functionalResidual());
-    const { modelJson } = serializeModel(ir, { quantization: { dtype: 'uint8' }, quantizeLayers: (layer, w) => layer.className === 'Conv2D' && w.name === 'kernel' });
+    const { modelJson } = serializeModel(quantizeModel(ir, { dtype: 'uint8' }, (layer, w) => layer.className === 'Conv2D' && w.name === 'kernel'));
     const quantised = modelJson.weightsManifest[0].weights.filter((w) => w.quantization).map((w) => w.name);
     assert.deepEqual(quantised, ['conv_a/kernel', 'proj/kernel', 'side/kernel']);
   });

@@ -7,13 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { analyzeChannels, type ChannelAnalysis } from '../../../pipeline/graph/channel-groups.ts';
 import { inferShapes } from '../../../pipeline/graph/shapes.ts';
-import { countParams, type ModelIR } from '../../../pipeline/ir.ts';
+import { countParams, type ModelIR, type WeightIR } from '../../../pipeline/ir.ts';
 import { fileLoadHandler } from '../../../pipeline/io/tfjs-file-handler.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { writeModel } from '../../../pipeline/io/write-model.ts';
 import { classesFromHistory, replayPruning } from '../../../pipeline/prune/history.ts';
 import { removeChannels, removedProducerChannels, sliceAxis } from '../../../pipeline/prune/remove-channels.ts';
 import { functionalResidual, predictFlat, randomInputs, sequentialCnn } from '../../fixtures/models.ts';
+import { checkStorage, quantizeModel, quantizeWeight, storageDtype } from '../../../pipeline/weight-storage.ts';
 import { depthwiseChain, residualConcat, silenceClasses } from './prunable-models.ts';
 
 let dir: string;
@@ -101,6 +102,39 @@ test('sliceAxis keeps the requested indices of one axis', () => {
   assert.deepEqual(w.shape, [2, 2, 4]);
   assert.deepEqual([...w.values], [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23]);
   assert.deepEqual([...sliceAxis({ name: 'k', shape: [2, 3, 4], values }, 2, [3]).values], [3, 7, 11, 15, 19, 23]);
+});
+
+test('removal keeps every weight\'s storage: uint8 stays uint8, per-channel int8 keeps its kept channels\' scales', async () => {
+  const float = await irFromTfjsModel(depthwiseChain());
+  const lastAxisInt8 = (w: WeightIR) => quantizeWeight(w, { dtype: 'int8', symmetric: true, axis: w.shape.length - 1 });
+  const stored: Record<string, ModelIR> = {
+    uint8: quantizeModel(float, { dtype: 'uint8' }),
+    float16: quantizeModel(float, { dtype: 'float16' }),
+    int8: { ...float, layers: float.layers.map((l) => ({ ...l, weights: l.weights.map(lastAxisInt8) })) },
+  };
+  for (const [dtype, ir] of Object.entries(stored)) {
+    const a = analyzeChannels(ir);
+    const pruned = removeChannels(ir, a, everyOther(a));
+    for (const l of pruned.layers) {
+      for (const w of l.weights) {
+        assert.equal(storageDtype(w), dtype, `${l.name}/${w.name}`);
+        checkStorage(w, `${l.name}/${w.name}`);
+      }
+    }
+    // The pruned model still writes and loads in stock tfjs as what the IR computes.
+    const out = await writeModel(pruned, join(dir, `stored-${dtype}`));
+    const [stock, fromIr] = [await tf.loadLayersModel(fileLoadHandler(out.modelJsonPath)), await buildTfjsModel(pruned)];
+    const x = randomInputs(stock);
+    assert.deepEqual(await predictFlat(stock, x), await predictFlat(fromIr, x), dtype);
+    tf.dispose(x);
+    stock.dispose();
+    fromIr.dispose();
+  }
+  // conv1 loses output channels 0, 2, 4: its kernel keeps exactly the scales of channels 1, 3, 5.
+  const kernelScales = (m: ModelIR) => (m.layers.find((l) => l.name === 'conv1')!.weights[0]!.storage as { scales: number[] }).scales;
+  const a = analyzeChannels(stored.int8!);
+  const before = kernelScales(stored.int8!);
+  assert.deepEqual(kernelScales(removeChannels(stored.int8!, a, everyOther(a))), [before[1], before[3], before[5]]);
 });
 
 test('refuses to remove a blocked class or every channel of a layer', async () => {
