@@ -22,7 +22,7 @@ export interface TensorRef {
   shape: Dim[];
 }
 
-export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string };
+export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { strings: string[] };
 
 export const NHWC_TO_NCHW = [0, 3, 1, 2];
 export const NCHW_TO_NHWC = [0, 2, 3, 1];
@@ -55,6 +55,7 @@ function attribute(name: string, value: Attr): OnnxTypes.IAttributeProto {
   if ('f' in value) return { name, type: T.FLOAT, f: value.f };
   if ('ints' in value) return { name, type: T.INTS, ints: value.ints };
   if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
+  if ('strings' in value) return { name, type: T.STRINGS, strings: value.strings.map((v) => new TextEncoder().encode(v)) };
   return { name, type: T.STRING, s: new TextEncoder().encode(value.s) };
 }
 
