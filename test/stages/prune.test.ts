@@ -145,11 +145,12 @@ test('a model without prunable channels comes back unchanged, with a note', asyn
 });
 
 test('layers the analysis (or inferShapes) does not know block only their own channels; the rest is pruned', async () => {
-  // LSTM is a tfjs layer inferShapes lacks: shapes come from tfjs, the LSTM blocks its input, the Dense after it prunes.
+  // TimeDistributed is a tfjs layer inferShapes lacks: shapes come from tfjs, it blocks its input, the Dense after it prunes.
   const input = tf.input({ shape: [6, 6] });
   const seq = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'c1d' }).apply(input) as tf.SymbolicTensor;
-  const lstm = tf.layers.lstm({ units: 5, name: 'lstm' }).apply(seq) as tf.SymbolicTensor;
-  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }).apply(lstm) as tf.SymbolicTensor;
+  const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 5 }), name: 'td' }).apply(seq) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(td) as tf.SymbolicTensor;
+  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }).apply(flat) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(hidden) as tf.SymbolicTensor;
   const m = randomizeWeights(tf.model({ inputs: input, outputs: out }), 3);
   const ir = await irFromTfjsModel(m);
@@ -157,11 +158,11 @@ test('layers the analysis (or inferShapes) does not know block only their own ch
   const set = { ...data.train, sampleShape: [6, 6] };
   const result = await pruneStage.create(pruneStage.options.parse({ ratio: 0.5, fineTune: false, calibrationSamples: 32 })).run(ir, context({}, { ...data, train: set, validation: { ...data.validation, sampleShape: [6, 6] }, test: { ...data.test, sampleShape: [6, 6] } }));
   const d = result.details as Record<string, any>;
-  assert.deepEqual(d.analysis.unsupported.map((u: any) => u.layer), ['lstm']);
+  assert.deepEqual(d.analysis.unsupported.map((u: any) => u.layer), ['td']);
   assert.deepEqual(d.layers.map((l: any) => l.layer), ['hidden', 'out']);
   const rebuilt = await buildTfjsModel(result.ir);
   assert.equal((rebuilt.getLayer('hidden').outputShape as number[])[1], 4);
   assert.equal((rebuilt.getLayer('c1d').outputShape as number[])[2], 4);
   rebuilt.dispose();
-  assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape an LSTM
+  assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape a TimeDistributed
 });
