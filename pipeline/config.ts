@@ -15,6 +15,11 @@ export interface StageEntry {
   options?: Record<string, unknown>;
   /** What a budget miss does: 'reject' hands the stage's input on unchanged; 'fail' also makes the run exit 1. */
   onBudgetMiss?: 'reject' | 'fail';
+  /**
+   * This stage's share (0..1) of the pipeline budget. Default: what no stage claims explicitly, split equally over
+   * the stages that change accuracy (prune, separable, quantize); 0 for the others (export). See pipeline/budget.ts.
+   */
+  budgetShare?: number;
 }
 
 /**
@@ -100,6 +105,7 @@ const configSchema = z.strictObject({
         name: stageName,
         options: z.record(z.string(), z.unknown()).default({}),
         onBudgetMiss: z.enum(['reject', 'fail']).default('reject'),
+        budgetShare: z.number().min(0).max(1).optional(),
       }),
     ]),
   ),
@@ -107,7 +113,7 @@ const configSchema = z.strictObject({
 
 export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'stages' | 'data'> & {
   data: DataConfig;
-  stages: Required<StageEntry>[];
+  stages: Array<Required<Omit<StageEntry, 'budgetShare'>> & Pick<StageEntry, 'budgetShare'>>;
 };
 
 /** Validates a config object; `source` names where it came from (the file) for error messages. */

@@ -21,6 +21,11 @@ export interface StageReport {
   /** Files the stage produced, relative to the report's folder. */
   artifacts: Record<string, string>;
   options: Record<string, unknown>;
+  /**
+   * The stage's part of the budget: its share of the pipeline's maxAccuracyDrop, the drop from the baseline it was
+   * allowed (the pipeline budget × the shares of it and every stage before it) and the floor that gated it.
+   */
+  budget?: { share: number; maxAccuracyDrop: number; minValAccuracy: number };
   details?: Record<string, unknown>;
   notes?: string[];
 }

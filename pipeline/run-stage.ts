@@ -4,6 +4,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { stageBudget, type BudgetSplit, type StageBudget } from './budget.ts';
 import { readCache, stageCacheKey, writeCache, type CacheEntry } from './cache.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { DataSplits } from './data/types.ts';
@@ -22,6 +23,8 @@ export interface StageRun {
   stage: Stage;
   options: Record<string, unknown>;
   onBudgetMiss: 'reject' | 'fail';
+  /** The stage's share of the budget and the cumulative share up to it (runner.resolveStages). */
+  budget: BudgetSplit;
 }
 
 export interface StageRunContext {
@@ -54,6 +57,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   const { config } = rc;
+  const budget = stageBudget(config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
   const cacheKey = stageCacheKey({
     ir: input.ir,
     stage: name,
@@ -61,8 +65,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     dataFingerprint: rc.data.fingerprint,
     seed: config.seed,
     evaluation: config.evaluation,
-    // Searching stages aim at the budget floor, so their output depends on it.
-    budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, baselineValAccuracy: rc.baseline.valAccuracy },
+    // Searching stages aim at their budget floor, so their output depends on it.
+    budget: { maxDrop: budget.maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
     backend: rc.backend,
     toolVersion: toolBuildId(),
   });
@@ -75,7 +79,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   } else {
     let output: StageOutput;
     try {
-      output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir));
+      output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir, budget));
     } catch (e) {
       if (!isSlimnetError(e)) throw e;
       return failed(run, input, { status: 'failed', reason: e.oneLine().replace(/^slimnet: /, ''), exitClass: 2 }, started);
@@ -93,7 +97,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
-  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
+  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, budget);
   const accepted = verdict.status === 'accepted';
   const report: StageReport = {
     name,
@@ -104,6 +108,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     metrics: entry.metrics,
     artifacts: artifactsOf(name, entry.output),
     options: run.options,
+    budget: budgetReport(budget),
     details: entry.output.details,
     notes: entry.output.notes,
   };
@@ -130,24 +135,29 @@ function artifactsOf(name: string, output: { modelJson?: string; exports?: Recor
   return { ...(output.modelJson ? { model: relativeTo(name, output.modelJson) } : {}), ...exportsOf(name, output) };
 }
 
-function gate(metrics: Metrics, rc: StageRunContext, maxDrop: number): { status: 'accepted' | 'rejected'; reason?: string } {
-  const floor = rc.baseline.valAccuracy - maxDrop;
+function gate(metrics: Metrics, rc: StageRunContext, budget: StageBudget): { status: 'accepted' | 'rejected'; reason?: string } {
   // A tiny tolerance so a bit-identical model is never rejected by float noise in the subtraction.
-  if (metrics.valAccuracy >= floor - 1e-9) return { status: 'accepted' };
+  if (metrics.valAccuracy >= budget.floor - 1e-9) return { status: 'accepted' };
+  const allowance = budget.maxDrop === budget.total ? `maxAccuracyDrop ${budget.total}` : `${budget.maxDrop} of maxAccuracyDrop ${budget.total}, this stage's cumulative share`;
   return {
     status: 'rejected',
-    reason: `validation accuracy ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − maxAccuracyDrop ${maxDrop})`,
+    reason: `validation accuracy ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − ${allowance})`,
   };
 }
 
-function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string): StageContext {
+/** What report.json says about the stage's budget. */
+function budgetReport(b: StageBudget): StageReport['budget'] {
+  return { share: b.share, maxAccuracyDrop: b.maxDrop, minValAccuracy: b.floor };
+}
+
+function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string, budget: StageBudget): StageContext {
   return createStageContext({
     data: rc.data,
     seed: rc.config.seed,
     stageDir,
     inputMetrics: input.metrics,
     baseline: rc.baseline,
-    maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
+    budget,
     evaluation: rc.config.evaluation,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
   });

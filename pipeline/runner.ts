@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
+import { splitBudget } from './budget.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
@@ -38,9 +39,9 @@ export interface RunOptions {
   force?: boolean;
 }
 
-/** Validates every stage's options before any work is done. */
+/** Validates every stage's options and splits the budget over the stages, before any work is done. */
 export function resolveStages(config: ResolvedConfig, source = 'config'): StageRun[] {
-  return config.stages.map((entry, i) => {
+  const runs = config.stages.map((entry, i) => {
     const definition = STAGES[entry.name];
     if (!definition) {
       throw new SlimnetError('STAGE_UNKNOWN', `${source}: stages[${i}]`, `stage "${entry.name}" is not implemented in slimnet ${TOOL.version}`,
@@ -54,8 +55,10 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
       throw new SlimnetError('CONFIG_INVALID', `${source}: ${key}`, message, `see the README for the ${entry.name} stage's options`);
     }
     const options = parsed.data as Record<string, unknown>;
-    return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss };
+    return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss, changesAccuracy: definition.changesAccuracy };
   });
+  const splits = splitBudget(config.stages.map((entry, i) => ({ ...entry, changesAccuracy: runs[i]!.changesAccuracy })), source);
+  return runs.map(({ changesAccuracy: _, ...run }, i) => ({ ...run, budget: splits[i]! }));
 }
 
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {

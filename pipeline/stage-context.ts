@@ -14,7 +14,8 @@ export interface StageContextParts {
   baseline: Metrics;
   /** The stage's input model's metrics; default the baseline's. */
   inputMetrics?: Metrics;
-  maxAccuracyDrop: number;
+  /** The stage's allowed drop from the baseline (the runner's cumulative share of the budget), its share and the pipeline's budget. */
+  budget: { maxDrop: number; share?: number; total?: number };
   evaluation: { engine: EvaluationEngine; batchSize: number };
   log?(message: string): void;
 }
@@ -27,7 +28,12 @@ export function createStageContext(parts: StageContextParts): StageContext {
     stageDir: parts.stageDir,
     inputMetrics: parts.inputMetrics ?? parts.baseline,
     baseline: parts.baseline,
-    maxAccuracyDrop: parts.maxAccuracyDrop,
+    budget: {
+      total: parts.budget.total ?? parts.budget.maxDrop,
+      share: parts.budget.share ?? 1,
+      maxDrop: parts.budget.maxDrop,
+      floor: parts.baseline.valAccuracy - parts.budget.maxDrop,
+    },
     async evaluateCandidate(ir) {
       const predictor = await createPredictor(ir, evaluation.engine);
       try {

@@ -55,6 +55,7 @@ export interface FormatOutcome {
 
 export const exportStage: StageDefinition<typeof options> = {
   name: 'export',
+  changesAccuracy: false,
   description: 'Write each export format (TF.js, ONNX, …) and prove each artifact reproduces the model in its own runtime.',
   options,
   create: (opts) => ({
@@ -151,8 +152,7 @@ async function verify(
   const parity = checkParity({ reference, candidate: await predictSet(predictor, test, opts.batchSize), samples: test.count, labels: test.y });
   let validation: FormatOutcome['validation'];
   if (expectation.kind === 'quantized') {
-    const floor = ctx.baseline.valAccuracy - ctx.maxAccuracyDrop;
-    validation = { accuracy: (await ctx.measure(predictor, 'validation')).accuracy, floor };
+    validation = { accuracy: (await ctx.measure(predictor, 'validation')).accuracy, floor: ctx.budget.floor };
   }
   const outcome: FormatOutcome = { artifact: format.artifact, bytes: 0, expectation: expectation.kind, verified: true, parity };
   if (validation) outcome.validation = validation;

@@ -52,7 +52,6 @@ const options = z.strictObject({
     .optional()
     .describe('size goal as a fraction of the input model, e.g. { params: 0.25 }'),
   search: z.boolean().default(true).describe('allocate per-group ratios from a validation sensitivity analysis; false: uniform (ratio 0.5 when neither ratio nor target is set)'),
-  maxAccuracyDrop: z.number().min(0).max(1).optional().describe('validation accuracy pruning may cost vs the baseline (search candidates after reconstruction, the final model after fine-tuning); default half the pipeline budget, leaving the rest to later stages'),
   sensitivityRatios: z.array(z.number().gt(0).max(0.95)).min(1).default([0.25, 0.5, 0.75, 0.9]).describe('ratios tried per group in the sensitivity analysis'),
   maxRatio: ratio.default(0.9).describe('the most of any group the search may remove'),
   minChannels: z.number().int().positive().default(1).describe('channels every producer keeps at least'),
@@ -68,6 +67,7 @@ type Options = z.output<typeof options>;
 
 export const pruneStage: StageDefinition<typeof options> = {
   name: 'prune',
+  changesAccuracy: true,
   description: 'Remove whole channels (filters, units) across dependency groups, refit consumers by least squares, fine-tune by distillation.',
   options,
   create: (opts) => ({ name: 'prune', run: (ir, ctx) => runPrune(ir, ctx, opts) }),
@@ -99,8 +99,9 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
       return reconstructor ? reconstructor.run(pruned, reconstructionTargets(analysis, removed)) : { ir: pruned, fits: [] };
     };
     const evaluate = async (removed: Set<number>) => ctx.evaluateCandidate((await candidate(removed)).ir);
-    const dropAllowed = opts.maxAccuracyDrop ?? ctx.maxAccuracyDrop / 2;
-    const floor = ctx.baseline.valAccuracy - dropAllowed;
+    // The runner's share of the budget: search candidates (after reconstruction) and the final model (after
+    // fine-tuning) must keep validation accuracy at or above it.
+    const { floor, maxDrop: dropAllowed } = ctx.budget;
     const queue = newQueue(opts.concurrency);
     const explore = explorer(space, evaluate, queue);
 

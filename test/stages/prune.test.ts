@@ -43,7 +43,7 @@ before(async () => {
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {
   const ctx = createStageContext({
-    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, maxAccuracyDrop: 0.05,
+    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, budget: { maxDrop: 0.025 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
   });
   return { ...ctx, ...over };
@@ -65,7 +65,7 @@ test('default search: smaller model within the budget, full report, replayable h
   const out = await run(quick);
   const d = out.details as Record<string, any>;
   assert.ok(countParams(out.ir) < countParams(trained));
-  const floor = metrics.valAccuracy - 0.05 / 2; // default: half the pipeline budget
+  const floor = metrics.valAccuracy - 0.025; // the stage's budget from the context
   assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
   const p = await tfjsPredictor(out.ir);
   assert.ok((await measureAccuracy(p, data.validation, 64)).accuracy >= floor);
