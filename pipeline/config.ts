@@ -38,10 +38,21 @@ export interface SlimnetConfig {
   /** Path to the input model.json (relative paths resolve against the config file's folder). */
   model: string;
   data: DataConfig;
+  /**
+   * What the model does: 'classify' (default: quality is top-1 accuracy, or agreement with the input model) or
+   * 'regress' (generators, autoencoders, regressors: quality is fidelity to the input model's outputs).
+   */
+  task?: 'classify' | 'regress';
+  /**
+   * Where labels come from: 'data' (default when the data has labels) or 'teacher' — the input model's own outputs,
+   * so stages are measured by fidelity to it (default for data without labels and for task 'regress').
+   */
+  labels?: 'data' | 'teacher';
   /** Fraction of the training data held out as the validation split (searches and gates use it). */
   validationFraction?: number;
   /** Seeds every random choice: the validation split, searches, fine-tuning. */
   seed?: number;
+  /** maxAccuracyDrop is in the quality metric's units: accuracy or agreement points, or relative MSE for task 'regress'. */
   budget?: { maxAccuracyDrop?: number };
   backend?: BackendRequest;
   /** Output folder. Default artifacts/<name>. */
@@ -84,6 +95,8 @@ const configSchema = z.strictObject({
       ...scaling,
     }),
   ]),
+  task: z.enum(['classify', 'regress']).default('classify'),
+  labels: z.enum(['data', 'teacher']).optional(),
   validationFraction: z.number().gt(0).lt(1).default(0.1),
   seed: z.number().int().nonnegative().default(42),
   budget: z.strictObject({ maxAccuracyDrop: z.number().min(0).max(1).default(0.01) }).default({ maxAccuracyDrop: 0.01 }),

@@ -3,6 +3,7 @@
  * Bump REPORT_SCHEMA_VERSION on any breaking change.
  */
 import type { Metrics } from './metrics.ts';
+import { METRIC_NAMES, type QualityMetricId, type QualitySetting } from './quality.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -25,7 +26,7 @@ export interface StageReport {
    * The stage's part of the budget: its share of the pipeline's maxAccuracyDrop, the drop from the baseline it was
    * allowed (the pipeline budget × the shares of it and every stage before it) and the floor that gated it.
    */
-  budget?: { share: number; maxAccuracyDrop: number; minValAccuracy: number };
+  budget?: { share: number; maxAccuracyDrop: number; minValAccuracy: number; metric: QualityMetricId };
   details?: Record<string, unknown>;
   notes?: string[];
 }
@@ -44,7 +45,9 @@ export interface Report {
     kerasVersion?: string;
   };
   data: Record<string, unknown> & { fingerprint: string; train: number; validation: number; test: number };
-  budget: { maxAccuracyDrop: number; minValAccuracy: number };
+  /** The task, where labels came from, and the metric every gate compared (valAccuracy holds it). */
+  quality: QualitySetting;
+  budget: { metric: QualityMetricId; maxAccuracyDrop: number; minValAccuracy: number };
   engine: { backend: string; evaluation: string };
   seed: number;
   baseline: Metrics;
@@ -63,6 +66,9 @@ function metricsRow(label: string, status: string, m: Metrics | undefined): stri
   return `| ${label} | ${status} | ${pct(m.valAccuracy)} | ${pct(m.testAccuracy)} | ${num(m.params)} | ${num(m.bytes)} | ${num(m.macs)} | ${m.latencyMs.toFixed(3)} |`;
 }
 
+/** The quality columns' names per metric. */
+const COLUMN: Record<QualityMetricId, string> = { accuracy: 'acc', agreement: 'agreement', 'relative-mse': '1 − rel. MSE' };
+
 export type DetailsRenderer = (details: Record<string, unknown>) => string[];
 
 /** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
@@ -71,9 +77,9 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
     `# slimnet report`,
     ``,
     `Model \`${report.model.path}\` (${report.model.format}, sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
-    `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
+    `Budget: ${METRIC_NAMES[report.budget.metric]} may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
     ``,
-    `| step | status | val acc | test acc | params | bytes | MACs | latency ms |`,
+    `| step | status | val ${COLUMN[report.budget.metric]} | test ${COLUMN[report.budget.metric]} | params | bytes | MACs | latency ms |`,
     `|---|---|---|---|---|---|---|---|`,
     metricsRow('baseline', '', report.baseline),
     ...report.stages.map((s) => metricsRow(s.name, s.status + (s.cached ? ' (cached)' : ''), s.metrics)),

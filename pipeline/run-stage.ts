@@ -17,6 +17,7 @@ import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
 import { createStageContext } from './stage-context.ts';
+import { METRIC_NAMES, type QualitySetting } from './quality.ts';
 import { toolBuildId } from './version.ts';
 
 export interface StageRun {
@@ -30,6 +31,8 @@ export interface StageRun {
 export interface StageRunContext {
   config: ResolvedConfig;
   data: DataSplits;
+  /** The run's quality metric; default classify with the data's labels. */
+  quality?: QualitySetting;
   backend: string;
   baseline: Metrics;
   /** The folder the run is being assembled in; the stage's folder goes beneath it. */
@@ -108,7 +111,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     metrics: entry.metrics,
     artifacts: artifactsOf(name, entry.output),
     options: run.options,
-    budget: budgetReport(budget),
+    budget: budgetReport(budget, rc.quality?.metric ?? 'accuracy'),
     details: entry.output.details,
     notes: entry.output.notes,
   };
@@ -141,13 +144,13 @@ function gate(metrics: Metrics, rc: StageRunContext, budget: StageBudget): { sta
   const allowance = budget.maxDrop === budget.total ? `maxAccuracyDrop ${budget.total}` : `${budget.maxDrop} of maxAccuracyDrop ${budget.total}, this stage's cumulative share`;
   return {
     status: 'rejected',
-    reason: `validation accuracy ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − ${allowance})`,
+    reason: `${METRIC_NAMES[rc.quality?.metric ?? 'accuracy']} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − ${allowance})`,
   };
 }
 
 /** What report.json says about the stage's budget. */
-function budgetReport(b: StageBudget): StageReport['budget'] {
-  return { share: b.share, maxAccuracyDrop: b.maxDrop, minValAccuracy: b.floor };
+function budgetReport(b: StageBudget, metric: QualitySetting['metric']): StageReport['budget'] {
+  return { share: b.share, maxAccuracyDrop: b.maxDrop, minValAccuracy: b.floor, metric };
 }
 
 function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string, budget: StageBudget): StageContext {
@@ -158,6 +161,7 @@ function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, r
     inputMetrics: input.metrics,
     baseline: rc.baseline,
     budget,
+    ...(rc.quality ? { quality: rc.quality } : {}),
     evaluation: rc.config.evaluation,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
   });

@@ -7,6 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
 import { splitBudget } from './budget.ts';
+import { createPredictor } from './evaluate.ts';
+import { labelWithTeacher, METRIC_NAMES, resolveQuality, type QualitySetting } from './quality.ts';
+import type { DataSplits } from './data/types.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
@@ -78,13 +81,17 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const model = await loadModel(config.model);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
-    const data = await loadData(config.data, {
+    const loaded = await loadData(config.data, {
       validationFraction: config.validationFraction,
       seed: config.seed,
       inputShape: modelInputShape(ir),
       limit: config.evaluation.limit,
-      outputClasses: modelOutputClasses(ir),
+      // A regress model's outputs are not classes: there are no labels to check against them.
+      outputClasses: config.task === 'classify' ? modelOutputClasses(ir) : undefined,
     });
+    const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
+    const data = await withTeacherLabels(loaded, quality, ir, config.evaluation);
+    if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
@@ -101,7 +108,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
         continue;
       }
       log(`${run.stage.name}: running`);
-      const result = await runStage(run, current, { config, data, backend, baseline, runDir, log });
+      const result = await runStage(run, current, { config, data, quality, backend, baseline, runDir, log });
       stageReports.push(result.report);
       log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
       failure ??= result.failure;
@@ -114,7 +121,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       tool: TOOL,
       model: { path: relativePath(outDir, config.model), format: model.format, sha256: model.sha256, fileBytes: model.fileBytes, ...(model.kerasVersion ? { kerasVersion: model.kerasVersion } : {}) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
-      budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      quality,
+      budget: { metric: quality.metric, maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
       engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,
@@ -130,6 +138,17 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     return { report, outDir, exitCode, failure };
   } finally {
     await folder.abort();
+  }
+}
+
+/** For a fidelity metric, the splits labelled by the input model (the teacher), on the evaluation engine. */
+async function withTeacherLabels(data: DataSplits, quality: QualitySetting, ir: ModelIR, evaluation: ResolvedConfig['evaluation']): Promise<DataSplits> {
+  if (quality.labels !== 'teacher') return data;
+  const teacher = await createPredictor(ir, evaluation.engine);
+  try {
+    return await labelWithTeacher(data, quality, teacher, evaluation.batchSize);
+  } finally {
+    teacher.dispose();
   }
 }
 
@@ -159,5 +178,6 @@ function relativePath(from: string, to: string): string {
 }
 
 export function describeMetrics(m: Metrics): string {
-  return `val ${(m.valAccuracy * 100).toFixed(2)}%, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+  const fidelity = m.fidelity ? ` (relative MSE ${m.fidelity.valRelativeMse.toExponential(2)}, PSNR ${m.fidelity.valPsnr === null ? '∞' : `${m.fidelity.valPsnr.toFixed(1)} dB`})` : '';
+  return `val ${(m.valAccuracy * 100).toFixed(2)}%${fidelity}, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
 }

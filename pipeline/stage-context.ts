@@ -3,7 +3,8 @@
  * are measured. The runner uses it for every stage; tests use it to run a stage directly with the same semantics.
  */
 import type { DataSplits } from './data/types.ts';
-import { createPredictor, measureAccuracy, type EvaluationEngine } from './evaluate.ts';
+import { createPredictor, measureQuality, type EvaluationEngine } from './evaluate.ts';
+import type { QualitySetting } from './quality.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageContext } from './stage.ts';
 
@@ -17,6 +18,8 @@ export interface StageContextParts {
   /** The stage's allowed drop from the baseline (the runner's cumulative share of the budget), its share and the pipeline's budget. */
   budget: { maxDrop: number; share?: number; total?: number };
   evaluation: { engine: EvaluationEngine; batchSize: number };
+  /** Default: classify with the data's labels (top-1 accuracy). */
+  quality?: QualitySetting;
   log?(message: string): void;
 }
 
@@ -28,6 +31,7 @@ export function createStageContext(parts: StageContextParts): StageContext {
     stageDir: parts.stageDir,
     inputMetrics: parts.inputMetrics ?? parts.baseline,
     baseline: parts.baseline,
+    quality: parts.quality ?? { task: 'classify', labels: 'data', metric: 'accuracy' },
     budget: {
       total: parts.budget.total ?? parts.budget.maxDrop,
       share: parts.budget.share ?? 1,
@@ -37,12 +41,12 @@ export function createStageContext(parts: StageContextParts): StageContext {
     async evaluateCandidate(ir) {
       const predictor = await createPredictor(ir, evaluation.engine);
       try {
-        return await measureAccuracy(predictor, data.validation, evaluation.batchSize);
+        return await measureQuality(predictor, data.validation, evaluation.batchSize);
       } finally {
         predictor.dispose();
       }
     },
-    measure: (predictor, split) => measureAccuracy(predictor, data[split], evaluation.batchSize),
+    measure: (predictor, split) => measureQuality(predictor, data[split], evaluation.batchSize),
     log: parts.log ?? (() => {}),
   };
 }

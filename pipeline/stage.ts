@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { StageBudget } from './budget.ts';
+import type { QualitySetting } from './quality.ts';
 import type { DataSplits } from './data/types.ts';
 import type { Predictor } from './evaluate.ts';
 import type { ModelIR } from './ir.ts';
@@ -27,7 +28,9 @@ export interface StageContext {
    * keep (its searches aim at it; the runner's gate compares it), `maxDrop` the drop from the baseline that allows.
    */
   budget: StageBudget;
-  /** Validation accuracy/loss of a candidate model: what searches compare. Never looks at the test split. */
+  /** The run's task and quality metric (pipeline/quality.ts): what `evaluateCandidate` and the floor measure. */
+  quality: QualitySetting;
+  /** Validation quality/loss of a candidate model (measureQuality): what searches compare. Never looks at the test split. */
   evaluateCandidate(ir: ModelIR): Promise<Accuracy>;
   /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
   measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;

@@ -22,7 +22,7 @@ const formatOptions = Object.fromEntries(Object.values(FORMATS).map((f) => [f.id
 
 const options = z.strictObject({
   formats: z.array(z.enum(FORMAT_IDS)).min(1).default(['tfjs', 'onnx']).describe(`formats to write: ${FORMAT_IDS.join(', ')}`),
-  minTop1Agreement: z.number().min(0).max(1).default(0.999).describe('float formats: fraction of test samples whose top-1 class must match the model'),
+  minTop1Agreement: z.number().min(0).max(1).default(0.999).describe("float formats: fraction of test samples whose top-1 class must match the model (task 'classify')"),
   maxAbsDiff: z.number().nonnegative().default(1e-4).describe('float formats: largest allowed |difference| of any output value against the model'),
   batchSize: z.number().int().positive().default(256).describe('batch size of the parity run'),
   check: z.boolean().default(true).describe("run each format's official checker when it is installed (ONNX: python3's onnx package)"),
@@ -129,7 +129,7 @@ function describe(o: FormatOutcome): string {
   if (!o.parity) return `${size}, written, not verified (${o.unverifiedBecause})${o.problem ? ' — FAILED' : ''}`;
   const p = o.parity;
   return `${size}, top-1 agreement ${(p.top1Agreement * 100).toFixed(2)}%, max |Δ| ${p.maxAbsDiff.toExponential(2)}, ` +
-    `test accuracy ${((p.accuracy ?? 0) * 100).toFixed(2)}%${o.check ? `, checker ${o.check.status}` : ''}${o.problem ? ` — FAILED: ${o.problem}` : ''}`;
+    `${p.accuracy !== undefined ? `test accuracy ${(p.accuracy * 100).toFixed(2)}%` : 'no labels'}${o.check ? `, checker ${o.check.status}` : ''}${o.problem ? ` — FAILED: ${o.problem}` : ''}`;
 }
 
 /** A format whose runtime is not installed: written, never loaded; a problem unless the options allow it. */
@@ -149,7 +149,9 @@ async function verify(
   const predictor = await format.load(file, formatOpts);
   keep(predictor);
   const test = ctx.data.test;
-  const parity = checkParity({ reference, candidate: await predictSet(predictor, test, opts.batchSize), samples: test.count, labels: test.y });
+  // A regress model's outputs have no classes: no labels to score, and top-1 agreement is not a requirement.
+  const classify = ctx.quality.task === 'classify';
+  const parity = checkParity({ reference, candidate: await predictSet(predictor, test, opts.batchSize), samples: test.count, ...(classify ? { labels: test.y } : {}) });
   let validation: FormatOutcome['validation'];
   if (expectation.kind === 'quantized') {
     validation = { accuracy: (await ctx.measure(predictor, 'validation')).accuracy, floor: ctx.budget.floor };
@@ -157,7 +159,7 @@ async function verify(
   const outcome: FormatOutcome = { artifact: format.artifact, bytes: 0, expectation: expectation.kind, verified: true, parity };
   if (validation) outcome.validation = validation;
   if (check) outcome.check = check;
-  const problem = check?.status === 'failed' ? `the official checker (${check.checker}) rejects it: ${check.message}` : parityProblem(parity, expectation, validation, opts);
+  const problem = check?.status === 'failed' ? `the official checker (${check.checker}) rejects it: ${check.message}` : parityProblem(parity, expectation, validation, classify ? opts : { ...opts, minTop1Agreement: 0 });
   if (problem) outcome.problem = problem;
   return outcome;
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { subset } from '../pipeline/data/splits.ts';
 import { SlimnetError } from '../pipeline/errors.ts';
-import { createPredictor, measureAccuracy } from '../pipeline/evaluate.ts';
+import { createPredictor, measureQuality } from '../pipeline/evaluate.ts';
 import { analyzeChannels } from '../pipeline/graph/channel-groups.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
 import { createPlanner, measureSizes, planFromRatios, type SizeMetric } from '../pipeline/prune/allocate.ts';
@@ -136,9 +136,12 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
       ctx.log(`nothing pruned: ${why}`);
       return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, budget: { floor, maxAccuracyDrop: dropAllowed } }, notes: [`nothing pruned (${why})`] };
     }
+    // Distillation fine-tuning trains on class probabilities; a regress model recovers by reconstruction only.
+    const distils = ctx.quality.task === 'classify';
+    if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by reconstruction)");
     const recoveryContext: RecoveryContext = {
       original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
-      fineTune: fineTuneSettings(opts.fineTune),
+      fineTune: distils ? fineTuneSettings(opts.fineTune) : false,
       validate: (m) => ctx.evaluateCandidate(m), testAccuracy: (m) => testAccuracy(m, ctx), log: ctx.log, elapsed,
     };
     const attempts: { removed: Set<number>; result: Recovered }[] = [];
@@ -167,7 +170,7 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
       history: { version: 1 as const, criterion: opts.criterion, removed: removedProducerChannels(analysis, final.removed) } satisfies PruningHistory,
       seconds: elapsed(),
     };
-    return { ir: final.result.ir, details, notes: outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed()) };
+    return { ir: final.result.ir, details, notes: [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed()), ...(opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [])] };
   } finally {
     reconstructor?.dispose();
   }
@@ -210,7 +213,7 @@ function analysisSummary(analysis: ReturnType<typeof analyzeChannels>) {
 async function testAccuracy(ir: ModelIR, ctx: StageContext): Promise<number> {
   const predictor = await createPredictor(ir, 'auto');
   try {
-    return (await measureAccuracy(predictor, ctx.data.test, 256)).accuracy;
+    return (await measureQuality(predictor, ctx.data.test, 256)).accuracy;
   } finally {
     predictor.dispose();
   }

@@ -1,10 +1,13 @@
 import { SlimnetError } from '../errors.ts';
 import type { LabelledSet } from './types.ts';
 
-/** What a config's `data.load()` returns: flat sample-major arrays (NHWC for images). */
+/**
+ * What a config's `data.load()` returns: flat sample-major arrays (NHWC for images). `y` (class indices) may be left
+ * out of both sets — images without labels: stages are then measured by fidelity to the input model (the teacher).
+ */
 export interface ArraysInput {
-  train: { x: Float32Array | number[]; y: Int32Array | number[] };
-  test: { x: Float32Array | number[]; y: Int32Array | number[] };
+  train: { x: Float32Array | number[]; y?: Int32Array | number[] };
+  test: { x: Float32Array | number[]; y?: Int32Array | number[] };
   /** Shape of one sample, e.g. [28, 28, 1]. */
   sampleShape: number[];
   /** Defaults to the largest label + 1 across train and test. */
@@ -41,9 +44,11 @@ function toLabels(name: string, y: unknown): Int32Array {
   return out;
 }
 
-function toSamples(name: string, x: unknown, count: number, perSample: number): Float32Array {
+function toSamples(name: string, x: unknown, count: number | undefined, perSample: number): Float32Array {
   if (!isNumericArray(x)) throw invalid(`${name}.x must be a Float32Array or number[], got ${describeValue(x)}`);
-  if (x.length !== count * perSample) {
+  if (count === undefined) {
+    if (x.length % perSample !== 0) throw invalid(`${name}.x has ${x.length} values, not a whole number of samples of ${perSample} values`, 'x is flat and sample-major: count * prod(sampleShape) values');
+  } else if (x.length !== count * perSample) {
     throw invalid(`${name}.x has ${x.length} values but ${name}.y has ${count} labels and each sample has ${perSample} values ` +
       `(expected ${count * perSample})`, 'x is flat and sample-major: count * prod(sampleShape) values');
   }
@@ -59,18 +64,31 @@ function describeValue(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : typeof v;
 }
 
-/** Checks what a config's load() returned and turns it into labelled sets (copies, so the caller's arrays stay theirs). */
-export function labelledSetsFromArrays(input: unknown): { train: LabelledSet; test: LabelledSet } {
+/**
+ * Checks what a config's load() returned and turns it into sets (copies, so the caller's arrays stay theirs). Without
+ * labels (no `y` in either set) every y is 0 and `labelled` is false.
+ */
+export function labelledSetsFromArrays(input: unknown): { train: LabelledSet; test: LabelledSet; labelled: boolean } {
   if (typeof input !== 'object' || input === null) throw invalid(`must return { train, test, sampleShape }, got ${describeValue(input)}`);
   const given = input as Partial<ArraysInput>;
   const sampleShape = checkSampleShape(given.sampleShape);
   const perSample = sampleShape.reduce((a, b) => a * b, 1);
-  const sets = (['train', 'test'] as const).map((name) => {
+  const parts = (['train', 'test'] as const).map((name) => {
     const part = given[name];
-    if (typeof part !== 'object' || part === null) throw invalid(`${name} is missing; expected { x, y }`);
-    const y = toLabels(name, part.y);
-    if (y.length === 0) throw invalid(`${name} has no samples`);
-    return { x: toSamples(name, part.x, y.length, perSample), y };
+    if (typeof part !== 'object' || part === null) throw invalid(`${name} is missing; expected { x, y } (or { x } for data without labels)`);
+    return part;
+  });
+  const labelled = parts.map((p) => p.y !== undefined);
+  if (labelled[0] !== labelled[1]) {
+    throw invalid(`${labelled[0] ? 'test' : 'train'}.y is missing but ${labelled[0] ? 'train' : 'test'}.y is given`, 'give labels for both sets, or for neither (then stages are measured against the input model)');
+  }
+  const sets = parts.map((part, i) => {
+    const name = i === 0 ? 'train' : 'test';
+    const y = part.y === undefined ? undefined : toLabels(name, part.y);
+    const x = toSamples(name, part.x, y?.length, perSample);
+    const count = x.length / perSample;
+    if (count === 0) throw invalid(`${name} has no samples`);
+    return { x, y: y ?? new Int32Array(count) };
   });
   const [train, test] = sets as [{ x: Float32Array; y: Int32Array }, { x: Float32Array; y: Int32Array }];
   let maxLabel = 0;
@@ -82,5 +100,5 @@ export function labelledSetsFromArrays(input: unknown): { train: LabelledSet; te
     numClasses = given.numClasses;
   }
   const make = (s: { x: Float32Array; y: Int32Array }): LabelledSet => ({ ...s, count: s.y.length, sampleShape: [...sampleShape], numClasses });
-  return { train: make(train), test: make(test) };
+  return { train: make(train), test: make(test), labelled: labelled[0]! };
 }

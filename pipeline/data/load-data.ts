@@ -72,6 +72,8 @@ interface LoadedSource {
   where: string;
   /** Where each set's labels came from, for errors about labels. */
   labelsFrom: { train: string; test: string };
+  /** False when the source has no labels. */
+  labelled: boolean;
   describe: Record<string, unknown>;
 }
 
@@ -81,10 +83,10 @@ async function loadSource(spec: DataSpec): Promise<LoadedSource> {
     case 'idx': {
       const dir = resolve(spec.dir);
       const { labelFiles, ...sets } = await loadIdxFolder(dir, scaling);
-      return { sets, where: dir, labelsFrom: labelFiles, describe: { source: 'idx', dir: spec.dir } };
+      return { sets, where: dir, labelsFrom: labelFiles, labelled: true, describe: { source: 'idx', dir: spec.dir } };
     }
     case 'mnist-package':
-      return { sets: loadMnistPackage(scaling), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, describe: { source: 'mnist-package' } };
+      return { sets: loadMnistPackage(scaling), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, labelled: true, describe: { source: 'mnist-package' } };
     case 'arrays': {
       let input: unknown;
       try {
@@ -95,10 +97,10 @@ async function loadSource(spec: DataSpec): Promise<LoadedSource> {
         err.cause = e;
         throw err;
       }
-      const arrays = labelledSetsFromArrays(input);
+      const { labelled, ...arrays } = labelledSetsFromArrays(input);
       const resolved = resolveScaling(scaling, false);
       for (const set of [arrays.train, arrays.test]) scaleInPlace(set.x, resolved);
-      return { sets: { ...arrays, scaling: resolved }, where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, describe: { source: 'arrays' } };
+      return { sets: { ...arrays, scaling: resolved }, where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, labelled, describe: { source: 'arrays', ...(labelled ? {} : { labels: 'none' }) } };
     }
     default:
       throw new SlimnetError('CONFIG_INVALID', 'data.source', `unknown data source ${JSON.stringify((spec as { source?: unknown }).source)}`,
@@ -118,9 +120,9 @@ function checkLabelRange(set: LabelledSet, classes: number, where: string): void
 export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<DataSplits> {
   const trainLimit = checkLimit(opts.limit?.train, 'evaluation.limit.train');
   const testLimit = checkLimit(opts.limit?.test, 'evaluation.limit.test');
-  const { sets, where, labelsFrom, describe } = await loadSource(spec);
+  const { sets, where, labelsFrom, labelled, describe } = await loadSource(spec);
   const sampleShape = shapeForModel(sets.train.sampleShape, opts.inputShape, where);
-  if (opts.outputClasses !== undefined) {
+  if (opts.outputClasses !== undefined && labelled) {
     checkLabelRange(sets.train, opts.outputClasses, labelsFrom.train);
     checkLabelRange(sets.test, opts.outputClasses, labelsFrom.test);
   }
@@ -130,6 +132,7 @@ export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<D
   const splits = makeSplits(train, test, {
     validationFraction: opts.validationFraction,
     seed: opts.seed,
+    labelled,
     describe: {
       ...describe,
       // x = raw · scale + offset, as applied (defaults resolved).

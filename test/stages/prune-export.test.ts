@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy, predictSet } from '../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality, predictSet } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';

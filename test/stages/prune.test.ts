@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { SlimnetError } from '../../pipeline/errors.ts';
-import { evaluateModel, measureAccuracy, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { evaluateModel, measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -68,7 +68,7 @@ test('default search: smaller model within the budget, full report, replayable h
   const floor = metrics.valAccuracy - 0.025; // the stage's budget from the context
   assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
   const p = await tfjsPredictor(out.ir);
-  assert.ok((await measureAccuracy(p, data.validation, 64)).accuracy >= floor);
+  assert.ok((await measureQuality(p, data.validation, 64)).accuracy >= floor);
   p.dispose();
   assert.deepEqual(d.sensitivity.map((s: any) => s.group), ['conv', 'hidden']);
   assert.ok(d.explored.length >= 2);
