@@ -7,7 +7,8 @@
  * Default split: stages with an explicit `budgetShare` keep it; the rest of the budget (1 − their sum) is split
  * equally over the stages that change accuracy (`changesAccuracy` in their definition: prune, separable, quantize)
  * and have no explicit share. Other stages (export) get 0 unless given a share; their floor is the one in force
- * when they run (after prune, separable and quantize: the whole budget).
+ * when they run, and the stages after the last one with a share see the whole budget (so an export after prune, or
+ * an export alone, is held to the pipeline's floor).
  */
 import { SlimnetError } from './errors.ts';
 
@@ -47,11 +48,13 @@ export function splitBudget(stages: readonly BudgetClaim[], source = 'config'): 
   }
   const defaulted = stages.filter((s) => s.budgetShare === undefined && s.changesAccuracy).length;
   const rest = defaulted > 0 ? Math.max(0, 1 - explicit) / defaulted : 0;
+  const shares = stages.map((s) => s.budgetShare ?? (s.changesAccuracy ? rest : 0));
+  // What no stage claimed is left for the end: the stages after the last one with a share see the whole budget.
+  const last = shares.map((share) => share > 0).lastIndexOf(true);
   let cumulative = 0;
-  return stages.map((s) => {
-    const share = s.budgetShare ?? (s.changesAccuracy ? rest : 0);
+  return shares.map((share, i) => {
     cumulative += share;
-    return { share: round(share), cumulative: Math.min(1, round(cumulative)) };
+    return { share: round(share), cumulative: i > last ? 1 : Math.min(1, round(cumulative)) };
   });
 }
 

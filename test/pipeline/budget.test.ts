@@ -20,8 +20,11 @@ test('default split: the whole budget, equally over the stages that change accur
 test('explicit shares are kept; the rest is split over the stages without one', () => {
   assert.deepEqual(splitBudget([accuracy('prune', 0.5), accuracy('quantize'), exporter()]).map((s) => [s.share, s.cumulative]), [[0.5, 0.5], [0.5, 1], [0, 1]]);
   assert.deepEqual(splitBudget([accuracy('prune', 0.2), accuracy('separable'), accuracy('quantize')]).map((s) => s.share), [0.2, 0.4, 0.4]);
-  // Only prune, at half: the other half is not spent by anyone.
-  assert.deepEqual(splitBudget([accuracy('prune', 0.5), exporter()]).map((s) => s.cumulative), [0.5, 0.5]);
+  // Only prune, at half: prune may spend half; the export after it is held to the whole budget's floor.
+  assert.deepEqual(splitBudget([accuracy('prune', 0.5), exporter()]).map((s) => s.cumulative), [0.5, 1]);
+  assert.deepEqual(splitBudget([accuracy('prune', 0.25), accuracy('quantize', 0.25)]).map((s) => s.cumulative), [0.25, 0.5]);
+  // No stage with a share (an export alone): the whole budget.
+  assert.deepEqual(splitBudget([exporter()]), [{ share: 0, cumulative: 1 }]);
   // A share on export counts like any other.
   assert.deepEqual(splitBudget([accuracy('prune'), exporter(0.25)]).map((s) => s.share), [0.75, 0.25]);
 });
@@ -52,7 +55,7 @@ test('the runner resolves shares from the config and the stage registry', () => 
     model: 'm/model.json', data: { source: 'idx', dir: 'd' },
     stages: [{ name: 'prune', budgetShare: 0.4 }, 'export'],
   }, 'cfg.ts');
-  assert.deepEqual(resolveStages(config).map((r) => r.budget), [{ share: 0.4, cumulative: 0.4 }, { share: 0, cumulative: 0.4 }]);
+  assert.deepEqual(resolveStages(config).map((r) => r.budget), [{ share: 0.4, cumulative: 0.4 }, { share: 0, cumulative: 1 }]);
   const byDefault = validateConfig({ model: 'm/model.json', data: { source: 'idx', dir: 'd' }, stages: ['prune', 'export'] }, 'cfg.ts');
   assert.deepEqual(resolveStages(byDefault).map((r) => r.budget), [{ share: 1, cumulative: 1 }, { share: 0, cumulative: 1 }]);
   assert.throws(() => validateConfig({ model: 'm', data: { source: 'idx', dir: 'd' }, stages: [{ name: 'prune', budgetShare: 1.5 }] }, 'cfg.ts'),
