@@ -117,7 +117,7 @@ test('a params target is met, with or without the search', async () => {
 });
 
 test('nothing passes the floor: the input model comes back untouched, with a note', async () => {
-  const out = await run({ ...quick, fineTune: false }, context({ baseline: { ...metrics, valAccuracy: 1.5 } }));
+  const out = await run({ ...quick, fineTune: false }, context({ budget: { total: 0.025, share: 1, maxDrop: 0.025, floor: 1.5 } }));
   assert.equal(out.ir, trained);
   assert.match(out.notes![0]!, /nothing pruned/);
 });
