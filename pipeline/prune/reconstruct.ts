@@ -8,16 +8,10 @@
  * calibration row (all leading positions); convolutions use a seeded sample of output positions (im2col patches).
  * Other consumers keep their sliced weights.
  */
-import * as tf from '@tensorflow/tfjs';
-import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
+import type { ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
-import { batches } from '../data/splits.ts';
-import { cloneIR, type LayerIR, type ModelIR, type WeightIR } from '../ir.ts';
-import { layerClass } from '../layers/registry.ts';
-import type { LinearRows } from '../layers/types.ts';
-import { withValues } from '../weight-storage.ts';
-import { createRng } from '../random.ts';
-import { solveRidge } from './least-squares.ts';
+import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
+import { activations, isRefittable, pairedRows, refitLayer, type Activations } from '../recovery/refit.ts';
 import { keptIndices } from './remove-channels.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 
@@ -76,9 +70,9 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
         const xOrig = await teacherActivations(layerOrig.inputs[0]!);
         // Read from `out` as it is now: refit() updates its weights in place, so upstream fits are seen.
         const xNew = await activations(out, layerNew.inputs[0]!, opts);
-        const rows = linearRows(layerNew, xOrig, xNew, opts);
-        const fit = refit(layerOrig, layerNew, t, rows, opts.ridge);
-        fits.push({ layer: t.layer, rows: rows.count, features: rows.nNew, ...fit });
+        const rows = pairedRows(layerOrig, layerNew, xOrig, xNew, opts.maxConvRows, opts.seed);
+        const { mseBefore, mseAfter } = refitLayer(layerOrig, layerNew, t.keptOutputs, rows, opts.ridge);
+        fits.push({ layer: t.layer, rows: rows.count, features: rows.nNew, mseBefore, mseAfter });
       }
       return { ir: out, fits };
     },
@@ -97,105 +91,5 @@ export function reconstructionTargets(analysis: ChannelAnalysis, removed: Readon
 }
 
 function isReconstructable(layer: LayerIR): boolean {
-  return layerClass(layer.className)?.linearRows !== undefined && layer.weights.some((w) => w.name === 'kernel');
-}
-
-interface Activations {
-  values: Float32Array;
-  /** Per-sample shape. */
-  shape: number[];
-  count: number;
-}
-
-/** `layerName`'s output on every calibration sample, read batch by batch on the fastest engine. */
-async function activations(ir: ModelIR, layerName: string, opts: ReconstructOptions): Promise<Activations> {
-  const reader = await openActivationReader(ir, [layerName], { engine: opts.engine });
-  try {
-    const shape = reader.sampleShapes[layerName]!;
-    const per = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(opts.calibration.count * per);
-    for (const batch of batches(opts.calibration, opts.batchSize)) {
-      const y = await reader.read(batch.x, batch.size, opts.calibration.sampleShape);
-      values.set(y[layerName]!, batch.start * per);
-    }
-    return { values, shape, count: opts.calibration.count };
-  } finally {
-    reader.dispose();
-  }
-}
-
-interface Rows {
-  count: number;
-  nOrig: number;
-  nNew: number;
-  orig: Float32Array;
-  new: Float32Array;
-}
-
-/**
- * The layer's input rows from both networks' activations: every position (Dense), or the same seeded sample of
- * output positions of both (convolutions, whose rows are im2col patches).
- */
-function linearRows(ln: LayerIR, xOrig: Activations, xNew: Activations, opts: ReconstructOptions): Rows {
-  const view = layerClass(ln.className)!.linearRows as LinearRows;
-  let positions: number[] | undefined;
-  let count = xNew.count * view.positions(ln.config, xNew.shape);
-  if (view.sampled) {
-    const total = count;
-    count = Math.min(total, opts.maxConvRows);
-    const rng = createRng(opts.seed);
-    positions = count === total ? Array.from({ length: total }, (_, i) => i) : Array.from({ length: count }, () => rng.int(total));
-  }
-  const orig = view.rows(ln.config, xOrig.values, xOrig.shape, positions);
-  const fresh = view.rows(ln.config, xNew.values, xNew.shape, positions);
-  return { count, nOrig: orig.length / count, nNew: fresh.length / count, orig, new: fresh };
-}
-
-/** Fits layerNew's kernel/bias (in place) so X_new·W' + b' ≈ X_orig·W_orig + b_orig on the kept outputs. */
-function refit(lo: LayerIR, ln: LayerIR, t: ReconstructTarget, rows: Rows, ridge: number): { mseBefore: number; mseAfter: number } {
-  const kOrig = lo.weights.find((w) => w.name === 'kernel')!;
-  const kNew = ln.weights.find((w) => w.name === 'kernel')!;
-  const bOrig = lo.weights.find((w) => w.name === 'bias');
-  const bNew = ln.weights.find((w) => w.name === 'bias');
-  const m = t.keptOutputs.length;
-  const fOrig = kOrig.shape[kOrig.shape.length - 1]!;
-  const { count, nOrig, nNew } = rows;
-  // tidy returns tensors only: given typed arrays, its cleanup walks every element (seconds per fit on the example).
-  const parts = tf.tidy(() => {
-    const keep = tf.tensor1d(Int32Array.from(t.keptOutputs), 'int32');
-    let target = tf.matMul(tf.tensor2d(rows.orig, [count, nOrig]), tf.gather(tf.tensor2d(kOrig.values, [nOrig, fOrig]), keep, 1));
-    if (bOrig) target = tf.add(target, tf.gather(tf.tensor1d(bOrig.values), keep));
-    const xNew = tf.tensor2d(rows.new, [count, nNew]);
-    let current = tf.matMul(xNew, tf.tensor2d(kNew.values, [nNew, m]));
-    if (bNew) current = tf.add(current, tf.tensor1d(bNew.values));
-    const residual = tf.sub(target, current);
-    // With a bias the fit is centred (the bias absorbs the mean); without one it is not.
-    const muX = bNew ? tf.mean(xNew, 0, true) : tf.zerosLike(tf.mean(xNew, 0, true));
-    const muR = bNew ? tf.mean(residual, 0, true) : tf.zerosLike(tf.mean(residual, 0, true));
-    return { xc: tf.sub(xNew, muX), rc: tf.sub(residual, muR), muX, muR, mseBefore: tf.mean(tf.square(residual)) };
-  });
-  const result = {
-    xc: parts.xc.dataSync() as Float32Array,
-    rc: parts.rc.dataSync() as Float32Array,
-    muX: parts.muX.dataSync() as Float32Array,
-    muR: parts.muR.dataSync() as Float32Array,
-    mseBefore: parts.mseBefore.dataSync()[0]!,
-  };
-  tf.dispose(Object.values(parts));
-  const { delta } = solveRidge(result.xc, result.rc, count, nNew, m, ridge);
-  // The refit values are re-encoded in each weight's storage (a uint8 kernel stays uint8): what ships is measured.
-  const replace = (w: WeightIR, values: Float32Array) => (ln.weights[ln.weights.indexOf(w)] = withValues(w, values));
-  replace(kNew, Float32Array.from(kNew.values, (v, i) => v + delta[i]!));
-  if (bNew) {
-    // b' = b + μR − μX·Δ
-    const shift = new Float64Array(m);
-    for (let i = 0; i < nNew; i++) for (let j = 0; j < m; j++) shift[j] += result.muX[i]! * delta[i * m + j]!;
-    replace(bNew, Float32Array.from(bNew.values, (v, j) => v + result.muR[j]! - shift[j]!));
-  }
-  const mseAfter = tf.tidy(() => {
-    const xc = tf.tensor2d(result.xc, [count, nNew]);
-    const rc = tf.tensor2d(result.rc, [count, m]);
-    return tf.mean(tf.square(tf.sub(rc, tf.matMul(xc, tf.tensor2d(delta, [nNew, m]))))).dataSync()[0]!;
-  });
-  return { mseBefore: result.mseBefore, mseAfter };
+  return isRefittable(layer);
 }
