@@ -8,7 +8,6 @@
 import { z } from 'zod';
 import { subset } from '../pipeline/data/splits.ts';
 import { SlimnetError } from '../pipeline/errors.ts';
-import { createPredictor, measureQuality } from '../pipeline/evaluate.ts';
 import { analyzeChannels } from '../pipeline/graph/channel-groups.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
 import { createPlanner, measureSizes, planFromRatios, type SizeMetric } from '../pipeline/prune/allocate.ts';
@@ -25,22 +24,11 @@ import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
 import { fineTune } from '../pipeline/train/fine-tune.ts';
 import type { PruningHistory } from '../pipeline/prune/history.ts';
-import { recover, type FineTuneSettings, type Recovered, type RecoveryContext } from '../pipeline/prune/recover.ts';
+import { recover, type Recovered, type RecoveryContext } from '../pipeline/prune/recover.ts';
+import { fineTuneOption, fineTuneSettings, testAccuracy } from '../pipeline/recovery/distill.ts';
 
 const fraction = z.number().gt(0).lt(1);
 const ratio = z.number().min(0).max(0.95);
-
-const fineTuneOptions = z.strictObject({
-  epochs: z.number().positive().default(4).describe('passes over the training split; training stops at the first limit reached'),
-  samples: z.number().int().positive().optional().describe('stop after this many training samples'),
-  // No default time limit: a wall-clock cut would make the artifact depend on the machine's speed.
-  seconds: z.number().positive().optional().describe('stop after this many seconds of training (makes the result machine-dependent)'),
-  temperature: z.number().positive().default(2).describe('softmax temperature of the distillation targets'),
-  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the distillation loss; 1 − alpha goes to the hard labels'),
-  learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
-  batchSize: z.number().int().positive().default(64).describe('training batch size'),
-  optimizer: z.enum(['adam', 'sgd-momentum']).default('adam').describe('optimizer'),
-});
 
 const options = z.strictObject({
   criterion: z.enum(CRITERIA).default('l1').describe('channel importance: l1, l2, fpgm, bn-scale, taylor or activation'),
@@ -61,7 +49,7 @@ const options = z.strictObject({
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples for reconstruction and data-driven criteria'),
   reconstruct: z.boolean().default(true).describe('refit each consumer layer by least squares on calibration activations after removal'),
   ridge: z.number().nonnegative().default(0.1).describe("ridge strength of the reconstruction, relative to the features' mean square"),
-  fineTune: z.union([z.literal(false), fineTuneOptions]).prefault({}).describe('distillation fine-tuning from the input model, or false'),
+  fineTune: fineTuneOption,
 }).refine((o) => o.ratio === undefined || o.target === undefined, { message: 'give either ratio or target, not both', path: ['ratio'] });
 type Options = z.output<typeof options>;
 
@@ -142,7 +130,7 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
     const recoveryContext: RecoveryContext = {
       original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
       fineTune: distils ? fineTuneSettings(opts.fineTune) : false,
-      validate: (m) => ctx.evaluateCandidate(m), testAccuracy: (m) => testAccuracy(m, ctx), log: ctx.log, elapsed,
+      validate: (m) => ctx.evaluateCandidate(m), testAccuracy: (m) => testAccuracy(m, ctx.data.test), log: ctx.log, elapsed,
     };
     const attempts: { removed: Set<number>; result: Recovered }[] = [];
     for (const removed of plans) {
@@ -176,12 +164,6 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
   }
 }
 
-function fineTuneSettings(ft: Options['fineTune']): FineTuneSettings | false {
-  if (!ft) return false;
-  const { samples, seconds, ...rest } = ft;
-  return { ...rest, maxSamples: samples, maxSeconds: seconds };
-}
-
 /** Passing explored plans larger than the chosen one, smallest first. */
 function fallbackPlans(explored: ExploredPoint[], chosen: Set<number>, count: number): Set<number>[] {
   const chosenPoint = explored.find((p) => planOfPoint.get(p) === chosen)!;
@@ -207,14 +189,4 @@ function analysisSummary(analysis: ReturnType<typeof analyzeChannels>) {
     groups: analysis.groups.map((g) => ({ name: g.name, channels: g.classes.length, blocked: g.blocked.size, blockedBy: [...new Set(g.blocked.values())], members: g.members })),
     unsupported: analysis.unsupported,
   };
-}
-
-/** Report only: never compared against anything. */
-async function testAccuracy(ir: ModelIR, ctx: StageContext): Promise<number> {
-  const predictor = await createPredictor(ir, 'auto');
-  try {
-    return (await measureQuality(predictor, ctx.data.test, 256)).accuracy;
-  } finally {
-    predictor.dispose();
-  }
 }

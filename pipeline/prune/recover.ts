@@ -8,12 +8,13 @@ import type { LabelledSet } from '../data/types.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Accuracy } from '../metrics.ts';
-import type { FineTuneOptions, FineTuner } from '../train/types.ts';
+import { distill, fineTuneHelped, type FineTuneSettings } from '../recovery/distill.ts';
+import type { FineTuner } from '../train/types.ts';
 import type { RecoveryStep } from './prune-report.ts';
 import { reconstructionTargets, type LayerFit, type Reconstructor } from './reconstruct.ts';
 import { removeChannels } from './remove-channels.ts';
 
-export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer'>;
+export type { FineTuneSettings } from '../recovery/distill.ts';
 
 export interface RecoveryContext {
   original: ModelIR;
@@ -57,15 +58,9 @@ export async function recover(removed: Set<number>, rc: RecoveryContext): Promis
   }
   let fineTune: Recovered['fineTune'];
   if (rc.fineTune) {
-    const result = await rc.fineTuner(best.ir, {
-      ...rc.fineTune,
-      train: rc.train,
-      teacher: rc.original,
-      seed: rc.seed,
-      onProgress: (p) => rc.log(`fine-tune: ${p.samples} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s`),
-    });
+    const result = await distill(best.ir, { fineTuner: rc.fineTuner, settings: rc.fineTune, teacher: rc.original, train: rc.train, seed: rc.seed, log: rc.log });
     const tuned = await measure('fine-tuning', result.ir);
-    const kept = tuned.val.loss <= best.val.loss || tuned.val.accuracy > best.val.accuracy;
+    const kept = fineTuneHelped(best.val, tuned.val);
     fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
     if (kept) best = tuned;
   }

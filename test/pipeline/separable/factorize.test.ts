@@ -93,12 +93,12 @@ test('every paying size gives a pair of the declared shape, params and MACs; the
       assert.equal(after.total - macs.total, o.macs - c.macs);
       if (c.kind === 'separable') {
         assert.equal(pair.first.className, 'DepthwiseConv2D');
-        const first = pair.first.config as { depthMultiplier: number; strides: number[]; padding: string; activation: string; useBias: boolean };
-        const orig = ir.layers.find((l) => l.name === c.layer)!.config as { strides: number[]; padding: string };
+        const first = pair.first.config as unknown as { depthMultiplier: number; strides: number[]; padding: string; activation: string; useBias: boolean };
+        const orig = ir.layers.find((l) => l.name === c.layer)!.config as unknown as { strides: number[]; padding: string };
         assert.deepEqual([first.depthMultiplier, first.strides, first.padding, first.activation, first.useBias], [o.size, orig.strides, orig.padding, 'linear', false]);
-        assert.deepEqual((pair.second.config as { kernelSize: number[] }).kernelSize, [1, 1]);
+        assert.deepEqual((pair.second.config as unknown as { kernelSize: number[] }).kernelSize, [1, 1]);
       } else {
-        assert.deepEqual([pair.first.className, (pair.first.config as { units: number }).units, (pair.first.config as { useBias: boolean }).useBias], ['Dense', o.size, false]);
+        assert.deepEqual([pair.first.className, (pair.first.config as unknown as { units: number }).units, (pair.first.config as unknown as { useBias: boolean }).useBias], ['Dense', o.size, false]);
       }
       assert.deepEqual(pair.second.keras.activation, ir.layers.find((l) => l.name === c.layer)!.keras.activation);
       // tfjs builds it (every weight has the shape its layer declares).

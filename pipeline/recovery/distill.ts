@@ -1,0 +1,70 @@
+/**
+ * Distillation fine-tuning as a recovery step, shared by the stages that change a trained model (prune, separable):
+ * the options users write (one zod schema, so both stages document and validate them the same way), and one run
+ * from the stage's input model as teacher, with progress lines. Whether to keep the result is the caller's call
+ * (`fineTuneHelped`), on validation only.
+ */
+import { z } from 'zod';
+import type { LabelledSet } from '../data/types.ts';
+import { createPredictor, measureQuality } from '../evaluate.ts';
+import type { ModelIR } from '../ir.ts';
+import type { Accuracy } from '../metrics.ts';
+import type { FineTuneOptions, FineTuneResult, FineTuner } from '../train/types.ts';
+
+export const fineTuneOptions = z.strictObject({
+  epochs: z.number().positive().default(4).describe('passes over the training split; training stops at the first limit reached'),
+  samples: z.number().int().positive().optional().describe('stop after this many training samples'),
+  // No default time limit: a wall-clock cut would make the artifact depend on the machine's speed.
+  seconds: z.number().positive().optional().describe('stop after this many seconds of training (makes the result machine-dependent)'),
+  temperature: z.number().positive().default(2).describe('softmax temperature of the distillation targets'),
+  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the distillation loss; 1 − alpha goes to the hard labels'),
+  learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
+  batchSize: z.number().int().positive().default(64).describe('training batch size'),
+  optimizer: z.enum(['adam', 'sgd-momentum']).default('adam').describe('optimizer'),
+});
+
+/** `fineTune: false | {...}` as stages declare it: distillation from the stage's input model, on by default. */
+export const fineTuneOption = z.union([z.literal(false), fineTuneOptions]).prefault({}).describe('distillation fine-tuning from the input model, or false');
+
+export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer'>;
+
+export function fineTuneSettings(ft: z.output<typeof fineTuneOption>): FineTuneSettings | false {
+  if (!ft) return false;
+  const { samples, seconds, ...rest } = ft;
+  return { ...rest, maxSamples: samples, maxSeconds: seconds };
+}
+
+export interface DistillRun {
+  fineTuner: FineTuner;
+  settings: FineTuneSettings;
+  teacher: ModelIR;
+  train: LabelledSet;
+  seed: number;
+  log(message: string): void;
+}
+
+/** Fine-tunes `ir` against `teacher`'s soft targets (and the labels), logging progress. */
+export function distill(ir: ModelIR, run: DistillRun): Promise<FineTuneResult> {
+  return run.fineTuner(ir, {
+    ...run.settings,
+    train: run.train,
+    teacher: run.teacher,
+    seed: run.seed,
+    onProgress: (p) => run.log(`fine-tune: ${p.samples} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s`),
+  });
+}
+
+/** Fine-tuning is kept unless it raised the validation loss without raising accuracy: a smoother signal than a few flipped samples. */
+export function fineTuneHelped(before: Accuracy, after: Accuracy): boolean {
+  return after.loss <= before.loss || after.accuracy > before.accuracy;
+}
+
+/** Test accuracy of a recovery step, for the report only: never compared against anything. */
+export async function testAccuracy(ir: ModelIR, test: LabelledSet): Promise<number> {
+  const predictor = await createPredictor(ir, 'auto');
+  try {
+    return (await measureQuality(predictor, test, 256)).accuracy;
+  } finally {
+    predictor.dispose();
+  }
+}
