@@ -17,6 +17,7 @@ import { measureSizes } from '../pipeline/prune/allocate.ts';
 import { newQueue } from '../pipeline/prune/search.ts';
 import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
 import { distill, fineTuneHelped, fineTuneOption, fineTuneSettings, testAccuracy } from '../pipeline/recovery/distill.ts';
+import type { FineTuneReport } from '../pipeline/recovery/steps.ts';
 import { survey, type Candidate } from '../pipeline/separable/candidates.ts';
 import { refitPairs, TeacherActivations, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
 import { applyPlan, FactorCache, type Plan } from '../pipeline/separable/replace.ts';
@@ -119,7 +120,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     const built = await build(plan, true);
     if (opts.refit) await measure('replacement', built.init);
     let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
-    let fineTuneReport: { engine: string; samples: number; seconds: number; finalLoss: number; kept: boolean } | undefined;
+    let fineTuneReport: FineTuneReport | undefined;
     const settings = fineTuneSettings(opts.fineTune);
     if (settings) {
       const result = await distill(best.ir, { fineTuner: fineTune, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });

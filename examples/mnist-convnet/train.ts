@@ -15,10 +15,4 @@ await trainMnistExample({
   // examples/mnist-convnet/pipeline.config.ts's seed and validation fraction: the same validation split.
   seed: 42,
   validationFraction: 0.1,
-  epochs: 12,
-  batchSize: 64,
-  learningRate: 1e-3,
-  decayFrom: 10,
-  decay: 0.3,
-  maxShiftPixels: 2,
 });

@@ -2,17 +2,10 @@
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
+import { renderRecovery, type RecoveryStep as Step } from '../recovery/steps.ts';
 import { keptIndices } from './remove-channels.ts';
 
-export interface RecoveryStep {
-  step: 'removal' | 'reconstruction' | 'fine-tuning';
-  valAccuracy: number;
-  valLoss: number;
-  /** Reported only; never used for a decision. */
-  testAccuracy: number;
-  /** Stage time when the step's measurement finished. */
-  seconds: number;
-}
+export type RecoveryStep = Step<'removal' | 'reconstruction' | 'fine-tuning'>;
 
 export interface LayerChange {
   layer: string;
@@ -67,13 +60,6 @@ export function renderPruneDetails(details: Record<string, unknown>): string[] {
     for (const l of d.layers) lines.push(`| ${l.layer} | ${l.className} | ${pair(l.in)} | ${pair(l.out)} |`);
     lines.push('');
   }
-  if (d.recovery?.length) {
-    lines.push('| after | val acc | test acc | val loss |', '|---|---|---|---|');
-    for (const r of d.recovery) lines.push(`| ${r.step} | ${pct(r.valAccuracy)} | ${pct(r.testAccuracy)} | ${r.valLoss.toFixed(4)} |`);
-    lines.push('');
-  }
-  if (d.fineTune) {
-    lines.push(`Fine-tuning: ${d.fineTune.samples.toLocaleString('en-US')} samples on ${d.fineTune.engine} in ${d.fineTune.seconds.toFixed(1)} s (${d.fineTune.kept ? 'kept' : 'discarded: validation loss rose'}).`);
-  }
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: validation loss rose'));
   return lines;
 }

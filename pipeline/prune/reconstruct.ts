@@ -8,24 +8,12 @@
  * calibration row (all leading positions); convolutions use a seeded sample of output positions (im2col patches).
  * Other consumers keep their sliced weights.
  */
-import type { ActivationEngine } from '../calibrate.ts';
-import type { LabelledSet } from '../data/types.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
-import { activations, isRefittable, pairedRows, refitLayer, type Activations } from '../recovery/refit.ts';
+import { activations, isRefittable, pairedRows, refitLayer, type Activations, type RefitSettings } from '../recovery/refit.ts';
 import { keptIndices } from './remove-channels.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 
-export interface ReconstructOptions {
-  calibration: LabelledSet;
-  batchSize: number;
-  /** Ridge strength relative to the features' mean square (see solveRidge). */
-  ridge: number;
-  /** Most rows (samples × positions) one sampled (convolution) fit uses. */
-  maxConvRows: number;
-  seed: number;
-  /** Engine that reads the calibration activations (default 'auto': onnxruntime when the model exports). */
-  engine?: ActivationEngine;
-}
+export type ReconstructOptions = RefitSettings;
 
 export interface ReconstructTarget {
   /** A consumer that lost input channels. */

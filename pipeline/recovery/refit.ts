@@ -31,6 +31,15 @@ export interface ActivationOptions {
   engine?: ActivationEngine;
 }
 
+/** What a refit reads and how it solves: calibration activations, the ridge, the rows a convolution fit samples. */
+export interface RefitSettings extends ActivationOptions {
+  /** Ridge strength relative to the features' mean square (see solveRidge). */
+  ridge: number;
+  /** Most rows (samples × positions) one sampled (convolution) fit uses. */
+  maxConvRows: number;
+  seed: number;
+}
+
 /** `layerName`'s output on every calibration sample, read batch by batch on the fastest engine. */
 export async function activations(ir: ModelIR, layerName: string, opts: ActivationOptions): Promise<Activations> {
   const reader = await openActivationReader(ir, [layerName], { engine: opts.engine });

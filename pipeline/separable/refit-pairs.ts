@@ -6,22 +6,12 @@
  * replacements upstream changed. Reports each layer's relative output error (MSE / mean square of the original
  * output) before and after its refit.
  */
-import type { ActivationEngine } from '../calibrate.ts';
-import type { LabelledSet } from '../data/types.ts';
 import type { ModelIR } from '../ir.ts';
-import { activations, pairedRows, refitLayer, type Activations } from '../recovery/refit.ts';
+import { activations, pairedRows, refitLayer, type Activations, type RefitSettings } from '../recovery/refit.ts';
 import { deriveSeed } from '../random.ts';
 import type { Pair } from './factorize.ts';
 
-export interface RefitOptions {
-  calibration: LabelledSet;
-  batchSize: number;
-  ridge: number;
-  /** Most sampled output positions one convolution's fit uses. */
-  maxConvRows: number;
-  seed: number;
-  engine?: ActivationEngine;
-}
+export type RefitOptions = RefitSettings;
 
 export interface PairFit {
   layer: string;

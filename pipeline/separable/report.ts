@@ -1,18 +1,11 @@
 /** The separable stage's account of what it did: per-layer outcomes, recovery steps, report.md's section. */
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from '../prune/allocate.ts';
+import { renderRecovery, type FineTuneReport, type RecoveryStep as Step } from '../recovery/steps.ts';
 import type { Survey } from './candidates.ts';
 import type { PairFit } from './refit-pairs.ts';
 
-export interface RecoveryStep {
-  step: 'replacement' | 'refit' | 'fine-tuning';
-  valAccuracy: number;
-  valLoss: number;
-  /** Reported only; never used for a decision. */
-  testAccuracy: number;
-  /** Stage time when the step's measurement finished. */
-  seconds: number;
-}
+export type RecoveryStep = Step<'replacement' | 'refit' | 'fine-tuning'>;
 
 export interface LayerOutcome {
   layer: string;
@@ -71,7 +64,7 @@ export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: Rea
 
 /** report.md's separable section. */
 export function renderSeparableDetails(details: Record<string, unknown>): string[] {
-  const d = details as { layers?: LayerOutcome[]; recovery?: RecoveryStep[]; fineTune?: { engine: string; samples: number; seconds: number; kept: boolean } };
+  const d = details as { layers?: LayerOutcome[]; recovery?: RecoveryStep[]; fineTune?: FineTuneReport };
   const lines: string[] = [];
   const err = (v?: number) => (v === undefined ? '' : v.toExponential(2));
   if (d.layers?.length) {
@@ -83,13 +76,6 @@ export function renderSeparableDetails(details: Record<string, unknown>): string
     }
     lines.push('');
   }
-  if (d.recovery?.length) {
-    lines.push('| after | val acc | test acc | val loss |', '|---|---|---|---|');
-    for (const r of d.recovery) lines.push(`| ${r.step} | ${pct(r.valAccuracy)} | ${pct(r.testAccuracy)} | ${r.valLoss.toFixed(4)} |`);
-    lines.push('');
-  }
-  if (d.fineTune) {
-    lines.push(`Fine-tuning: ${d.fineTune.samples.toLocaleString('en-US')} samples on ${d.fineTune.engine} in ${d.fineTune.seconds.toFixed(1)} s (${d.fineTune.kept ? 'kept' : 'discarded'}).`);
-  }
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it did not help on validation'));
   return lines;
 }
