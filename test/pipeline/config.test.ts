@@ -60,7 +60,7 @@ test('stage options are validated by the stage, naming the option', () => {
 });
 
 test('a known but unimplemented stage says so', () => {
-  const config = validateConfig({ ...base, stages: ['separable'] }, 'cfg.ts');
+  const config = validateConfig({ ...base, stages: ['quantize'] }, 'cfg.ts');
   const e = errorOf(() => resolveStages(config));
   assert.equal(e.code, 'STAGE_UNKNOWN');
   assert.match(e.message, /not implemented/);
