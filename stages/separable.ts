@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { subset } from '../pipeline/data/splits.ts';
 import { SlimnetError } from '../pipeline/errors.ts';
 import { inferShapes } from '../pipeline/graph/shapes.ts';
-import type { ModelIR } from '../pipeline/ir.ts';
+import { cloneIR, type ModelIR } from '../pipeline/ir.ts';
 import type { Accuracy } from '../pipeline/metrics.ts';
 import { measureSizes } from '../pipeline/prune/allocate.ts';
 import { newQueue } from '../pipeline/prune/search.ts';
@@ -69,7 +69,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
   const factors = new FactorCache(ir);
   const build = async (plan: Plan, keepInit = false) => {
     const { ir: replaced, pairs } = applyPlan(ir, plan, factors);
-    const init = opts.refit && keepInit ? cloneWeights(replaced) : replaced;
+    const init = opts.refit && keepInit ? cloneIR(replaced) : replaced;
     const fits = opts.refit ? await refitPairs(ir, replaced, pairs, teacher, refitOptions) : [];
     return { init, ir: replaced, fits };
   };
@@ -189,9 +189,3 @@ function stayReasons(free: Candidate[], sensitivity: LayerSensitivity[], steps: 
   }
   return reasons;
 }
-
-/** A copy of the weights' values (the refit changes them in place; the copy is the initialised, unrefitted model). */
-function cloneWeights(ir: ModelIR): ModelIR {
-  return { ...ir, layers: ir.layers.map((l) => ({ ...l, weights: l.weights.map((w) => ({ ...w, values: w.values.slice() })) })) };
-}
-

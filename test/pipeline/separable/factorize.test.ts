@@ -4,10 +4,12 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../../pipeline/engine.ts';
 import { countMacs } from '../../../pipeline/graph/macs.ts';
 import { inferShapes } from '../../../pipeline/graph/shapes.ts';
-import { countParams, type ModelIR } from '../../../pipeline/ir.ts';
+import { countParams, type ModelIR, type WeightIR } from '../../../pipeline/ir.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { survey } from '../../../pipeline/separable/candidates.ts';
 import { applyPlan, FactorCache } from '../../../pipeline/separable/replace.ts';
+import { measureSizes } from '../../../pipeline/prune/allocate.ts';
+import { quantizeWeight, type StorageSpec } from '../../../pipeline/weight-storage.ts';
 import { randomInputs, randomizeWeights } from '../../fixtures/models.ts';
 
 before(async () => {
@@ -136,4 +138,22 @@ test('the m ladder stops where the pair stops paying; a 1-input-channel convolut
   assert.deepEqual(candidates[0]!.options.map((o) => o.size), [1, 2, 4]);
   // 128 filters: m ≤ 8 (m·(kh·kw + F) < kh·kw·F keeps m below kh·kw, where the pair is exact).
   assert.deepEqual(candidates[1]!.options.map((o) => o.size), [1, 2, 4, 8]);
+});
+
+test('a quantised input stays quantised: the new kernels take the original kernel\'s storage, so the model ships fewer bytes', async () => {
+  const ir = await convDenseModel(6);
+  const plan = new Map([['c2', 1], ['d1', 4]]);
+  // int8 per channel: along each kernel's output channels (its last axis).
+  const specs = { uint8: () => ({ dtype: 'uint8' }), float16: () => ({ dtype: 'float16' }), int8: (w: WeightIR) => ({ dtype: 'int8', axis: w.shape.length - 1, symmetric: true }) } as const;
+  for (const [dtype, spec] of Object.entries(specs)) {
+    const stored = { ...ir, layers: ir.layers.map((l) => ({ ...l, weights: l.weights.map((w) => (w.name === 'kernel' && l.name !== 'c1' ? quantizeWeight(w, spec(w) as StorageSpec) : w)) })) };
+    const { ir: replaced, pairs } = applyPlan(stored, plan, new FactorCache(stored));
+    for (const [name, pair] of pairs) {
+      for (const w of [...pair.first.weights, ...pair.second.weights].filter((x) => x.name !== 'bias')) {
+        assert.equal(w.storage?.dtype, dtype, `${name}/${w.name} is ${dtype}`);
+        if (dtype === 'int8') assert.equal((w.storage as { axis?: number }).axis, w.name === 'depthwise_kernel' ? 2 : w.shape.length - 1);
+      }
+    }
+    assert.ok(measureSizes(replaced).bytes < measureSizes(stored).bytes, `${dtype}: fewer bytes`);
+  }
 });
