@@ -31,8 +31,6 @@ const options = z.strictObject({
   dense: z.boolean().default(true).describe('replace Dense layers by Dense(r, linear, no bias) + Dense'),
   layers: z.record(z.string(), z.union([z.literal(false), z.number().int().positive()])).default({})
     .describe('fixed choices by layer name: false keeps the layer, a number is its m (Conv2D) or r (Dense); never searched'),
-  maxAccuracyDrop: z.number().min(0).max(1).optional()
-    .describe("validation accuracy the stage may cost vs its input model; default half the pipeline budget (never below the pipeline's floor)"),
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples the refits read activations of'),
   refit: z.boolean().default(true).describe("refit each pair's second layer by least squares so the pair reproduces the original layer"),
   ridge: z.number().nonnegative().default(0.01).describe("ridge strength of the refit, relative to the features' mean square"),
@@ -44,6 +42,7 @@ type Options = z.output<typeof options>;
 
 export const separableStage: StageDefinition<typeof options> = {
   name: 'separable',
+  changesAccuracy: true,
   description: 'Replace Conv2D by DepthwiseConv2D + 1×1 Conv2D and Dense by low-rank pairs where it pays, SVD-initialised, refitted, fine-tuned.',
   options,
   create: (opts) => ({ name: 'separable', run: (ir, ctx) => runSeparable(ir, ctx, opts) }),
@@ -57,9 +56,10 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
   const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense });
   const { fixed, kept } = fixedChoices(opts, found.candidates, ir);
   const free = found.candidates.filter((c) => !fixed.has(c.layer) && !kept.has(c.layer));
-  const dropAllowed = opts.maxAccuracyDrop ?? ctx.maxAccuracyDrop / 2;
-  const floor = Math.max(ctx.inputMetrics.valAccuracy - dropAllowed, ctx.baseline.valAccuracy - ctx.maxAccuracyDrop);
-  const budget = { floor, maxAccuracyDrop: dropAllowed, inputValAccuracy: ctx.inputMetrics.valAccuracy };
+  // The runner's share of the budget (cumulative: what earlier stages left unspent is ours too): every plan the
+  // search keeps, and the fine-tuned model, stay at or above this validation floor.
+  const { floor, maxDrop, share } = ctx.budget;
+  const budget = { floor, maxAccuracyDrop: maxDrop, share, inputValAccuracy: ctx.inputMetrics.valAccuracy };
   ctx.log(`${found.candidates.length} replaceable layer(s): ${found.candidates.map((c) => `${c.layer} (${c.kind}, sizes ${c.options.map((o) => o.size).join('/')})`).join(', ') || 'none'}; floor val ${pct(floor)}`);
   for (const i of found.ineligible) ctx.log(`${i.layer} stays: ${i.reason}`);
 
@@ -121,7 +121,10 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     if (opts.refit) await measure('replacement', built.init);
     let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
     let fineTuneReport: FineTuneReport | undefined;
-    const settings = fineTuneSettings(opts.fineTune);
+    // Distillation trains on class probabilities; a regress model recovers by the refit only.
+    const distils = ctx.quality.task === 'classify';
+    if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by the refit)");
+    const settings = distils && fineTuneSettings(opts.fineTune);
     if (settings) {
       const result = await distill(best.ir, { fineTuner: fineTune, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });
       const val = await measure('fine-tuning', result.ir);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplits } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { SlimnetError } from '../../pipeline/errors.ts';
-import { evaluateModel, measureAccuracy, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { evaluateModel, measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { exportTflite } from '../../pipeline/formats/tflite/export.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -45,7 +45,7 @@ before(async () => {
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {
   const ctx = createStageContext({
-    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-separable-stage-')), baseline: metrics, maxAccuracyDrop: 0.1,
+    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-separable-stage-')), baseline: metrics, budget: { total: 0.1, share: 0.5, maxDrop: 0.05 },
     evaluation: { engine: 'ort', batchSize: 64 },
   });
   return { ...ctx, ...over };
@@ -67,10 +67,10 @@ test('default search: replaces layers within the budget share, reports every lay
   const out = await run(quick);
   const d = out.details as Record<string, any>;
   assert.ok(countParams(out.ir) < countParams(trained));
-  const floor = metrics.valAccuracy - 0.1 / 2;
+  const floor = metrics.valAccuracy - 0.05; // the stage's budget from the context
   assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
   const p = await tfjsPredictor(out.ir);
-  assert.ok((await measureAccuracy(p, data.validation, 64)).accuracy >= floor - 1e-9);
+  assert.ok((await measureQuality(p, data.validation, 64)).accuracy >= floor - 1e-9);
   p.dispose();
   assert.deepEqual(d.layers.map((l: any) => l.layer), ['narrow', 'conv', 'conv_b', 'hidden', 'out']);
   const narrow = d.layers.find((l: any) => l.layer === 'narrow');
@@ -114,7 +114,7 @@ test('fixed choices: a size per layer, false keeps a layer; bad names and sizes 
 });
 
 test('nothing passes the floor: the input comes back untouched, with the reasons', async () => {
-  const out = await run({ ...quick, fineTune: false }, trained, context({ baseline: { ...metrics, valAccuracy: 1.5 }, inputMetrics: { ...metrics, valAccuracy: 1.5 } }));
+  const out = await run({ ...quick, fineTune: false }, trained, context({ budget: { total: 0.1, share: 0.5, maxDrop: 0.05, floor: 1.5 } }));
   assert.equal(out.ir, trained);
   assert.match(out.notes![0]!, /nothing replaced/);
   for (const l of (out.details as any).layers) assert.equal(l.outcome, 'kept');
