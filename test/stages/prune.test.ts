@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { SlimnetError } from '../../pipeline/errors.ts';
-import { evaluateModel, measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -15,12 +15,11 @@ import type { Metrics } from '../../pipeline/metrics.ts';
 import { replayPruning, type PruningHistory } from '../../pipeline/prune/history.ts';
 import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
 import { createStageContext } from '../../pipeline/stage-context.ts';
-import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { syntheticIdxSet } from '../fixtures/idx.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
 import { randomizeWeights } from '../fixtures/models.ts';
-import { barSet } from '../fixtures/sets.ts';
+import { trainedOnBars } from '../fixtures/sets.ts';
 
 let data: DataSplits;
 let trained: ModelIR;
@@ -28,17 +27,13 @@ let metrics: Metrics;
 
 before(async () => {
   await initEngine('wasm');
-  data = { train: barSet(150, 1), validation: barSet(60, 3), test: barSet(60, 2), fingerprint: 'test', describe: {} };
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv' }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }));
   m.add(tf.layers.flatten({ name: 'flat' }));
   m.add(tf.layers.dense({ units: 16, activation: 'relu', name: 'hidden' }));
   m.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
-  const random = await irFromTfjsModel(randomizeWeights(m, 2));
-  m.dispose();
-  trained = (await tfjsFineTune(random, { train: data.train, temperature: 1, alpha: 0, epochs: 20, batchSize: 16, learningRate: 0.01, optimizer: 'adam', seed: 1 })).ir;
-  metrics = { ...(await evaluateModel(trained, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+  ({ data, trained, metrics } = await trainedOnBars(m, { train: 150, validation: 60, test: 60 }, 20));
 });
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {

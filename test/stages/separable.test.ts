@@ -7,20 +7,17 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplits } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { SlimnetError } from '../../pipeline/errors.ts';
-import { evaluateModel, measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { exportTflite } from '../../pipeline/formats/tflite/export.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
-import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import type { Metrics } from '../../pipeline/metrics.ts';
 import { onnxPredictor } from '../../pipeline/onnx/ort.ts';
 import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
 import { createStageContext } from '../../pipeline/stage-context.ts';
 import { canTrainOnOrt } from '../../pipeline/train/ort/ort-fine-tune.ts';
-import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { separableStage } from '../../stages/separable.ts';
-import { randomizeWeights } from '../fixtures/models.ts';
-import { barSet } from '../fixtures/sets.ts';
+import { trainedOnBars } from '../fixtures/sets.ts';
 
 let data: DataSplits;
 let trained: ModelIR;
@@ -28,7 +25,6 @@ let metrics: Metrics;
 
 before(async () => {
   await initEngine('wasm');
-  data = { train: barSet(200, 1), validation: barSet(80, 3), test: barSet(60, 2), fingerprint: 'test', describe: {} };
   const m = tf.sequential();
   // 'narrow' has one filter: no depthwise + pointwise pair pays there.
   m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 1, kernelSize: 3, padding: 'same', activation: 'relu', name: 'narrow' }));
@@ -37,10 +33,7 @@ before(async () => {
   m.add(tf.layers.flatten({ name: 'flat' }));
   m.add(tf.layers.dense({ units: 24, activation: 'relu', name: 'hidden' }));
   m.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
-  const random = await irFromTfjsModel(randomizeWeights(m, 2));
-  m.dispose();
-  trained = (await tfjsFineTune(random, { train: data.train, temperature: 1, alpha: 0, epochs: 25, batchSize: 16, learningRate: 0.01, optimizer: 'adam', seed: 1 })).ir;
-  metrics = { ...(await evaluateModel(trained, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+  ({ data, trained, metrics } = await trainedOnBars(m, { train: 200, validation: 80, test: 60 }, 25));
 });
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {
