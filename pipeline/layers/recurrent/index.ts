@@ -48,6 +48,9 @@ function unitChannels(ctx: ChannelContext<any>, kind: CellKind, units: number, p
 /** Per weight: kernels are quantised per column (each gate unit's own scale); biases are not. */
 const columnAxis = (_l: LayerIR, w: WeightSpec) => (/kernel$/.test(w.name) ? { shape: w.shape, axis: w.shape.length - 1 } : undefined);
 
+/** Input features: the last axis (the rank is checked by outputShape; weight names are asked for without shapes). */
+const features = (inputs: Shape[]): number => inputs[0]!.at(-1)!;
+
 function sequenceShape(layer: LayerIR, inputs: Shape[]): { steps: number; features: number } {
   const [steps, features] = inputOfRank(layer, inputs, 2);
   return { steps: steps!, features: features! };
@@ -60,7 +63,7 @@ function rnnClass<C extends RnnConfig>(kind: CellKind, fields: LayerClass<C>['fi
     arity: 'one',
     fields,
     check: checkRecurrent(kind.className === 'GRU'),
-    weights: (layer, inputs) => cellWeights(kind, layer.config, sequenceShape(layer, inputs).features),
+    weights: (layer, inputs) => cellWeights(kind, layer.config, features(inputs)),
     outputShape(layer, inputs) {
       const { steps } = sequenceShape(layer, inputs);
       return layer.config.returnSequences ? [steps, layer.config.units] : [layer.config.units];
@@ -92,10 +95,7 @@ export const bidirectional: LayerClass<BidirectionalConfig> = defineLayer<Bidire
   family: 'recurrent',
   arity: 'one',
   fields: { mergeMode, layer: wrappedLayer(() => WRAPPED) },
-  weights: (layer, inputs) => {
-    const { features } = sequenceShape(layer, inputs);
-    return prefixes(layer.config).flatMap((p) => cellWeights(kindOf(layer.config), layer.config.layer.config, features, p));
-  },
+  weights: (layer, inputs) => prefixes(layer.config).flatMap((p) => cellWeights(kindOf(layer.config), layer.config.layer.config, features(inputs), p)),
   outputShape(layer, inputs) {
     const { steps } = sequenceShape(layer, inputs);
     const width = mergedWidth(layer.config);
