@@ -20,6 +20,7 @@ import { defineLayer, type ChannelContext, type LayerClass, type Shape, type Wei
 import { CELLS, cellMacs, cellWeights, type CellKind } from './cells.ts';
 import { checkRecurrent, gatedFields, mergeMode, simpleRnnFields, wrappedLayer, type BidirectionalConfig, type GatedConfig, type RnnClassName, type RnnConfig, type SimpleRNNConfig } from './config.ts';
 import { bidirectionalOnnx, rnnOnnx } from './onnx.ts';
+import { bidirectionalTflite, rnnTflite } from './tflite.ts';
 import { bidirectionalRule, rnnRule } from './train.ts';
 
 /** `atoms` laid end to end `times` times: unit j's columns in each gate block. */
@@ -76,6 +77,7 @@ function rnnClass<C extends RnnConfig>(kind: CellKind, fields: LayerClass<C>['fi
     withOutputChannels: (layer, units) => rewrite(self, layer, { units } as Partial<C>),
     onnx: rnnOnnx(kind) as never,
     ort: rnnRule(kind) as never,
+    tflite: rnnTflite(kind) as never,
     quantizationAxis: columnAxis,
   });
   return self;
@@ -118,6 +120,7 @@ export const bidirectional: LayerClass<BidirectionalConfig> = defineLayer<Bidire
   },
   onnx: bidirectionalOnnx(kindOf),
   ort: bidirectionalRule(kindOf),
+  tflite: bidirectionalTflite(kindOf),
   quantizationAxis: columnAxis,
 });
 
