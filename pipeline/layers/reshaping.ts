@@ -7,7 +7,7 @@
 import type { TfliteConversion } from '../formats/tflite/converter.ts';
 import { reshape as reshapeTflite } from '../formats/tflite/ops.ts';
 import { reshape as reshapeOp } from '../train/ort/ops.ts';
-import type { Backward, BackwardContext, LayerRule } from '../train/ort/rule.ts';
+import type { LayerRule } from '../train/ort/rule.ts';
 import { badValue, channelsLast, custom } from './config.ts';
 import { invalid, noWeights, prod } from './shared.ts';
 import { defineLayer, type LayerConfig } from './types.ts';
@@ -41,29 +41,11 @@ const permutation = custom<number[]>('dims', (v, ctx) => {
   return [...(v as number[])];
 }, (v) => [...v]);
 
-/** The gradient of a layer that only reshapes (Flatten, Reshape): dY reshaped to the input's shape. */
-function reshapeBack({ b, layer, inputs, dPre, needInput }: BackwardContext<null, LayerConfig>): Backward {
-  if (!needInput[0]) return { inputs: [undefined], weights: {} };
-  const shape = inputs[0]!.shape.slice(1) as number[];
-  const dx = reshapeOp(b, dPre, [-1, ...shape], `${layer.name}/grad/input`);
-  return { inputs: [{ name: dx, layout: 'keras', shape: inputs[0]!.shape }], weights: {} };
-}
-
-const flattenRule: LayerRule<null, FlattenConfig> = {
-  unsupported(_layer, inShapes) {
-    if (inShapes[0]!.slice(1).some((d) => d === null)) return `input shape [${inShapes[0]}] (needs fixed sizes)`;
-    return undefined;
-  },
-  forward({ b, layer, inputs, outShape }) {
-    const x = b.inLayout(inputs[0]!, 'keras');
-    const y = b.op('Flatten', [x.name], { axis: { i: 1 } }, `${layer.name}/flatten`);
-    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
-  },
-  backward: reshapeBack,
-};
-
-/** Reshape in training: its forward is the inference Reshape; the gradient is reshaped back to the input's shape. */
-const reshapeRule: LayerRule<null, ReshapeConfig> = {
+/**
+ * Flatten and Reshape in training: the input (Keras layout) reshaped to the output shape, and the gradient reshaped
+ * back to the input's. Fixed sizes only.
+ */
+const reshapingRule: LayerRule<null, LayerConfig> = {
   unsupported(_layer, inShapes) {
     if (inShapes[0]!.slice(1).some((d) => d === null)) return `input shape [${inShapes[0]}] (needs fixed sizes)`;
     return undefined;
@@ -73,7 +55,12 @@ const reshapeRule: LayerRule<null, ReshapeConfig> = {
     const y = reshapeOp(b, x.name, [-1, ...(outShape.slice(1) as number[])], `${layer.name}/reshape`);
     return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
   },
-  backward: reshapeBack,
+  backward({ b, layer, inputs, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const shape = inputs[0]!.shape.slice(1) as number[];
+    const dx = reshapeOp(b, dPre, [-1, ...shape], `${layer.name}/grad/input`);
+    return { inputs: [{ name: dx, layout: 'keras', shape: inputs[0]!.shape }], weights: {} };
+  },
 };
 
 /** TFLite: a RESHAPE to the output shape — TFLite is NHWC, the Keras element order, so no transpose. */
@@ -98,7 +85,7 @@ export const flatten = defineLayer<FlattenConfig>({
     const x = b.inLayout(inputs[0]!, 'keras');
     return { name: b.op('Flatten', [x.name], { axis: { i: 1 } }, `${layer.name}/flatten`), layout: 'keras' };
   },
-  ort: flattenRule,
+  ort: reshapingRule,
   tflite: toOutputShape,
 });
 
@@ -122,7 +109,7 @@ export const reshape = defineLayer<ReshapeConfig>({
     const shape = b.int64Const(`${layer.name}/shape`, [0, ...layer.config.targetShape]);
     return { name: b.op('Reshape', [x.name, shape], {}, `${layer.name}/reshape`), layout: 'keras' };
   },
-  ort: reshapeRule,
+  ort: reshapingRule,
   tflite: toOutputShape,
 });
 

@@ -99,7 +99,7 @@ function weightedIn(mapped: MappedModel): (layer: KerasLayerInfo) => boolean {
   const byName = mappedLayers(mapped);
   return (layer) => {
     const m = byName.get(layer.name);
-    return m !== undefined && variableCount(m.className, m.config) > 0;
+    return m !== undefined && variableCount(m.className, m.config, layer.name) > 0;
   };
 }
 

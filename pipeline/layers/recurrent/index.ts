@@ -20,6 +20,7 @@ import { defineLayer, type ChannelContext, type LayerClass, type Shape, type Wei
 import { CELLS, cellMacs, cellWeights, type CellKind } from './cells.ts';
 import { checkRecurrent, gatedFields, mergeMode, simpleRnnFields, wrappedLayer, type BidirectionalConfig, type GatedConfig, type RnnClassName, type RnnConfig, type SimpleRNNConfig } from './config.ts';
 import { bidirectionalOnnx, rnnOnnx } from './onnx.ts';
+import { bidirectionalTflite, rnnTflite } from './tflite.ts';
 import { bidirectionalRule, rnnRule } from './train.ts';
 
 /** `atoms` laid end to end `times` times: unit j's columns in each gate block. */
@@ -48,6 +49,9 @@ function unitChannels(ctx: ChannelContext<any>, kind: CellKind, units: number, p
 /** Per weight: kernels are quantised per column (each gate unit's own scale); biases are not. */
 const columnAxis = (_l: LayerIR, w: WeightSpec) => (/kernel$/.test(w.name) ? { shape: w.shape, axis: w.shape.length - 1 } : undefined);
 
+/** Input features: the last axis (the rank is checked by outputShape; weight names are asked for without shapes). */
+const features = (inputs: Shape[]): number => inputs[0]!.at(-1)!;
+
 function sequenceShape(layer: LayerIR, inputs: Shape[]): { steps: number; features: number } {
   const [steps, features] = inputOfRank(layer, inputs, 2);
   return { steps: steps!, features: features! };
@@ -60,7 +64,7 @@ function rnnClass<C extends RnnConfig>(kind: CellKind, fields: LayerClass<C>['fi
     arity: 'one',
     fields,
     check: checkRecurrent(kind.className === 'GRU'),
-    weights: (layer, inputs) => cellWeights(kind, layer.config, sequenceShape(layer, inputs).features),
+    weights: (layer, inputs) => cellWeights(kind, layer.config, features(inputs)),
     outputShape(layer, inputs) {
       const { steps } = sequenceShape(layer, inputs);
       return layer.config.returnSequences ? [steps, layer.config.units] : [layer.config.units];
@@ -73,6 +77,7 @@ function rnnClass<C extends RnnConfig>(kind: CellKind, fields: LayerClass<C>['fi
     withOutputChannels: (layer, units) => rewrite(self, layer, { units } as Partial<C>),
     onnx: rnnOnnx(kind) as never,
     ort: rnnRule(kind) as never,
+    tflite: rnnTflite(kind) as never,
     quantizationAxis: columnAxis,
   });
   return self;
@@ -92,10 +97,7 @@ export const bidirectional: LayerClass<BidirectionalConfig> = defineLayer<Bidire
   family: 'recurrent',
   arity: 'one',
   fields: { mergeMode, layer: wrappedLayer(() => WRAPPED) },
-  weights: (layer, inputs) => {
-    const { features } = sequenceShape(layer, inputs);
-    return prefixes(layer.config).flatMap((p) => cellWeights(kindOf(layer.config), layer.config.layer.config, features, p));
-  },
+  weights: (layer, inputs) => prefixes(layer.config).flatMap((p) => cellWeights(kindOf(layer.config), layer.config.layer.config, features(inputs), p)),
   outputShape(layer, inputs) {
     const { steps } = sequenceShape(layer, inputs);
     const width = mergedWidth(layer.config);
@@ -118,6 +120,7 @@ export const bidirectional: LayerClass<BidirectionalConfig> = defineLayer<Bidire
   },
   onnx: bidirectionalOnnx(kindOf),
   ort: bidirectionalRule(kindOf),
+  tflite: bidirectionalTflite(kindOf),
   quantizationAxis: columnAxis,
 });
 

@@ -17,7 +17,8 @@ import { createRng } from '../../../pipeline/random.ts';
 import { exportOnnx } from '../../../pipeline/onnx/export.ts';
 import { inspectModel } from '../onnx/helpers.ts';
 import { inputLayer, layer, model } from '../../fixtures/ir.ts';
-import { caseTests, expectConfigErrors, onnxDiff, picker, UNDER, type LayerCase } from './harness.ts';
+import { caseTests, checkCase, expectConfigErrors, onnxDiff, picker, tempDir, UNDER, type LayerCase } from './harness.ts';
+import { findValidator, INSTALL_COMMAND, ON_CI } from '../../helpers/validators.ts';
 
 type Identifier = Parameters<typeof tf.layers.lstm>[0]['activation'];
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as Identifier;
@@ -171,4 +172,25 @@ test('the config parse is strict and refuses what tfjs cannot run as Keras means
   assert.equal(ok.config.layer.className, 'LSTM');
   assert.equal(ok.config.layer.config.goBackwards, true);
   assert.throws(() => layer('b', 'Bidirectional', ['in'], lstmInner({ units: 'two' })), (e: unknown) => isSlimnetError(e) && e.where === 'layer "b" (Bidirectional)');
+});
+
+test('TFLite (float32): the unrolled recurrence run in the TFLite runtime matches tfjs for every cell, both directions and output kinds', async (t) => {
+  const runtime = findValidator('tflite-runtime');
+  if (!runtime.available) {
+    assert.ok(!ON_CI, `CI=true: needs tflite-runtime: ${runtime.reason}`);
+    t.skip(`no TFLite runtime (${INSTALL_COMMAND['tflite-runtime']})`);
+    return;
+  }
+  const cases: LayerCase[] = [
+    { name: 'tflite_gru_default_gates_backwards_sequences', inputShape: [5, 3], layers: () => [tf.layers.gru({ units: 4, returnSequences: true, goBackwards: true, name: UNDER })], macs: rnnMacs('GRU', 4) },
+    { name: 'tflite_gru_sigmoid_last', inputShape: [4, 2], layers: () => [tf.layers.gru({ units: 3, recurrentActivation: 'sigmoid', useBias: false, name: UNDER }), tf.layers.dense({ units: 2 })], macs: rnnMacs('GRU', 3) },
+    { name: 'tflite_lstm_relu_hard_sigmoid', inputShape: [6, 3], layers: () => [tf.layers.lstm({ units: 3, activation: 'relu', name: UNDER })], macs: rnnMacs('LSTM', 3) },
+    { name: 'tflite_simple_rnn_linear_sequences', inputShape: [3, 4], layers: () => [tf.layers.simpleRNN({ units: 2, activation: 'linear', returnSequences: true, name: UNDER })], macs: rnnMacs('SimpleRNN', 2) },
+    { name: 'tflite_bidirectional_gru_sum_sequences', inputShape: [4, 3], layers: () => [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2, recurrentActivation: 'sigmoid', returnSequences: true }) as never, mergeMode: 'sum', name: UNDER })], macs: rnnMacs('GRU', 2, 2) },
+  ];
+  const dir = tempDir();
+  for (const c of cases) {
+    const r = await checkCase(c, dir);
+    assert.ok(r.tfliteMaxAbsDiff !== undefined && r.tfliteMaxAbsDiff <= 1e-5, `${c.name}: TFLite max |Δ| ${r.tfliteMaxAbsDiff}`);
+  }
 });
