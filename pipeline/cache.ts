@@ -7,9 +7,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ENTRY_FILE, FILES_DIR, restoreEntryFiles } from './cache/entry-files.ts';
 import type { ModelIR } from './ir.ts';
 import { readModel } from './io/read-model.ts';
 import { serializeModel, writeModel } from './io/write-model.ts';
+import type { LatencyReport } from './measure/model-latency.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageOutput } from './stage.ts';
 
@@ -39,6 +41,8 @@ export function stageCacheKey(parts: CacheKeyParts): string {
 /** What is needed to replay a stage: its output model's metrics and what it wrote where in its folder. */
 export interface CacheEntry {
   metrics: Metrics;
+  /** Timed when the stage ran (a cached stage reports the timing of the run that computed it). */
+  latency?: LatencyReport;
   output: Omit<StageOutput, 'ir' | 'modelJson'> & { modelJson: string };
 }
 
@@ -47,8 +51,6 @@ export interface CacheHit {
   ir: ModelIR;
 }
 
-const ENTRY_FILE = 'entry.json';
-const FILES_DIR = 'files';
 const IR_DIR = 'ir';
 
 export async function readCache(cacheDir: string, key: string, restoreInto: string): Promise<CacheHit | undefined> {
@@ -56,7 +58,7 @@ export async function readCache(cacheDir: string, key: string, restoreInto: stri
   if (!existsSync(path.join(dir, ENTRY_FILE))) return undefined;
   const entry = JSON.parse(await readFile(path.join(dir, ENTRY_FILE), 'utf8')) as CacheEntry;
   const ir = await readModel(path.join(dir, IR_DIR, 'model.json'));
-  await cp(path.join(dir, FILES_DIR), restoreInto, { recursive: true });
+  await restoreEntryFiles(cacheDir, key, restoreInto);
   return { entry, ir };
 }
 

@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
 import type { ConfigOverrides } from './load-config.ts';
 import type { Report } from './report.ts';
+import { runSummary, targetsSummary } from './summary.ts';
 import { TOOL } from './version.ts';
 
 export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
@@ -18,6 +19,9 @@ interface CompressArgs extends ConfigOverrides {
   force: boolean;
   json: boolean;
   verbose: boolean;
+  target?: string;
+  shard?: string;
+  concurrency: number;
 }
 
 /** Where the CLI prints: the process's streams, or a capture (tests run the CLI in-process). */
@@ -63,11 +67,56 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
           .option('max-accuracy-drop', { type: 'number', describe: 'budget: allowed absolute drop of validation accuracy (default 0.01)' })
           .option('backend', { type: 'string', choices: ['auto', 'wasm', 'tfjs-node', 'cpu'], describe: 'tfjs backend (auto: tfjs-node if it loads, else wasm)' })
           .option('seed', { type: 'number', describe: 'seed for every random choice (default 42)' })
-          .option('json', { type: 'boolean', default: false, describe: 'print report.json on stdout (progress goes to stderr)' })
+          .option('cache', { type: 'boolean', describe: 'use the stage cache (--no-cache: neither read nor write it)' })
+          .option('cache-dir', { type: 'string', describe: 'cache folder (default node_modules/.cache/slimnet of the project, or $SLIMNET_CACHE_DIR)' })
+          .option('target', { type: 'string', describe: 'run only these targets of the config (comma list)' })
+          .option('shard', { type: 'string', describe: 'run the i-th of n deterministic slices of the targets, e.g. 1/2' })
+          .option('concurrency', { type: 'number', default: 1, describe: 'targets run at once (each in this process; latency figures then share the CPU)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print report.json on stdout (with targets: { target: report }); progress goes to stderr' })
           .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),
       async (args) => {
         exitCode = await compress(args, io, opts);
       },
+    )
+    .command<{ run: string; out?: string; verbose: boolean }>(
+      'pack <run>',
+      'Bundle a finished run (its exports) into a deterministic .tgz with manifest.json and MODEL_CARD.md.',
+      (y) =>
+        y
+          .positional('run', { type: 'string', demandOption: true, describe: 'the run folder (compress --out), e.g. artifacts/mnist-cnn' })
+          .option('out', { type: 'string', describe: 'the .tgz to write (default ./<run name>.tgz)' })
+          .option('verbose', { type: 'boolean', default: false }),
+      async (args) => {
+        exitCode = await guarded(io, args.verbose, async () => (await import('./commands/pack.ts')).packCommand(args.run, args.out, (l) => io.stdout(l + '\n')));
+      },
+    )
+    .command<{ pack: string; verbose: boolean }>(
+      'verify <pack>',
+      'Re-check every file of a pack against its manifest.json; exit 1 on any mismatch.',
+      (y) => y.positional('pack', { type: 'string', demandOption: true, describe: 'a .tgz written by slimnet pack' }).option('verbose', { type: 'boolean', default: false }),
+      async (args) => {
+        exitCode = await guarded(io, args.verbose, async () => (await import('./commands/pack.ts')).verifyCommand(args.pack, (l) => io.stdout(l + '\n'), (l) => io.stderr(l + '\n')));
+      },
+    )
+    .command('cache', 'Manage the stage cache.', (y) =>
+      y
+        .command<{ config?: string; 'cache-dir'?: string; 'max-age'?: number; 'max-size'?: string; all: boolean; 'dry-run': boolean; verbose: boolean }>(
+          'prune',
+          'Remove least recently used entries beyond --max-size, entries unused for --max-age days, or --all.',
+          (z) =>
+            z
+              .option('config', { type: 'string', describe: 'config whose cache to prune (default ./pipeline.config.ts when present)' })
+              .option('cache-dir', { type: 'string', describe: 'the cache folder (default: as compress resolves it)' })
+              .option('max-age', { type: 'number', describe: 'days since last use (default 14 unless --max-size or --all)' })
+              .option('max-size', { type: 'string', describe: 'keep at most this much, e.g. 2G, 500M' })
+              .option('all', { type: 'boolean', default: false, describe: 'remove every entry' })
+              .option('dry-run', { type: 'boolean', default: false, describe: 'say what would go, remove nothing' })
+              .option('verbose', { type: 'boolean', default: false }),
+          async (args) => {
+            exitCode = await guarded(io, args.verbose, () => cachePrune(args, io));
+          },
+        )
+        .demandCommand(1, 'name a cache command: slimnet cache prune --help'),
     )
     .demandCommand(1, 'name a command: slimnet compress --help')
     .strict()
@@ -91,6 +140,69 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
 
 class UsageError extends Error {}
 
+/** Runs a command body: a SlimnetError is one line and exit 2; anything else is a bug (exit 3). */
+async function guarded(io: CliIO, verbose: boolean, body: () => Promise<number> | number): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (isSlimnetError(e)) {
+      io.stderr(e.oneLine() + '\n');
+      if (verbose && e.stack) io.stderr(e.stack + '\n');
+      return EXIT.badInput;
+    }
+    io.stderr(`slimnet: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof Error && e.stack) io.stderr(`${verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
+    return EXIT.internal;
+  }
+}
+
+async function cachePrune(args: { config?: string; 'cache-dir'?: string; 'max-age'?: number; 'max-size'?: string; all: boolean; 'dry-run': boolean }, io: CliIO): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { resolveCacheDir } = await import('./cache/location.ts');
+  const { parseSize, pruneCache } = await import('./cache/prune.ts');
+  const { SlimnetError } = await import('./errors.ts');
+  let dir: string | false;
+  if (args['cache-dir'] !== undefined) dir = path.resolve(args['cache-dir']);
+  else {
+    const { DEFAULT_CONFIG_FILE } = await import('./load-config.ts');
+    const configFile = args.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+    let configured: string | false | undefined;
+    let baseDir = process.cwd();
+    if (configFile) {
+      const { loadConfig } = await import('./load-config.ts');
+      // The config's cache folder as compress would resolve it (env and config key included).
+      configured = (await loadConfig(configFile, {})).config.cacheDir;
+      baseDir = path.dirname(path.resolve(configFile));
+      dir = configured ?? false;
+    } else dir = resolveCacheDir({}, baseDir, process.cwd());
+  }
+  if (!dir || !existsSync(dir)) {
+    io.stdout(`cache ${dir || '(disabled)'}: nothing to prune\n`);
+    return EXIT.ok;
+  }
+  let maxBytes: number | undefined;
+  if (args['max-size'] !== undefined) {
+    try {
+      maxBytes = parseSize(args['max-size']);
+    } catch {
+      throw new SlimnetError('CONFIG_INVALID', '--max-size', `not a size: "${args['max-size']}"`, 'e.g. 2G, 500M, 1500000');
+    }
+  }
+  const maxAgeDays = args['max-age'] ?? (maxBytes === undefined && !args.all ? 14 : undefined);
+  const r = pruneCache(dir, { maxBytes, maxAgeDays, all: args.all, dryRun: args['dry-run'] });
+  const mb = (b: number) => `${(b / 1024 ** 2).toFixed(1)} MB`;
+  io.stdout(`cache ${path.relative(process.cwd(), dir) || dir}: ${args['dry-run'] ? 'would remove' : 'removed'} ${r.removed} entr${r.removed === 1 ? 'y' : 'ies'} (${mb(r.freedBytes)}), kept ${r.kept} (${mb(r.keptBytes)})\n`);
+  return EXIT.ok;
+}
+
+interface TargetOutcome {
+  target: string;
+  report?: Report;
+  outDir?: string;
+  exitCode: number;
+  error?: string;
+}
+
 async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promise<number> {
   const progress = progressPrinter(io);
   if (opts.handleSignals) {
@@ -102,15 +214,43 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
   const consoleLog = console.log;
   if (args.json) console.log = (...a: unknown[]) => console.error(...a);
   try {
-    const { loadConfig } = await import('./load-config.ts');
-    const { runPipeline } = await import('./runner.ts');
-    const { config } = await loadConfig(args.config, args);
-    const result = await runPipeline(config, { log: progress, force: args.force });
-    if (args.json) io.stdout(JSON.stringify(result.report, null, 2) + '\n');
-    if (result.failure) io.stderr(`slimnet: ${result.failure}\n`);
-    progress(summarize(result.report));
-    progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
-    return result.exitCode;
+    const { loadTargets } = await import('./load-config.ts');
+    const { parseShard } = await import('./targets.ts');
+    const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
+    const { runs, all } = await loadTargets(args.config, args, { target: args.target, shard });
+    if (runs.length === 0) {
+      progress(`shard ${args.shard}: no target falls in this slice (${all.length} target${all.length === 1 ? '' : 's'} in all)`);
+      if (args.json) io.stdout(JSON.stringify(all.length ? { targets: {} } : null) + '\n');
+      return EXIT.ok;
+    }
+    const { default: PQueue } = await import('p-queue');
+    const queue = new PQueue({ concurrency: Math.max(1, Math.floor(args.concurrency)) });
+    const outcomes = await Promise.all(runs.map((run) => queue.add(async (): Promise<TargetOutcome> => {
+      const log = run.target && runs.length > 1 ? (m: string) => progress(`[${run.target}] ${m}`) : progress;
+      try {
+        // A run whose inputs are unchanged is replayed without loading tfjs, onnxruntime or any stage.
+        const { tryReplay } = await import('./cache/replay.ts');
+        const result = (await tryReplay(run.config, { force: args.force, log })) ?? await (await import('./runner.ts')).runPipeline(run.config, { log, force: args.force });
+        if ('failure' in result && result.failure) io.stderr(`slimnet: ${run.target ? `[${run.target}] ` : ''}${result.failure}\n`);
+        return { target: run.target ?? '', report: result.report, outDir: result.outDir, exitCode: result.exitCode };
+      } catch (e) {
+        if (!isSlimnetError(e) || runs.length === 1) throw e;
+        io.stderr(`[${run.target}] ${e.oneLine()}\n`);
+        return { target: run.target!, exitCode: EXIT.badInput, error: e.oneLine() };
+      }
+    })));
+    if (args.json) {
+      const json = runs.length === 1 && !runs[0]!.target ? outcomes[0]!.report : { targets: Object.fromEntries(outcomes.map((o) => [o.target, o.report ?? null])) };
+      io.stdout(JSON.stringify(json, null, 2) + '\n');
+    }
+    if (outcomes.length === 1 && outcomes[0]!.report) {
+      progress(summarize(outcomes[0]!.report));
+      io.stderr(runSummary(outcomes[0]!.report) + '\n');
+    } else io.stderr(targetsSummary(outcomes) + '\n');
+    for (const o of outcomes) {
+      if (o.outDir) progress(`report: ${path.relative(process.cwd(), path.join(o.outDir, 'report.json'))}${o.target ? ` [${o.target}]` : ''} (exit ${o.exitCode})`);
+    }
+    return Math.max(...outcomes.map((o) => o.exitCode));
   } catch (e) {
     if (isSlimnetError(e)) {
       io.stderr(e.oneLine() + '\n');

@@ -8,6 +8,7 @@ import { SlimnetError } from './errors.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
 import type { ArraysInput } from './data/arrays.ts';
 import type { BackendRequest } from './engine.ts';
+import { DEFAULT_LATENCY, type LatencySettings } from './measure/latency-settings.ts';
 
 export interface StageEntry {
   name: StageName;
@@ -57,18 +58,34 @@ export interface SlimnetConfig {
   backend?: BackendRequest;
   /** Output folder. Default artifacts/<name>. */
   out?: string;
-  /** Content-addressed stage cache; false turns it off. Default artifacts/.cache. */
+  /**
+   * Content-addressed stage cache; false turns it off. Default: node_modules/.cache/slimnet of the project (see
+   * pipeline/cache/location.ts); $SLIMNET_CACHE_DIR and --cache-dir override it, --no-cache turns it off.
+   */
   cacheDir?: string | false;
+  /** Named builds sharing every other key: `compress` runs all, `--target name` one (see pipeline/targets.ts). */
+  targets?: Record<string, TargetConfig>;
   evaluation?: {
     batchSize?: number;
-    /** Single-sample inferences timed for latencyMs. */
-    latencySamples?: number;
+    /** Latency: the model and the baseline interleaved, per batch size (see pipeline/measure/model-latency.ts). */
+    latency?: Partial<LatencySettings>;
     /** Inference engine for measurements: 'auto' = onnxruntime-node when the model exports to ONNX, else tfjs. */
     engine?: 'auto' | 'ort' | 'tfjs';
     /** Use only the first N samples (after a seeded shuffle) of train/test: for quick runs. */
     limit?: { train?: number; test?: number };
   };
   stages: Array<StageName | StageEntry>;
+}
+
+/** What a target may override; everything else is shared. */
+export interface TargetConfig {
+  stages?: SlimnetConfig['stages'];
+  budget?: SlimnetConfig['budget'];
+  seed?: number;
+  validationFraction?: number;
+  evaluation?: SlimnetConfig['evaluation'];
+  backend?: BackendRequest;
+  out?: string;
 }
 
 export function defineConfig(config: SlimnetConfig): SlimnetConfig {
@@ -102,15 +119,25 @@ const configSchema = z.strictObject({
   budget: z.strictObject({ maxAccuracyDrop: z.number().min(0).max(1).default(0.01) }).default({ maxAccuracyDrop: 0.01 }),
   backend: z.enum(['auto', 'wasm', 'tfjs-node', 'cpu']).default('auto'),
   out: z.string().min(1).optional(),
-  cacheDir: z.union([z.string().min(1), z.literal(false)]).default('artifacts/.cache'),
+  // Checked and merged per target by pipeline/targets.ts; each target's config is then validated as a whole.
+  targets: z.record(z.string(), z.unknown()).optional(),
+  // Undefined: the default location, resolved by load-config (pipeline/cache/location.ts).
+  cacheDir: z.union([z.string().min(1), z.literal(false)]).optional(),
   evaluation: z
     .strictObject({
       batchSize: positiveInt.default(256),
-      latencySamples: positiveInt.default(50),
+      latency: z
+        .strictObject({
+          batchSizes: z.array(positiveInt).min(1).default(DEFAULT_LATENCY.batchSizes),
+          secondsPerBatch: z.number().positive().default(DEFAULT_LATENCY.secondsPerBatch),
+          minRounds: positiveInt.default(DEFAULT_LATENCY.minRounds),
+          maxRounds: positiveInt.default(DEFAULT_LATENCY.maxRounds),
+        })
+        .default(DEFAULT_LATENCY),
       engine: z.enum(['auto', 'ort', 'tfjs']).default('auto'),
       limit: z.strictObject({ train: positiveInt.optional(), test: positiveInt.optional() }).default({}),
     })
-    .default({ batchSize: 256, latencySamples: 50, engine: 'auto', limit: {} }),
+    .default({ batchSize: 256, latency: DEFAULT_LATENCY, engine: 'auto', limit: {} }),
   stages: z.array(
     z.union([
       stageName,
@@ -124,9 +151,11 @@ const configSchema = z.strictObject({
   ),
 });
 
-export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'stages' | 'data'> & {
+export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'stages' | 'data' | 'targets'> & {
   data: DataConfig;
   stages: Array<Required<Omit<StageEntry, 'budgetShare'>> & Pick<StageEntry, 'budgetShare'>>;
+  /** Set when this is one target of a config with targets. */
+  target?: string;
 };
 
 /** Validates a config object; `source` names where it came from (the file) for error messages. */
@@ -153,7 +182,8 @@ export function validateConfig(raw: unknown, source: string): ResolvedConfig {
     }
     seen.add(s.name);
   });
-  return { ...parsed, data: parsed.data as DataConfig, stages };
+  const { targets: _targets, ...rest } = parsed;
+  return { ...rest, data: parsed.data as DataConfig, stages };
 }
 
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {

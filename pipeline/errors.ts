@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'STAGE_UNKNOWN'
   | 'STAGE_FAILED'
   | 'OUTPUT_REFUSED'
-  | 'OUTPUT_UNWRITABLE';
+  | 'OUTPUT_UNWRITABLE'
+  | 'RUN_INVALID'
+  | 'RUN_FAILED'
+  | 'PACK_NOT_FOUND';
 
 export class SlimnetError extends Error {
   constructor(

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LabelledSet } from './data/types.ts';
-import { batches, sampleSize } from './data/splits.ts';
+import { batches } from './data/splits.ts';
 import { countMacs } from './graph/macs.ts';
 import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
@@ -97,18 +97,6 @@ function toProbabilities(row: Float32Array): Float32Array {
   return exp.map((v) => v / total);
 }
 
-/** Mean milliseconds of batch-1 inference over `samples` samples, after a few warm-up calls. */
-export async function measureLatency(predictor: Predictor, set: LabelledSet, samples: number): Promise<number> {
-  const size = sampleSize(set);
-  const n = Math.min(samples, set.count);
-  if (n === 0) return 0;
-  const sample = (i: number) => set.x.subarray(i * size, (i + 1) * size);
-  for (let i = 0; i < Math.min(5, n); i++) await predictor.predict(sample(i), 1, set.sampleShape);
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) await predictor.predict(sample(i), 1, set.sampleShape);
-  return Number(process.hrtime.bigint() - start) / 1e6 / n;
-}
-
 export type EvaluationEngine = 'auto' | 'ort' | 'tfjs';
 
 /**
@@ -128,11 +116,14 @@ export async function createPredictor(ir: ModelIR, engine: EvaluationEngine): Pr
 
 export interface EvaluateOptions {
   batchSize: number;
-  latencySamples: number;
   engine: EvaluationEngine;
 }
 
-/** Everything in Metrics except `bytes`, which depends on how the stage wrote its model. */
+/**
+ * Everything in Metrics except `bytes`, which depends on how the stage wrote its model. Latency is not a metric
+ * here: it is timed against the baseline, interleaved (pipeline/measure/model-latency.ts), and kept apart from
+ * these deterministic numbers.
+ */
 export async function evaluateModel(
   ir: ModelIR,
   splits: { validation: LabelledSet; test: LabelledSet },
@@ -142,7 +133,6 @@ export async function evaluateModel(
   try {
     const val = await measureQuality(predictor, splits.validation, opts.batchSize);
     const test = await measureQuality(predictor, splits.test, opts.batchSize);
-    const latencyMs = await measureLatency(predictor, splits.test, opts.latencySamples);
     return {
       valAccuracy: val.accuracy,
       testAccuracy: test.accuracy,
@@ -150,7 +140,6 @@ export async function evaluateModel(
       ...(val.relativeMse !== undefined ? { fidelity: { valRelativeMse: val.relativeMse, testRelativeMse: test.relativeMse!, valPsnr: val.psnr ?? null, testPsnr: test.psnr ?? null } } : {}),
       params: countParams(ir),
       macs: countMacs(ir).total,
-      latencyMs,
       engine: predictor.engine,
     };
   } finally {

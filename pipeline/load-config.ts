@@ -9,6 +9,8 @@ import { tsImport } from 'tsx/esm/api';
 import { validateConfig, type ResolvedConfig, type SlimnetConfig } from './config.ts';
 import { SlimnetError } from './errors.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
+import { resolveCacheDir } from './cache/location.ts';
+import { checkTargetNames, mergeTarget, selectTargets, type Shard } from './targets.ts';
 
 export const DEFAULT_CONFIG_FILE = 'pipeline.config.ts';
 
@@ -24,10 +26,16 @@ export interface ConfigOverrides {
   dataOffset?: number;
   backend?: string;
   seed?: number;
+  /** --cache-dir */
+  cacheDir?: string;
+  /** --no-cache (yargs: --cache false) */
+  cache?: boolean;
 }
 
 export interface LoadedConfig {
   config: ResolvedConfig;
+  /** The config file's default export as written (before overrides and validation). */
+  raw: Partial<SlimnetConfig>;
   /** The config file used, or undefined when everything came from flags. */
   file?: string;
 }
@@ -50,8 +58,54 @@ export async function loadConfig(
   }
   const baseDir = file ? path.dirname(file) : cwd;
   const merged = applyOverrides(raw, overrides, file);
-  const config = validateConfig(merged, file ? path.relative(cwd, file) || file : 'command line');
-  return { config: resolvePaths(config, baseDir, cwd, overrides), file };
+  const config = validateConfig(merged, sourceName(file, cwd));
+  return { config: resolvePaths(config, baseDir, cwd, overrides), file, raw };
+}
+
+function sourceName(file: string | undefined, cwd: string): string {
+  return file ? path.relative(cwd, file) || file : 'command line';
+}
+
+export interface TargetRun {
+  /** The target's name; undefined for a config without targets. */
+  target?: string;
+  config: ResolvedConfig;
+}
+
+export interface LoadedTargets {
+  file?: string;
+  /** Every target the config defines (empty without targets). */
+  all: string[];
+  /** What this invocation runs, in name order: the targets picked by --target/--shard, or the one untargeted run. */
+  runs: TargetRun[];
+}
+
+/**
+ * The runs of one `compress`: a config without targets is one run (shard 1 of n takes it, the others nothing); with
+ * targets, one run per selected target, each with its shared keys, its overrides, then the flags on top.
+ */
+export async function loadTargets(
+  configPath: string | undefined, overrides: ConfigOverrides, select: { target?: string; shard?: Shard }, cwd = process.cwd(),
+): Promise<LoadedTargets> {
+  const base = await loadConfig(configPath, overrides, cwd);
+  const source = sourceName(base.file, cwd);
+  const raw = base.raw;
+  const all = checkTargetNames(raw.targets, source);
+  const names = selectTargets(all, { ...select, source });
+  if (all.length === 0) {
+    return { file: base.file, all, runs: names.length || !select.shard || select.shard.index === 1 ? [{ config: base.config }] : [] };
+  }
+  const baseDir = base.file ? path.dirname(base.file) : cwd;
+  const runs = names.map((name) => {
+    const targetRaw = (raw.targets as Record<string, unknown>)[name] as { out?: unknown } | undefined;
+    const merged = mergeTarget(raw as Record<string, unknown>, name, targetRaw, source);
+    // A target's folder: <--out>/<target> with the flag, its own `out`, else <the shared out>/<target>.
+    const out = overrides.out !== undefined ? path.join(path.resolve(cwd, overrides.out), name)
+      : typeof targetRaw?.out === 'string' ? path.resolve(baseDir, targetRaw.out) : path.join(base.config.out!, name);
+    const config = validateConfig(applyOverrides(merged as Partial<SlimnetConfig>, { ...overrides, out: undefined }, base.file), `${source}: targets.${name}`);
+    return { target: name, config: { ...resolvePaths(config, baseDir, cwd, { ...overrides, out: undefined }), out, target: name } };
+  });
+  return { file: base.file, all, runs };
 }
 
 function findConfigFile(configPath: string | undefined, cwd: string): string | undefined {
@@ -123,7 +177,7 @@ function resolvePaths(config: ResolvedConfig, baseDir: string, cwd: string, o: C
   const data = config.data.source === 'idx' ? { ...config.data, dir: fromFlagOrConfig(config.data.dir, o.data) } : config.data;
   const name = config.name ?? defaultRunName(model);
   const out = config.out !== undefined ? fromFlagOrConfig(config.out, o.out) : path.resolve(baseDir, 'artifacts', name);
-  const cacheDir = config.cacheDir === false ? false : path.resolve(baseDir, config.cacheDir);
+  const cacheDir = resolveCacheDir({ noCache: o.cache === false, flag: o.cacheDir, config: config.cacheDir }, baseDir, cwd);
   return { ...config, name, model, data, out, cacheDir };
 }
 

@@ -1,4 +1,7 @@
-/** The measurements taken after every stage; report.json's `M`. */
+/**
+ * The measurements taken after every stage; report.json's `M`. All deterministic: two runs from the same inputs give
+ * the same values. Timings (latency, seconds) live in their own report fields.
+ */
 export interface Metrics {
   /**
    * The run's quality metric (pipeline/quality.ts) on the validation split (carved from training data): what the
@@ -17,8 +20,6 @@ export interface Metrics {
   bytes: number;
   /** Multiply-accumulates per sample. */
   macs: number;
-  /** Mean wall time of single-sample inference on the evaluation engine, in milliseconds. */
-  latencyMs: number;
 }
 
 /** A model's quality on one split (evaluate.ts measureQuality): `accuracy` is the metric gates and searches compare. */

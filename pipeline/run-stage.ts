@@ -10,6 +10,7 @@ import type { ResolvedConfig } from './config.ts';
 import type { DataSplits } from './data/types.ts';
 import { isSlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
+import { describeLatency, measureLatency } from './measure/model-latency.ts';
 import { modelBytes } from './io/model-files.ts';
 import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
@@ -35,6 +36,8 @@ export interface StageRunContext {
   quality?: QualitySetting;
   backend: string;
   baseline: Metrics;
+  /** The baseline model: every stage's output is timed interleaved with it. */
+  baselineIr: ModelIR;
   /** The folder the run is being assembled in; the stage's folder goes beneath it. */
   runDir: string;
   log(message: string): void;
@@ -95,7 +98,9 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
     const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
-    entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
+    const latency = await measureLatency(outIr, rc.baselineIr, rc.data.test, config.evaluation.engine, config.evaluation.latency);
+    rc.log(`${name}: latency ${describeLatency(latency)}`);
+    entry = { metrics, latency, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
@@ -109,6 +114,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     seconds: (performance.now() - started) / 1000,
     cached: !!cached,
     metrics: entry.metrics,
+    ...(entry.latency ? { latency: entry.latency } : {}),
+    cacheKey,
     artifacts: artifactsOf(name, entry.output),
     options: run.options,
     budget: budgetReport(budget, rc.quality?.metric ?? 'accuracy'),

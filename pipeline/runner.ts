@@ -22,7 +22,11 @@ import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folde
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
-import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
+import { renderMarkdown, REPORT_SCHEMA_VERSION, type DetailsRenderer, type Report, type StageReport } from './report.ts';
+import { renderHtml } from './report-html/render.ts';
+import { outGuards, tryReplay } from './cache/replay.ts';
+import { runMemoKey, writeRunMemo } from './cache/run-memo.ts';
+import { describeLatency, measureLatency } from './measure/model-latency.ts';
 import { runStage, type StageRun } from './run-stage.ts';
 import { TOOL } from './version.ts';
 
@@ -70,8 +74,10 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const stageRuns = resolveStages(config);
   // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
   const outDir = config.out ?? path.resolve('artifacts', config.name ?? defaultRunName(config.model));
+  const replayed = await tryReplay({ ...config, out: outDir }, { force: opts.force, log });
+  if (replayed) return replayed;
   // Where the run may write is settled before any work: a refused --out costs nothing and touches nothing.
-  const guards = { model: config.model, dataDir: config.data.source === 'idx' ? config.data.dir : undefined };
+  const guards = outGuards(config);
   checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force);
   if (config.cacheDir) prepareCacheFolder(config.cacheDir, { ...guards, out: outDir });
   const folder = await RunFolder.begin(outDir);
@@ -96,6 +102,9 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
+    // Against a second copy of itself: what noise alone does to a ratio on this machine, right now.
+    const baselineLatency = await measureLatency(ir, ir, data.test, config.evaluation.engine, config.evaluation.latency);
+    log(`baseline: latency ${describeLatency(baselineLatency)}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
     let failure: string | undefined;
@@ -108,7 +117,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
         continue;
       }
       log(`${run.stage.name}: running`);
-      const result = await runStage(run, current, { config, data, quality, backend, baseline, runDir, log });
+      const result = await runStage(run, current, { config, data, quality, backend, baseline, baselineIr: ir, runDir, log });
       stageReports.push(result.report);
       log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
       failure ??= result.failure;
@@ -118,6 +127,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     }
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
+      ...(config.name ? { name: config.name } : {}),
+      ...(config.target ? { target: config.target } : {}),
       tool: TOOL,
       model: { path: relativePath(outDir, config.model), format: model.format, sha256: model.sha256, fileBytes: model.fileBytes, ...(model.kerasVersion ? { kerasVersion: model.kerasVersion } : {}) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
@@ -126,14 +137,18 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,
+      baselineLatency,
       stages: stageReports,
       final: current.metrics,
       exports,
       seconds: (performance.now() - started) / 1000,
+      cache: { dir: config.cacheDir ?? false, replayed: false },
     };
     await writeFile(path.join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     const renderers = Object.fromEntries(Object.entries(STAGES).map(([name, d]) => [name, d?.renderDetails?.bind(d)]));
     await writeFile(path.join(runDir, 'report.md'), renderMarkdown(report, renderers));
+    await writeFile(path.join(runDir, 'report.html'), renderHtml(report));
+    if (config.cacheDir && !failure) await memoise({ ...config, out: outDir }, report, renderers, exitCode as 0 | 1);
     await folder.commit(() => checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force));
     return { report, outDir, exitCode, failure };
   } finally {
@@ -179,5 +194,17 @@ function relativePath(from: string, to: string): string {
 
 export function describeMetrics(m: Metrics): string {
   const fidelity = m.fidelity ? ` (relative MSE ${m.fidelity.valRelativeMse.toExponential(2)}, PSNR ${m.fidelity.valPsnr === null ? '∞' : `${m.fidelity.valPsnr.toFixed(1)} dB`})` : '';
-  return `val ${(m.valAccuracy * 100).toFixed(2)}%${fidelity}, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+  return `val ${(m.valAccuracy * 100).toFixed(2)}%${fidelity}, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs`;
+}
+
+/** Records the completed run so an identical next run replays it (pipeline/cache/run-memo.ts). */
+async function memoise(config: ResolvedConfig, report: Report, renderers: Record<string, DetailsRenderer | undefined>, exitCode: 0 | 1): Promise<void> {
+  const key = runMemoKey(config);
+  if (!key || !config.cacheDir) return;
+  const stageKeys = Object.fromEntries(report.stages.filter((s) => s.cacheKey).map((s) => [s.name, s.cacheKey!]));
+  const sections = Object.fromEntries(report.stages.flatMap((s) => {
+    const render = renderers[s.name];
+    return render && s.details && s.status !== 'failed' ? [[s.name, render(s.details)]] : [];
+  }));
+  await writeRunMemo(config.cacheDir, key, { report, sections, stageKeys, exitCode });
 }

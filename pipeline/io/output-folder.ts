@@ -163,7 +163,7 @@ export function prepareCacheFolder(cacheDir: string, guards: ProtectedPaths & { 
   const label = `cacheDir ${shown(cacheDir, guards.cwd)}`;
   const out = realPathOf(guards.out);
   if (isWithin(realPathOf(cacheDir), out)) {
-    throw refuse(label, 'is inside the output folder, which each run replaces', 'put the cache outside --out (default artifacts/.cache)');
+    throw refuse(label, 'is inside the output folder, which each run replaces', 'put the cache outside --out (default node_modules/.cache/slimnet)');
   }
   checkPlacement(label, cacheDir, guards, []);
   const entry = lstatOrUndefined(cacheDir);

@@ -39,13 +39,13 @@ export function layerChanges(ir: ModelIR, analysis: ChannelAnalysis, removed: Re
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number): string[] {
+/** Notes are compared run to run (determinism): no timing here — the stage's time is its report `seconds`. */
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], _seconds?: number): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
       `MACs ${ratio('macs')} fewer, float32 bytes ${ratio('bytes')} fewer`,
     `val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
-    `stage time ${seconds.toFixed(1)} s`,
   ];
   return notes;
 }

@@ -129,7 +129,7 @@ describe('folders slimnet created', () => {
     assert.equal(first.code, 0, first.stderr);
     const marker = JSON.parse(readFileSync(path.join(dir, 'artifacts/run1/.slimnet.json'), 'utf8'));
     assert.equal(marker.createdBy, 'slimnet');
-    assert.deepEqual(marker.entries, ['export', 'report.json', 'report.md']);
+    assert.deepEqual(marker.entries, ['export', 'report.html', 'report.json', 'report.md']);
 
     const second = await runCliInProcess([...baseArgs, '--out', 'artifacts/run1'], dir);
     assert.equal(second.code, 0, second.stderr);
@@ -142,7 +142,7 @@ describe('folders slimnet created', () => {
     const forced = await runCliInProcess([...baseArgs, '--out', 'artifacts/run1', '--force'], dir);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(existsSync(path.join(dir, 'artifacts/run1/my-notes.md')), false);
-    assert.deepEqual(readdirSync(path.join(dir, 'artifacts')).sort(), ['.cache', 'release-1.0', 'run1']);
+    assert.deepEqual(readdirSync(path.join(dir, 'artifacts')).sort(), ['release-1.0', 'run1']);
     assert.equal(readFileSync(path.join(dir, 'artifacts/release-1.0/model.tgz'), 'utf8'), 'release bytes');
   });
 

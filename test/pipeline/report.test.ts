@@ -4,7 +4,7 @@ import type { Metrics } from '../../pipeline/metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report } from '../../pipeline/report.ts';
 import { STAGES } from '../../stages/index.ts';
 
-const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, testAccuracy: valAccuracy - 0.01, loss: 0.1, params, bytes: params * 4, macs: params * 2, latencyMs: 0.05 });
+const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, testAccuracy: valAccuracy - 0.01, loss: 0.1, params, bytes: params * 4, macs: params * 2 });
 
 const report: Report = {
   schemaVersion: REPORT_SCHEMA_VERSION,

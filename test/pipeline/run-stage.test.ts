@@ -32,7 +32,7 @@ before(async () => {
   const ir = tinyModelIR();
   const data: DataSplits = await loadData(config.data, { validationFraction: 0.2, seed: 1, inputShape: [6, 6, 1] });
   const metrics: Metrics = { ...(await evaluateModel(ir, data, config.evaluation)), bytes: 1 };
-  rc = { config, data, backend: 'wasm', baseline: metrics, runDir: path.join(dir, 'run'), log: () => {} };
+  rc = { config, data, backend: 'wasm', baseline: metrics, baselineIr: ir, runDir: path.join(dir, 'run'), log: () => {} };
   input = { ir, metrics };
 });
 

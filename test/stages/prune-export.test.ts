@@ -46,7 +46,7 @@ before(async () => {
 });
 
 function context(): StageContext {
-  const metrics: Metrics = { valAccuracy: 0, testAccuracy: 0, loss: 0, params: 0, bytes: 0, macs: 0, latencyMs: 0 };
+  const metrics: Metrics = { valAccuracy: 0, testAccuracy: 0, loss: 0, params: 0, bytes: 0, macs: 0 };
   return createStageContext({
     data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-export-')), baseline: metrics, budget: { maxDrop: 0.5 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
