@@ -30,7 +30,7 @@ const report: Report = {
   schemaVersion: 2,
   name: 'mnist-cnn',
   tool: { name: 'slimnet', version: '0.1.0' },
-  model: { path: '../../examples/mnist-cnn/model/model.json', sha256: 'ab'.repeat(32) },
+  model: { path: '../../examples/mnist-cnn/model/model.json', format: 'tfjs', sha256: 'ab'.repeat(32), fileBytes: 2778638 },
   data: { source: 'mnist-package', fingerprint: 'cd'.repeat(32), train: 7200, validation: 800, test: 2000 },
   budget: { maxAccuracyDrop: 0.01, minValAccuracy: 0.9725 },
   engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },
