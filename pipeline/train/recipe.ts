@@ -12,13 +12,18 @@ import type { FineTuneOptions } from './types.ts';
 /** Progress is reported about this often (and once at the end). */
 const PROGRESS_EVERY_SECONDS = 2;
 
+const FINAL_LOSS_SAMPLES = 1024;
+
 /** One optimisation step on `batch` at `learningRate`; returns the batch's mean loss. */
 export type TrainStep = (batch: Batch, learningRate: number, samplesSoFar: number) => Promise<number>;
 
 export interface RecipeResult {
   samples: number;
   seconds: number;
-  /** Mean loss since the last progress report (or the last batch's, if a report just happened). */
+  /**
+   * Mean loss over the last FINAL_LOSS_SAMPLES samples trained on: a count, not a time window, so two runs of the
+   * same inputs report the same value (progress reports, which are timed, do not touch it).
+   */
   finalLoss: number;
 }
 
@@ -36,17 +41,21 @@ export async function runRecipe(opts: FineTuneOptions, step: TrainStep, started 
   let samples = 0;
   let lossSum = 0;
   let lossCount = 0;
-  let lastLoss = Number.NaN;
   let lastReport = 0;
+  const tail: Array<[loss: number, size: number]> = [];
+  let tailSize = 0;
   outer: for (let epoch = 0; epoch < maxEpochs; epoch++) {
     for (const full of batches(train, opts.batchSize, permutation(train.count, rng))) {
       const left = maxSamples - samples;
       if (left <= 0 || seconds() >= maxSeconds) break outer;
       const batch = left >= full.size ? full : { ...full, size: left, x: full.x.subarray(0, left * (full.x.length / full.size)), y: full.y.subarray(0, left) };
-      lastLoss = await step(batch, rateAt(samples), samples);
+      const loss = await step(batch, rateAt(samples), samples);
       samples += batch.size;
-      lossSum += lastLoss * batch.size;
+      lossSum += loss * batch.size;
       lossCount += batch.size;
+      tail.push([loss, batch.size]);
+      tailSize += batch.size;
+      while (tail.length > 1 && tailSize - tail[0]![1] >= FINAL_LOSS_SAMPLES) tailSize -= tail.shift()![1];
       if (opts.onProgress && seconds() - lastReport >= PROGRESS_EVERY_SECONDS) {
         lastReport = seconds();
         opts.onProgress({ samples, loss: lossSum / lossCount, seconds: lastReport });
@@ -54,7 +63,8 @@ export async function runRecipe(opts: FineTuneOptions, step: TrainStep, started 
       }
     }
   }
-  return { samples, seconds: seconds(), finalLoss: lossCount ? lossSum / lossCount : lastLoss };
+  const finalLoss = tailSize ? tail.reduce((sum, [loss, size]) => sum + loss * size, 0) / tailSize : Number.NaN;
+  return { samples, seconds: seconds(), finalLoss };
 }
 
 /** Bugs in the caller, not user errors: stage options are validated before they get here. */

@@ -35,7 +35,7 @@ function configText(extra = '', exportOptions = "{ formats: ['tfjs', 'onnx'] }")
   budget: { maxAccuracyDrop: 1 },
   evaluation: { latency: { batchSizes: [1, 4], secondsPerBatch: 0.05, minRounds: 3, maxRounds: 20 } },
   stages: [
-    { name: 'prune', options: { ratio: 0.5, search: false, fineTune: false, calibrationSamples: 32 } },
+    { name: 'prune', options: { ratio: 0.5, search: false, fineTune: { epochs: 1, samples: 600 }, calibrationSamples: 32 } },
     { name: 'export', options: ${exportOptions} },
   ],${extra}
 };
