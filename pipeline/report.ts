@@ -104,7 +104,7 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
     ...report.stages.map((s) => metricsRow(s.name, s.status + (s.cached ? ' (cached)' : ''), s.metrics, s.latency)),
     metricsRow('**final**', '', report.final, [...report.stages].reverse().find((s) => s.status === 'accepted')?.latency ?? report.baselineLatency),
     ``,
-    `Latency: each model interleaved with the baseline in one process (A B A B …), median per batch size; ×N = baseline median ÷ model median (> 1 is faster).` +
+    `Latency: each model interleaved with the baseline in one process (A B A B …), median per batch size; ×N = median over rounds of baseline time ÷ model time (> 1 is faster).` +
       (report.baselineLatency ? ` The baseline against a copy of itself: ${report.baselineLatency.batches.map((b) => `b${b.batchSize} ×${b.speedup.toFixed(3)}`).join(', ')} (noise).` : ''),
     ``,
   ];

@@ -126,7 +126,7 @@ export function renderHtml(report: Report): string {
 <table class="stages"><thead><tr><th>step</th><th>status</th><th>val acc</th><th>test acc</th><th>params</th><th>bytes</th><th>MACs</th><th>latency, median (IQR)</th><th>speed-up vs baseline</th></tr></thead>
 <tbody>${rows.join('')}</tbody></table>
 ${reasons.length ? `<ul>${reasons.join('')}</ul>` : ''}
-<p class="meta">Latency: each model ran interleaved with the baseline in one process (A B A B …) on ${escapeHtml(engine)}; median with interquartile range, and speed-up = baseline median ÷ model median (&gt; 1 is faster), with the IQR of the per-round ratios.${selfRatio ? ` The baseline against a copy of itself gives ${selfRatio}: how far from 1.00 noise alone moves a ratio on this machine.` : ''}</p>
+<p class="meta">Latency: each model ran interleaved with the baseline in one process (A B A B …) on ${escapeHtml(engine)}; median with interquartile range; speed-up = the median over rounds of (baseline time ÷ model time) in the same round (&gt; 1 is faster), with the IQR of those ratios.${selfRatio ? ` The baseline against a copy of itself gives ${selfRatio}: how far from 1.00 noise alone moves a ratio on this machine.` : ''}</p>
 <h2>Accuracy against cost</h2>
 ${legendHtml()}
 <div class="plots">${plots.join('\n')}</div>
