@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SlimnetError } from '../errors.ts';
 import { listModelFiles } from '../io/model-files.ts';
+import { isClass } from '../layers/registry.ts';
 import { readModel } from '../io/read-model.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Report } from '../report.ts';
@@ -103,7 +104,8 @@ function shippedArtifacts(report: Report): Record<string, string> {
 async function preprocessing(report: Report, modelJson: string): Promise<Preprocessing> {
   const ir = await readModel(modelJson);
   const input = ir.layers.find((l) => l.name === ir.inputs[0]);
-  const shape = ((input?.config.batch_input_shape as (number | null)[] | undefined) ?? []).map((d) => d ?? null);
+  // The InputLayer's typed config holds a validated [batch, ...dims] shape (pipeline/layers/input.ts).
+  const shape = input && isClass(input, 'InputLayer') ? input.config.batchInputShape.map((d) => d ?? null) : [];
   const data = report.data as Record<string, unknown>;
   const scale = typeof data.scale === 'number' ? data.scale : undefined;
   const offset = typeof data.offset === 'number' ? data.offset : undefined;
