@@ -6,6 +6,8 @@ import { STAGES } from '../../stages/index.ts';
 
 const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, testAccuracy: valAccuracy - 0.01, loss: 0.1, params, bytes: params * 4, macs: params * 2 });
 
+const stats = (median: number) => ({ median, p25: median * 0.9, p75: median * 1.1, min: median * 0.8, max: median * 1.2, runs: 10 });
+
 const report: Report = {
   schemaVersion: REPORT_SCHEMA_VERSION,
   tool: { name: 'slimnet', version: '0.0.0' },
@@ -19,6 +21,10 @@ const report: Report = {
   stages: [
     {
       name: 'prune', status: 'accepted', seconds: 1, cached: false, metrics: m(0.895, 250), artifacts: { model: 'prune/model/model.json' }, options: {},
+      latency: {
+        engine: 'onnxruntime-node', reference: 'baseline',
+        batches: [{ batchSize: 1, model: stats(0.05), reference: stats(0.1), speedup: 2.01, pairedSpeedup: stats(2.01), medianRatio: 2 }],
+      },
       details: {
         layers: [{ layer: 'conv', className: 'Conv2D', out: [16, 4] }, { layer: 'head', className: 'Dense', in: [64, 16] }],
         recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5, seconds: 1 }],
@@ -35,7 +41,7 @@ const report: Report = {
 test('report.md: the metrics table, reasons, and each stage its own section from its details', () => {
   const renderers = Object.fromEntries(Object.entries(STAGES).map(([n, d]) => [n, d?.renderDetails?.bind(d)]));
   const md = renderMarkdown(report, renderers);
-  assert.match(md, /\| prune \| accepted \| 89\.50% \| 88\.50% \| 250 \| 1,000 \| 500 \| 0\.050 \|/);
+  assert.match(md, /\| prune \| accepted \| 89\.50% \| 88\.50% \| 250 \| 1,000 \| 500 \| b1 0\.050 ms ×2\.01 \|/);
   assert.match(md, /\| export \| rejected \(cached\) \|/);
   assert.match(md, /export\*\* rejected: below the floor/);
   assert.match(md, /## prune[\s\S]*\| conv \| Conv2D \|  \| 16 → 4 \|/);
