@@ -34,6 +34,8 @@ export interface StageReport {
    */
   budget?: { share: number; maxAccuracyDrop: number; minValAccuracy: number; metric: QualityMetricId };
   details?: Record<string, unknown>;
+  /** The stage's run-to-run varying figures (e.g. export: each artifact's latency in its runtime); never in `details`. */
+  timings?: Record<string, unknown>;
   notes?: string[];
 }
 
@@ -88,7 +90,7 @@ function metricsRow(label: string, status: string, m: Metrics | undefined, l?: L
 /** The quality columns' names per metric. */
 const COLUMN: Record<QualityMetricId, string> = { accuracy: 'acc', agreement: 'agreement', 'relative-mse': '1 − rel. MSE' };
 
-export type DetailsRenderer = (details: Record<string, unknown>) => string[];
+export type DetailsRenderer = (details: Record<string, unknown>, timings?: Record<string, unknown>) => string[];
 
 /** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
 export function renderMarkdown(report: Report, renderers: Record<string, DetailsRenderer | undefined> = {}): string {
@@ -114,7 +116,7 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
   }
   for (const s of report.stages) {
     const render = renderers[s.name];
-    if (render && s.details && s.status !== 'failed') lines.push('', `## ${s.name}`, '', ...render(s.details));
+    if (render && s.details && s.status !== 'failed') lines.push('', `## ${s.name}`, '', ...render(s.details, s.timings));
   }
   const exports = Object.entries(report.exports);
   if (exports.length) lines.push('', '## Exports', ...exports.map(([f, p]) => `- ${f}: \`${p}\``));

@@ -91,7 +91,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
       return failed(run, input, { status: 'failed', reason: e.oneLine().replace(/^slimnet: /, ''), exitClass: 2 }, started);
     }
     const stageVerdict: StageVerdict = output.verdict ?? { status: 'accepted' };
-    const outputs = { modelJson: output.modelJson, exports: output.exports, details: output.details, notes: output.notes };
+    const outputs = { modelJson: output.modelJson, exports: output.exports, details: output.details, timings: output.timings, notes: output.notes };
     if (stageVerdict.status === 'failed') return failed(run, input, stageVerdict, started, outputs);
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
@@ -120,6 +120,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     options: run.options,
     budget: budgetReport(budget, rc.quality?.metric ?? 'accuracy'),
     details: entry.output.details,
+    ...(entry.output.timings ? { timings: entry.output.timings } : {}),
     notes: entry.output.notes,
   };
   return {
@@ -188,6 +189,7 @@ function failed(
     options: run.options,
   };
   if (output.details) report.details = output.details;
+  if (output.timings) report.timings = output.timings;
   if (output.notes) report.notes = output.notes;
   return { report, ir: input.ir, metrics: input.metrics, exitClass: verdict.exitClass, failure: `${run.stage.name}: ${verdict.reason}`, exports: {} };
 }

@@ -56,8 +56,13 @@ export interface StageOutput {
   modelJson?: string;
   /** Exported artifacts by format id, paths relative to stageDir. */
   exports?: Record<string, string>;
-  /** Stage-specific, machine-readable account of what it did (per-layer changes, parity numbers, ...). */
+  /** Stage-specific, machine-readable account of what it did (per-layer changes, parity numbers, ...). Deterministic: no timings. */
   details?: Record<string, unknown>;
+  /**
+   * Figures that differ run to run (latencies of the stage's artifacts, ...), kept apart from `details` so that two
+   * identical runs give identical details. In report.json as the stage's `timings`.
+   */
+  timings?: Record<string, unknown>;
   notes?: string[];
   /** Default: accepted. */
   verdict?: StageVerdict;
@@ -76,6 +81,6 @@ export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
   description: string;
   options: Schema;
   create(options: z.output<Schema>): Stage;
-  /** Markdown lines for report.md from the stage's `details` (report.json keeps the data itself). */
-  renderDetails?(details: Record<string, unknown>): string[];
+  /** Markdown lines for report.md from the stage's `details` and `timings` (report.json keeps the data itself). */
+  renderDetails?(details: Record<string, unknown>, timings?: Record<string, unknown>): string[];
 }

@@ -13,7 +13,7 @@ import type { LabelledSet } from '../pipeline/data/types.ts';
 import { predictSet, tfjsPredictor, type Predictor } from '../pipeline/evaluate.ts';
 import { FORMAT_IDS, FORMATS, type CheckResult, type ExportFormat, type ParityExpectation } from '../pipeline/formats/index.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
-import { interleavedLatency, type LatencySpread } from '../pipeline/latency.ts';
+import { comparePredictorLatency, type LatencyStats } from '../pipeline/measure/latency.ts';
 import { checkParity, type ParityReport } from '../pipeline/parity.ts';
 import type { StageContext, StageDefinition, StageOutput } from '../pipeline/stage.ts';
 
@@ -46,11 +46,14 @@ export interface FormatOutcome {
   parity?: ParityReport;
   /** Quantised formats: the artifact's validation quality, which the budget floor gates. */
   validation?: { accuracy: number; floor: number };
-  /** Batch-1 latency of the loaded artifact in its runtime, interleaved with the other formats'. */
-  latencyMs?: LatencySpread;
   check?: CheckResult;
   /** Why the format failed, when it did. */
   problem?: string;
+}
+
+/** The export stage's timings: batch-1 latency of each loaded artifact in its runtime, interleaved across formats. */
+export interface ExportTimings {
+  latencyMs: Record<string, LatencyStats>;
 }
 
 export const exportStage: StageDefinition<typeof options> = {
@@ -62,15 +65,16 @@ export const exportStage: StageDefinition<typeof options> = {
     name: 'export',
     run: (ir, ctx) => runExport(ir, ctx, opts as ExportOptions),
   }),
-  renderDetails(details) {
+  renderDetails(details, timings) {
     const formats = (details as { formats?: Record<string, FormatOutcome> }).formats ?? {};
+    const latency = (timings as ExportTimings | undefined)?.latencyMs ?? {};
     const checkText = (c?: CheckResult) => (!c ? '–' : c.status === 'passed' ? 'passed' : `${c.status}: ${c.message}`);
-    const latencyText = (l?: LatencySpread) => (l ? `${l.median.toFixed(3)} ms (${l.q1.toFixed(3)}–${l.q3.toFixed(3)})` : '–');
+    const latencyText = (l?: LatencyStats) => (l ? `${l.median.toFixed(3)} ms (${l.p25.toFixed(3)}–${l.p75.toFixed(3)})` : '–');
     const row = (id: string, f: FormatOutcome) => {
       const status = `${f.expectation}${f.problem ? ' (FAILED)' : ''}`;
       if (!f.parity) return `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${status} | written, not verified: ${f.unverifiedBecause} | | | | ${checkText(f.check)} |`;
       return `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${status} | ${(f.parity.top1Agreement * 100).toFixed(2)}% | ${f.parity.maxAbsDiff.toExponential(2)} | ` +
-        `${((f.parity.accuracy ?? 0) * 100).toFixed(2)}% | ${latencyText(f.latencyMs)} | ${checkText(f.check)} |`;
+        `${((f.parity.accuracy ?? 0) * 100).toFixed(2)}% | ${latencyText(latency[id])} | ${checkText(f.check)} |`;
     };
     return [
       'Each artifact loaded back from disk in its own runtime and run on the test split, against the model it was written from',
@@ -92,6 +96,7 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
   const problems: string[] = [];
   const notes: string[] = [];
   const loaded: Array<{ id: string; predictor: Predictor }> = [];
+  const latencyMs: Record<string, LatencyStats> = {};
   try {
     for (const id of opts.formats) {
       const format = formats[id]!;
@@ -111,14 +116,15 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
       if (outcome.problem) problems.push(`${id} export (${format.artifact}): ${outcome.problem}`);
       else if (!outcome.verified) notes.push(`${id}: written, not verified (${outcome.unverifiedBecause})`);
     }
-    const latencies = await interleavedLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
-    latencies.forEach((latency, i) => (outcomes[loaded[i]!.id]!.latencyMs = latency));
+    const latencies = await comparePredictorLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
+    latencies.forEach((latency, i) => (latencyMs[loaded[i]!.id] = latency));
   } finally {
     for (const l of loaded) l.predictor.dispose();
   }
   const parity = Object.fromEntries(Object.entries(outcomes).flatMap(([id, o]) => (o.parity ? [[id, o.parity]] : [])));
   // The TF.js export, when written, is the stage's model: its size is what `bytes` reports.
   const output: StageOutput = { ir, modelJson: exports.tfjs, exports, details: { formats: outcomes, parity } };
+  if (Object.keys(latencyMs).length > 0) output.timings = { latencyMs } satisfies ExportTimings;
   if (notes.length > 0) output.notes = notes;
   if (problems.length > 0) output.verdict = { status: 'failed', exitClass: 1, reason: problems.join('; ') };
   return output;

@@ -69,9 +69,10 @@ function hashes(dir: string): Record<string, string> {
   return out;
 }
 
-/** report.json without its timings (seconds, latency) and where it ran (cache folder). */
+/** report.json without its timings (seconds, latency, a stage's timings) and where it ran (cache folder). */
 function withoutTimings(report: Report): unknown {
-  return JSON.parse(JSON.stringify(report, (key, value) => (['seconds', 'latency', 'baselineLatency', 'cache'].includes(key) ? undefined : value)));
+  const timed = ['seconds', 'latency', 'baselineLatency', 'timings', 'cache'];
+  return JSON.parse(JSON.stringify(report, (key, value) => (timed.includes(key) ? undefined : value)));
 }
 
 const TIMED = new Set(['report.json', 'report.md', 'report.html']);
@@ -96,6 +97,7 @@ test('two clean runs (own cache, own output) give byte-identical artifacts and i
     for (const x of l.batches) assert.ok(x.model.p25 <= x.model.median && x.model.median <= x.model.p75 && x.speedup > 0);
   }
   assert.equal(a.report.baselineLatency!.reference, 'itself');
+  assert.ok((a.report.stages[1]!.timings as { latencyMs: Record<string, unknown> }).latencyMs.onnx, 'export times each artifact, in timings');
 });
 
 test('cache: an unchanged re-run is replayed; one stage\'s new options re-run it and what follows only; --no-cache', () => {
