@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
+import { createDisplay, type DisplayStream } from './progress/display.ts';
 import type { ConfigOverrides } from './load-config.ts';
 import type { Report } from './report.ts';
 import { runSummary, targetsSummary } from './summary.ts';
@@ -28,16 +29,16 @@ interface CompressArgs extends ConfigOverrides {
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Progress as elapsed-time lines (a terminal) or `[  12.3s]` lines (piped). */
-  tty: boolean;
+  /** Where progress is drawn: process.stderr (a live display when it is a terminal), or a capture (`[  12.3s]` lines). */
+  progress: DisplayStream;
+  /** NO_COLOR, CI, TERM; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const PROCESS_IO: CliIO = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
-  get tty() {
-    return !!process.stderr.isTTY;
-  },
+  progress: process.stderr,
 };
 
 export interface MainOptions {
@@ -204,11 +205,13 @@ interface TargetOutcome {
 }
 
 async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promise<number> {
-  const progress = progressPrinter(io);
+  const display = createDisplay(io.progress, { env: io.env });
+  const single = display.lane();
+  const progress = single.line;
   if (opts.handleSignals) {
     // Exiting (rather than dying on the signal) runs the clean-up of the run's scratch folder.
-    process.once('SIGINT', () => interrupted('SIGINT', 130));
-    process.once('SIGTERM', () => interrupted('SIGTERM', 143));
+    process.once('SIGINT', () => interrupted(display, 'SIGINT', 130));
+    process.once('SIGTERM', () => interrupted(display, 'SIGTERM', 143));
   }
   // Libraries (tfjs among them) print to console.log; with --json, stdout carries only the report.
   const consoleLog = console.log;
@@ -226,19 +229,23 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
     const { default: PQueue } = await import('p-queue');
     const queue = new PQueue({ concurrency: Math.max(1, Math.floor(args.concurrency)) });
     const outcomes = await Promise.all(runs.map((run) => queue.add(async (): Promise<TargetOutcome> => {
-      const log = run.target && runs.length > 1 ? (m: string) => progress(`[${run.target}] ${m}`) : progress;
+      const lane = run.target && runs.length > 1 ? display.lane(run.target) : single;
       try {
         // A run whose inputs are unchanged is replayed without loading tfjs, onnxruntime or any stage.
         const { tryReplay } = await import('./cache/replay.ts');
-        const result = (await tryReplay(run.config, { force: args.force, log })) ?? await (await import('./runner.ts')).runPipeline(run.config, { log, force: args.force });
+        const result = (await tryReplay(run.config, { force: args.force, log: lane.line })) ??
+          await (await import('./runner.ts')).runPipeline(run.config, { progress: lane, force: args.force });
         if ('failure' in result && result.failure) io.stderr(`slimnet: ${run.target ? `[${run.target}] ` : ''}${result.failure}\n`);
         return { target: run.target ?? '', report: result.report, outDir: result.outDir, exitCode: result.exitCode };
       } catch (e) {
         if (!isSlimnetError(e) || runs.length === 1) throw e;
         io.stderr(`[${run.target}] ${e.oneLine()}\n`);
         return { target: run.target!, exitCode: EXIT.badInput, error: e.oneLine() };
+      } finally {
+        if (lane !== single) lane.end();
       }
     })));
+    display.close();
     if (args.json) {
       const json = runs.length === 1 && !runs[0]!.target ? outcomes[0]!.report : { targets: Object.fromEntries(outcomes.map((o) => [o.target, o.report ?? null])) };
       io.stdout(JSON.stringify(json, null, 2) + '\n');
@@ -261,6 +268,7 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
     if (e instanceof Error && e.stack) io.stderr(`${args.verbose ? e.stack : 'run again with --verbose for the stack trace'}\n`);
     return EXIT.internal;
   } finally {
+    display.close();
     console.log = consoleLog;
   }
 }
@@ -275,20 +283,12 @@ function summarize(report: Report): string {
     `MACs ${n(b.macs)} → ${n(f.macs)}, val ${pct(b.valAccuracy)} → ${pct(f.valAccuracy)}, test ${pct(b.testAccuracy)} → ${pct(f.testAccuracy)}`;
 }
 
-function interrupted(signal: string, code: number): never {
+function interrupted(display: { close(): void }, signal: string, code: number): never {
+  display.close();
   process.stderr.write(`slimnet: interrupted (${signal}); nothing was written to the output folder\n`);
   process.exit(code);
 }
 
-/** Progress goes to stderr: timestamps as plain lines when piped, elapsed time when on a terminal. */
-function progressPrinter(io: CliIO): (message: string) => void {
-  const start = performance.now();
-  const tty = io.tty;
-  return (message) => {
-    const seconds = ((performance.now() - start) / 1000).toFixed(1).padStart(6);
-    io.stderr(tty ? `\x1b[2m${seconds}s\x1b[0m ${message}\n` : `[${seconds}s] ${message}\n`);
-  };
-}
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { handleSignals: true });

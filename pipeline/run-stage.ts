@@ -40,7 +40,10 @@ export interface StageRunContext {
   baselineIr: ModelIR;
   /** The folder the run is being assembled in; the stage's folder goes beneath it. */
   runDir: string;
+  /** Lines worth keeping (a cache hit, the stage's latency). */
   log(message: string): void;
+  /** The stage's own messages (a terminal shows the latest in place); default: log. */
+  activity?(message: string): void;
 }
 
 export interface StageResult {
@@ -171,7 +174,7 @@ function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, r
     budget,
     ...(rc.quality ? { quality: rc.quality } : {}),
     evaluation: rc.config.evaluation,
-    log: (message) => rc.log(`${run.stage.name}: ${message}`),
+    log: (message) => (rc.activity ?? rc.log)(`${run.stage.name}: ${message}`),
   });
 }
 

@@ -28,6 +28,7 @@ import { outGuards, tryReplay } from './cache/replay.ts';
 import { runMemoKey, writeRunMemo } from './cache/run-memo.ts';
 import { describeLatency, measureLatency } from './measure/model-latency.ts';
 import { runStage, type StageRun } from './run-stage.ts';
+import { lineSink, withProgress, type ProgressSink } from './progress/events.ts';
 import { TOOL } from './version.ts';
 
 export interface PipelineResult {
@@ -40,8 +41,10 @@ export interface PipelineResult {
 }
 
 export interface RunOptions {
-  /** Progress lines (stage start/end, stage logs). */
+  /** Progress lines (stage start/end, stage logs); ignored when `progress` is given. */
   log?: (message: string) => void;
+  /** Structured progress (the CLI's live display): lines, stage starts, stage activity, steps with counts. */
+  progress?: ProgressSink;
   /** Replace --out even when it holds files slimnet did not write (only ever a folder slimnet created). */
   force?: boolean;
 }
@@ -69,7 +72,8 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
 }
 
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {
-  const log = opts.log ?? (() => {});
+  const progress = opts.progress ?? lineSink(opts.log);
+  const log = progress.line;
   const started = performance.now();
   const stageRuns = resolveStages(config);
   // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
@@ -83,6 +87,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const folder = await RunFolder.begin(outDir);
   const runDir = folder.dir;
   try {
+    progress.activity('loading the engine, the model and the data');
     const backend = await initEngine(config.backend);
     const model = await loadModel(config.model);
     const ir = model.ir;
@@ -111,13 +116,15 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     let exitCode: 0 | 1 | 2 = 0;
     // Exports of accepted stages by format id; a later stage's export of a format replaces an earlier one's.
     const exports: Record<string, string> = {};
-    for (const run of stageRuns) {
+    for (const [index, run] of stageRuns.entries()) {
       if (failure) {
         stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
         continue;
       }
-      log(`${run.stage.name}: running`);
-      const result = await runStage(run, current, { config, data, quality, backend, baseline, baselineIr: ir, runDir, log });
+      progress.stage(run.stage.name, index + 1, stageRuns.length);
+      progress.activity(`${run.stage.name}: running`);
+      const rc = { config, data, quality, backend, baseline, baselineIr: ir, runDir, log, activity: progress.activity };
+      const result = await withProgress(progress, () => runStage(run, current, rc));
       stageReports.push(result.report);
       log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
       failure ??= result.failure;

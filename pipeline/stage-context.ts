@@ -6,6 +6,7 @@ import type { DataSplits } from './data/types.ts';
 import { createPredictor, measureQuality, type EvaluationEngine } from './evaluate.ts';
 import type { QualitySetting } from './quality.ts';
 import type { Metrics } from './metrics.ts';
+import { reportStep } from './progress/events.ts';
 import type { StageContext } from './stage.ts';
 
 export interface StageContextParts {
@@ -25,6 +26,7 @@ export interface StageContextParts {
 
 export function createStageContext(parts: StageContextParts): StageContext {
   const { data, evaluation } = parts;
+  let candidates = 0;
   return {
     data,
     seed: parts.seed,
@@ -44,6 +46,7 @@ export function createStageContext(parts: StageContextParts): StageContext {
         return await measureQuality(predictor, data.validation, evaluation.batchSize);
       } finally {
         predictor.dispose();
+        reportStep({ label: 'candidates', done: ++candidates, unit: 'evaluated' });
       }
     },
     measure: (predictor, split) => measureQuality(predictor, data[split], evaluation.batchSize),

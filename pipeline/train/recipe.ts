@@ -7,6 +7,7 @@
 import type { Batch } from '../data/splits.ts';
 import { batches } from '../data/splits.ts';
 import { createRng, permutation } from '../random.ts';
+import { reportStep } from '../progress/events.ts';
 import type { FineTuneOptions } from './types.ts';
 
 /** Progress is reported about this often (and once at the end). */
@@ -51,6 +52,7 @@ export async function runRecipe(opts: FineTuneOptions, step: TrainStep, started 
       const batch = left >= full.size ? full : { ...full, size: left, x: full.x.subarray(0, left * (full.x.length / full.size)), y: full.y.subarray(0, left) };
       const loss = await step(batch, rateAt(samples), samples);
       samples += batch.size;
+      reportStep({ label: 'fine-tune', done: samples, ...(Number.isFinite(planned) ? { total: planned } : {}), unit: 'samples' });
       lossSum += loss * batch.size;
       lossCount += batch.size;
       tail.push([loss, batch.size]);

@@ -81,6 +81,9 @@ test('two clean runs (own cache, own output) give byte-identical artifacts and i
   const runs = ['a', 'b'].map((n) => {
     const r = slimnet(['compress', '--config', configFile, '--out', `out-${n}`, '--cache-dir', `cache-${n}`, '--json']);
     assert.equal(r.code, 0, r.stderr);
+    // Piped: one plain line per event, no live display or colour.
+    assert.doesNotMatch(r.stderr, /\x1b/);
+    assert.match(r.stderr, /^\[ +[\d.]+s\] prune: running$/m);
     return { report: JSON.parse(r.stdout) as Report, files: hashes(path.join(work, `out-${n}`)) };
   });
   const [a, b] = runs as [typeof runs[0], typeof runs[0]];
