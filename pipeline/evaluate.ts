@@ -117,6 +117,11 @@ export async function createPredictor(ir: ModelIR, engine: EvaluationEngine): Pr
 export interface EvaluateOptions {
   batchSize: number;
   engine: EvaluationEngine;
+  /**
+   * @deprecated Ignored since report schema 2: evaluateModel no longer times anything (latency is timed interleaved
+   * against the baseline, pipeline/measure/model-latency.ts). Accepted so callers written for schema 1 still compile.
+   */
+  latencySamples?: number;
 }
 
 /**
