@@ -87,7 +87,7 @@ async function pruneAndExport(t: TestContext, name: string, cell: tf.layers.Laye
   const out = path.join(work, `${name}-out`);
   const config = path.join(work, `${name}.config.ts`);
   writeFileSync(config, `export default ${JSON.stringify({
-    model, data: { source: 'idx', dir: dataDir }, budget: { maxAccuracyDrop: BUDGET }, seed: 7, evaluation: { latencySamples: 5 },
+    model, data: { source: 'idx', dir: dataDir }, budget: { maxAccuracyDrop: BUDGET }, seed: 7, evaluation: { latency: { batchSizes: [1], secondsPerBatch: 0.05, minRounds: 3, maxRounds: 20 } },
     stages: [{ name: 'prune', options: { target: { params: 0.6 }, fineTune: { epochs: 4, learningRate: 0.002 } }, onBudgetMiss: 'fail' }, { name: 'export', options: { latencyRuns: 5 }, onBudgetMiss: 'fail' }],
   })};\n`);
   const r = await runCliInProcess(['compress', '--config', config, '--stages', 'prune,export', '--out', out, '--json'], work);
