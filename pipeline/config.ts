@@ -158,6 +158,11 @@ export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'stages' | 'dat
   target?: string;
 };
 
+/** Keys a former version accepted, and what replaced them (the hint of their unknown-key error). */
+const RENAMED_KEYS: Record<string, string> = {
+  latencySamples: 'latency is timed interleaved with the baseline since report schema 2: use evaluation.latency { batchSizes, secondsPerBatch, minRounds, maxRounds }',
+};
+
 /** Validates a config object; `source` names where it came from (the file) for error messages. */
 export function validateConfig(raw: unknown, source: string): ResolvedConfig {
   const result = configSchema.safeParse(raw);
@@ -169,7 +174,8 @@ export function validateConfig(raw: unknown, source: string): ResolvedConfig {
         ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
         : issue.message;
     const where = issue.code === 'unrecognized_keys' && issue.path.length === 0 ? source : `${source}: ${key || '(root)'}`;
-    throw new SlimnetError('CONFIG_INVALID', where, message, 'fix the value; the README lists every config key');
+    const renamed = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => RENAMED_KEYS[k]).find(Boolean) : undefined;
+    throw new SlimnetError('CONFIG_INVALID', where, message, renamed ?? 'fix the value; the README lists every config key');
   }
   const parsed = result.data;
   const stages = parsed.stages.map((s) =>

@@ -31,6 +31,11 @@ test('an unknown top-level key is named', () => {
   assert.match(e.oneLine(), /cfg\.ts.*unknown key "budjet"/);
 });
 
+test('a key a former version accepted names its replacement', () => {
+  const e = errorOf(() => validateConfig({ ...base, evaluation: { latencySamples: 50 } }, 'cfg.ts'));
+  assert.match(e.oneLine(), /cfg\.ts: evaluation: unknown key "latencySamples".*use evaluation\.latency \{ batchSizes/);
+});
+
 test('a wrong type names the nested key', () => {
   const e = errorOf(() => validateConfig({ ...base, budget: { maxAccuracyDrop: 'a lot' } }, 'cfg.ts'));
   assert.equal(e.where, 'cfg.ts: budget.maxAccuracyDrop');
