@@ -12,7 +12,8 @@ import {
   BuiltinOperator, TensorType, type FusedActivation, type ModelSpec, type OperatorOptions, type OperatorSpec,
   type QuantizationSpec, type TensorSpec,
 } from './model-spec.ts';
-import { activationQuant, sameQuant, type ActivationQuant, type ActivationRanges } from './quantization.ts';
+import type { ActivationCalibration } from '../../ir.ts';
+import { activationQuant, sameQuant, type ActivationQuant } from './quantization.ts';
 
 export type Numerics = 'float32' | 'int8';
 
@@ -61,7 +62,7 @@ export class TfliteGraph {
   constructor(
     readonly numerics: Numerics,
     /** Required in int8 numerics. */
-    private readonly ranges: ActivationRanges = {},
+    private readonly ranges: ActivationCalibration['ranges'] = {},
   ) {}
 
   get int8(): boolean {
@@ -73,7 +74,7 @@ export class TfliteGraph {
     const range = Object.hasOwn(this.ranges, key) ? this.ranges[key] : undefined;
     if (!range) {
       throw new SlimnetError('STAGE_FAILED', `tensor "${key}"`, 'int8 TFLite export has no calibrated range for this tensor',
-        'calibrate the model (the quantize stage) on the model being exported; ranges are keyed by layer name and <layer>/preactivation');
+        'calibrate the model being exported (pipeline/activation-calibration.ts); ranges are keyed by the tensors of its calibrationView');
     }
     return activationQuant({ min: range.min * rangeScale, max: range.max * rangeScale });
   }

@@ -6,8 +6,7 @@
 import { withActivation } from '../../formats/tflite/activations.ts';
 import { biasOrZeros, tfliteUnsupported, type TfliteConversion } from '../../formats/tflite/converter.ts';
 import { conv2d, depthwiseConv2d, type WindowGeometry } from '../../formats/tflite/ops.ts';
-import { separableDepthwiseKey } from '../../formats/tflite/quantization.ts';
-import type { LayerIR } from '../../ir.ts';
+import { separableDepthwiseKey, type LayerIR } from '../../ir.ts';
 import { requireWeight, transposeValues } from '../../onnx/converter.ts';
 import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './config.ts';
 
