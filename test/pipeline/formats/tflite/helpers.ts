@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { calibrateActivations } from '../../../../pipeline/activation-calibration.ts';
 import type { LabelledSet } from '../../../../pipeline/data/types.ts';
 import { exportTflite } from '../../../../pipeline/formats/tflite/export.ts';
 import { tflitePredictor } from '../../../../pipeline/formats/tflite/runtime.ts';
@@ -33,13 +34,17 @@ export interface TfliteComparison {
 }
 
 /**
- * Exports `model` as float32 TFLite, writes it under `dir`, loads the file back in the TFLite runtime and compares
- * its outputs with tfjs's on `batch` seeded random samples.
+ * Exports `model` (float32, or int8 calibrated by min/max on 200 other seeded inputs), writes it under `dir`, loads
+ * the file back in the TFLite runtime and compares its outputs with tfjs's on `batch` seeded random samples.
  */
-export async function exportAndCompare(model: tf.LayersModel, dir: string, opts: { batch?: number } = {}): Promise<TfliteComparison> {
+export async function exportAndCompare(
+  model: tf.LayersModel, dir: string, opts: { numerics?: 'float32' | 'int8'; batch?: number } = {},
+): Promise<TfliteComparison> {
   const ir = await irFromTfjsModel(model);
-  const path = join(dir, `${model.name}.tflite`);
-  writeFileSync(path, exportTflite(ir));
+  const numerics = opts.numerics ?? 'float32';
+  const ranges = numerics === 'int8' ? (await calibrateActivations(ir, inputSet(model, 200, 11))).ranges : undefined;
+  const path = join(dir, `${model.name}-${numerics}.tflite`);
+  writeFileSync(path, exportTflite(ir, { numerics, ranges }));
   const bytes = new Uint8Array(readFileSync(path));
   const batch = opts.batch ?? 20;
   const inputs = inputSet(model, batch, 7);
