@@ -102,6 +102,17 @@ export class TfliteGraph {
     return this.tensors.push({ name: this.uniqueName(name), type, shape: [...shape], data, ...(quantization ? { quantization } : {}) }) - 1;
   }
 
+  /**
+   * A float32 tensor computed once from a stored constant (INT8 or FLOAT16 codes) by DEQUANTIZE: weights that ship
+   * quantised in a float model. `version` is DEQUANTIZE's for that input (op_version.cc).
+   */
+  dequantized(name: string, type: TensorType, shape: number[], codes: Uint8Array, quantization: QuantizationSpec | undefined, version: number): number {
+    const stored = this.constant(`${name}/${type === TensorType.FLOAT16 ? 'float16' : 'quantized'}`, type, shape, codes, quantization);
+    const index = this.tensors.push({ name: this.uniqueName(name), type: TensorType.FLOAT32, shape: [...shape] }) - 1;
+    this.op(BuiltinOperator.DEQUANTIZE, { float32: version, int8: version }, [stored], [{ index, shape: [...shape] }], { kind: 'dequantize' });
+    return index;
+  }
+
   floatConstant(name: string, shape: number[], values: Float32Array): number {
     return this.constant(name, TensorType.FLOAT32, shape, float32Bytes(values));
   }
