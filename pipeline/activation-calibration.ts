@@ -6,7 +6,8 @@
  *
  * - `calibrationView(ir)`: which tensors have ranges. Every layer output, plus `<layer>/preactivation` — the linear
  *   part of a layer whose own `activation` option the writer cannot fuse (sigmoid, softmax, …) — and
- *   `<layer>/depthwise`, the first half of a SeparableConv2D: the tensors a quantised export materialises.
+ *   `<layer>/depthwise`, the first half of a SeparableConv2D, and the running results of merges of more than two
+ *   inputs (`<layer>/partial<i>`, an Average's `<layer>/sum`): the tensors a quantised export materialises.
  * - `calibrateActivations(ir, samples, options)`: runs that view on the samples (batch by batch, on the fastest
  *   engine) and returns an ActivationCalibration stamped with the model's digest. Methods are a registry
  *   (CALIBRATION_METHODS: an observer that sees every batch of every tensor, then reports its range); `minmax` is
@@ -22,7 +23,9 @@ import { openActivationReader, type ActivationEngine } from './calibrate.ts';
 import { batches, subset } from './data/splits.ts';
 import type { LabelledSet } from './data/types.ts';
 import { inferShapes } from './graph/shapes.ts';
-import { preactivationKey, separableDepthwiseKey, type ActivationCalibration, type ActivationRange, type LayerIR, type ModelIR } from './ir.ts';
+import {
+  averageSumKey, mergePartialKey, preactivationKey, separableDepthwiseKey, type ActivationCalibration, type ActivationRange, type LayerIR, type ModelIR,
+} from './ir.ts';
 import type { SeparableConv2DConfig } from './layers/convolution/config.ts';
 import { classOf, isClass, layerFromKeras } from './layers/registry.ts';
 import type { KerasConfig } from './layers/types.ts';
@@ -73,9 +76,28 @@ function splitActivation(layer: LayerIR): LayerIR[] {
   return [linear, activation];
 }
 
+const CHAINED_MERGES = new Set(['Add', 'Multiply', 'Maximum', 'Minimum', 'Average']);
+
+/**
+ * An element-wise merge of n inputs, preceded by side layers computing what a writer's chain of binary ops holds
+ * on the way: `<layer>/partial<i>` (the merge of its first i + 1 inputs; sums for an Average) and, for an Average,
+ * `<layer>/sum`. Nothing reads them: they are only observed.
+ */
+function withMergePartials(layer: LayerIR): LayerIR[] {
+  if (!CHAINED_MERGES.has(layer.className)) return [layer];
+  const average = layer.className === 'Average';
+  const side = (name: string, inputs: string[]) =>
+    layerFromKeras({ name, className: average ? 'Add' : layer.className, keras: { name, trainable: true, dtype: 'float32' }, inputs });
+  const partials = layer.inputs.slice(2).map((_, k) => side(mergePartialKey(layer.name, k + 1), layer.inputs.slice(0, k + 2)));
+  return [...partials, ...(average ? [side(averageSumKey(layer.name), [...layer.inputs])] : []), layer];
+}
+
 /** The IR whose layer outputs are every tensor a quantised export may need a range for (see the file comment). */
 export function calibrationView(ir: ModelIR): ModelIR {
-  const layers = ir.layers.flatMap((layer) => (isClass(layer, 'SeparableConv2D') ? splitSeparable(layer) : [layer]).flatMap(splitActivation));
+  const layers = ir.layers
+    .flatMap((layer) => (isClass(layer, 'SeparableConv2D') ? splitSeparable(layer) : [layer]))
+    .flatMap(splitActivation)
+    .flatMap(withMergePartials);
   return { ...ir, layers, inputs: [...ir.inputs], outputs: [...ir.outputs] };
 }
 

@@ -113,8 +113,10 @@ export interface ActivationCalibration {
   /**
    * Keyed by tensor: a layer's name for its output (input layers included); `<layer>/preactivation` for the linear
    * part of a layer whose `activation` option a writer cannot fuse (sigmoid, softmax, …: the layer's name is then the
-   * activated output); `<layer>/depthwise` for the depthwise half of a SeparableConv2D. A layer a BatchNormalization
-   * is folded into is written with the BN's range (its output is the BN's).
+   * activated output); `<layer>/depthwise` for the depthwise half of a SeparableConv2D; `<layer>/partial<i>` for the
+   * running result of an element-wise merge of more than two inputs after its first i + 1 inputs (a writer chains
+   * binary ops), and `<layer>/sum` for an Average's sum before × 1/n. A layer a BatchNormalization is folded into
+   * is written with the BN's range (its output is the BN's).
    */
   ranges: Readonly<Record<string, ActivationRange>>;
 }
@@ -122,6 +124,16 @@ export interface ActivationCalibration {
 /** ActivationCalibration's key for a layer's linear part before an activation a writer cannot fuse. */
 export function preactivationKey(layerName: string): string {
   return `${layerName}/preactivation`;
+}
+
+/** ActivationCalibration's key for an element-wise merge's running result after its first `i` + 1 inputs. */
+export function mergePartialKey(layerName: string, i: number): string {
+  return `${layerName}/partial${i}`;
+}
+
+/** ActivationCalibration's key for an Average's sum of all its inputs (before × 1/n). */
+export function averageSumKey(layerName: string): string {
+  return `${layerName}/sum`;
 }
 
 /** ActivationCalibration's key (and the TFLite tensor name) of the depthwise half of a SeparableConv2D. */

@@ -19,7 +19,7 @@ import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import { cloneIR, type ModelIR } from '../../pipeline/ir.ts';
 import { depthwiseNet, sequentialCnn } from '../fixtures/models.ts';
 import { inputSet } from './formats/tflite/helpers.ts';
-import { activationStack } from './formats/tflite/models.ts';
+import { activationStack, mergeStack } from './formats/tflite/models.ts';
 
 before(() => initEngine('cpu'));
 
@@ -33,7 +33,7 @@ async function outputsOf(ir: ModelIR, names: string[], x: ReturnType<typeof inpu
 }
 
 test('the view splits activated layers and separable convs into the tensors int8 quantises, computing the same values', async () => {
-  for (const model of [depthwiseNet(), activationStack()]) {
+  for (const model of [depthwiseNet(), activationStack(), mergeStack()]) {
     const ir = await irFromTfjsModel(model);
     const view = calibrationView(ir);
     const names = new Set(view.layers.map((l) => l.name));
@@ -54,6 +54,14 @@ test('the view splits activated layers and separable convs into the tensors int8
   assert.deepEqual(stack.layers.filter((l) => l.name.startsWith('fc_sigmoid')).map((l) => [l.name, l.className]),
     [['fc_sigmoid/preactivation', 'Dense'], ['fc_sigmoid', 'Activation']]);
   assert.ok(!stack.layers.some((l) => l.name === 'fc_linear/preactivation'), 'nothing to split for a linear layer');
+  // A chain of binary ops holds running results: each observed on its own (x0 + x1 may span more than the sum).
+  const merges = calibrationView(await irFromTfjsModel(mergeStack()));
+  const side = (name: string) => merges.layers.find((l) => l.name === name);
+  assert.deepEqual([side('add3/partial1')?.className, side('add3/partial1')?.inputs], ['Add', ['avg', 'a']]);
+  assert.deepEqual([side('avg/partial1')?.className, side('avg/partial1')?.inputs], ['Add', ['max', 'a']]);
+  assert.deepEqual([side('avg/sum')?.className, side('avg/sum')?.inputs], ['Add', ['max', 'a', 'b']]);
+  assert.equal(side('mul/partial1'), undefined, 'two inputs: one op, no running result');
+  assert.deepEqual(merges.outputs, ['probs'], 'observed, never read');
 });
 
 test('min/max ranges cover every tensor of the view, input included, stamped with method, samples and model', async () => {

@@ -28,8 +28,6 @@ export interface TensorRef {
 export interface OutputSpec {
   name: string;
   rangeKey?: string;
-  /** The tensor holds the range key's values times this (e.g. a sum that a later op divides): its range scales too. */
-  rangeScale?: number;
 }
 
 /**
@@ -70,20 +68,20 @@ export class TfliteGraph {
   }
 
   /** The int8 parameters of the tensor whose calibrated range is `key`; a missing range is a calibration gap. */
-  calibrated(key: string, rangeScale = 1): ActivationQuant {
+  calibrated(key: string): ActivationQuant {
     const range = Object.hasOwn(this.ranges, key) ? this.ranges[key] : undefined;
     if (!range) {
       throw new SlimnetError('STAGE_FAILED', `tensor "${key}"`, 'int8 TFLite export has no calibrated range for this tensor',
         'calibrate the model being exported (pipeline/activation-calibration.ts); ranges are keyed by the tensors of its calibrationView');
     }
-    return activationQuant({ min: range.min * rangeScale, max: range.max * rangeScale });
+    return activationQuant(range);
   }
 
   /** A new activation tensor of `shape` (batch included). In int8, `quant` decides its parameters. */
   activation(out: OutputSpec, shape: number[], quant: OutputQuant = 'calibrated', input?: TensorRef): TensorRef {
     let q: ActivationQuant | undefined;
     if (this.int8) {
-      if (quant === 'calibrated') q = this.calibrated(out.rangeKey ?? out.name, out.rangeScale);
+      if (quant === 'calibrated') q = this.calibrated(out.rangeKey ?? out.name);
       else if (quant === 'input') q = input?.quant ?? fail(`op producing "${out.name}" keeps its input's quantisation, but has no int8 input`);
       else q = quant;
     }
