@@ -2,17 +2,14 @@
  * Activation calibration, the one module quantised exports get their ranges from: calibrationView exposes every
  * tensor a writer quantises as a layer output — `<layer>/preactivation` before an activation TFLite cannot fuse,
  * `<layer>/depthwise` inside a SeparableConv2D — while computing exactly what the model computes;
- * calibrateActivations records each one's range, stamped with the model it describes, and the stage cache keeps it.
+ * calibrateActivations records each one's range, stamped with the model it describes (the stage cache keeping it:
+ * cache-storage.test.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { before, test } from 'node:test';
 import {
   calibrateActivations, calibrationDigest, calibrationOptions, calibrationSamples, calibrationView, currentCalibration,
 } from '../../pipeline/activation-calibration.ts';
-import { readCache, stageCacheKey, writeCache } from '../../pipeline/cache.ts';
 import { openActivationReader } from '../../pipeline/calibrate.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -105,19 +102,4 @@ test('calibration samples: a seeded draw from the training split, capped at its 
   assert.equal(calibrationSamples(train, 500, 1).count, 50);
   assert.deepEqual(calibrationOptions.parse({}), { method: 'minmax', samples: 1024 });
   assert.throws(() => calibrationOptions.parse({ method: 'median' }));
-});
-
-test('the stage cache keeps the calibration, and a different calibration is a different key', async () => {
-  const ir = await irFromTfjsModel(sequentialCnn());
-  const calibrated: ModelIR = { ...ir, calibration: await calibrateActivations(ir, inputSet(sequentialCnn(), 8, 2)) };
-  const root = mkdtempSync(path.join(os.tmpdir(), 'slimnet-cache-calibration-'));
-  const stageDir = path.join(root, 'stage');
-  mkdirSync(stageDir);
-  const entry = { metrics: { valAccuracy: 1, testAccuracy: 1, loss: 0, params: 0, bytes: 0, macs: 0, latencyMs: 0 }, output: { modelJson: 'model/model.json' } };
-  await writeCache(path.join(root, 'cache'), 'c'.repeat(64), stageDir, calibrated, entry);
-  const hit = await readCache(path.join(root, 'cache'), 'c'.repeat(64), path.join(root, 'restored'));
-  assert.deepEqual(hit?.ir.calibration, calibrated.calibration);
-  assert.equal(currentCalibration(hit!.ir), hit!.ir.calibration, 'still describes the restored model');
-  const key = (m: ModelIR) => stageCacheKey({ ir: m, stage: 'export', options: {}, dataFingerprint: 'd', seed: 1, evaluation: {}, budget: {}, backend: 'wasm', toolVersion: 't' });
-  assert.notEqual(key(calibrated), key(ir));
 });
