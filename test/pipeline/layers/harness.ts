@@ -110,8 +110,10 @@ export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<Ch
     const tfliteMaxAbsDiff = await tfliteDiff(model, ir, 3);
     if (tfliteMaxAbsDiff === undefined) return { ir, path, maxAbsDiff };
     assert.ok(tfliteMaxAbsDiff <= 1e-4, `${c.name}: TFLite vs tfjs max |Δ| ${tfliteMaxAbsDiff}`);
+    // Undefined: the int8 export refuses this layer in one line naming it (a class may be float-only).
     const tfliteInt8Error = await tfliteDiff(model, ir, 8, 7, 'int8');
-    assert.ok(tfliteInt8Error !== undefined && tfliteInt8Error <= INT8_MAX_ERROR, `${c.name}: int8 TFLite vs tfjs: ${tfliteInt8Error} of the output range`);
+    if (tfliteInt8Error === undefined) return { ir, path, maxAbsDiff, tfliteMaxAbsDiff };
+    assert.ok(tfliteInt8Error <= INT8_MAX_ERROR, `${c.name}: int8 TFLite vs tfjs: ${tfliteInt8Error} of the output range`);
     return { ir, path, maxAbsDiff, tfliteMaxAbsDiff, tfliteInt8Error };
   } finally {
     model.dispose();
