@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { calibrateActivations, calibrationSamples } from '../pipeline/activation-calibration.ts';
 import { loadMnistPackage } from '../pipeline/data/mnist-package.ts';
 import { initEngine } from '../pipeline/engine.ts';
-import { measureAccuracy, tfjsPredictor, type Predictor } from '../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor, type Predictor } from '../pipeline/evaluate.ts';
 import { exportTflite } from '../pipeline/formats/tflite/export.ts';
 import { tflitePredictor } from '../pipeline/formats/tflite/runtime.ts';
 import { readModel } from '../pipeline/io/read-model.ts';
@@ -62,7 +62,7 @@ for (const [model, file] of Object.entries(MODELS)) {
   ];
   const latencies = await interleavedLatency(artifacts.map((a) => a.predictor), mnist.test, Number(args.runs));
   for (const [i, a] of artifacts.entries()) {
-    const { accuracy } = await measureAccuracy(a.predictor, mnist.test, 256);
+    const { accuracy } = await measureQuality(a.predictor, mnist.test, 256);
     rows.push({ model, format: a.format, bytes: a.bytes, testAccuracy: accuracy, latencyMs: latencies[i]! });
     log(`${model} ${a.format}: ${a.bytes} bytes, test ${(accuracy * 100).toFixed(2)}%, ${latencies[i]!.median.toFixed(3)} ms`);
     a.predictor.dispose();

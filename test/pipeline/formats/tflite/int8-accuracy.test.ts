@@ -13,7 +13,7 @@ import { loadMnistPackage } from '../../../../pipeline/data/mnist-package.ts';
 import { subset } from '../../../../pipeline/data/splits.ts';
 import type { DataSplits } from '../../../../pipeline/data/types.ts';
 import { initEngine } from '../../../../pipeline/engine.ts';
-import { measureAccuracy } from '../../../../pipeline/evaluate.ts';
+import { measureQuality } from '../../../../pipeline/evaluate.ts';
 import { exportTflite } from '../../../../pipeline/formats/tflite/export.ts';
 import { tflitePredictor } from '../../../../pipeline/formats/tflite/runtime.ts';
 import { readModel } from '../../../../pipeline/io/read-model.ts';
@@ -38,7 +38,7 @@ before(async () => {
 async function accuracyOf(file: string): Promise<number> {
   const predictor = tflitePredictor(new Uint8Array(readFileSync(file)));
   try {
-    return (await measureAccuracy(predictor, mnist.test, 500)).accuracy;
+    return (await measureQuality(predictor, mnist.test, 500)).accuracy;
   } finally {
     predictor.dispose();
   }

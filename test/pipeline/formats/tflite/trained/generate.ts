@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadMnistPackage } from '../../../../../pipeline/data/mnist-package.ts';
 import { subset } from '../../../../../pipeline/data/splits.ts';
 import { initEngine } from '../../../../../pipeline/engine.ts';
-import { measureAccuracy, tfjsPredictor } from '../../../../../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor } from '../../../../../pipeline/evaluate.ts';
 import { irFromTfjsModel } from '../../../../../pipeline/io/tfjs-model.ts';
 import { writeModel } from '../../../../../pipeline/io/write-model.ts';
 import { createRng, permutation } from '../../../../../pipeline/random.ts';
@@ -53,7 +53,7 @@ for (const [folder, model] of [['residual-digits', residualDigits()], ['mobilene
   await model.fit(x, y, { epochs: 3, batchSize: 64, shuffle: false, verbose: 0 });
   const ir = await irFromTfjsModel(model);
   const predictor = await tfjsPredictor(ir);
-  const { accuracy } = await measureAccuracy(predictor, mnist.test, 256);
+  const { accuracy } = await measureQuality(predictor, mnist.test, 256);
   predictor.dispose();
   await writeModel(ir, path.join(HERE, folder));
   console.log(`${folder}: trained in ${((performance.now() - started) / 1000).toFixed(0)} s, test accuracy ${(accuracy * 100).toFixed(2)}%`);
