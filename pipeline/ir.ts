@@ -49,7 +49,23 @@ export interface Int8Storage {
   scales: number[];
   zeroPoints: number[];
   codes: Int8Array;
+  /**
+   * How the TF.js export ships this weight, which tfjs's per-tensor manifest cannot hold as linear int8: the nearest
+   * format stock tfjs loads, encoded from `values` at write time (the quantize stage picks it per weight by measured
+   * error, pipeline/quantize/tfjs-choice.ts). Absent: float32, exactly `values`. ONNX and TFLite ship the int8 codes.
+   */
+  tfjs?: TfjsShipping;
+  /**
+   * How the ONNX export dequantises it. Absent: `DequantizeLinear` (the QDQ form; onnxruntime runs DQ → Conv/MatMul
+   * through its quantised kernels, which on CPU can be slower than float when activations stay float). `cast-mul`
+   * (symmetric only): `Cast` to float then `Mul` by the scales, which onnxruntime constant-folds at session load into
+   * exactly the same float32 values — float speed, the same int8 bytes. The quantize stage measures both and picks.
+   */
+  onnx?: 'cast-mul';
 }
+
+/** The tfjs weights-manifest formats an int8 weight can be exported as (see Int8Storage.tfjs). */
+export type TfjsShipping = 'uint8' | 'uint16' | 'float16';
 
 export type WeightStorage = Float16Storage | AffineStorage | Int8Storage;
 
