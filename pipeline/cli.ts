@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
 import type { ConfigOverrides } from './load-config.ts';
 import type { Report } from './report.ts';
+import { verdictLine } from './report-verdict.ts';
 import { TOOL } from './version.ts';
 
 export const EXIT = { ok: 0, budget: 1, badInput: 2, internal: 3 } as const;
@@ -109,6 +110,7 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
     if (args.json) io.stdout(JSON.stringify(result.report, null, 2) + '\n');
     if (result.failure) io.stderr(`slimnet: ${result.failure}\n`);
     progress(summarize(result.report));
+    progress(`verdict: ${verdictLine(result.report)}`);
     progress(`report: ${path.relative(process.cwd(), path.join(result.outDir, 'report.json'))} (exit ${result.exitCode})`);
     return result.exitCode;
   } catch (e) {

@@ -4,6 +4,7 @@
  */
 import type { Metrics } from './metrics.ts';
 import { METRIC_NAMES, type QualityMetricId, type QualitySetting } from './quality.ts';
+import { verdictLine } from './report-verdict.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -15,6 +16,8 @@ export interface StageReport {
   /** Why a stage was rejected, skipped or failed. */
   reason?: string;
   seconds: number;
+  /** What a budget miss of this stage does: 'reject' hands its input on; 'fail' also makes the run exit 1. */
+  onBudgetMiss: 'reject' | 'fail';
   /** True when the result came from the artifact cache instead of running the stage. */
   cached: boolean;
   /** Metrics of the stage's output model (absent when the stage failed). */
@@ -33,6 +36,10 @@ export interface StageReport {
 
 export interface Report {
   schemaVersion: number;
+  /** exitCode === 0: every stage ran, and no requirement was missed. */
+  ok: boolean;
+  /** The process's exit code for this run: 0 ok, 1 a requirement not met, 2 bad input (e.g. a layer a stage cannot handle). */
+  exitCode: 0 | 1 | 2;
   tool: { name: string; version: string };
   model: {
     path: string;
@@ -74,7 +81,7 @@ export type DetailsRenderer = (details: Record<string, unknown>) => string[];
 /** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
 export function renderMarkdown(report: Report, renderers: Record<string, DetailsRenderer | undefined> = {}): string {
   const lines = [
-    `# slimnet report`,
+    `# slimnet: ${verdictLine(report)}`,
     ``,
     `Model \`${report.model.path}\` (${report.model.format}, sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
     `Budget: ${METRIC_NAMES[report.budget.metric]} may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,

@@ -104,7 +104,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const exports: Record<string, string> = {};
     for (const run of stageRuns) {
       if (failure) {
-        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
+        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, onBudgetMiss: run.onBudgetMiss, cached: false, artifacts: {}, options: run.options });
         continue;
       }
       log(`${run.stage.name}: running`);
@@ -118,6 +118,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     }
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
+      ok: exitCode === 0,
+      exitCode,
       tool: TOOL,
       model: { path: relativePath(outDir, config.model), format: model.format, sha256: model.sha256, fileBytes: model.fileBytes, ...(model.kerasVersion ? { kerasVersion: model.kerasVersion } : {}) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },

@@ -8,6 +8,8 @@ const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, test
 
 const report: Report = {
   schemaVersion: REPORT_SCHEMA_VERSION,
+  ok: true,
+  exitCode: 0,
   tool: { name: 'slimnet', version: '0.0.0' },
   model: { path: 'm/model.json', format: 'tfjs-layers', sha256: 'a'.repeat(64), fileBytes: 1000 },
   data: { source: 'idx', fingerprint: 'f', train: 90, validation: 10, test: 20 },
@@ -18,14 +20,14 @@ const report: Report = {
   baseline: m(0.9, 1000),
   stages: [
     {
-      name: 'prune', status: 'accepted', seconds: 1, cached: false, metrics: m(0.895, 250), artifacts: { model: 'prune/model/model.json' }, options: {},
+      name: 'prune', status: 'accepted', seconds: 1, onBudgetMiss: 'reject', cached: false, metrics: m(0.895, 250), artifacts: { model: 'prune/model/model.json' }, options: {},
       details: {
         layers: [{ layer: 'conv', className: 'Conv2D', out: [16, 4] }, { layer: 'head', className: 'Dense', in: [64, 16] }],
         recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5, seconds: 1 }],
         fineTune: { engine: 'ort', samples: 640, seconds: 0.5, kept: true },
       },
     },
-    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
+    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, onBudgetMiss: 'reject', cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
   ],
   final: m(0.895, 250),
   exports: {},
@@ -49,4 +51,14 @@ test('report.md without renderers still has the table', () => {
   const md = renderMarkdown(report);
   assert.doesNotMatch(md, /## prune/);
   assert.match(md, /\| \*\*final\*\* \|/);
+});
+
+test('report.md opens with one verdict line: OK, FAILED on a budget miss with onBudgetMiss fail, FAILED on a failed stage', () => {
+  const first = (r: Report) => renderMarkdown(r).split('\n')[0]!;
+  assert.equal(first(report),
+    '# slimnet: OK (exit 0) — params 1,000 → 250 (4.00× fewer); validation accuracy 90.00% → 89.50% (floor 89.00%); rejected and skipped over: export (validation 80.00%); no exports');
+  const failing: Report = { ...report, ok: false, exitCode: 1, stages: report.stages.map((s) => (s.name === 'export' ? { ...s, onBudgetMiss: 'fail' as const } : s)) };
+  assert.match(first(failing), /^# slimnet: FAILED \(exit 1, a requirement not met\) — export \(validation 80\.00%\) missed the budget floor 89\.00% and onBudgetMiss is 'fail'/);
+  const broken: Report = { ...report, ok: false, exitCode: 2, stages: [{ ...report.stages[1]!, status: 'failed', reason: 'layer "p" (Permute): not supported' }] };
+  assert.equal(first(broken), '# slimnet: FAILED (exit 2, bad input) — export failed: layer "p" (Permute): not supported');
 });
