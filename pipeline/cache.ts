@@ -83,3 +83,11 @@ export async function writeCache(cacheDir: string, key: string, stageDir: string
     if (!existsSync(finalDir)) throw e;
   }
 }
+
+/** An entry's metrics and output model without restoring its files or writing anything (what `--dry-run` looks ahead with). */
+export async function peekCache(cacheDir: string, key: string): Promise<CacheHit | undefined> {
+  const dir = path.join(cacheDir, key);
+  if (!existsSync(path.join(dir, ENTRY_FILE))) return undefined;
+  const entry = JSON.parse(await readFile(path.join(dir, ENTRY_FILE), 'utf8')) as CacheEntry;
+  return { entry, ir: await readModel(path.join(dir, IR_DIR, 'model.json')) };
+}

@@ -15,6 +15,7 @@ import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
+import { stageGate } from './report-validation.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
 import { createStageContext } from './stage-context.ts';
 import { METRIC_NAMES, type QualitySetting } from './quality.ts';
@@ -53,6 +54,29 @@ export interface StageResult {
   exports: Record<string, string>;
 }
 
+/** The stage's budget for this run: its share of the pipeline's, against the baseline (a dry run asks it too). */
+export function budgetOf(run: StageRun, rc: Pick<StageRunContext, 'config'> & { baseline: Pick<Metrics, 'valAccuracy'> }): StageBudget {
+  return stageBudget(rc.config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
+}
+
+/** The stage's cache key for this input model and run (a dry run asks it too, to say what would come from the cache). */
+export function cacheKeyOf(
+  run: StageRun, input: ModelIR, rc: Pick<StageRunContext, 'config' | 'data' | 'backend'> & { baseline: Pick<Metrics, 'valAccuracy'> },
+): string {
+  return stageCacheKey({
+    ir: input,
+    stage: run.stage.name,
+    options: run.options,
+    dataFingerprint: rc.data.fingerprint,
+    seed: rc.config.seed,
+    evaluation: rc.config.evaluation,
+    // Searching stages aim at their budget floor, so their output depends on it.
+    budget: { maxDrop: budgetOf(run, rc).maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
+    backend: rc.backend,
+    toolVersion: toolBuildId(),
+  });
+}
+
 export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext): Promise<StageResult> {
   const started = performance.now();
   const name = run.stage.name;
@@ -60,19 +84,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   const { config } = rc;
-  const budget = stageBudget(config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
-  const cacheKey = stageCacheKey({
-    ir: input.ir,
-    stage: name,
-    options: run.options,
-    dataFingerprint: rc.data.fingerprint,
-    seed: config.seed,
-    evaluation: config.evaluation,
-    // Searching stages aim at their budget floor, so their output depends on it.
-    budget: { maxDrop: budget.maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
-    backend: rc.backend,
-    toolVersion: toolBuildId(),
-  });
+  const budget = budgetOf(run, rc);
+  const cacheKey = cacheKeyOf(run, input.ir, rc);
   const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
   let entry: CacheEntry;
   let outIr: ModelIR;
@@ -100,7 +113,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
-  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, budget);
+  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, budget, rc.quality?.metric ?? 'accuracy');
   const accepted = verdict.status === 'accepted';
   const report: StageReport = {
     name,
@@ -110,6 +123,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     onBudgetMiss: run.onBudgetMiss,
     cached: !!cached,
     metrics: entry.metrics,
+    gate: stageGate(entry.metrics.valAccuracy, rc.data.validation.count, budget.floor, accepted),
     artifacts: artifactsOf(name, entry.output),
     options: run.options,
     budget: budgetReport(budget, rc.quality?.metric ?? 'accuracy'),
@@ -139,13 +153,14 @@ function artifactsOf(name: string, output: { modelJson?: string; exports?: Recor
   return { ...(output.modelJson ? { model: relativeTo(name, output.modelJson) } : {}), ...exportsOf(name, output) };
 }
 
-function gate(metrics: Metrics, rc: StageRunContext, budget: StageBudget): { status: 'accepted' | 'rejected'; reason?: string } {
+/** The budget gate: the run's quality metric on validation against the stage's floor. */
+export function gate(metrics: Pick<Metrics, 'valAccuracy'>, budget: StageBudget, metric: QualitySetting['metric']): { status: 'accepted' | 'rejected'; reason?: string } {
   // A tiny tolerance so a bit-identical model is never rejected by float noise in the subtraction.
   if (metrics.valAccuracy >= budget.floor - 1e-9) return { status: 'accepted' };
   const allowance = budget.maxDrop === budget.total ? `maxAccuracyDrop ${budget.total}` : `${budget.maxDrop} of maxAccuracyDrop ${budget.total}, this stage's cumulative share`;
   return {
     status: 'rejected',
-    reason: `${METRIC_NAMES[rc.quality?.metric ?? 'accuracy']} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − ${allowance})`,
+    reason: `${METRIC_NAMES[metric]} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${(budget.floor + budget.maxDrop).toFixed(4)} − ${allowance})`,
   };
 }
 

@@ -9,7 +9,6 @@ import { STAGES } from '../stages/index.ts';
 import { splitBudget } from './budget.ts';
 import { createPredictor } from './evaluate.ts';
 import { labelWithTeacher, METRIC_NAMES, resolveQuality, type QualitySetting } from './quality.ts';
-import type { DataSplits } from './data/types.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
@@ -17,12 +16,15 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { loadModel } from './io/load-model.ts';
-import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
+import { loadModel, type LoadedModel } from './io/load-model.ts';
+import { checkOutFolder, prepareCacheFolder, RunFolder, type ProtectedPaths } from './io/output-folder.ts';
+import type { DataSplits } from './data/types.ts';
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
+import { validationReport } from './report-validation.ts';
+import { modelSignature } from './signature.ts';
 import { runStage, type StageRun } from './run-stage.ts';
 import { TOOL } from './version.ts';
 
@@ -64,6 +66,36 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
   return runs.map(({ changesAccuracy: _, ...run }, i) => ({ ...run, budget: splits[i]! }));
 }
 
+/** What the run reads and must never replace or write into: the model's folder, the data folders. */
+export function protectedPaths(config: ResolvedConfig): ProtectedPaths {
+  return {
+    model: config.model,
+    dataDir: config.data.source === 'idx' ? config.data.dir : undefined,
+    validationDir: config.data.validation?.source === 'idx' ? config.data.validation.dir : undefined,
+  };
+}
+
+/**
+ * The engine, the model, the data split for it and the run's quality metric (with the teacher's labels when the
+ * labels come from the input model): what a run (and a dry run) needs before the baseline.
+ */
+export async function loadInputs(config: ResolvedConfig): Promise<{ backend: string; model: LoadedModel; data: DataSplits; quality: QualitySetting }> {
+  const backend = await initEngine(config.backend);
+  const model = await loadModel(config.model);
+  const loaded = await loadData(config.data, {
+    validationFraction: config.validationFraction,
+    // The data selection has its own seed: --seed re-draws the stages' random choices, never the validation split.
+    seed: config.validationSeed,
+    inputShape: modelInputShape(model.ir),
+    limit: config.evaluation.limit,
+    // A regress model's outputs are not classes: there are no labels to check against them.
+    outputClasses: config.task === 'classify' ? modelOutputClasses(model.ir) : undefined,
+  });
+  const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
+  const data = await withTeacherLabels(loaded, quality, model.ir, config.evaluation);
+  return { backend, model, data, quality };
+}
+
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {
   const log = opts.log ?? (() => {});
   const started = performance.now();
@@ -71,31 +103,22 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
   const outDir = config.out ?? path.resolve('artifacts', config.name ?? defaultRunName(config.model));
   // Where the run may write is settled before any work: a refused --out costs nothing and touches nothing.
-  const guards = { model: config.model, dataDir: config.data.source === 'idx' ? config.data.dir : undefined };
+  const guards = protectedPaths(config);
   checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force);
   if (config.cacheDir) prepareCacheFolder(config.cacheDir, { ...guards, out: outDir });
   const folder = await RunFolder.begin(outDir);
   const runDir = folder.dir;
   try {
-    const backend = await initEngine(config.backend);
-    const model = await loadModel(config.model);
+    const { backend, model, data, quality } = await loadInputs(config);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
-    const loaded = await loadData(config.data, {
-      validationFraction: config.validationFraction,
-      seed: config.seed,
-      inputShape: modelInputShape(ir),
-      limit: config.evaluation.limit,
-      // A regress model's outputs are not classes: there are no labels to check against them.
-      outputClasses: config.task === 'classify' ? modelOutputClasses(ir) : undefined,
-    });
-    const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
-    const data = await withTeacherLabels(loaded, quality, ir, config.evaluation);
     if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
+    const validation = validationReport(data, baseline, config.budget.maxAccuracyDrop);
+    if (validation.warning) log(`warning: ${validation.warning}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
     let failure: string | undefined;
@@ -125,6 +148,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
       quality,
       budget: { metric: quality.metric, maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      validation,
+      signature: modelSignature(current.ir, data.describe),
       engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,

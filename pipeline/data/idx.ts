@@ -242,7 +242,10 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
   return found as Record<IdxRole, string>;
 }
 
-async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling }> {
+/** What an IDX images file stores: 8-bit values (0–255) or floats. */
+export type IdxRaw = 'uint8' | 'float';
+
+async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling; raw: IdxRaw }> {
   const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
   const [count, ...rest] = arr.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
@@ -273,7 +276,7 @@ async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): P
   } else {
     throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255) or float/double images (data.scale default 1)');
   }
-  return { x, sampleShape, count, scaling: resolved };
+  return { x, sampleShape, count, scaling: resolved, raw: arr.type === 'ubyte' ? 'uint8' : 'float' };
 }
 
 /** The largest class index slimnet accepts before it knows the model (which then bounds labels further). */
@@ -296,7 +299,7 @@ async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
   return y;
 }
 
-async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling }> {
+async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling; raw: IdxRaw }> {
   const y = await labelsFrom(await readIdxFile(labelsPath), labelsPath);
   const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath, scaling);
   if (y.length !== images.count) {
@@ -304,7 +307,7 @@ async function loadPair(imagesPath: string, labelsPath: string, scaling?: Scalin
       'the images and labels files must come from the same set');
   }
   if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images');
-  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling };
+  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling, raw: images.raw };
 }
 
 export interface IdxFolderSets {
@@ -314,13 +317,15 @@ export interface IdxFolderSets {
   labelFiles: { train: string; test: string };
   /** The train images' scaling, defaults resolved (each file's defaults follow its own type; an explicit scale applies to both). */
   scaling: Scaling;
+  /** What the train images file stores. */
+  raw: IdxRaw;
 }
 
 /** Loads an MNIST-style IDX folder: images as raw · scale + offset (8-bit images: default 1/255, so [0, 1]), labels as class indices. */
 export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise<IdxFolderSets> {
   const files = findIdxFiles(dir);
-  const { scaling: trainScaling, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
-  const { scaling: _testScaling, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
+  const { scaling: trainScaling, raw, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
+  const { scaling: _testScaling, raw: _testRaw, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
   if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
     throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`);
   }
@@ -331,5 +336,41 @@ export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise
     test: { ...test, numClasses: maxLabel + 1 },
     labelFiles: { train: files.trainLabels, test: files.testLabels },
     scaling: trainScaling,
+    raw,
   };
+}
+
+/** `<prefix>-images-idx3-ubyte` / `<prefix>-labels-idx1-ubyte` (dash or dot before "idx", raw or .gz); idx4 images too. */
+const PAIR_FILE = /^(.*?)[-_.]?(images|labels)[-.](idx[134])-ubyte(\.gz)?$/;
+
+/**
+ * A folder holding one labelled set: one images file and one labels file with the same prefix (e.g.
+ * `val-images-idx3-ubyte` and `val-labels-idx1-ubyte`, or just `images-idx3-ubyte`/`labels-idx1-ubyte`), scaled
+ * like the training data. Used for a separate validation set (`data.validation`); an MNIST folder with train and
+ * t10k pairs is ambiguous.
+ */
+export async function loadIdxSetFolder(dir: string, scaling?: ScalingSpec): Promise<{ set: Omit<LabelledSet, 'numClasses'>; labelsFile: string; imagesFile: string; raw: IdxRaw }> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new SlimnetError('DATA_NOT_FOUND', dir, 'IDX validation folder does not exist or is not a folder');
+  }
+  const pairs = new Map<string, { images?: string; labels?: string }>();
+  for (const name of readdirSync(dir).sort()) {
+    const m = PAIR_FILE.exec(name);
+    if (!m) continue;
+    const entry = pairs.get(m[1]!) ?? {};
+    const role = m[2] as 'images' | 'labels';
+    // Raw before .gz when both are present (sorted names put the raw one first).
+    entry[role] ??= join(dir, name);
+    pairs.set(m[1]!, entry);
+  }
+  const complete = [...pairs].filter(([, p]) => p.images && p.labels);
+  if (complete.length !== 1) {
+    const listing = readdirSync(dir).sort().slice(0, 10).join(', ') || 'nothing';
+    throw new SlimnetError('DATA_NOT_FOUND', dir,
+      complete.length === 0 ? 'holds no IDX images/labels pair' : `holds ${complete.length} IDX sets (${complete.map(([p]) => p || '(no prefix)').join(', ')}); a validation folder holds one`,
+      `the folder holds ${listing}; expected one <name>-images-idx3-ubyte and one <name>-labels-idx1-ubyte (raw or .gz)`);
+  }
+  const { images, labels } = complete[0]![1];
+  const { scaling: _scaling, raw, ...set } = await loadPair(images!, labels!, scaling);
+  return { set, labelsFile: labels!, imagesFile: images!, raw };
 }

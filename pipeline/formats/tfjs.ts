@@ -23,6 +23,12 @@ export const tfjsFormat: ExportFormat<typeof options> = {
     const { files } = await writeModel(ir, path.dirname(file), { stockTfjs: true });
     return { files };
   },
+  async coverage(ir) {
+    // Stock tfjs deserialises a layer only if its class is registered with tf.serialization.
+    const known = tf.serialization.SerializationMap.getMap().classNameMap;
+    const unknown = ir.layers.find((l) => !(l.className in known));
+    return unknown && `layer "${unknown.name}" (${unknown.className}): @tensorflow/tfjs has no ${unknown.className} layer`;
+  },
   async load(file) {
     return layersModelPredictor(await tf.loadLayersModel(fileLoadHandler(file)));
   },

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { calibrateActivations, calibrationOptions, calibrationSamples, currentCalibration } from '../../activation-calibration.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
+import { problemOf } from '../coverage.ts';
 import type { ExportFormat } from '../types.ts';
 import { exportTflite } from './export.ts';
 import { tflitePredictor, tfliteRuntime } from './runtime.ts';
@@ -38,6 +39,7 @@ export const tfliteFormat: ExportFormat<typeof floatOptions> = {
     return { files: [file] };
   },
   load: (file) => loadTflite(file),
+  coverage: (ir) => problemOf(() => exportTflite(ir)),
   unavailable: runtimeUnavailable,
   parity: () => ({ kind: 'float' }),
 };
