@@ -14,7 +14,7 @@ export interface InputScaling {
   /** model input = raw · scale + offset */
   scale: number;
   offset: number;
-  /** The formula in words, e.g. `x = pixel / 255 (uint8 0–255 → 0–1)`. */
+  /** The formula in words, e.g. `x = raw / 255 ([0, 255] → [0, 1])`. */
   text: string;
 }
 
@@ -89,7 +89,7 @@ function scalingOf(describe: Record<string, unknown>): InputScaling {
   const raw = describe.raw === 'uint8' ? 'uint8 (0–255)' : `float (as ${describe.source === 'arrays' ? 'data.load() returns them' : 'stored'})`;
   const factor = Math.abs(scale * 255 - 1) < 1e-9 ? '/ 255' : `· ${scale}`;
   const formula = scale === 1 && offset === 0 ? 'x = raw value, unchanged' : `x = raw ${factor}${offset ? ` ${offset < 0 ? '−' : '+'} ${Math.abs(offset)}` : ''}`;
-  const range = describe.raw === 'uint8' ? ` (0–255 → ${offset}–${+(255 * scale + offset).toFixed(6)})` : '';
+  const range = describe.raw === 'uint8' ? ` ([0, 255] → [${offset}, ${+(255 * scale + offset).toFixed(6)}])` : '';
   return { raw, scale, offset, text: `${formula}${range}` };
 }
 

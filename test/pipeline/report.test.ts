@@ -22,7 +22,7 @@ const report: Report = {
     baseline: { valAccuracy: 0.9, ...wilsonInterval(0.9, 10) }, warning: 'the budget (1.00 pt) is smaller than …',
   },
   signature: {
-    inputs: [{ name: 'image', shape: [null, 6, 6, 1], layout: 'NHWC (batch, height, width, channels)', dtype: 'float32', scaling: { raw: 'uint8 (0–255)', scale: 1 / 255, offset: 0, text: 'x = raw / 255 (0–255 → 0–1)' } }],
+    inputs: [{ name: 'image', shape: [null, 6, 6, 1], layout: 'NHWC (batch, height, width, channels)', dtype: 'float32', scaling: { raw: 'uint8 (0–255)', scale: 1 / 255, offset: 0, text: 'x = raw / 255 ([0, 255] → [0, 1])' } }],
     outputs: [{ name: 'head', shape: [null, 3], dtype: 'float32', meaning: 'logits', activation: 'linear', activationLayer: 'head', classes: 3 }],
   },
   engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },

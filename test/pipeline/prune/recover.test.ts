@@ -14,38 +14,9 @@ import { createReconstructor } from '../../../pipeline/prune/reconstruct.ts';
 import { notWorse, recover, type RecoveryContext } from '../../../pipeline/prune/recover.ts';
 import type { FineTuner } from '../../../pipeline/train/types.ts';
 import { barSet } from '../../fixtures/sets.ts';
-import { TINY } from '../../fixtures/tiny-task.ts';
+import { TINY, tinyHiddenModelIR } from '../../fixtures/tiny-task.ts';
 
 const { rows, cols, classes } = TINY;
-
-/**
- * Flatten → Dense(6, relu) → Dense(3, softmax) solving the bright-bar task: hidden units k and k+3 both sum class
- * k's bar row, so units 3–5 duplicate 0–2 and removing them is exactly recoverable by refitting the output layer.
- * `confidence` scales the output logits: a confident model pays a large loss for each sample it gets wrong.
- */
-function duplicatedDetectors(confidence: number): ModelIR {
-  const hidden = new Float32Array(rows * cols * 6);
-  for (let k = 0; k < classes; k++) {
-    const barRow = Math.floor(((k + 0.5) * rows) / classes);
-    for (let c = 0; c < cols; c++) for (const unit of [k, k + 3]) hidden[(barRow * cols + c) * 6 + unit] = 1;
-  }
-  const out = new Float32Array(6 * classes);
-  for (let k = 0; k < classes; k++) for (const unit of [k, k + 3]) out[unit * classes + k] = confidence / 2;
-  const dense = (name: string, input: string, units: number, activation: string, kernel: Float32Array, inUnits: number) => ({
-    name, className: 'Dense', inputs: [input],
-    config: { name, trainable: true, dtype: 'float32', units, activation, use_bias: true },
-    weights: [{ name: 'kernel', shape: [inUnits, units], values: kernel }, { name: 'bias', shape: [units], values: new Float32Array(units) }],
-  });
-  return {
-    name: 'detectors', inputs: ['input'], outputs: ['out'],
-    layers: [
-      { name: 'input', className: 'InputLayer', inputs: [], weights: [], config: { name: 'input', batch_input_shape: [null, rows, cols, 1], dtype: 'float32', sparse: false } },
-      { name: 'flatten', className: 'Flatten', inputs: ['input'], weights: [], config: { name: 'flatten', trainable: true, dtype: 'float32', data_format: 'channels_last' } },
-      dense('hidden', 'flatten', 6, 'relu', hidden, rows * cols),
-      dense('out', 'hidden', classes, 'softmax', out, 6),
-    ],
-  };
-}
 
 /**
  * A "fine-tune" that really transforms the model the way a bad one can: it flattens the output logits towards
@@ -83,7 +54,7 @@ async function measure(ir: ModelIR, set: LabelledSet) {
 }
 
 test('fine-tuning that lowers validation loss but also validation accuracy is discarded: the reconstructed model is kept', async () => {
-  const original = duplicatedDetectors(12);
+  const original = tinyHiddenModelIR(12);
   const analysis = analyzeChannels(original);
   const hiddenClasses = [...analysis.producerClasses.get('hidden')!];
   const removed = new Set(hiddenClasses.slice(3));
