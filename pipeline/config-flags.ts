@@ -33,9 +33,10 @@ export interface FlagKey {
   flag: string;
 }
 
-/** The flag that set `path` (or a key above it), if any. */
+/** The flag that set `path` (or the closest key above it), if any: `--data-scale` for data.scale even when --data set data. */
 export function flagForKey(flags: readonly FlagKey[], path: ReadonlyArray<PropertyKey>): string | undefined {
-  return flags.find((f) => f.key.every((k, i) => path[i] === k))?.flag;
+  const matching = flags.filter((f) => f.key.every((k, i) => path[i] === k));
+  return matching.sort((a, b) => b.key.length - a.key.length)[0]?.flag;
 }
 
 /** `defaultStages`: the implemented stages, in order (what runs when nothing lists stages). */
@@ -54,6 +55,8 @@ export function applyFlags(
   if (o.data !== undefined) {
     const validation = raw.data?.validation;
     set(['data'], '--data', { source: 'idx', dir: o.data, ...(validation ? { validation } : {}) });
+    // --data answers for the source and its folder; a configured data.validation keeps its own blame.
+    flags.splice(-1, 1, { key: ['data', 'source'], flag: '--data' }, { key: ['data', 'dir'], flag: '--data' });
   }
   if (o.dataScale !== undefined || o.dataOffset !== undefined) {
     if (merged.data === undefined) throw new SlimnetError('CONFIG_INVALID', o.dataScale !== undefined ? '--data-scale' : '--data-offset', 'there is no data to scale', 'give --data or a config with data');
