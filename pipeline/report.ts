@@ -135,5 +135,5 @@ function validationLine(report: Report): string {
   const source = v.source.kind === 'carved'
     ? `carved from the training data (${pct(v.source.fraction)}, validationSeed ${v.source.seed})`
     : v.source.kind === 'separate' ? `a separate held-out set (${v.source.dir ?? v.source.source})` : 'of unknown origin';
-  return `Validation: ${num(v.size)} samples ${source}; baseline ${pct(v.baseline.valAccuracy)}, 95% Wilson interval ${pct(v.baseline.low)}–${pct(v.baseline.high)} (±${pct(v.baseline.halfWidth)}).`;
+  return `Validation: ${num(v.size)} samples ${source}; baseline ${pct(v.baseline.valAccuracy)}, 95% Wilson interval ${pct(v.baseline.low)}–${pct(v.baseline.high)} (±${(v.baseline.halfWidth * 100).toFixed(2)} pt).`;
 }
