@@ -7,6 +7,7 @@
 import { isSlimnetError } from './errors.ts';
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type LayerIR, type ModelIR } from './ir.ts';
+import { isClass, layerClass } from './layers/registry.ts';
 
 export interface InputScaling {
   /** What the raw values were: 8-bit integers (0–255), or floats used as given. */
@@ -50,8 +51,8 @@ export interface ModelSignature {
 
 const LAYOUTS: Record<number, string> = { 2: 'NC (batch, features)', 3: 'NTC (batch, steps, channels)', 4: 'NHWC (batch, height, width, channels)', 5: 'NDHWC (batch, depth, height, width, channels)' };
 
-/** Layers that pass their input's meaning through unchanged (shape or inference-time identity). */
-const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Flatten', 'Reshape']);
+/** Layer families that pass their input's meaning through unchanged: identities at inference, reshapes. */
+const MEANING_KEEPING_FAMILIES = new Set(['dropout', 'reshaping']);
 
 /** `describe`: the data description loadData produced (its raw kind, scale and offset). */
 export function modelSignature(ir: ModelIR, describe: Record<string, unknown>): ModelSignature {
@@ -64,7 +65,8 @@ export function modelSignature(ir: ModelIR, describe: Record<string, unknown>): 
   }
   const scaling = scalingOf(describe);
   const inputs = ir.inputs.map((name): InputSignature => {
-    const shape = (findLayer(ir, name).config.batch_input_shape as (number | null)[] | undefined) ?? [null];
+    const layer = findLayer(ir, name);
+    const shape = isClass(layer, 'InputLayer') ? layer.config.batchInputShape : [null];
     return { name, shape: [null, ...shape.slice(1)], layout: LAYOUTS[shape.length] ?? `rank ${shape.length}`, dtype: 'float32', scaling };
   });
   const outputs = ir.outputs.map((name): OutputSignature => {
@@ -93,10 +95,13 @@ function scalingOf(describe: Record<string, unknown>): InputScaling {
   return { raw, scale, offset, text: `${formula}${range}` };
 }
 
+/** The activation the model's values last went through, as the layer registry declares it for each class. */
 function finalActivation(ir: ModelIR, layer: LayerIR): { meaning: OutputMeaning; activation: string; layer: string } {
   let current = layer;
   // Walk back through layers that do not change what the values mean.
-  while (PASS_THROUGH.has(current.className) && current.inputs.length === 1) current = findLayer(ir, current.inputs[0]!);
+  while (MEANING_KEEPING_FAMILIES.has(layerClass(current.className)?.family ?? '') && current.inputs.length === 1) {
+    current = findLayer(ir, current.inputs[0]!);
+  }
   const activation = activationOf(current);
   const meaning: OutputMeaning =
     activation === 'softmax' ? 'probabilities' : activation === 'sigmoid' ? 'independent probabilities' : activation === 'linear' ? 'logits' : 'scores';
@@ -104,12 +109,12 @@ function finalActivation(ir: ModelIR, layer: LayerIR): { meaning: OutputMeaning;
 }
 
 function activationOf(layer: LayerIR): string {
-  if (layer.className === 'Softmax') return 'softmax';
-  if (layer.className === 'ReLU' || layer.className === 'LeakyReLU' || layer.className === 'ELU' || layer.className === 'ThresholdedReLU') return layer.className.toLowerCase();
-  const activation = layer.config.activation;
-  if (typeof activation === 'string') return activation;
-  // A layer without an activation option (merges, pooling, BatchNormalization) applies none.
-  return 'linear';
+  const cls = layerClass(layer.className);
+  const declared = cls?.finalActivation?.(layer.config);
+  if (declared) return declared.name;
+  // An activation layer without a declared activation (ReLU, ELU, …) is one by its class; a layer without an
+  // activation (merges, pooling, BatchNormalization) applies none.
+  return cls?.family === 'activations' ? layer.className.toLowerCase() : 'linear';
 }
 
 const dims = (shape: (number | null)[]) => `[${shape.map((d) => (d === null ? 'batch' : d)).join(', ')}]`;

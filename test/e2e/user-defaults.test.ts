@@ -13,6 +13,7 @@ import type { Report } from '../../pipeline/report.ts';
 import { writeModel } from '../../pipeline/io/write-model.ts';
 import { DEFAULT_STAGES } from '../../stages/index.ts';
 import { runCliInProcess, runCliProcess } from '../fixtures/cli.ts';
+import { layer } from '../fixtures/ir.ts';
 import { encodeIdx, syntheticIdxSet, writeIdxFolder, type IdxSetSpec } from '../fixtures/idx.ts';
 import { tinyHiddenModelIR, tinyModelIR, TINY, writeTask } from '../fixtures/tiny-task.ts';
 
@@ -152,7 +153,7 @@ test('report.json ok/exitCode match the process exit code: 0, 1 (a budget miss u
   ];
   // A Permute (identity order) before Flatten: tfjs runs it, the ONNX export does not cover it.
   const permuted = tinyModelIR();
-  permuted.layers.splice(1, 0, { name: 'permute', className: 'Permute', inputs: ['input'], weights: [], config: { name: 'permute', dims: [1, 2, 3] } });
+  permuted.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
   permuted.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
   const { modelJsonPath } = await writeModel(permuted, path.join(dir, 'permuted'));
   cases.push({ expect: 2, args: ['--model', modelJsonPath, '--data', task.dataDir, '--stages', 'export'] });

@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ModelIR } from '../../pipeline/ir.ts';
+import type { LayerIR, ModelIR } from '../../pipeline/ir.ts';
+import type { DenseConfig } from '../../pipeline/layers/dense.ts';
+import { withConfig } from '../../pipeline/layers/registry.ts';
+import { layer as irLayer } from '../fixtures/ir.ts';
 import { describeSignature, modelSignature } from '../../pipeline/signature.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
 
 /** The tiny model with the Dense layer's activation set, and optionally more layers after it. */
 function withHead(activation: string, after: ModelIR['layers'] = []): ModelIR {
   const ir = tinyModelIR();
-  ir.layers.find((l) => l.name === 'dense')!.config.activation = activation;
+  const i = ir.layers.findIndex((l) => l.name === 'dense');
+  ir.layers[i] = withConfig(ir.layers[i]! as LayerIR<DenseConfig>, { activation: activation as DenseConfig['activation'] });
   ir.layers.push(...after);
   if (after.length) ir.outputs = [after.at(-1)!.name];
   return ir;
 }
 
 const layer = (name: string, className: string, input: string, config: Record<string, unknown> = {}) =>
-  ({ name, className, inputs: [input], weights: [], config: { name, trainable: true, dtype: 'float32', ...config } });
+  irLayer(name, className, [input], { trainable: true, dtype: 'float32', ...config });
 
 test('output meaning comes from the final activation, looking through dropout-like and reshaping layers', () => {
   const meaning = (ir: ModelIR) => modelSignature(ir, {}).outputs[0]!;
