@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy } from '../../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality } from '../../../pipeline/evaluate.ts';
 import { analyzeChannels } from '../../../pipeline/graph/channel-groups.ts';
 import { cloneIR, countParams, findLayer, type ModelIR } from '../../../pipeline/ir.ts';
 import { createReconstructor } from '../../../pipeline/prune/reconstruct.ts';
@@ -47,7 +47,7 @@ before(async () => {
 async function measure(ir: ModelIR, set: LabelledSet) {
   const predictor = await createPredictor(ir, 'auto');
   try {
-    return await measureAccuracy(predictor, set, 64);
+    return await measureQuality(predictor, set, 64);
   } finally {
     predictor.dispose();
   }
