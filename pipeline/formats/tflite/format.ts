@@ -68,6 +68,9 @@ export const tfliteInt8Format: ExportFormat<typeof int8Options> = {
     return { files: [file], notes: [note] };
   },
   load: (file) => loadTflite(file),
+  // The float conversion answers which layers TFLite can hold without calibrating; an int8-only refusal (a
+  // recurrent layer) still comes from the writer, as one line naming the layer.
+  coverage: (ir) => problemOf(() => exportTflite(ir)),
   unavailable: runtimeUnavailable,
   parity: () => ({ kind: 'quantized', why: 'full-integer int8' }),
 };
