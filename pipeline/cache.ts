@@ -30,6 +30,8 @@ export function stageCacheKey(parts: CacheKeyParts): string {
   const { modelJson, shards } = serializeModel(parts.ir);
   hash.update(JSON.stringify(modelJson));
   for (const shard of shards) hash.update(shard);
+  // Not in model.json, but what quantised exports are scaled by.
+  hash.update(JSON.stringify(parts.ir.calibration ?? null));
   hash.update(
     JSON.stringify([parts.stage, parts.options, parts.dataFingerprint, parts.seed, parts.evaluation, parts.budget, parts.backend, parts.toolVersion]),
   );
@@ -50,12 +52,16 @@ export interface CacheHit {
 const ENTRY_FILE = 'entry.json';
 const FILES_DIR = 'files';
 const IR_DIR = 'ir';
+/** The IR's activation calibration (ModelIR.calibration), which model.json has no place for. */
+const CALIBRATION_FILE = 'calibration.json';
 
 export async function readCache(cacheDir: string, key: string, restoreInto: string): Promise<CacheHit | undefined> {
   const dir = path.join(cacheDir, key);
   if (!existsSync(path.join(dir, ENTRY_FILE))) return undefined;
   const entry = JSON.parse(await readFile(path.join(dir, ENTRY_FILE), 'utf8')) as CacheEntry;
   const ir = await readModel(path.join(dir, IR_DIR, 'model.json'));
+  const calibration = path.join(dir, CALIBRATION_FILE);
+  if (existsSync(calibration)) ir.calibration = JSON.parse(await readFile(calibration, 'utf8')) as ModelIR['calibration'];
   await cp(path.join(dir, FILES_DIR), restoreInto, { recursive: true });
   return { entry, ir };
 }
@@ -68,6 +74,7 @@ export async function writeCache(cacheDir: string, key: string, stageDir: string
     await mkdir(tmp, { recursive: true });
     await cp(stageDir, path.join(tmp, FILES_DIR), { recursive: true });
     await writeModel(ir, path.join(tmp, IR_DIR));
+    if (ir.calibration) await writeFile(path.join(tmp, CALIBRATION_FILE), JSON.stringify(ir.calibration));
     await writeFile(path.join(tmp, ENTRY_FILE), JSON.stringify(entry));
     await rename(tmp, finalDir);
   } catch (e) {

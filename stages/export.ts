@@ -113,6 +113,7 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
     }
     const latencies = await interleavedLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
     latencies.forEach((latency, i) => (outcomes[loaded[i]!.id]!.latencyMs = latency));
+    notes.push(...slowerQuantized(loaded, outcomes));
   } finally {
     for (const l of loaded) l.predictor.dispose();
   }
@@ -122,6 +123,24 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
   if (notes.length > 0) output.notes = notes;
   if (problems.length > 0) output.verdict = { status: 'failed', exitClass: 1, reason: problems.join('; ') };
   return output;
+}
+
+/**
+ * Quantised artifacts that run slower than a float artifact in the same runtime (int8 kernels can be slower than
+ * float ones on a given CPU): said, with both medians, so nobody ships int8 for speed it does not have.
+ */
+function slowerQuantized(loaded: Array<{ id: string; predictor: Predictor }>, outcomes: Record<string, FormatOutcome>): string[] {
+  const notes: string[] = [];
+  for (const q of loaded) {
+    const ql = outcomes[q.id]!.latencyMs;
+    if (outcomes[q.id]!.expectation !== 'quantized' || !ql) continue;
+    for (const f of loaded) {
+      const fl = outcomes[f.id]!.latencyMs;
+      if (outcomes[f.id]!.expectation !== 'float' || f.predictor.engine !== q.predictor.engine || !fl || fl.median >= ql.median) continue;
+      notes.push(`${q.id}: slower than ${f.id} in the same runtime (${q.predictor.engine}): median ${ql.median.toFixed(3)} ms vs ${fl.median.toFixed(3)} ms at batch 1`);
+    }
+  }
+  return notes;
 }
 
 function describe(o: FormatOutcome): string {

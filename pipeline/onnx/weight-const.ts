@@ -72,7 +72,7 @@ export function weightConst(b: GraphBuilder, hint: string, w: WeightIR, layout: 
  * Where the quantisation axis lands after the reshape to `dims`: the same axis, or an axis that merges it with the
  * axes after it (each scale then repeats for the merged ones). Undefined if the reshape splits or moves it.
  */
-function quantAxis(axis: number, shape: number[], dims: number[]): { axis: number; repeat: number } | undefined {
+export function quantAxis(axis: number, shape: number[], dims: number[]): { axis: number; repeat: number } | undefined {
   const before = product(shape.slice(0, axis));
   for (let d = 0, seen = 1; d < dims.length; seen *= dims[d]!, d++) {
     if (seen !== before) continue;
