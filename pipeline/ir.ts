@@ -49,7 +49,16 @@ export interface Int8Storage {
   scales: number[];
   zeroPoints: number[];
   codes: Int8Array;
+  /**
+   * How the TF.js export ships this weight, which tfjs's per-tensor manifest cannot hold as linear int8: the nearest
+   * format stock tfjs loads, encoded from `values` at write time (the quantize stage picks it per weight by measured
+   * error, pipeline/quantize/tfjs-choice.ts). Absent: float32, exactly `values`. ONNX and TFLite ship the int8 codes.
+   */
+  tfjs?: TfjsShipping;
 }
+
+/** The tfjs weights-manifest formats an int8 weight can be exported as (see Int8Storage.tfjs). */
+export type TfjsShipping = 'uint8' | 'uint16' | 'float16';
 
 export type WeightStorage = Float16Storage | AffineStorage | Int8Storage;
 

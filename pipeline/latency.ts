@@ -8,7 +8,7 @@ import { sampleSize } from './data/splits.ts';
 import type { Predictor } from './evaluate.ts';
 
 export interface LatencySpread {
-  /** Median milliseconds of one batch-1 inference. */
+  /** Median milliseconds of one inference (batch 1 unless the caller asked for more). */
   median: number;
   /** First and third quartile, ms. */
   q1: number;
@@ -25,18 +25,23 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
 }
 
-/** `runs` interleaved rounds over the first samples of `set` (cycling when it has fewer). */
-export async function interleavedLatency(predictors: Predictor[], set: LabelledSet, runs: number): Promise<LatencySpread[]> {
+/** `runs` interleaved rounds over the first samples of `set` (cycling when it has fewer), `batch` samples per inference. */
+export async function interleavedLatency(predictors: Predictor[], set: LabelledSet, runs: number, batch = 1): Promise<LatencySpread[]> {
   const size = sampleSize(set);
   if (predictors.length === 0 || runs <= 0 || set.count === 0) return [];
-  const sample = (i: number) => set.x.subarray((i % set.count) * size, ((i % set.count) + 1) * size);
-  for (const p of predictors) for (let i = 0; i < WARMUP_RUNS; i++) await p.predict(sample(i), 1, set.sampleShape);
+  const n = Math.min(batch, set.count);
+  const sample = (i: number) => {
+    const start = (i * n) % set.count;
+    const from = start + n <= set.count ? start : 0;
+    return set.x.subarray(from * size, (from + n) * size);
+  };
+  for (const p of predictors) for (let i = 0; i < WARMUP_RUNS; i++) await p.predict(sample(i), n, set.sampleShape);
   const times = predictors.map(() => [] as number[]);
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < predictors.length; k++) {
       const which = (round + k) % predictors.length;
       const started = process.hrtime.bigint();
-      await predictors[which]!.predict(sample(round), 1, set.sampleShape);
+      await predictors[which]!.predict(sample(round), n, set.sampleShape);
       times[which]!.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   }

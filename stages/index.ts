@@ -5,10 +5,12 @@
 import type { StageDefinition, StageName } from '../pipeline/stage.ts';
 import { exportStage } from './export.ts';
 import { pruneStage } from './prune.ts';
+import { quantizeStage } from './quantize.ts';
 import { separableStage } from './separable.ts';
 
 export const STAGES: Partial<Record<StageName, StageDefinition>> = {
   prune: pruneStage as unknown as StageDefinition,
   separable: separableStage as unknown as StageDefinition,
+  quantize: quantizeStage as unknown as StageDefinition,
   export: exportStage as unknown as StageDefinition,
 };

@@ -17,6 +17,8 @@ export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export interface WriteModelOptions {
   shardBytes?: number;
+  /** The TF.js export for stock tfjs: int8 weights go out in their `tfjs` shipping format (stored-weights.ts). */
+  stockTfjs?: boolean;
 }
 
 export interface ModelJson {
@@ -58,7 +60,7 @@ export function serializeModel(ir: ModelIR, opts: WriteModelOptions = {}): { mod
   const chunks: Uint8Array[] = [];
   for (const { layer, w } of weightsInWriteOrder(ir)) {
     const name = `${layer.name}/${w.name}`;
-    const { bytes, quantization, slimnet } = encodeStoredWeight(w, `weight "${name}"`);
+    const { bytes, quantization, slimnet } = encodeStoredWeight(w, `weight "${name}"`, { stockTfjs: opts.stockTfjs ?? false });
     const entry: ManifestEntry & { slimnet?: typeof slimnet } = { name, shape: [...w.shape], dtype: 'float32' };
     if (quantization) entry.quantization = quantization;
     if (slimnet) entry.slimnet = slimnet;
