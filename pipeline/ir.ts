@@ -55,6 +55,13 @@ export interface Int8Storage {
    * error, pipeline/quantize/tfjs-choice.ts). Absent: float32, exactly `values`. ONNX and TFLite ship the int8 codes.
    */
   tfjs?: TfjsShipping;
+  /**
+   * How the ONNX export dequantises it. Absent: `DequantizeLinear` (the QDQ form; onnxruntime runs DQ → Conv/MatMul
+   * through its quantised kernels, which on CPU can be slower than float when activations stay float). `cast-mul`
+   * (symmetric only): `Cast` to float then `Mul` by the scales, which onnxruntime constant-folds at session load into
+   * exactly the same float32 values — float speed, the same int8 bytes. The quantize stage measures both and picks.
+   */
+  onnx?: 'cast-mul';
 }
 
 /** The tfjs weights-manifest formats an int8 weight can be exported as (see Int8Storage.tfjs). */

@@ -17,7 +17,7 @@ export type StorageSpec =
   | { dtype: 'float16' }
   | { dtype: 'uint8' | 'uint16' }
   /** Linear int8: symmetric (zero points 0, codes −127..127) or affine (−128..127); per tensor, or per slice along `axis`. */
-  | { dtype: 'int8'; axis?: number; symmetric: boolean; tfjs?: TfjsShipping };
+  | { dtype: 'int8'; axis?: number; symmetric: boolean; tfjs?: TfjsShipping; onnx?: 'cast-mul' };
 
 export type StorageDtype = StorageSpec['dtype'];
 
@@ -37,7 +37,7 @@ export function storageSpec(w: WeightIR): StorageSpec {
   const s = w.storage;
   if (!s) return { dtype: 'float32' };
   if (s.dtype === 'int8') {
-    return { dtype: 'int8', ...(s.axis === undefined ? {} : { axis: s.axis }), symmetric: s.zeroPoints.every((z) => z === 0), ...(s.tfjs ? { tfjs: s.tfjs } : {}) };
+    return { dtype: 'int8', ...(s.axis === undefined ? {} : { axis: s.axis }), symmetric: s.zeroPoints.every((z) => z === 0), ...(s.tfjs ? { tfjs: s.tfjs } : {}), ...(s.onnx ? { onnx: s.onnx } : {}) };
   }
   return { dtype: s.dtype };
 }
@@ -136,7 +136,7 @@ function quantizeInt8(values: Float32Array, shape: number[], spec: Extract<Stora
     const c = Math.floor(i / inner) % n;
     codes[i] = clamp(rint(values[i]! / scales[c]!) + zeroPoints[c]!, qmin, 127);
   }
-  return { dtype: 'int8', ...(spec.axis === undefined ? {} : { axis: spec.axis }), scales, zeroPoints, codes, ...(spec.tfjs ? { tfjs: spec.tfjs } : {}) };
+  return { dtype: 'int8', ...(spec.axis === undefined ? {} : { axis: spec.axis }), scales, zeroPoints, codes, ...(spec.tfjs ? { tfjs: spec.tfjs } : {}), ...(spec.onnx && spec.symmetric ? { onnx: spec.onnx } : {}) };
 }
 
 /** Encodes `values` (of `shape`) under `spec`. */

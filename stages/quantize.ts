@@ -13,9 +13,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Predictor } from '../pipeline/evaluate.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
-import { interleavedLatency, type LatencySpread } from '../pipeline/latency.ts';
 import { applyAssignment, tfjsWritten, type WeightAssignment } from '../pipeline/quantize/assign.ts';
 import { layerSensitivity, raiseNext, type LayerSensitivity } from '../pipeline/quantize/fallback.ts';
+import { chooseOnnxEncoding, hasSymmetricInt8, timeAgainstFloat, withOnnxEncoding, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
 import { planWeights } from '../pipeline/quantize/plan.ts';
 import { renderQuantizeDetails, type QuantizeDetails, type WeightRow } from '../pipeline/quantize/report.ts';
 import { measureShipped, SHIPPED_FORMATS, type ShippedFormat, type ShippedSet } from '../pipeline/quantize/shipped.ts';
@@ -33,6 +33,7 @@ const options = z.strictObject({
   fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
   maxFallbackSteps: z.number().int().min(0).default(32).describe('most layers the fallback raises (one rung each)'),
   latencyRuns: z.number().int().min(0).default(30).describe('interleaved onnxruntime runs, float vs quantised, at batch 1 and 64 (0: none)'),
+  onnxWeights: z.enum(['auto', 'DequantizeLinear', 'cast-mul']).default('auto').describe('ONNX int8 weights: DequantizeLinear, Cast+Mul (folded by onnxruntime at load), or auto: the faster one measured (DequantizeLinear when latencyRuns is 0)'),
 });
 type QuantizeOptions = z.output<typeof options>;
 
@@ -77,9 +78,12 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
       ir = build();
       shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
     }
-    // The final artifacts: measured on test too (reported only), checked by the ONNX checker, ONNX kept for latency.
+    // ONNX weight encoding by measured speed, then the final artifacts: measured on test too (reported only), checked.
+    let latency: LatencyRow[] | undefined;
+    if (opts.onnxWeights !== 'auto') ir = withOnnxEncoding(ir, opts.onnxWeights);
+    else if (opts.latencyRuns > 0 && hasSymmetricInt8(ir)) ({ ir, latency } = await chooseOnnxEncoding(keep.float!, ir, scratch, ctx, opts.latencyRuns));
     shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: true, check: true, keep: (f, p) => (f === 'onnx' ? (keep.quantized = p) : p.dispose()) });
-    const latency = await compareLatency(keep.float!, keep.quantized!, ctx, opts.latencyRuns);
+    if (!latency && opts.latencyRuns > 0) latency = await timeAgainstFloat(keep.float!, keep.quantized!, ctx, opts.latencyRuns, hasSymmetricInt8(ir) ? encodingOf(ir) : 'DequantizeLinear');
     const details = detailsOf(ir, assignment, float, shipped, floor, sensitivity, steps, latency, ctx.stageDir);
     const output: StageOutput = { ir, modelJson: path.relative(ctx.stageDir, shipped.tfjs.file), details: details as unknown as Record<string, unknown> };
     const notes = notesOf(details);
@@ -97,20 +101,13 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
   }
 }
 
-async function compareLatency(float: Predictor, quantized: Predictor, ctx: StageContext, runs: number): Promise<QuantizeDetails['latency']> {
-  if (runs === 0) return undefined;
-  const out: NonNullable<QuantizeDetails['latency']> = [];
-  for (const batch of [1, 64]) {
-    const [f, q] = (await interleavedLatency([float, quantized], ctx.data.test, runs, batch)) as [LatencySpread, LatencySpread];
-    out.push({ batch, float: f, quantized: q, speedup: f.median / q.median });
-    ctx.log(`onnxruntime batch ${batch}: float ${f.median.toFixed(3)} ms, quantised ${q.median.toFixed(3)} ms (×${(f.median / q.median).toFixed(2)})`);
-  }
-  return out;
+function encodingOf(ir: ModelIR): OnnxEncoding {
+  return ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx === 'cast-mul')) ? 'cast-mul' : 'DequantizeLinear';
 }
 
 function detailsOf(
   ir: ModelIR, assignment: WeightAssignment[], float: ShippedSet, quantized: ShippedSet, floor: number, sensitivity: LayerSensitivity[] | undefined,
-  steps: string[], latency: QuantizeDetails['latency'], stageDir: string,
+  steps: string[], latency: LatencyRow[] | undefined, stageDir: string,
 ): QuantizeDetails {
   const rows: WeightRow[] = assignment.map((a) => {
     const w = ir.layers.find((l) => l.name === a.plan.layer)!.weights.find((x) => x.name === a.plan.weight)!;
@@ -139,10 +136,14 @@ function notesOf(d: QuantizeDetails): string[] {
   }
   const kept = d.weights.filter((w) => w.raised);
   if (kept.length > 0) notes.push(`kept at higher precision: ${kept.map((w) => `${w.layer}/${w.weight} (${w.stored}; tfjs ${w.tfjs})`).join(', ')}`);
-  const slower = d.latency?.filter((l) => l.speedup < 1) ?? [];
-  for (const l of slower) {
-    notes.push(`onnxruntime runs the quantised ONNX model slower than the float one at batch ${l.batch} (speed-up ×${l.speedup.toFixed(2)}, median of interleaved runs): ` +
-      'smaller, not faster, on this CPU');
+  for (const l of d.latency ?? []) {
+    const dq = l.quantized.DequantizeLinear;
+    if (dq && dq.median > l.float.median) {
+      notes.push(`onnxruntime runs int8 weights through DequantizeLinear slower than float at batch ${l.batch} (×${(l.float.median / dq.median).toFixed(2)}, median of interleaved runs)` +
+        (l.shipped === 'cast-mul' ? `: shipped Cast+Mul instead (×${l.speedup.toFixed(2)}), the same int8 bytes folded to float at load` : ''));
+    } else if (l.speedup < 1) {
+      notes.push(`the quantised ONNX model runs slower than float at batch ${l.batch} (×${l.speedup.toFixed(2)}, median of interleaved runs)`);
+    }
   }
   return notes;
 }

@@ -32,7 +32,7 @@ export const onnxFormat: ExportFormat<typeof options> = {
   async check(file) {
     return runOnnxChecker(file);
   },
-  parity: (ir) => (ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8'))
+  parity: (ir) => (ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx !== 'cast-mul'))
     ? { kind: 'quantized', why: 'int8 (QDQ)' }
     : { kind: 'float' }),
 };

@@ -13,7 +13,7 @@ import { decodeEntry, encodeValues, type ManifestEntry, type WeightQuantization 
 
 /** slimnet's key on a manifest entry: the int8 storage of a weight whose shard bytes are tfjs uint8 or float32. */
 export interface SlimnetEntryExtension {
-  int8: { axis?: number; scales: number[]; zeroPoints: number[]; tfjs?: TfjsShipping };
+  int8: { axis?: number; scales: number[]; zeroPoints: number[]; tfjs?: TfjsShipping; onnx?: 'cast-mul' };
 }
 
 export interface EncodeOptions {
@@ -48,7 +48,7 @@ export function encodeStoredWeight(w: WeightIR, where: string, opts: EncodeOptio
       return { bytes: bytesOf(s.codes), quantization: { dtype: s.dtype, scale: s.scale, min: s.min } };
     case 'int8': {
       const slimnet: SlimnetEntryExtension = {
-        int8: { ...(s.axis === undefined ? {} : { axis: s.axis }), scales: [...s.scales], zeroPoints: [...s.zeroPoints], ...(s.tfjs ? { tfjs: s.tfjs } : {}) },
+        int8: { ...(s.axis === undefined ? {} : { axis: s.axis }), scales: [...s.scales], zeroPoints: [...s.zeroPoints], ...(s.tfjs ? { tfjs: s.tfjs } : {}), ...(s.onnx ? { onnx: s.onnx } : {}) },
       };
       if (s.axis === undefined) {
         // (q − zp)·s = (q + 128)·s − (zp + 128)·s: tfjs uint8 with min = −(zp + 128)·s — when tfjs's float64 decoding
@@ -102,7 +102,8 @@ function invalid(entry: ManifestEntry, message: string): SlimnetError {
 function int8FromEntry(entry: ManifestEntry & { slimnet?: unknown }, values: Float32Array): Int8Storage {
   const ext = (entry.slimnet as { int8?: unknown } | null)?.int8 as { axis?: unknown; scales?: unknown; zeroPoints?: unknown } | undefined;
   if (typeof ext !== 'object' || ext === null) throw invalid(entry, 'is missing or not an object');
-  const { axis, scales, zeroPoints, tfjs } = ext as typeof ext & { tfjs?: unknown };
+  const { axis, scales, zeroPoints, tfjs, onnx } = ext as typeof ext & { tfjs?: unknown; onnx?: unknown };
+  if (onnx !== undefined && onnx !== 'cast-mul') throw invalid(entry, `onnx ${JSON.stringify(onnx)} is not "cast-mul"`);
   if (tfjs !== undefined && tfjs !== 'uint8' && tfjs !== 'uint16' && tfjs !== 'float16') throw invalid(entry, `tfjs ${JSON.stringify(tfjs)} is not uint8, uint16 or float16`);
   if (axis !== undefined && !(Number.isInteger(axis) && (axis as number) >= 0 && (axis as number) < entry.shape.length)) throw invalid(entry, `axis ${JSON.stringify(axis)} is not an axis of shape [${entry.shape}]`);
   const channels = axis === undefined ? 1 : entry.shape[axis as number]!;
@@ -120,7 +121,7 @@ function int8FromEntry(entry: ManifestEntry & { slimnet?: unknown }, values: Flo
     codes[i] = Math.max(-128, Math.min(127, Math.round(values[i]! / scales[c]!) + zeroPoints[c]!));
   }
   const storage: Int8Storage = {
-    dtype: 'int8', ...(axis === undefined ? {} : { axis: axis as number }), scales: [...scales], zeroPoints: [...zeroPoints], codes, ...(tfjs ? { tfjs } : {}),
+    dtype: 'int8', ...(axis === undefined ? {} : { axis: axis as number }), scales: [...scales], zeroPoints: [...zeroPoints], codes, ...(tfjs ? { tfjs } : {}), ...(onnx ? { onnx } : {}),
   };
   const decoded = decodeStorage(storage, entry.shape);
   for (let i = 0; i < values.length; i++) {

@@ -1,5 +1,6 @@
 /** The quantize stage's report.json details and their report.md rendering. */
 import type { LatencySpread } from '../latency.ts';
+import type { LatencyRow } from './onnx-encoding.ts';
 import type { Precision } from './plan.ts';
 import type { ShippedArtifact, ShippedFormat } from './shipped.ts';
 
@@ -28,8 +29,8 @@ export interface QuantizeDetails {
   quantized: Record<ShippedFormat, Omit<ShippedArtifact, 'file'> & { file?: string }>;
   weights: WeightRow[];
   fallbackSteps: string[];
-  /** onnxruntime, float vs quantised ONNX, interleaved in one process; speed-up = float median / quantised median. */
-  latency?: Array<{ batch: number; float: LatencySpread; quantized: LatencySpread; speedup: number }>;
+  /** onnxruntime, float vs quantised ONNX (each weight encoding tried), interleaved in one process; speed-up = float median / shipped median. */
+  latency?: LatencyRow[];
 }
 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(2)}%`);
@@ -50,8 +51,10 @@ export function renderQuantizeDetails(d: QuantizeDetails): string[] {
       `${pct(a.valAccuracy)} / ${pct(a.testAccuracy)} | ${pct(b.valAccuracy)} / ${pct(b.testAccuracy)} | ${b.check ? b.check.status : '–'} |`);
   }
   if (d.latency) {
-    lines.push('', 'onnxruntime latency, float vs quantised ONNX (median of interleaved runs, quartiles):', '', '| batch | float | quantised | speed-up |', '|---|---|---|---|');
-    for (const l of d.latency) lines.push(`| ${l.batch} | ${ms(l.float)} | ${ms(l.quantized)} | ×${l.speedup.toFixed(2)} |`);
+    lines.push('', 'onnxruntime latency, float vs quantised ONNX (median of interleaved runs, quartiles; speed-up of the shipped encoding):', '',
+      '| batch | float | int8, DequantizeLinear | int8, Cast+Mul | shipped | speed-up |', '|---|---|---|---|---|---|');
+    const cell = (l?: LatencySpread) => (l ? ms(l) : '–');
+    for (const l of d.latency) lines.push(`| ${l.batch} | ${ms(l.float)} | ${cell(l.quantized.DequantizeLinear)} | ${cell(l.quantized['cast-mul'])} | ${l.shipped} | ×${l.speedup.toFixed(2)} |`);
   }
   lines.push('', 'Per weight (biases and normalisation stay float32):', '', '| weight | shape | stored (ONNX/TFLite) | TF.js wrote | error int8 / tfjs | sensitivity onnx / tfjs | why |', '|---|---|---|---|---|---|---|');
   for (const w of d.weights) {

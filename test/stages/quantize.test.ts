@@ -45,7 +45,7 @@ async function run(ir: ModelIR, options: Record<string, unknown>, maxAccuracyDro
 const depthwise = scaledDepthwiseIR();
 
 test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int8 + per-axis DequantizeLinear that the checker passes', async (t) => {
-  const { out, ctx, details } = await run(depthwise, {});
+  const { out, ctx, details } = await run(depthwise, { onnxWeights: 'DequantizeLinear' });
   assert.equal(out.verdict, undefined, JSON.stringify(details.quantized));
   assert.equal(out.modelJson, 'tfjs/model.json');
   // Every kernel is int8 per channel in the IR; biases stay float32.
@@ -81,7 +81,23 @@ test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int
     assert.ok(Math.abs(details.quantized[f].testAccuracy! - details.float[f].testAccuracy!) <= 0.02, `${f}: ${JSON.stringify(details)}`);
   }
   assert.equal(details.latency?.length, 2);
+  assert.ok(details.latency!.every((l) => l.shipped === 'DequantizeLinear' && l.quantized.DequantizeLinear && !l.quantized['cast-mul']));
   assert.ok(quantizeStage.renderDetails!(out.details!).some((l) => l.includes('| dw/depthwise_kernel |')));
+});
+
+test('ONNX weight encoding by measured speed: float, DequantizeLinear and Cast+Mul timed side by side; the file holds what was picked', async (t) => {
+  const { out, ctx, details } = await run(depthwise, { latencyRuns: 5 });
+  assert.deepEqual(details.latency!.map((l) => l.batch), [1, 64]);
+  const shipped = details.latency![0]!.shipped;
+  for (const l of details.latency!) {
+    assert.ok(l.float.median > 0 && l.quantized.DequantizeLinear!.median > 0 && l.quantized['cast-mul']!.median > 0);
+    assert.equal(l.shipped, shipped);
+  }
+  const ops = decodeModel(readFileSync(path.join(ctx.stageDir, 'onnx/model.onnx'))).graph!.node!.map((n) => n.opType);
+  assert.equal(ops.includes('DequantizeLinear'), shipped === 'DequantizeLinear', ops.join());
+  const int8 = out.ir.layers.flatMap((l) => l.weights).filter((w) => w.storage?.dtype === 'int8');
+  assert.ok(int8.every((w) => (w.storage as { onnx?: string }).onnx === (shipped === 'cast-mul' ? 'cast-mul' : undefined)));
+  if (needsValidator(t, 'onnx-checker')) assert.equal(details.quantized.onnx.check?.status, 'passed');
 });
 
 test('per-channel int8 is at least as accurate as per-tensor on the channel-scaled depthwise model, and per-tensor alone misses', async () => {
