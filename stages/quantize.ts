@@ -39,6 +39,7 @@ type QuantizeOptions = z.output<typeof options>;
 
 export const quantizeStage: StageDefinition<typeof options> = {
   name: 'quantize',
+  changesAccuracy: true,
   description: 'Quantise weights (per-channel int8, uint8/uint16/float16) into every export, measured as shipped, with per-layer fallback.',
   options,
   create: (opts) => ({ name: 'quantize', run: (ir, ctx) => runQuantize(ir, ctx, opts) }),
@@ -48,7 +49,7 @@ export const quantizeStage: StageDefinition<typeof options> = {
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 export async function runQuantize(input: ModelIR, ctx: StageContext, opts: QuantizeOptions): Promise<StageOutput> {
-  const floor = ctx.baseline.valAccuracy - ctx.maxAccuracyDrop;
+  const floor = ctx.budget.floor;
   const assignment: WeightAssignment[] = planWeights(input, opts.weights, opts.layers).map((plan) => ({ plan, precision: plan.requested, raised: [] }));
   const build = () => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'slimnet-quantize-float-'));

@@ -35,7 +35,7 @@ before(async () => {
 async function run(ir: ModelIR, options: Record<string, unknown>, maxAccuracyDrop = 0.02) {
   if (!baselines.has(ir)) baselines.set(ir, { ...(await evaluateModel(ir, data, { batchSize: 64, latencySamples: 1, engine: 'ort' })), bytes: 1 });
   const ctx = createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-quantize-stage-')), baseline: baselines.get(ir)!, maxAccuracyDrop,
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-quantize-stage-')), baseline: baselines.get(ir)!, budget: { maxDrop: maxAccuracyDrop },
     evaluation: { engine: 'ort', batchSize: 64 },
   });
   const out = await quantizeStage.create(quantizeStage.options.parse({ latencyRuns: 3, ...options })).run(ir, ctx);
