@@ -14,7 +14,7 @@ export interface WeightRow {
   /** What the TF.js export wrote for it. */
   tfjs: Precision;
   override?: string;
-  /** int8: relative RMS error against the float weight, of the int8 codes and of each tfjs format tried. */
+  /** int8: worst channel's relative RMS error against the float weight, of the int8 codes and of each tfjs format tried. */
   error?: Record<string, number>;
   /** Validation accuracy its layer costs quantised alone (measured only when the fallback ran). */
   sensitivity?: Record<ShippedFormat, number>;

@@ -45,8 +45,13 @@ async function run(ir: ModelIR, options: Record<string, unknown>, maxAccuracyDro
 const depthwise = scaledDepthwiseIR();
 
 test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int8 + per-axis DequantizeLinear that the checker passes', async (t) => {
-  const { out, ctx, details } = await run(depthwise, { onnxWeights: 'DequantizeLinear' });
+  const { out, ctx, details } = await run(depthwise, { onnxWeights: 'DequantizeLinear', fallback: false });
   assert.equal(out.verdict, undefined, JSON.stringify(details.quantized));
+  // Channels 1e-3…30 apart: one tfjs uint8 range would round the small ones away; the per-channel error sees it.
+  const written = Object.fromEntries(details.weights.map((w) => [`${w.layer}/${w.weight}`, w.tfjs]));
+  assert.equal(written['dw/depthwise_kernel'], 'float16', JSON.stringify(written));
+  assert.notEqual(written['stem/kernel'], 'uint8');
+  assert.equal(written['dense/kernel'], 'uint8', 'a kernel whose channels share a range ships in one byte');
   assert.equal(out.modelJson, 'tfjs/model.json');
   // Every kernel is int8 per channel in the IR; biases stay float32.
   for (const l of out.ir.layers) {
