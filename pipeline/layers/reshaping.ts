@@ -89,20 +89,7 @@ export const flatten = defineLayer<FlattenConfig>({
   tflite: toOutputShape,
 });
 
-/** Reshape and Permute move elements without computing: the gradient moves them back. */
-const reshapeRule: LayerRule<null, ReshapeConfig> = {
-  forward({ b, layer, inputs, outShape }) {
-    const x = b.inLayout(inputs[0]!, 'keras');
-    const y = reshapeOp(b, x.name, [0, ...layer.config.targetShape], `${layer.name}/reshape`);
-    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
-  },
-  backward({ b, layer, inputs, dPre, needInput }) {
-    if (!needInput[0]) return { inputs: [undefined], weights: {} };
-    const dx = reshapeOp(b, dPre, [0, ...(inputs[0]!.shape.slice(1) as number[])], `${layer.name}/grad/input`);
-    return { inputs: [{ name: dx, layout: 'keras', shape: inputs[0]!.shape }], weights: {} };
-  },
-};
-
+/** Permute moves elements without computing: the gradient moves them back. */
 const permuteRule: LayerRule<null, PermuteConfig> = {
   forward({ b, layer, inputs, outShape }) {
     const x = b.inLayout(inputs[0]!, 'keras');

@@ -92,11 +92,11 @@ export const separableOnnx: LayerConverter<SeparableConv2DConfig> = ({ b, layer,
 export const conv1dOnnx: LayerConverter<Conv1DConfig> = ({ b, layer, inputs }) => {
   const x = b.inLayout(inputs[0]!, 'nchw');
   const w = requireWeight(layer, 'kernel');
-  const [k, cin, cout] = w.shape as [number, number, number];
+  const [k] = w.shape as [number, number, number];
   const { strides: [s], dilationRate: [d], padding } = layer.config;
   const steps = x.shape[1] as number;
   const pads = padding === 'causal' ? [(k - 1) * d, 0] : padding === 'same' ? samePads(steps, k, s, d) : [0, 0];
-  const weight = b.floatConst(`${layer.name}/kernel`, [cout, cin, k], transposeValues(w.values, w.shape, [2, 1, 0]));
+  const weight = weightConst(b, `${layer.name}/kernel`, w, { perm: [2, 1, 0] });
   const bias = biasConst(b, layer);
   const y = b.op('Conv', bias ? [x.name, weight, bias] : [x.name, weight], {
     kernel_shape: { ints: [k] }, strides: { ints: [s] }, dilations: { ints: [d] }, pads: { ints: pads }, group: { i: 1 },
@@ -113,7 +113,7 @@ export const conv1dOnnx: LayerConverter<Conv1DConfig> = ({ b, layer, inputs }) =
 export const conv2dTransposeOnnx: LayerConverter<Conv2DTransposeConfig> = ({ b, layer, inputs }) => {
   const x = b.inLayout(inputs[0]!, 'nchw');
   const w = requireWeight(layer, 'kernel');
-  const [kh, kw, cout, cin] = w.shape as [number, number, number, number];
+  const [kh, kw] = w.shape as [number, number, number, number];
   const { strides, padding } = layer.config;
   const axis = (k: number, s: number) => {
     const overlap = Math.max(k - s, 0);
@@ -121,7 +121,7 @@ export const conv2dTransposeOnnx: LayerConverter<Conv2DTransposeConfig> = ({ b, 
     return { before, after: padding === 'same' ? overlap - before : 0, extra: Math.max(s - k, 0) };
   };
   const [h, v] = [axis(kh, strides[0]), axis(kw, strides[1])];
-  const weight = b.floatConst(`${layer.name}/kernel`, [cin, cout, kh, kw], transposeValues(w.values, w.shape, [3, 2, 0, 1]));
+  const weight = weightConst(b, `${layer.name}/kernel`, w, { perm: [3, 2, 0, 1] });
   const bias = biasConst(b, layer);
   const y = b.op('ConvTranspose', bias ? [x.name, weight, bias] : [x.name, weight], {
     kernel_shape: { ints: [kh, kw] }, strides: { ints: [...strides] }, dilations: { ints: [1, 1] },
