@@ -44,7 +44,7 @@ async function prune(ir: ModelIR) {
   const metrics = { ...(await evaluateModel(ir, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
   assert.ok(metrics.valAccuracy >= 0.9, `baseline val ${metrics.valAccuracy}`);
   const ctx = createStageContext({
-    data, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-families-')), baseline: metrics, maxAccuracyDrop: 0.1,
+    data, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-families-')), baseline: metrics, budget: { maxDrop: 0.05 },
     evaluation: { engine: 'auto', batchSize: 64 },
   });
   const options = pruneStage.options.parse({ ratio: 0.5, calibrationSamples: 64, fineTune: { epochs: 3, batchSize: 16, learningRate: 0.002 } });
