@@ -146,7 +146,7 @@ export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: 
 export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7, numerics: 'float32' | 'int8' = 'float32'): Promise<number | undefined> {
   const under = ir.layers.find((l) => l.name === UNDER);
   // A neighbour the format cannot write (a Conv1D before the pool under test) leaves nothing to compare either.
-  if (!under || ir.layers.some((l) => !layerClass(l.className)?.tflite) || ir.inputs.length !== 1) return undefined;
+  if (!under || ir.layers.some((l) => l.className !== 'InputLayer' && !layerClass(l.className)?.tflite) || ir.inputs.length !== 1) return undefined;
   const runtime = findValidator('tflite-runtime');
   if (!runtime.available) {
     assert.ok(!ON_CI, `CI=true: needs tflite-runtime: ${runtime.reason}; install it with: ${INSTALL_COMMAND['tflite-runtime']}`);
