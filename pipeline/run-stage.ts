@@ -73,7 +73,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     backend: rc.backend,
     toolVersion: toolBuildId(),
   });
-  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
+  const cacheLog = (message: string) => rc.log(`${name}: ${message}`);
+  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir, cacheLog) : undefined;
   let entry: CacheEntry;
   let outIr: ModelIR;
   if (cached) {
@@ -97,7 +98,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
-    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
+    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry, cacheLog);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
   const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, budget);
