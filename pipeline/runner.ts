@@ -78,9 +78,12 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const runDir = folder.dir;
   try {
     const backend = await initEngine(config.backend);
+    // Each phase says so: an interrupt reports the last line as where the run stopped.
+    log(`reading the model ${config.model}`);
     const model = await loadModel(config.model);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
+    log(`loading data (${config.data.source === 'idx' ? config.data.dir : config.data.source})`);
     const loaded = await loadData(config.data, {
       validationFraction: config.validationFraction,
       seed: config.seed,
@@ -93,6 +96,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const data = await withTeacherLabels(loaded, quality, ir, config.evaluation);
     if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
+    log('measuring the baseline');
     const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
