@@ -108,7 +108,7 @@ export function resolveShards(modelJsonPath: string, groups: CheckedGroup[]): Sh
       const last = shards[shards.length - 1]?.path ?? modelJsonPath;
       const which = group.paths.length === 1 ? `shard "${group.paths[0]}"` : `shards ${group.paths.map((p) => `"${p}"`).join(', ')}`;
       throw new SlimnetError('MODEL_INVALID', last,
-        `weightsManifest[${g}]: ${which} hold ${have} bytes but its ${group.weights.length} weights need exactly ${group.byteLength}`,
+        `weightsManifest[${g}]: ${which} ${group.paths.length === 1 ? 'holds' : 'hold'} ${have} bytes but its ${group.weights.length} weights need exactly ${group.byteLength}`,
         have < group.byteLength ? 'the shard is truncated or belongs to another model; re-export the model' : 'the shard holds more than the manifest describes (another model\'s shard, or a wrong shape); re-export the model');
     }
     return shards;

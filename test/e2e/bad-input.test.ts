@@ -58,7 +58,7 @@ test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2,
 test('a [100000, 100000, 100000] weight: one line, exit 2', async () => {
   const dir = project();
   editManifest(dir, (weights) => (weights[0].shape = [100000, 100000, 100000]));
-  assertBadInput(await runCliInProcess(args, dir), /group1-shard1of1\.bin: weightsManifest\[0\]: shard "group1-shard1of1\.bin" hold 444 bytes but its 2 weights need exactly 4000000000000012/);
+  assertBadInput(await runCliInProcess(args, dir), /group1-shard1of1\.bin: weightsManifest\[0\]: shard "group1-shard1of1\.bin" holds 444 bytes but its 2 weights need exactly 4000000000000012/);
 });
 
 test('NaN weights: exit 2 naming the weight (not an exporter failure)', async () => {
