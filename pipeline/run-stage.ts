@@ -94,7 +94,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
