@@ -2,7 +2,7 @@
  * The sane models the fuzz test mutates, all for the tiny task's data (6×6×1 images, 3 classes). TF.js: the tiny
  * Dense model, a Sequential-style CNN (Conv2D → BatchNormalization → MaxPooling2D → Flatten → Dense) and a
  * functional net with a residual Add and a Concatenate. Keras: a functional residual net as a Keras 3 `.keras`
- * and a Sequential CNN as a tf.keras 2 legacy `.h5`. Weights are seeded random: the fuzz test checks loading,
+ * and a Sequential CNN as a tf.keras 2 legacy `.h5` (test/fixtures/keras/spec.ts). Weights are seeded random: the fuzz test checks loading,
  * not accuracy.
  */
 import { rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { LayerIR, ModelIR, WeightIR } from '../../pipeline/ir.ts';
 import { writeModel } from '../../pipeline/io/write-model.ts';
 import { createRng } from '../../pipeline/random.ts';
 import { layer, model } from '../fixtures/ir.ts';
-import type { ModelSpec } from '../fixtures/keras/spec.ts';
+import { residualSpec, TINY_CNN } from '../fixtures/keras/spec.ts';
 import { tinyModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
 import { describeKeras, type KerasDescription } from './keras-mutations.ts';
 
@@ -65,31 +65,7 @@ export function fuzzBaseModels(): Record<string, ModelIR> {
   return { dense: tinyModelIR(), cnn: cnn(), residual: residual() };
 }
 
-const KERAS_CNN: ModelSpec = {
-  name: 'sequential', functional: false, layers: [
-    { name: 'input_layer', kind: 'input', shape: [6, 6, 1] },
-    { name: 'conv2d', kind: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
-    { name: 'batch_normalization', kind: 'bn' },
-    { name: 'max_pooling2d', kind: 'maxpool', pool: 2 },
-    { name: 'flatten', kind: 'flatten' },
-    { name: 'dense', kind: 'dense', units: 3, activation: 'softmax' },
-  ],
-};
-
-const KERAS_RESIDUAL: ModelSpec = {
-  name: 'functional', functional: true, layers: [
-    { name: 'input_layer', kind: 'input', shape: [6, 6, 1] },
-    { name: 'conv2d', kind: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu', inputs: ['input_layer'] },
-    { name: 'conv2d_1', kind: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'linear', inputs: ['conv2d'] },
-    { name: 'batch_normalization', kind: 'bn', inputs: ['conv2d_1'] },
-    { name: 'add', kind: 'add', inputs: ['conv2d', 'batch_normalization'] },
-    { name: 're_lu', kind: 'relu', inputs: ['add'] },
-    { name: 'global_average_pooling2d', kind: 'gap', inputs: ['re_lu'] },
-    { name: 'dense', kind: 'dense', units: 3, activation: 'softmax', inputs: ['global_average_pooling2d'] },
-  ],
-};
-
-const KERAS_BASES = { 'keras-residual': () => describeKeras('keras', KERAS_RESIDUAL), 'h5-cnn': () => describeKeras('h5', KERAS_CNN) };
+const KERAS_BASES = { 'keras-residual': () => describeKeras('keras', residualSpec([6, 6, 1], 3)), 'h5-cnn': () => describeKeras('h5', TINY_CNN) };
 export type KerasBaseName = keyof typeof KERAS_BASES;
 
 /** A fresh description of a Keras base (each case mutates its own). */

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { SlimnetError } from '../../../../pipeline/errors.ts';
 import { READ_TIMEOUT_ENV } from '../../../../pipeline/io/keras/bounded-read.ts';
 import { loadModel } from '../../../../pipeline/io/load-model.ts';
-import { keras2Config, keras3Config, makeWeights, MLP, type ModelSpec } from '../../../fixtures/keras/spec.ts';
+import { keras2Config, keras3Config, makeWeights, MLP, TINY_CNN } from '../../../fixtures/keras/spec.ts';
 import { keras3WeightsH5, legacyH5 } from '../../../fixtures/keras/write.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-hostile-keras-'));
@@ -24,17 +24,8 @@ async function refusal(file: string): Promise<SlimnetError> {
   return error;
 }
 
-// The fuzz test's Sequential CNN (test/fuzz/bases.ts); seed 2's case 57 zeroed 23 bytes of it at offset 4510.
-const CNN: ModelSpec = {
-  name: 'sequential', functional: false, layers: [
-    { name: 'input_layer', kind: 'input', shape: [6, 6, 1] },
-    { name: 'conv2d', kind: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
-    { name: 'batch_normalization', kind: 'bn' },
-    { name: 'max_pooling2d', kind: 'maxpool', pool: 2 },
-    { name: 'flatten', kind: 'flatten' },
-    { name: 'dense', kind: 'dense', units: 3, activation: 'softmax' },
-  ],
-};
+// TINY_CNN is the fuzz test's .h5 base; seed 2's case 57 zeroed 23 bytes of it at offset 4510.
+const CNN = TINY_CNN;
 
 test('an .h5 that sends libhdf5 into an endless loop is refused in one line once the read limit passes', { timeout: 60_000 }, async () => {
   const bytes = await legacyH5(CNN, makeWeights(CNN, 7), 'keras2', { config: keras2Config(CNN) });
