@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isSlimnetError } from './errors.ts';
+import { installChildSignalHandlers, isSupervisedChild, reportProgress, superviseCompress } from './supervisor.ts';
 import type { ConfigOverrides } from './load-config.ts';
 import type { Report } from './report.ts';
 import { TOOL } from './version.ts';
@@ -37,8 +38,11 @@ export const PROCESS_IO: CliIO = {
 };
 
 export interface MainOptions {
-  /** The real command line (bin/slimnet.js): handle SIGINT/SIGTERM. In-process callers handle their own. */
-  handleSignals?: boolean;
+  /**
+   * The real command line (bin/slimnet.js): run a compression in a supervised child process, which SIGINT/SIGTERM
+   * stop within a second whatever it is doing (pipeline/supervisor.ts). In-process callers handle their own signals.
+   */
+  supervise?: boolean;
 }
 
 export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOptions = {}): Promise<number> {
@@ -66,7 +70,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
           .option('json', { type: 'boolean', default: false, describe: 'print report.json on stdout (progress goes to stderr)' })
           .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),
       async (args) => {
-        exitCode = await compress(args, io, opts);
+        exitCode = await compress(args, io, opts, argv);
       },
     )
     .demandCommand(1, 'name a command: slimnet compress --help')
@@ -91,13 +95,11 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
 
 class UsageError extends Error {}
 
-async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promise<number> {
-  const progress = progressPrinter(io);
-  if (opts.handleSignals) {
-    // Exiting (rather than dying on the signal) runs the clean-up of the run's scratch folder.
-    process.once('SIGINT', () => interrupted('SIGINT', 130));
-    process.once('SIGTERM', () => interrupted('SIGTERM', 143));
-  }
+async function compress(args: CompressArgs, io: CliIO, opts: MainOptions, argv: string[]): Promise<number> {
+  const child = isSupervisedChild();
+  if (opts.supervise && !child) return superviseCompress(argv, io.stderr);
+  const releaseSupervisor = child ? installChildSignalHandlers() : undefined;
+  const progress = progressPrinter(io, child ? reportProgress : undefined);
   // Libraries (tfjs among them) print to console.log; with --json, stdout carries only the report.
   const consoleLog = console.log;
   if (args.json) console.log = (...a: unknown[]) => console.error(...a);
@@ -122,6 +124,7 @@ async function compress(args: CompressArgs, io: CliIO, opts: MainOptions): Promi
     return EXIT.internal;
   } finally {
     console.log = consoleLog;
+    releaseSupervisor?.();
   }
 }
 
@@ -135,21 +138,17 @@ function summarize(report: Report): string {
     `MACs ${n(b.macs)} → ${n(f.macs)}, val ${pct(b.valAccuracy)} → ${pct(f.valAccuracy)}, test ${pct(b.testAccuracy)} → ${pct(f.testAccuracy)}`;
 }
 
-function interrupted(signal: string, code: number): never {
-  process.stderr.write(`slimnet: interrupted (${signal}); nothing was written to the output folder\n`);
-  process.exit(code);
-}
-
 /** Progress goes to stderr: timestamps as plain lines when piped, elapsed time when on a terminal. */
-function progressPrinter(io: CliIO): (message: string) => void {
+function progressPrinter(io: CliIO, forward?: (message: string) => void): (message: string) => void {
   const start = performance.now();
   const tty = io.tty;
   return (message) => {
     const seconds = ((performance.now() - start) / 1000).toFixed(1).padStart(6);
     io.stderr(tty ? `\x1b[2m${seconds}s\x1b[0m ${message}\n` : `[${seconds}s] ${message}\n`);
+    forward?.(message);
   };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { handleSignals: true });
+  process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { supervise: true });
 }
