@@ -17,8 +17,11 @@ import { TOOL } from './version.ts';
 export { EXIT, PROCESS_IO, type CliIO };
 
 export interface MainOptions {
-  /** The real command line (bin/slimnet.js): handle SIGINT/SIGTERM. In-process callers handle their own. */
-  handleSignals?: boolean;
+  /**
+   * The real command line (bin/slimnet.js): run a compression in a supervised child process, which SIGINT/SIGTERM
+   * stop within a second whatever it is doing (pipeline/supervisor.ts). In-process callers handle their own signals.
+   */
+  supervise?: boolean;
 }
 
 export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOptions = {}): Promise<number> {
@@ -50,7 +53,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
           .option('json', { type: 'boolean', default: false, describe: 'print report.json (with --dry-run: the plan) on stdout; progress goes to stderr' })
           .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),
       async (args) => {
-        exitCode = await (await import('./commands/compress.ts')).compress(args, io, opts);
+        exitCode = await (await import('./commands/compress.ts')).compress(args, io, opts, argv);
       },
     )
     .command<InitArgs>(
@@ -103,5 +106,5 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
 class UsageError extends Error {}
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { handleSignals: true });
+  process.exitCode = await main(hideBin(process.argv), PROCESS_IO, { supervise: true });
 }

@@ -86,7 +86,8 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   const { config } = rc;
   const budget = budgetOf(run, rc);
   const cacheKey = cacheKeyOf(run, input.ir, rc);
-  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
+  const cacheLog = (message: string) => rc.log(`${name}: ${message}`);
+  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir, cacheLog) : undefined;
   let entry: CacheEntry;
   let outIr: ModelIR;
   if (cached) {
@@ -106,11 +107,11 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
-    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
+    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry, cacheLog);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
   const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, budget, rc.quality?.metric ?? 'accuracy');

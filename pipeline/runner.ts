@@ -79,9 +79,12 @@ export function protectedPaths(config: ResolvedConfig): ProtectedPaths {
  * The engine, the model, the data split for it and the run's quality metric (with the teacher's labels when the
  * labels come from the input model): what a run (and a dry run) needs before the baseline.
  */
-export async function loadInputs(config: ResolvedConfig): Promise<{ backend: string; model: LoadedModel; data: DataSplits; quality: QualitySetting }> {
+export async function loadInputs(config: ResolvedConfig, log: (message: string) => void = () => {}): Promise<{ backend: string; model: LoadedModel; data: DataSplits; quality: QualitySetting }> {
   const backend = await initEngine(config.backend);
+  // Each phase says so: an interrupt reports the last line as where the run stopped.
+  log(`reading the model ${config.model}`);
   const model = await loadModel(config.model);
+  log(`loading data (${config.data.source === 'idx' ? config.data.dir : config.data.source})`);
   const loaded = await loadData(config.data, {
     validationFraction: config.validationFraction,
     // The data selection has its own seed: --seed re-draws the stages' random choices, never the validation split.
@@ -109,12 +112,14 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const folder = await RunFolder.begin(outDir);
   const runDir = folder.dir;
   try {
-    const { backend, model, data, quality } = await loadInputs(config);
+    const { backend, model, data, quality } = await loadInputs(config, log);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
     if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
-    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    log('measuring the baseline');
+    const { engine: evaluationEngine, nonFinite, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    if (nonFinite) throw overflowingModel(config.model, ir, nonFinite);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
     const validation = validationReport(data, baseline, config.budget.maxAccuracyDrop);
@@ -207,4 +212,13 @@ function relativePath(from: string, to: string): string {
 export function describeMetrics(m: Metrics): string {
   const fidelity = m.fidelity ? ` (relative MSE ${m.fidelity.valRelativeMse.toExponential(2)}, PSNR ${m.fidelity.valPsnr === null ? '∞' : `${m.fidelity.valPsnr.toFixed(1)} dB`})` : '';
   return `val ${(m.valAccuracy * 100).toFixed(2)}%${fidelity}, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+}
+
+/** A model whose outputs on the user's data are NaN/Infinity although every weight is finite (loading checks that): its weights overflow float32. */
+function overflowingModel(modelPath: string, ir: ModelIR, at: { split: string; sample: number }): SlimnetError {
+  let largest = 0;
+  for (const l of ir.layers) for (const w of l.weights) for (const v of w.values) largest = Math.max(largest, Math.abs(v));
+  return new SlimnetError('MODEL_INVALID', modelPath,
+    `computes NaN or Infinity for ${at.split} sample ${at.sample}: its weights are finite but overflow float32 on this data (largest |weight| ${largest.toPrecision(3)})`,
+    'the weights are corrupt or the training diverged; retrain or export the model again, and check the data preprocessing (data.scale)');
 }

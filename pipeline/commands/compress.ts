@@ -19,17 +19,29 @@ export interface CompressArgs extends ConfigOverrides {
 }
 
 export interface CompressOptions {
-  /** The real command line (bin/slimnet.js): handle SIGINT/SIGTERM. In-process callers handle their own. */
-  handleSignals?: boolean;
+  /**
+   * The real command line (bin/slimnet.js): run a compression in a supervised child process, which SIGINT/SIGTERM
+   * stop within a second whatever it is doing (pipeline/supervisor.ts). In-process callers handle their own signals.
+   */
+  supervise?: boolean;
 }
 
-export async function compress(args: CompressArgs, io: CliIO, opts: CompressOptions): Promise<number> {
-  const progress = progressPrinter(io);
-  if (opts.handleSignals && !args.dryRun) {
-    // Exiting (rather than dying on the signal) runs the clean-up of the run's scratch folder.
-    process.once('SIGINT', () => interrupted('SIGINT', 130));
-    process.once('SIGTERM', () => interrupted('SIGTERM', 143));
+export async function compress(args: CompressArgs, io: CliIO, opts: CompressOptions, argv: string[]): Promise<number> {
+  const { installChildSignalHandlers, isSupervisedChild, reportProgress, superviseCompress } = await import('../supervisor.ts');
+  const child = isSupervisedChild();
+  // A dry run writes nothing and needs no supervisor.
+  if (opts.supervise && !child && !args.dryRun) return superviseCompress(argv, io.stderr);
+  const releaseSupervisor = child ? installChildSignalHandlers() : undefined;
+  const print = progressPrinter(io);
+  const progress = child ? (message: string) => { print(message); reportProgress(message); } : print;
+  try {
+    return await runCompress(args, io, progress);
+  } finally {
+    releaseSupervisor?.();
   }
+}
+
+function runCompress(args: CompressArgs, io: CliIO, progress: (message: string) => void): Promise<number> {
   return runCommand(io, args, async () => {
     const { loadConfig } = await import('../load-config.ts');
     const { config, origins } = await loadConfig(args.config, args);
@@ -86,7 +98,3 @@ function summarize(report: Report): string {
     `MACs ${num(b.macs)} → ${num(f.macs)}, val ${pct(b.valAccuracy)} → ${pct(f.valAccuracy)}, test ${pct(b.testAccuracy)} → ${pct(f.testAccuracy)}`;
 }
 
-function interrupted(signal: string, code: number): never {
-  process.stderr.write(`slimnet: interrupted (${signal}); nothing was written to the output folder\n`);
-  process.exit(code);
-}

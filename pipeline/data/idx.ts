@@ -33,6 +33,9 @@ export const IDX_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo
   [0x0e, { name: 'double', bytes: 8, make: (n) => new Float64Array(n), read: (v, o) => v.getFloat64(o) }],
 ]);
 
+/** What to do about a file whose bytes are not a consistent IDX file. */
+const DAMAGED = 'the file is damaged or not an IDX file: re-download or re-create it';
+
 const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
 
 /** Values slimnet holds in memory per file (typed arrays and their float32 copies stay addressable). */
@@ -156,7 +159,7 @@ const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && 
 
 /** Parses IDX bytes held in memory (raw or gzip, told apart by the gzip magic 1f 8b). `where` names the source. */
 export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArray> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', where, message, hint);
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', where, message, hint);
   if (isGzip(bytes)) return readGzip(Readable.from([bytes]), bytes.length, invalid);
   const collector = new IdxCollector(invalid, { exactTotal: bytes.length });
   collector.push(bytes);
@@ -186,7 +189,7 @@ async function readGzip(compressed: Readable, compressedBytes: number, invalid: 
 
 /** Reads an IDX file (raw or gzip): a regular file, its header checked against its size before the data are read. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
   const { handle, size } = await openRegularFile(path, 'IDX file', { missing: 'DATA_NOT_FOUND', invalid: 'DATA_INVALID' }, 'check the data folder');
   try {
     const magic = new Uint8Array(2);
@@ -246,7 +249,7 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
 export type IdxRaw = 'uint8' | 'float';
 
 async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling; raw: IdxRaw }> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
   const [count, ...rest] = arr.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
   // idx3 is [count, rows, cols] of one channel; idx4 is [count, rows, cols, channels] (NHWC).
@@ -306,7 +309,7 @@ async function loadPair(imagesPath: string, labelsPath: string, scaling?: Scalin
     throw new SlimnetError('DATA_INVALID', labelsPath, `${y.length} labels but ${imagesPath} holds ${images.count} images`,
       'the images and labels files must come from the same set');
   }
-  if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images');
+  if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images', 'an IDX images file needs at least one image');
   return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling, raw: images.raw };
 }
 
@@ -327,7 +330,8 @@ export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise
   const { scaling: trainScaling, raw, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
   const { scaling: _testScaling, raw: _testRaw, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
   if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
-    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`);
+    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`,
+      'the train and test files must come from the same data set');
   }
   let maxLabel = 0;
   for (const s of [train, test]) for (const v of s.y) maxLabel = Math.max(maxLabel, v);

@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { tempPathBeside } from './atomic.ts';
+import { registerCleanup } from './pending-cleanup.ts';
 import { encodeStoredWeight } from './stored-weights.ts';
 import { DEFAULT_KERAS_VERSION, irToTopology } from './topology.ts';
 import type { ManifestEntry, ManifestGroup } from './weights.ts';
@@ -102,6 +103,7 @@ export async function writeModel(
   const { modelJson, shards } = serializeModel(ir, opts);
   const names = [...shards.map((_, i) => shardFileName(i, shards.length)), 'model.json'];
   const tmp = tempPathBeside(finalDir);
+  const done = registerCleanup({ kind: 'remove', path: tmp });
   await mkdir(tmp, { recursive: true });
   try {
     for (let i = 0; i < shards.length; i++) await writeFile(join(tmp, names[i]), shards[i]);
@@ -117,6 +119,8 @@ export async function writeModel(
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    done();
   }
   const files = names.map((n) => join(finalDir, n));
   let bytes = 0;
