@@ -49,6 +49,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO, opts: MainOpt
           .option('limit', { type: 'string', describe: 'quick run on a seeded sample: N per split, or train=N,validation=N,test=N' })
           .option('backend', { type: 'string', choices: ['auto', 'wasm', 'tfjs-node', 'cpu'], describe: 'tfjs backend (auto: tfjs-node if it loads, else wasm)' })
           .option('seed', { type: 'string', describe: 'seed for the stages\' random choices (default 42); the validation split has its own (validationSeed)' })
+          .option('cache', { type: 'boolean', describe: 'use the stage cache (default on); --no-cache neither reads nor writes it' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print the resolved config, stages, floors and what the cache would serve; run and write nothing' })
           .option('json', { type: 'boolean', default: false, describe: 'print report.json (with --dry-run: the plan) on stdout; progress goes to stderr' })
           .option('verbose', { type: 'boolean', default: false, describe: 'stack traces and more detail on errors' }),

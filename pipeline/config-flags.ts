@@ -26,6 +26,8 @@ export interface ConfigOverrides {
   limit?: number | string;
   /** Export formats, comma-separated: sets the export stage's `formats`. */
   formats?: string;
+  /** false (`--no-cache`): neither read nor write the stage cache (sets cacheDir false). */
+  cache?: boolean;
 }
 
 export interface FlagKey {
@@ -68,6 +70,7 @@ export function applyFlags(
     set(['data', 'validation'], '--validation-data', { source: 'idx', dir: o.validationData });
   }
   if (o.out !== undefined) set(['out'], '--out', o.out);
+  if (o.cache === false) set(['cacheDir'], '--no-cache', false);
   if (o.backend !== undefined) set(['backend'], '--backend', o.backend);
   if (o.seed !== undefined) set(['seed'], '--seed', parseNumber(o.seed, '--seed', 'a non-negative integer such as 42'));
   if (o.maxAccuracyDrop !== undefined) {

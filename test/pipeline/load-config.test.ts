@@ -61,6 +61,14 @@ test('without a config file, --model and --data are enough: every implemented st
   assert.equal(config.validationSeed, 42);
 });
 
+test('--no-cache turns the stage cache off for the run; without it the cache folder stays', async () => {
+  const dir = project();
+  const withCache = await loadConfig(undefined, { model: 'x/model.json', data: 'idx' }, dir);
+  assert.equal(typeof withCache.config.cacheDir, 'string');
+  const without = await loadConfig(undefined, { model: 'x/model.json', data: 'idx', cache: false }, dir);
+  assert.equal(without.config.cacheDir, false);
+});
+
 test('a config without stages runs every implemented stage; --config none ignores the folder\'s config', async () => {
   const dir = project(`export default { model: 'm/model.json', data: { source: 'mnist-package' } };\n`);
   const { config, origins } = await loadConfig(undefined, {}, dir);
@@ -92,7 +100,7 @@ test('a bad flag value names the flag, not the config file', async () => {
   assert.match(await where({ limit: 'tran=5' }), /^--limit: cannot read "tran=5"/);
   assert.match(await where({ formats: 'onnx,gguf' }), /^--formats: unknown format "gguf"/);
   assert.match(await where({ stages: 'prune', formats: 'onnx' }), /^--formats: the export stage is not in this run/);
-  assert.match(await where({ stages: 'separable' }), /^--stages: stage "separable" is not implemented yet/);
+  assert.match(await where({ stages: 'prune,distill' }), /^--stages: unknown stage "distill"/);
   // A bad value in the file still names the file and key.
   const bad = project(typedConfig.replace("stages:", "budget: { maxAccuracyDrop: 'abc' },\n  stages:"));
   await assert.rejects(loadConfig(undefined, {}, bad), (e: unknown) => e instanceof SlimnetError && e.where === 'pipeline.config.ts: budget.maxAccuracyDrop');
