@@ -68,19 +68,24 @@ export async function measureQuality(predictor: Predictor, set: LabelledSet, bat
   }
   let correct = 0;
   let lossSum = 0;
+  let seen = 0;
+  let firstNonFinite: number | undefined;
   for (const batch of batches(set, batchSize)) {
     const out = await predictor.predict(batch.x, batch.size, set.sampleShape);
     const classes = out.length / batch.size;
     for (let i = 0; i < batch.size; i++) {
-      const row = toProbabilities(out.subarray(i * classes, (i + 1) * classes));
+      const raw = out.subarray(i * classes, (i + 1) * classes);
+      if (firstNonFinite === undefined && !raw.every(Number.isFinite)) firstNonFinite = seen + i;
+      const row = toProbabilities(raw);
       let best = 0;
       for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
       const label = batch.y[i]!;
       if (best === label) correct++;
       lossSum -= Math.log(Math.max(row[label] ?? 0, EPS));
     }
+    seen += batch.size;
   }
-  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count };
+  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count, ...(firstNonFinite === undefined ? {} : { firstNonFinite }) };
 }
 
 function toProbabilities(row: Float32Array): Float32Array {
@@ -133,7 +138,7 @@ export async function evaluateModel(
   ir: ModelIR,
   splits: { validation: LabelledSet; test: LabelledSet },
   opts: EvaluateOptions,
-): Promise<Omit<Metrics, 'bytes'> & { engine: string }> {
+): Promise<Omit<Metrics, 'bytes'> & { engine: string; nonFinite?: { split: 'validation' | 'test'; sample: number } }> {
   const predictor = await createPredictor(ir, opts.engine);
   try {
     const val = await measureQuality(predictor, splits.validation, opts.batchSize);
@@ -146,6 +151,8 @@ export async function evaluateModel(
       params: countParams(ir),
       macs: countMacs(ir).total,
       engine: predictor.engine,
+      ...(val.firstNonFinite !== undefined ? { nonFinite: { split: 'validation' as const, sample: val.firstNonFinite } }
+        : test.firstNonFinite !== undefined ? { nonFinite: { split: 'test' as const, sample: test.firstNonFinite } } : {}),
     };
   } finally {
     predictor.dispose();

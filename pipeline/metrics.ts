@@ -32,4 +32,6 @@ export interface Accuracy {
   /** Against teacher outputs only. */
   relativeMse?: number;
   psnr?: number | null;
+  /** Index of the first sample whose outputs hold NaN or ±Infinity, if any. */
+  firstNonFinite?: number;
 }

@@ -16,6 +16,7 @@ import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
+import { stageGate } from './report-validation.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
 import { createStageContext } from './stage-context.ts';
 import { METRIC_NAMES, type QualitySetting } from './quality.ts';
@@ -59,6 +60,29 @@ export interface StageResult {
   exports: Record<string, string>;
 }
 
+/** The stage's budget for this run: its share of the pipeline's, against the baseline (a dry run asks it too). */
+export function budgetOf(run: StageRun, rc: Pick<StageRunContext, 'config'> & { baseline: Pick<Metrics, 'valAccuracy'> }): StageBudget {
+  return stageBudget(rc.config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
+}
+
+/** The stage's cache key for this input model and run (a dry run asks it too, to say what would come from the cache). */
+export function cacheKeyOf(
+  run: StageRun, input: ModelIR, rc: Pick<StageRunContext, 'config' | 'data' | 'backend'> & { baseline: Pick<Metrics, 'valAccuracy'> },
+): string {
+  return stageCacheKey({
+    ir: input,
+    stage: run.stage.name,
+    options: run.options,
+    dataFingerprint: rc.data.fingerprint,
+    seed: rc.config.seed,
+    evaluation: rc.config.evaluation,
+    // Searching stages aim at their budget floor, so their output depends on it.
+    budget: { maxDrop: budgetOf(run, rc).maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
+    backend: rc.backend,
+    toolVersion: toolBuildId(),
+  });
+}
+
 export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext): Promise<StageResult> {
   const started = performance.now();
   const name = run.stage.name;
@@ -66,20 +90,10 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   const { config } = rc;
-  const budget = stageBudget(config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
-  const cacheKey = stageCacheKey({
-    ir: input.ir,
-    stage: name,
-    options: run.options,
-    dataFingerprint: rc.data.fingerprint,
-    seed: config.seed,
-    evaluation: config.evaluation,
-    // Searching stages aim at their budget floor, so their output depends on it.
-    budget: { maxDrop: budget.maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
-    backend: rc.backend,
-    toolVersion: toolBuildId(),
-  });
-  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
+  const budget = budgetOf(run, rc);
+  const cacheKey = cacheKeyOf(run, input.ir, rc);
+  const cacheLog = (message: string) => rc.log(`${name}: ${message}`);
+  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir, cacheLog) : undefined;
   let entry: CacheEntry;
   let outIr: ModelIR;
   if (cached) {
@@ -99,24 +113,26 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     const latency = await measureLatency(outIr, rc.baselineIr, rc.data.test, config.evaluation.engine, config.evaluation.latency);
     rc.log(`${name}: latency ${describeLatency(latency)}`);
     entry = { metrics, latency, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
-    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
+    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry, cacheLog);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
-  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, budget);
+  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, budget, rc.quality?.metric ?? 'accuracy');
   const accepted = verdict.status === 'accepted';
   const report: StageReport = {
     name,
     status: verdict.status,
     ...(verdict.status === 'rejected' ? { reason: verdict.reason } : {}),
     seconds: (performance.now() - started) / 1000,
+    onBudgetMiss: run.onBudgetMiss,
     cached: !!cached,
     metrics: entry.metrics,
+    gate: stageGate(entry.metrics.valAccuracy, rc.data.validation.count, budget.floor, accepted),
     ...(entry.latency ? { latency: entry.latency } : {}),
     cacheKey,
     artifacts: artifactsOf(name, entry.output),
@@ -149,13 +165,14 @@ function artifactsOf(name: string, output: { modelJson?: string; exports?: Recor
   return { ...(output.modelJson ? { model: relativeTo(name, output.modelJson) } : {}), ...exportsOf(name, output) };
 }
 
-function gate(metrics: Metrics, rc: StageRunContext, budget: StageBudget): { status: 'accepted' | 'rejected'; reason?: string } {
+/** The budget gate: the run's quality metric on validation against the stage's floor. */
+export function gate(metrics: Pick<Metrics, 'valAccuracy'>, budget: StageBudget, metric: QualitySetting['metric']): { status: 'accepted' | 'rejected'; reason?: string } {
   // A tiny tolerance so a bit-identical model is never rejected by float noise in the subtraction.
   if (metrics.valAccuracy >= budget.floor - 1e-9) return { status: 'accepted' };
   const allowance = budget.maxDrop === budget.total ? `maxAccuracyDrop ${budget.total}` : `${budget.maxDrop} of maxAccuracyDrop ${budget.total}, this stage's cumulative share`;
   return {
     status: 'rejected',
-    reason: `${METRIC_NAMES[rc.quality?.metric ?? 'accuracy']} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − ${allowance})`,
+    reason: `${METRIC_NAMES[metric]} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${(budget.floor + budget.maxDrop).toFixed(4)} − ${allowance})`,
   };
 }
 
@@ -187,6 +204,7 @@ function failed(
     status: 'failed',
     reason: verdict.reason,
     seconds: (performance.now() - started) / 1000,
+    onBudgetMiss: run.onBudgetMiss,
     cached: false,
     artifacts: artifactsOf(run.stage.name, output),
     options: run.options,

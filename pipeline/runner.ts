@@ -9,7 +9,6 @@ import { STAGES } from '../stages/index.ts';
 import { splitBudget } from './budget.ts';
 import { createPredictor } from './evaluate.ts';
 import { labelWithTeacher, METRIC_NAMES, resolveQuality, type QualitySetting } from './quality.ts';
-import type { DataSplits } from './data/types.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
@@ -17,16 +16,21 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { loadModel } from './io/load-model.ts';
-import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
+import { loadModel, type LoadedModel } from './io/load-model.ts';
+import { checkOutFolder, prepareCacheFolder, protectedPaths, RunFolder } from './io/output-folder.ts';
+
+export { protectedPaths } from './io/output-folder.ts';
+import type { DataSplits } from './data/types.ts';
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type DetailsRenderer, type Report, type StageReport } from './report.ts';
 import { renderHtml } from './report-html/render.ts';
-import { outGuards, tryReplay } from './cache/replay.ts';
+import { tryReplay } from './cache/replay.ts';
 import { runMemoKey, writeRunMemo } from './cache/run-memo.ts';
 import { describeLatency, measureLatency } from './measure/model-latency.ts';
+import { validationReport } from './report-validation.ts';
+import { modelSignature } from './signature.ts';
 import { runStage, type StageRun } from './run-stage.ts';
 import { lineSink, withProgress, type ProgressSink } from './progress/events.ts';
 import { TOOL } from './version.ts';
@@ -71,6 +75,30 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
   return runs.map(({ changesAccuracy: _, ...run }, i) => ({ ...run, budget: splits[i]! }));
 }
 
+/**
+ * The engine, the model, the data split for it and the run's quality metric (with the teacher's labels when the
+ * labels come from the input model): what a run (and a dry run) needs before the baseline.
+ */
+export async function loadInputs(config: ResolvedConfig, log: (message: string) => void = () => {}): Promise<{ backend: string; model: LoadedModel; data: DataSplits; quality: QualitySetting }> {
+  const backend = await initEngine(config.backend);
+  // Each phase says so: an interrupt reports the last line as where the run stopped.
+  log(`reading the model ${config.model}`);
+  const model = await loadModel(config.model);
+  log(`loading data (${config.data.source === 'idx' ? config.data.dir : config.data.source})`);
+  const loaded = await loadData(config.data, {
+    validationFraction: config.validationFraction,
+    // The data selection has its own seed: --seed re-draws the stages' random choices, never the validation split.
+    seed: config.validationSeed,
+    inputShape: modelInputShape(model.ir),
+    limit: config.evaluation.limit,
+    // A regress model's outputs are not classes: there are no labels to check against them.
+    outputClasses: config.task === 'classify' ? modelOutputClasses(model.ir) : undefined,
+  });
+  const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
+  const data = await withTeacherLabels(loaded, quality, model.ir, config.evaluation);
+  return { backend, model, data, quality };
+}
+
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {
   const progress = opts.progress ?? lineSink(opts.log);
   const log = progress.line;
@@ -81,33 +109,26 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   const replayed = await tryReplay({ ...config, out: outDir }, { force: opts.force, log });
   if (replayed) return replayed;
   // Where the run may write is settled before any work: a refused --out costs nothing and touches nothing.
-  const guards = outGuards(config);
+  const guards = protectedPaths(config);
   checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force);
   if (config.cacheDir) prepareCacheFolder(config.cacheDir, { ...guards, out: outDir });
   const folder = await RunFolder.begin(outDir);
   const runDir = folder.dir;
   try {
-    progress.activity('loading the engine, the model and the data');
-    const backend = await initEngine(config.backend);
-    const model = await loadModel(config.model);
+    const { backend, model, data, quality } = await loadInputs(config, progress.activity);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
-    const loaded = await loadData(config.data, {
-      validationFraction: config.validationFraction,
-      seed: config.seed,
-      inputShape: modelInputShape(ir),
-      limit: config.evaluation.limit,
-      // A regress model's outputs are not classes: there are no labels to check against them.
-      outputClasses: config.task === 'classify' ? modelOutputClasses(ir) : undefined,
-    });
-    const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
-    const data = await withTeacherLabels(loaded, quality, ir, config.evaluation);
     if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
-    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    log('measuring the baseline');
+    const { engine: evaluationEngine, nonFinite, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    if (nonFinite) throw overflowingModel(config.model, ir, nonFinite);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
+    const validation = validationReport(data, baseline, config.budget.maxAccuracyDrop);
+    if (validation.warning) log(`warning: ${validation.warning}`);
     // Against a second copy of itself: what noise alone does to a ratio on this machine, right now.
+    log('measuring the baseline latency');
     const baselineLatency = await measureLatency(ir, ir, data.test, config.evaluation.engine, config.evaluation.latency);
     log(`baseline: latency ${describeLatency(baselineLatency)}`);
     const stageReports: StageReport[] = [];
@@ -118,7 +139,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const exports: Record<string, string> = {};
     for (const [index, run] of stageRuns.entries()) {
       if (failure) {
-        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
+        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, onBudgetMiss: run.onBudgetMiss, cached: false, artifacts: {}, options: run.options });
         continue;
       }
       progress.stage(run.stage.name, index + 1, stageRuns.length);
@@ -134,6 +155,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     }
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
+      ok: exitCode === 0,
+      exitCode,
       ...(config.name ? { name: config.name } : {}),
       ...(config.target ? { target: config.target } : {}),
       tool: TOOL,
@@ -141,6 +164,8 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
       quality,
       budget: { metric: quality.metric, maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      validation,
+      signature: modelSignature(current.ir, data.describe),
       engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,
@@ -214,4 +239,13 @@ async function memoise(config: ResolvedConfig, report: Report, renderers: Record
     return render && s.details && s.status !== 'failed' ? [[s.name, render(s.details)]] : [];
   }));
   await writeRunMemo(config.cacheDir, key, { report, sections, stageKeys, exitCode });
+}
+
+/** A model whose outputs on the user's data are NaN/Infinity although every weight is finite (loading checks that): its weights overflow float32. */
+function overflowingModel(modelPath: string, ir: ModelIR, at: { split: string; sample: number }): SlimnetError {
+  let largest = 0;
+  for (const l of ir.layers) for (const w of l.weights) for (const v of w.values) largest = Math.max(largest, Math.abs(v));
+  return new SlimnetError('MODEL_INVALID', modelPath,
+    `computes NaN or Infinity for ${at.split} sample ${at.sample}: its weights are finite but overflow float32 on this data (largest |weight| ${largest.toPrecision(3)})`,
+    'the weights are corrupt or the training diverged; retrain or export the model again, and check the data preprocessing (data.scale)');
 }

@@ -60,7 +60,8 @@ export interface StageOutput {
   details?: Record<string, unknown>;
   /**
    * Figures that differ run to run (latencies of the stage's artifacts, ...), kept apart from `details` so that two
-   * identical runs give identical details. In report.json as the stage's `timings`.
+   * identical runs give identical details. In report.json as the stage's `timings`; `timings.notes` (strings drawn
+   * from timings) are listed with the stage's notes in report.md.
    */
   timings?: Record<string, unknown>;
   notes?: string[];

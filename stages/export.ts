@@ -54,6 +54,8 @@ export interface FormatOutcome {
 /** The export stage's timings: batch-1 latency of each loaded artifact in its runtime, interleaved across formats. */
 export interface ExportTimings {
   latencyMs: Record<string, LatencyStats>;
+  /** Quantised artifacts slower than a float one in the same runtime. */
+  notes?: string[];
 }
 
 export const exportStage: StageDefinition<typeof options> = {
@@ -124,10 +126,31 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
   const parity = Object.fromEntries(Object.entries(outcomes).flatMap(([id, o]) => (o.parity ? [[id, o.parity]] : [])));
   // The TF.js export, when written, is the stage's model: its size is what `bytes` reports.
   const output: StageOutput = { ir, modelJson: exports.tfjs, exports, details: { formats: outcomes, parity } };
-  if (Object.keys(latencyMs).length > 0) output.timings = { latencyMs } satisfies ExportTimings;
+  if (Object.keys(latencyMs).length > 0) {
+    const slower = slowerQuantized(loaded, outcomes, latencyMs);
+    output.timings = { latencyMs, ...(slower.length > 0 ? { notes: slower } : {}) } satisfies ExportTimings;
+  }
   if (notes.length > 0) output.notes = notes;
   if (problems.length > 0) output.verdict = { status: 'failed', exitClass: 1, reason: problems.join('; ') };
   return output;
+}
+
+/**
+ * Quantised artifacts that run slower than a float artifact in the same runtime (int8 kernels can be slower than
+ * float ones on a given CPU): said, with both medians, so nobody ships int8 for speed it does not have.
+ */
+function slowerQuantized(loaded: Array<{ id: string; predictor: Predictor }>, outcomes: Record<string, FormatOutcome>, latencyMs: Record<string, LatencyStats>): string[] {
+  const notes: string[] = [];
+  for (const q of loaded) {
+    const ql = latencyMs[q.id];
+    if (outcomes[q.id]!.expectation !== 'quantized' || !ql) continue;
+    for (const f of loaded) {
+      const fl = latencyMs[f.id];
+      if (outcomes[f.id]!.expectation !== 'float' || f.predictor.engine !== q.predictor.engine || !fl || fl.median >= ql.median) continue;
+      notes.push(`${q.id}: slower than ${f.id} in the same runtime (${q.predictor.engine}): median ${ql.median.toFixed(3)} ms vs ${fl.median.toFixed(3)} ms at batch 1`);
+    }
+  }
+  return notes;
 }
 
 function describe(o: FormatOutcome): string {

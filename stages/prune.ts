@@ -155,10 +155,11 @@ async function runPrune(ir: ModelIR, ctx: StageContext, opts: Options) {
       attempts: attempts.map((a) => ({ params: measureSizes(removeChannels(ir, analysis, a.removed)).params, steps: a.result.steps, fineTune: a.result.fineTune })),
       reconstruction: final.result.fits,
       fineTune: final.result.fineTune,
+      discarded: final.result.discarded,
       history: { version: 1 as const, criterion: opts.criterion, removed: removedProducerChannels(analysis, final.removed) } satisfies PruningHistory,
       seconds: elapsed(),
     };
-    return { ir: final.result.ir, details, notes: [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed()), ...(opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [])] };
+    return { ir: final.result.ir, details, notes: [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed(), final.result.discarded), ...(opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [])] };
   } finally {
     reconstructor?.dispose();
   }

@@ -1,14 +1,14 @@
 /**
  * Replays a memoised run (run-memo.ts): the same folder checks as a real run, the stage folders restored from their
- * cache entries into the run's scratch folder, the report re-written with every stage marked cached, then the same
+ * cache entries (each file checked against its sha256 first) into the run's scratch folder, the report re-written with every stage marked cached, then the same
  * atomic swap into `--out`. Imports nothing heavy (no tfjs, no onnxruntime, no stage code): a warm run is mostly
  * process start-up and file copies.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config.ts';
-import { hasCacheEntry, restoreEntryFiles } from './entry-files.ts';
-import { checkOutFolder, prepareCacheFolder, RunFolder } from '../io/output-folder.ts';
+import { CorruptEntry, hasCacheEntry, restoreEntryFiles } from './entry-files.ts';
+import { checkOutFolder, prepareCacheFolder, protectedPaths, RunFolder } from '../io/output-folder.ts';
 import { renderMarkdown, type Report } from '../report.ts';
 import { renderHtml } from '../report-html/render.ts';
 import { readRunMemo, runMemoKey } from './run-memo.ts';
@@ -17,10 +17,6 @@ export interface ReplayResult {
   report: Report;
   outDir: string;
   exitCode: 0 | 1;
-}
-
-export function outGuards(config: ResolvedConfig) {
-  return { model: config.model, dataDir: config.data.source === 'idx' ? config.data.dir : undefined };
 }
 
 /** The replayed run, or undefined when there is no complete memo for these inputs (then run it for real). */
@@ -33,12 +29,19 @@ export async function tryReplay(config: ResolvedConfig, opts: { force?: boolean;
   const memo = await readRunMemo(cacheDir, key);
   if (!memo || !Object.values(memo.stageKeys).every((k) => hasCacheEntry(cacheDir, k))) return undefined;
   const outDir = config.out;
-  const guards = outGuards(config);
+  const guards = protectedPaths(config);
   checkOutFolder(outDir, { ...guards, cacheDir }, opts.force);
   prepareCacheFolder(cacheDir, { ...guards, out: outDir });
   const folder = await RunFolder.begin(outDir);
   try {
-    for (const [stage, stageKey] of Object.entries(memo.stageKeys)) await restoreEntryFiles(cacheDir, stageKey, path.join(folder.dir, stage));
+    try {
+      for (const [stage, stageKey] of Object.entries(memo.stageKeys)) await restoreEntryFiles(cacheDir, stageKey, path.join(folder.dir, stage));
+    } catch (e) {
+      if (!(e instanceof CorruptEntry)) throw e;
+      // The real run verifies again, discards the bad entry and recomputes that stage.
+      opts.log?.(`not replayed: a stage's cache entry does not verify (${e.message})`);
+      return undefined;
+    }
     const report: Report = {
       ...memo.report,
       stages: memo.report.stages.map((s) => ({ ...s, cached: true, seconds: 0 })),

@@ -49,10 +49,18 @@ function modelFiles(model: string): string[] {
 /** What identifies the data's content, or undefined when only running the config's code could tell. */
 function dataIdentity(config: ResolvedConfig, hash: ReturnType<typeof createHash>): boolean {
   const data = config.data;
-  if (data.source === 'idx') {
-    const files = readdirSync(data.dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(data.dir, e.name)).sort();
-    hash.update(`idx\0${files.length}\0`);
+  const hashFolder = (label: string, dir: string) => {
+    const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(dir, e.name)).sort();
+    hash.update(`${label}\0${files.length}\0`);
     for (const f of files) hashFile(hash, f);
+  };
+  const validation = data.validation;
+  if (validation) {
+    if (validation.source !== 'idx') return false;
+    hashFolder('validation-idx', validation.dir);
+  }
+  if (data.source === 'idx') {
+    hashFolder('idx', data.dir);
     return true;
   }
   if (data.source === 'mnist-package') {

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { SlimnetError } from '../errors.ts';
 import { createRng, type Rng } from '../random.ts';
-import type { DataSplits, LabelledSet } from './types.ts';
+import type { DataSplits, LabelledSet, ValidationSource } from './types.ts';
 
 export interface SplitOptions {
   /** Share of the train set held out for validation, in (0, 1). */
   validationFraction: number;
   seed: number;
   describe: Record<string, unknown>;
+  /** A separate held-out validation set: nothing is carved from train. */
+  validation?: { set: LabelledSet; source: Extract<ValidationSource, { kind: 'separate' }> };
 }
 
 export interface Batch {
@@ -125,7 +127,7 @@ function bytesOf(a: Float32Array | Int32Array): Buffer {
 }
 
 /** sha256 over how the splits were made and every byte of their contents (typed arrays are little-endian on all supported platforms). */
-export function fingerprintSplits(splits: Pick<DataSplits, 'train' | 'validation' | 'test'>, how: { validationFraction: number; seed: number }): string {
+export function fingerprintSplits(splits: Pick<DataSplits, 'train' | 'validation' | 'test'>, how: { validationFraction: number; seed: number } | { validation: 'separate' }): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: 1, ...how, sampleShape: splits.train.sampleShape, numClasses: splits.train.numClasses }));
   for (const name of ['train', 'validation', 'test'] as const) {
@@ -139,11 +141,13 @@ export function fingerprintSplits(splits: Pick<DataSplits, 'train' | 'validation
 }
 
 /**
- * Carves a seeded, class-stratified validation split from `train`; `test` is passed through untouched. Data without
- * labels (all y 0) make one stratum: a plain seeded hold-out.
+ * Carves a seeded, class-stratified validation split from `train` — or, given `opts.validation`, uses that held-out
+ * set and keeps all of train; `test` is passed through untouched. Data without labels (all y 0) make one stratum: a
+ * plain seeded hold-out.
  */
 export function makeSplits(train: LabelledSet, test: LabelledSet, opts: SplitOptions & { labelled?: boolean }): DataSplits {
   const { validationFraction, seed } = opts;
+  if (opts.validation) return withSeparateValidation(train, opts.validation, test, opts.describe);
   if (!(validationFraction > 0 && validationFraction < 1)) {
     throw new SlimnetError('CONFIG_INVALID', 'validationFraction', `must be between 0 and 1 (exclusive), got ${validationFraction}`,
       'validation is what the accuracy gate measures; 0.1 is a common choice');
@@ -163,5 +167,27 @@ export function makeSplits(train: LabelledSet, test: LabelledSet, opts: SplitOpt
     validation: withClasses(subset(train, hold)),
     test: withClasses(test),
   };
-  return { ...parts, fingerprint: fingerprintSplits(parts, { validationFraction, seed }), labelled: opts.labelled ?? true, describe: opts.describe };
+  return {
+    ...parts,
+    fingerprint: fingerprintSplits(parts, { validationFraction, seed }),
+    labelled: opts.labelled ?? true,
+    describe: opts.describe,
+    validationSource: { kind: 'carved', fraction: validationFraction, seed },
+  };
+}
+
+function withSeparateValidation(train: LabelledSet, separate: NonNullable<SplitOptions['validation']>, test: LabelledSet, describe: Record<string, unknown>): DataSplits {
+  const validation = separate.set;
+  for (const [name, set] of [['validation', validation], ['test', test]] as const) {
+    if (set.sampleShape.join('x') !== train.sampleShape.join('x')) {
+      throw new SlimnetError('DATA_INVALID', name, `${name} samples are [${set.sampleShape}] but train samples are [${train.sampleShape}]`);
+    }
+  }
+  const numClasses = Math.max(train.numClasses, validation.numClasses, test.numClasses);
+  const parts = {
+    train: { ...train, numClasses },
+    validation: { ...validation, numClasses },
+    test: { ...test, numClasses },
+  };
+  return { ...parts, fingerprint: fingerprintSplits(parts, { validation: 'separate' }), labelled: true, describe, validationSource: separate.source };
 }

@@ -26,4 +26,11 @@ export interface DataSplits {
   labelled?: boolean;
   /** Human-readable description of the source for the report, e.g. `{ source: 'idx', dir: '...' }`. */
   describe: Record<string, unknown>;
+  /** Where the validation split came from (set by makeSplits; absent in hand-built splits). */
+  validationSource?: ValidationSource;
 }
+
+/** Carved from the training data (seeded, stratified), or a separate held-out set the user named. */
+export type ValidationSource =
+  | { kind: 'carved'; fraction: number; seed: number }
+  | { kind: 'separate'; source: string; dir?: string };

@@ -18,6 +18,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SlimnetError } from '../errors.ts';
+import type { ResolvedConfig } from '../config.ts';
 import { registerCleanup } from './pending-cleanup.ts';
 
 export const MARKER_FILE = '.slimnet.json';
@@ -37,7 +38,18 @@ export interface ProtectedPaths {
   model: string;
   /** The data folder, when data come from files. */
   dataDir?: string;
+  /** A separate validation set's folder (data.validation). */
+  validationDir?: string;
   cwd?: string;
+}
+
+/** What a run reads and must never replace or write into: the model's folder, the data folders. */
+export function protectedPaths(config: ResolvedConfig): ProtectedPaths {
+  return {
+    model: config.model,
+    dataDir: config.data.source === 'idx' ? config.data.dir : undefined,
+    validationDir: config.data.validation?.source === 'idx' ? config.data.validation.dir : undefined,
+  };
 }
 
 /** How the user named the folder in messages: relative to the cwd when inside it. */
@@ -114,6 +126,7 @@ function checkPlacement(label: string, folder: string, guards: ProtectedPaths, o
     // A model given as a folder (an unzipped .keras) is its own folder.
     { path: statOrUndefined(guards.model)?.isDirectory() ? realPathOf(guards.model) : path.dirname(realPathOf(guards.model)), what: `the model's folder (${shown(guards.model, cwd)})` },
     ...(guards.dataDir ? [{ path: realPathOf(guards.dataDir), what: `the data folder (${shown(guards.dataDir, cwd)})` }] : []),
+    ...(guards.validationDir ? [{ path: realPathOf(guards.validationDir), what: `the validation data folder (${shown(guards.validationDir, cwd)})` }] : []),
     { path: realPathOf(cwd), what: 'the current folder' },
     { path: realPathOf(os.homedir()), what: 'your home folder' },
     ...others,

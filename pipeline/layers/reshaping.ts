@@ -89,6 +89,21 @@ export const flatten = defineLayer<FlattenConfig>({
   tflite: toOutputShape,
 });
 
+/** Permute moves elements without computing: the gradient moves them back. */
+const permuteRule: LayerRule<null, PermuteConfig> = {
+  forward({ b, layer, inputs, outShape }) {
+    const x = b.inLayout(inputs[0]!, 'keras');
+    const y = b.op('Transpose', [x.name], { perm: { ints: [0, ...layer.config.dims] } }, `${layer.name}/permute`);
+    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
+  },
+  backward({ b, layer, inputs, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const inverse = [0, ...layer.config.dims.map((_, i) => layer.config.dims.indexOf(i + 1) + 1)];
+    const dx = b.op('Transpose', [dPre], { perm: { ints: inverse } }, `${layer.name}/grad/input`);
+    return { inputs: [{ name: dx, layout: 'keras', shape: inputs[0]!.shape }], weights: {} };
+  },
+};
+
 export const reshape = defineLayer<ReshapeConfig>({
   className: 'Reshape',
   family: 'reshaping',
@@ -124,7 +139,11 @@ export const permute = defineLayer<PermuteConfig>({
     if (dims.length !== input!.length) throw invalid(layer, `has dims [${dims}] for an input of shape [${input}]`);
     return dims.map((d) => input![d - 1]!);
   },
-  ort: 'no ORT training rule for Permute',
+  onnx({ b, layer, inputs }) {
+    const x = b.inLayout(inputs[0]!, 'keras');
+    return { name: b.op('Transpose', [x.name], { perm: { ints: [0, ...layer.config.dims] } }, `${layer.name}/permute`), layout: 'keras' };
+  },
+  ort: permuteRule,
 });
 
 export const reshapingLayers = { Flatten: flatten, Reshape: reshape, Permute: permute };

@@ -6,7 +6,8 @@
  *
  * The core (`interleave`) takes plain async runners and a clock, so its logic is tested without timing anything;
  * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes;
- * `comparePredictorLatency` runs loaded predictors of any engine (the export stage's artifacts in their runtimes).
+ * `comparePredictorLatency` runs loaded predictors of any engine (the export stage's artifacts in their runtimes, the
+ * quantize stage's ONNX encodings) at a given batch size.
  * Timings are for reports and latency targets only, never for a test assertion.
  */
 import * as ort from 'onnxruntime-node';
@@ -97,21 +98,24 @@ export async function compareLatency(runners: LatencyRunner[], opts: InterleaveO
 }
 
 /**
- * Batch-1 latency of loaded predictors (any engine), interleaved: every round runs each predictor once on the same
- * sample of `set` (the next one each round, cycling). Per predictor, in the order given.
+ * Latency of loaded predictors (any engine), interleaved: every round runs each predictor once on the same `batch`
+ * samples of `set` (the next ones each round, cycling). Per predictor, in the order given: milliseconds per
+ * inference of the whole batch.
  */
-export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, warmup = 3): Promise<LatencyStats[]> {
+export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, opts: { batch?: number; warmup?: number } = {}): Promise<LatencyStats[]> {
   if (predictors.length === 0 || rounds <= 0 || set.count === 0) return [];
   const size = sampleSize(set);
+  const n = Math.min(opts.batch ?? 1, set.count);
   const runners = predictors.map((p, i) => {
     let call = 0;
     const run = async () => {
-      const k = call++ % set.count;
-      await p.predict(set.x.subarray(k * size, (k + 1) * size), 1, set.sampleShape);
+      const start = (call++ * n) % set.count;
+      const from = start + n <= set.count ? start : 0;
+      await p.predict(set.x.subarray(from * size, (from + n) * size), n, set.sampleShape);
     };
     return { name: `${i}`, run };
   });
-  return (await compareLatency(runners, { warmup, rounds })).stats;
+  return (await compareLatency(runners, { warmup: opts.warmup ?? 3, rounds })).stats;
 }
 
 export interface OnnxLatencyOptions {

@@ -39,13 +39,22 @@ export function layerChanges(ir: ModelIR, analysis: ChannelAnalysis, removed: Re
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
+/** A recovery step whose model was discarded because validation accuracy fell (recover.ts). */
+export interface DiscardedStepNote {
+  step: string;
+  valAccuracy: number;
+  kept: string;
+  keptValAccuracy: number;
+}
+
 /** Notes are compared run to run (determinism): no timing here — the stage's time is its report `seconds`. */
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], _seconds?: number): string[] {
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], _seconds: number | undefined, discarded: DiscardedStepNote[] = []): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
       `MACs ${ratio('macs')} fewer, float32 bytes ${ratio('bytes')} fewer`,
     `val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
+    ...discarded.map((d) => `${d.step} lowered validation accuracy ${pct(d.keptValAccuracy)} → ${pct(d.valAccuracy)}: the model after ${d.kept} is kept`),
   ];
   return notes;
 }
@@ -60,6 +69,6 @@ export function renderPruneDetails(details: Record<string, unknown>): string[] {
     for (const l of d.layers) lines.push(`| ${l.layer} | ${l.className} | ${pair(l.in)} | ${pair(l.out)} |`);
     lines.push('');
   }
-  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: validation loss rose'));
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy, so the model before it ships'));
   return lines;
 }

@@ -54,9 +54,13 @@ export function distill(ir: ModelIR, run: DistillRun): Promise<FineTuneResult> {
   });
 }
 
-/** Fine-tuning is kept unless it raised the validation loss without raising accuracy: a smoother signal than a few flipped samples. */
+/**
+ * Whether a recovery step's model (fine-tuning, reconstruction) replaces the one before it: the gate's metric decides
+ * — it must not fall — and validation loss only breaks exact ties. (Keeping a fine-tune that lowered validation
+ * accuracy because its loss fell could turn a model that passed the floor into one that fails it.)
+ */
 export function fineTuneHelped(before: Accuracy, after: Accuracy): boolean {
-  return after.loss <= before.loss || after.accuracy > before.accuracy;
+  return after.accuracy > before.accuracy || (after.accuracy === before.accuracy && after.loss <= before.loss);
 }
 
 /** Test accuracy of a recovery step, for the report only: never compared against anything. */

@@ -76,6 +76,6 @@ export function renderSeparableDetails(details: Record<string, unknown>): string
     }
     lines.push('');
   }
-  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it did not help on validation'));
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy (or the floor), so the model before it ships'));
   return lines;
 }

@@ -64,10 +64,10 @@ test('ORT and tfjs predictors agree on the same IR; auto falls back to tfjs for 
   tfjs.dispose();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
 
-  ir.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
-  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
+  ir.layers.splice(1, 0, layer('prelu', 'PReLU', ['input'], {}, [{ name: 'alpha', shape: [6, 6, 1], values: new Float32Array(36).fill(1) }]));
+  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['prelu'];
   const fallback = await createPredictor(ir, 'auto');
   assert.match(fallback.engine, /^tfjs/);
   fallback.dispose();
-  await assert.rejects(createPredictor(ir, 'ort'), /Permute/);
+  await assert.rejects(createPredictor(ir, 'ort'), /PReLU/);
 });

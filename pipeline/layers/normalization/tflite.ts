@@ -29,9 +29,9 @@ export function channelAffineTflite(ctx: TfliteConvertContext<any>, scale: Float
   const { g } = ctx;
   const x = ctx.inputs[0]!;
   const channels = scale.length;
-  if (x.shape.length === 4) return depthwiseConv2d(g, x, scale, [1, 1, 1, channels], shift, 1, UNIT, ctx.out, ctx.outShape);
+  if (x.shape.length === 4) return depthwiseConv2d(g, x, { values: scale, shape: [1, 1, 1, channels] }, shift, 1, UNIT, ctx.out, ctx.outShape);
   const image = [1, 1, x.shape.slice(1, -1).reduce((a, b) => a * b, 1), channels];
   const x4 = reshape(g, x, { name: `${ctx.out.name}/nhwc` }, image);
-  const y4 = depthwiseConv2d(g, x4, scale, [1, 1, 1, channels], shift, 1, UNIT, { name: `${ctx.out.name}/affine`, rangeKey: ctx.out.rangeKey ?? ctx.out.name }, image);
+  const y4 = depthwiseConv2d(g, x4, { values: scale, shape: [1, 1, 1, channels] }, shift, 1, UNIT, { name: `${ctx.out.name}/affine`, rangeKey: ctx.out.rangeKey ?? ctx.out.name }, image);
   return reshape(g, y4, ctx.out, ctx.outShape);
 }

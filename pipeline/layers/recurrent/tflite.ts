@@ -67,7 +67,8 @@ function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goB
   const part = (t: TensorRef, k: number, n: string) => (kind.gates === 1 ? t : slice(g, t, [0, k * u], name(n), [1, u]));
   const bias = cell.bias ?? new Float32Array(gu);
   const zeros = (n: number) => new Float32Array(n);
-  const rec = (h: TensorRef, from: number, to: number, n: string) => fullyConnected(g, h, fcWeights(cell.recurrent, u, gu, from, to), to - from, zeros(to - from), name(n), [1, to - from]);
+  const rec = (h: TensorRef, from: number, to: number, n: string) =>
+    fullyConnected(g, h, { values: fcWeights(cell.recurrent, u, gu, from, to), shape: [to - from, u] }, zeros(to - from), name(n), [1, to - from]);
   let h: TensorRef = { index: g.floatConstant(`${hint}/h0`, [1, u], zeros(u)), shape: [1, u] };
   let cState: TensorRef = h;
   const outs: TensorRef[] = [];
@@ -75,7 +76,7 @@ function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goB
     const t = goBackwards ? steps - 1 - s : s;
     const p = `t${s}`;
     const xt = reshape(g, slice(g, x, [0, t, 0], name(`${p}/x_slice`), [1, 1, features]), name(`${p}/x`), [1, features]);
-    const xw = fullyConnected(g, xt, fcWeights(cell.kernel, features, gu), gu, bias, name(`${p}/xw`), [1, gu]);
+    const xw = fullyConnected(g, xt, { values: fcWeights(cell.kernel, features, gu), shape: [gu, features] }, bias, name(`${p}/xw`), [1, gu]);
     if (kind.className === 'SimpleRNN') {
       h = activate(acts.act, add(xw, rec(h, 0, gu, `${p}/rec`), `${p}/a`), `${p}/h`);
     } else if (kind.className === 'LSTM') {

