@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  CorruptEntry, ENTRY_FILE, ENTRY_FORMAT, FILES_DIR, listFiles, readEntryRecord, restoreFiles, sha256, verifiedFiles, type RecordedFiles,
+  CALIBRATION_FILE, CorruptEntry, ENTRY_FILE, ENTRY_FORMAT, FILES_DIR, IR_DIR, listFiles, readEntryRecord, restoreFiles, sha256, verifiedFiles, type RecordedFiles,
 } from './cache/entry-files.ts';
 import type { ModelIR } from './ir.ts';
 import { registerCleanup } from './io/pending-cleanup.ts';
@@ -60,9 +60,6 @@ export interface CacheHit {
   ir: ModelIR;
 }
 
-const IR_DIR = 'ir';
-/** The IR's activation calibration (ModelIR.calibration), which model.json has no place for. */
-const CALIBRATION_FILE = 'calibration.json';
 
 /** entry.json: the entry, and what its files must hash to. */
 interface EntryFile extends RecordedFiles {

@@ -33,7 +33,7 @@ const options = z.strictObject({
   fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
   maxFallbackSteps: z.number().int().min(0).default(32).describe('most layers the fallback raises (one rung each)'),
   latencyRuns: z.number().int().min(0).default(30).describe('interleaved onnxruntime runs, float vs quantised, at batch 1 and 64 (0: none)'),
-  onnxWeights: z.enum(['auto', 'DequantizeLinear', 'cast-mul']).default('auto').describe('ONNX int8 weights: DequantizeLinear, Cast+Mul (folded by onnxruntime at load), or auto: the faster one measured (DequantizeLinear when latencyRuns is 0)'),
+  onnxWeights: z.enum(['auto', 'DequantizeLinear', 'cast-mul']).default('auto').describe('ONNX int8 weights: DequantizeLinear, Cast+Mul (folded by onnxruntime at load), or auto: Cast+Mul when measured ≥10% faster, else DequantizeLinear (also when latencyRuns is 0)'),
 });
 type QuantizeOptions = z.output<typeof options>;
 

@@ -148,7 +148,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
       sizes,
       seconds: elapsed(),
     };
-    return { ir: best.ir, details, notes: separableNotes(sizes, plan, recovery, elapsed()) };
+    return { ir: best.ir, details, notes: separableNotes(sizes, plan, recovery) };
   } finally {
     teacher.clear();
   }

@@ -89,8 +89,42 @@ export async function restoreFiles(dir: string, files: Array<{ file: string; byt
   await utimes(path.join(dir, ENTRY_FILE), now, now).catch(() => {});
 }
 
-/** Verifies an entry's files and restores them into `restoreInto` (a replay needs the stage folder only). Throws CorruptEntry. */
+export const IR_DIR = 'ir';
+export const CALIBRATION_FILE = 'calibration.json';
+
+/** The rest of what entry.json records: the output model's digest and its calibration's (cache.ts writes them). */
+interface RecordedModel extends RecordedFiles {
+  irSha256?: unknown;
+  calibration?: { sha256?: unknown };
+}
+
+/** sha256 over ir/model.json and its shards in manifest order — the digest readModelSource computes — without parsing weights. */
+async function irDigest(dir: string): Promise<string> {
+  try {
+    const jsonBytes = await readFile(path.join(dir, IR_DIR, 'model.json'));
+    const json = JSON.parse(jsonBytes.toString('utf8')) as { weightsManifest?: Array<{ paths?: string[] }> };
+    const hash = createHash('sha256').update(jsonBytes);
+    for (const group of json.weightsManifest ?? []) for (const p of group.paths ?? []) hash.update(await readFile(path.join(dir, IR_DIR, path.basename(p))));
+    return hash.digest('hex');
+  } catch (e) {
+    throw new CorruptEntry(`${IR_DIR}/ does not read back: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Verifies a whole entry — its files, its output model and calibration — and restores its files into `restoreInto`
+ * (a replay needs the stage folder only, so the model is hashed, not parsed). Throws CorruptEntry.
+ */
 export async function restoreEntryFiles(cacheDir: string, key: string, restoreInto: string): Promise<void> {
   const dir = path.join(cacheDir, key);
-  await restoreFiles(dir, await verifiedFiles(dir, await readEntryRecord(dir)), restoreInto);
+  const recorded = await readEntryRecord<RecordedModel>(dir);
+  if (typeof recorded.irSha256 !== 'string') throw new CorruptEntry(`${ENTRY_FILE} has no model hash (written by another slimnet version)`);
+  if ((await irDigest(dir)) !== recorded.irSha256) throw new CorruptEntry(`${IR_DIR}/ (the stage's output model) has changed`);
+  if (recorded.calibration) {
+    const bytes = await readFile(path.join(dir, CALIBRATION_FILE)).catch(() => {
+      throw new CorruptEntry(`${CALIBRATION_FILE} is missing`);
+    });
+    if (sha256(bytes) !== recorded.calibration.sha256) throw new CorruptEntry(`${CALIBRATION_FILE} does not match its sha256`);
+  }
+  await restoreFiles(dir, await verifiedFiles(dir, recorded), restoreInto);
 }

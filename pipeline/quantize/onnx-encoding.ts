@@ -3,7 +3,9 @@
  * onnxruntime keeps such nodes for its quantised kernels, and with float activations that path measured slower than
  * float on this project's CPUs (the example: ×0.2 at batch 1, ×0.06 at batch 64). `cast-mul` (Int8Storage.onnx) ships
  * the same int8 bytes and the same values, in ops onnxruntime constant-folds at load: float speed. The stage times
- * float, DequantizeLinear and cast-mul files interleaved in one onnxruntime process and ships the faster encoding.
+ * float, DequantizeLinear and cast-mul files interleaved in one onnxruntime process and ships cast-mul when it is
+ * clearly (DECISIVE_MARGIN) faster, else the standard QDQ form. Pin `onnxWeights` for builds that must be
+ * byte-reproducible whatever the machine: a measured choice can differ between machines.
  */
 import path from 'node:path';
 import type { Predictor } from '../evaluate.ts';
@@ -25,6 +27,9 @@ export interface LatencyRow {
 }
 
 export const LATENCY_BATCHES = [1, 64];
+
+/** How much faster (geometric mean of the per-batch medians) Cast+Mul must run to be shipped instead of DequantizeLinear. */
+export const DECISIVE_MARGIN = 0.1;
 
 /** `ir` with every symmetric int8 weight's ONNX encoding set to `encoding`. */
 export function withOnnxEncoding(ir: ModelIR, encoding: OnnxEncoding): ModelIR {
@@ -58,7 +63,9 @@ export async function chooseOnnxEncoding(float: Predictor, ir: ModelIR, dir: str
     const measured: LatencyStats[][] = [];
     for (const batch of LATENCY_BATCHES) measured.push(await comparePredictorLatency([float, ...loaded], ctx.data.test, runs, { batch }));
     const score = (k: number) => Math.exp(measured.reduce((s, m) => s + Math.log(m[k + 1]!.median), 0) / measured.length);
-    const pick = score(1) < score(0) ? 1 : 0;
+    // Cast+Mul only when clearly faster: between near-equal encodings timing noise would pick either, and two
+    // identical runs must ship the same bytes.
+    const pick = score(1) < score(0) * (1 - DECISIVE_MARGIN) ? 1 : 0;
     const encoding = encodings[pick]!;
     const latency = LATENCY_BATCHES.map((batch, b) => {
       const m = measured[b]!;

@@ -52,13 +52,13 @@ export function layerOutcomes(ir: ModelIR, found: Survey, plan: ReadonlyMap<stri
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const n = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US') : '—');
 
-export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: ReadonlyMap<string, number>, steps: RecoveryStep[], seconds: number): string[] {
+/** Notes are compared run to run (determinism): no timing here — the stage's time is its report `seconds`. */
+export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: ReadonlyMap<string, number>, steps: RecoveryStep[]): string[] {
   const ratio = (k: keyof Sizes) => (sizes.after[k] > 0 ? `${(sizes.before[k] / sizes.after[k]).toFixed(2)}×` : 'n/a');
   return [
     `replaced ${plan.size} layer(s): ${[...plan].map(([l, s]) => `${l} (${s})`).join(', ')}`,
     `params ${n(sizes.before.params)} → ${n(sizes.after.params)} (${ratio('params')} fewer), MACs ${ratio('macs')} fewer`,
     `val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
-    `stage time ${seconds.toFixed(1)} s`,
   ];
 }
 

@@ -22,7 +22,7 @@ after(() => {
   for (const dir of sandboxes) rmSync(dir, { recursive: true, force: true });
 });
 
-const args = ['compress', '--model', 'model/model.json', '--data', 'data', '--stages', 'export', '--out', 'out', '--json'];
+const args = ['compress', '--model', 'model/model.json', '--data', 'data', '--stages', 'export', '--out', 'out', '--cache-dir', 'cache', '--json'];
 
 async function run(dir: string): Promise<{ report: Report; stderr: string }> {
   const r = await runCliInProcess(args, dir);
@@ -37,7 +37,7 @@ async function cachedProject(): Promise<{ dir: string; entry: string; first: Rep
   cpSync(template, dir, { recursive: true });
   const { report: first } = await run(dir);
   assert.equal(first.stages[0]!.cached, false);
-  const cache = path.join(dir, 'artifacts/.cache');
+  const cache = path.join(dir, 'cache');
   const entries = readdirSync(cache).filter((n) => /^[0-9a-f]{64}$/.test(n));
   assert.equal(entries.length, 1);
   return { dir, entry: path.join(cache, entries[0]!), first };
