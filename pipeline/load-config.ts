@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { DEFAULT_STAGES } from '../stages/index.ts';
+import { DEFAULT_STAGES } from '../stages/default-stages.ts';
 import { validateConfig, type ResolvedConfig, type SlimnetConfig } from './config.ts';
 import { SlimnetError } from './errors.ts';
 import { resolveCacheDir } from './cache/location.ts';

@@ -39,12 +39,14 @@ export function reportProgress(message: string): void {
 }
 
 /**
- * In the child: a signal (from the terminal's process group or forwarded by the supervisor) exits at once; the
- * exit hook of pending-cleanup.ts removes temporaries. A lost supervisor stops the run too. Returns the function
+ * In the child, or a CLI working in-process: a signal (from the terminal's process group or forwarded by the
+ * supervisor) exits at once; the exit hook of pending-cleanup.ts removes temporaries. A lost supervisor stops the run too. Returns the function
  * to call when the run is over: it closes the channel to the supervisor, which would otherwise keep the child alive.
  */
 export function installChildSignalHandlers(): () => void {
   for (const [signal, code] of Object.entries(SIGNAL_EXIT)) process.on(signal, () => process.exit(code));
+  // Also used by a CLI that works in-process (a replay from the cache): then there is no channel to watch.
+  if (!isSupervisedChild()) return () => {};
   const lostSupervisor = () => process.exit(SIGNAL_EXIT.SIGTERM!);
   process.on('disconnect', lostSupervisor);
   return () => {

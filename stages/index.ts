@@ -3,6 +3,7 @@
  * absent; asking for one is a config error that says so.
  */
 import { STAGE_NAMES, type StageDefinition, type StageName } from '../pipeline/stage.ts';
+import { DEFAULT_STAGES } from './default-stages.ts';
 import { exportStage } from './export.ts';
 import { pruneStage } from './prune.ts';
 import { quantizeStage } from './quantize.ts';
@@ -15,5 +16,10 @@ export const STAGES: Partial<Record<StageName, StageDefinition>> = {
   export: exportStage as unknown as StageDefinition,
 };
 
-/** The default pipeline: every implemented stage, in pipeline order (what runs when neither config nor flags list stages). */
-export const DEFAULT_STAGES: readonly StageName[] = STAGE_NAMES.filter((name) => STAGES[name] !== undefined);
+export { DEFAULT_STAGES };
+
+// DEFAULT_STAGES is written out (default-stages.ts) so a config loads without stage code; it must be the registry's.
+const implemented = STAGE_NAMES.filter((name) => STAGES[name] !== undefined);
+if (implemented.join() !== DEFAULT_STAGES.join()) {
+  throw new Error(`stages/default-stages.ts lists ${DEFAULT_STAGES.join(', ')} but the registry implements ${implemented.join(', ')}`);
+}

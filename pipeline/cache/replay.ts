@@ -19,6 +19,14 @@ export interface ReplayResult {
   exitCode: 0 | 1;
 }
 
+/** True when `config`'s run has a complete memo (every stage entry present): tryReplay will most likely serve it. */
+export async function canReplay(config: ResolvedConfig): Promise<boolean> {
+  const cacheDir = config.cacheDir;
+  const key = cacheDir && config.out ? runMemoKey(config) : undefined;
+  const memo = cacheDir && key ? await readRunMemo(cacheDir, key) : undefined;
+  return !!memo && Object.values(memo.stageKeys).every((k) => hasCacheEntry(cacheDir as string, k));
+}
+
 /** The replayed run, or undefined when there is no complete memo for these inputs (then run it for real). */
 export async function tryReplay(config: ResolvedConfig, opts: { force?: boolean; log?: (m: string) => void } = {}): Promise<ReplayResult | undefined> {
   const started = performance.now();

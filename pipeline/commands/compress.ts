@@ -39,9 +39,11 @@ export interface CompressOptions {
 export async function compress(args: CompressArgs, io: CliIO, opts: CompressOptions, argv: string[]): Promise<number> {
   const { installChildSignalHandlers, isSupervisedChild, reportProgress, superviseCompress } = await import('../supervisor.ts');
   const child = isSupervisedChild();
-  // A dry run writes nothing and needs no supervisor.
-  if (opts.supervise && !child && !args.dryRun) return superviseCompress(argv, io.stderr);
-  const releaseSupervisor = child ? installChildSignalHandlers() : undefined;
+  // A dry run writes nothing and needs no supervisor; nor does a run replayed from the cache (file copies, which
+  // leave the event loop free for a signal): it is done here, without starting a child that loads tfjs.
+  const inProcess = args.dryRun || (await replaysWhole(args));
+  if (opts.supervise && !child && !inProcess) return superviseCompress(argv, io.stderr);
+  const releaseSupervisor = child || opts.supervise ? installChildSignalHandlers() : undefined;
   // The child draws on the inherited terminal itself; its lines also tell the supervisor where an interrupt stopped it.
   const display = createDisplay(io.progress, { env: io.env });
   try {
@@ -49,6 +51,20 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   } finally {
     display.close();
     releaseSupervisor?.();
+  }
+}
+
+/** True when every run this command line selects can be replayed from the cache; any doubt (even an error) says no. */
+async function replaysWhole(args: CompressArgs): Promise<boolean> {
+  try {
+    const { loadTargets } = await import('../load-config.ts');
+    const { parseShard } = await import('../targets.ts');
+    const { canReplay } = await import('../cache/replay.ts');
+    const { runs } = await loadTargets(args.config, args, { target: args.target, shard: args.shard !== undefined ? parseShard(args.shard) : undefined });
+    for (const run of runs) if (!(await canReplay(run.config))) return false;
+    return runs.length > 0;
+  } catch {
+    return false;
   }
 }
 
