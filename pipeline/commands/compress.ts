@@ -41,8 +41,7 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   const child = isSupervisedChild();
   // A dry run writes nothing and needs no supervisor; nor does a run replayed from the cache (file copies, which
   // leave the event loop free for a signal): it is done here, without starting a child that loads tfjs.
-  const inProcess = args.dryRun || (await replaysWhole(args));
-  if (opts.supervise && !child && !inProcess) return superviseCompress(argv, io.stderr);
+  if (opts.supervise && !child && !args.dryRun && !(await replaysWhole(args))) return superviseCompress(argv, io.stderr);
   const releaseSupervisor = child || opts.supervise ? installChildSignalHandlers() : undefined;
   // The child draws on the inherited terminal itself; its lines also tell the supervisor where an interrupt stopped it.
   const display = createDisplay(io.progress, { env: io.env });

@@ -21,7 +21,7 @@ import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import { writeModel } from '../../pipeline/io/write-model.ts';
 import { readTgz, writeTgz } from '../../pipeline/pack/tar.ts';
 import type { Report } from '../../pipeline/report.ts';
-import { runCliInProcess } from '../fixtures/cli.ts';
+import { runCliInProcess, runCliProcess } from '../fixtures/cli.ts';
 import { writeTinyTask } from '../fixtures/tiny-task.ts';
 
 const BIN = path.resolve('bin/slimnet.js');
@@ -125,7 +125,11 @@ test('two clean runs (own cache, own output) through every stage give byte-ident
 
 test('cache: an unchanged re-run is replayed; one stage\'s new options re-run it and what follows only; cache prune', async () => {
   // The memo is keyed by everything that feeds the run, --out included (the report's paths are relative to it).
-  const { report: replayed } = await compressJson(['--config', 'slimnet.config.ts', '--out', 'out-a', '--cache-dir', 'cache-a']);
+  // Through the real binary: a replay is served in the CLI process, without the supervised child.
+  const warm = runCliProcess(['compress', '--config', 'slimnet.config.ts', '--out', 'out-a', '--cache-dir', 'cache-a', '--json'], work);
+  assert.equal(warm.code, 0, warm.stderr);
+  assert.match(warm.stderr, /replayed from the cache \(run [0-9a-f]{12}\)/);
+  const replayed = JSON.parse(warm.stdout) as Report;
   assert.deepEqual(replayed.cache, { dir: path.join(work, 'cache-a'), replayed: true });
   assert.ok(replayed.stages.every((s) => s.cached));
   assert.deepEqual(withoutTimings({ ...replayed, stages: replayed.stages.map((s) => ({ ...s, cached: false })) }), withoutTimings(runs.a!.report));
