@@ -100,3 +100,16 @@ test('SGD with momentum, and a frozen layer (trainable: false) that passes gradi
   assertClose(c, keys('c1', 'head'));
   assert.equal(c.perWeight.get('frozen/kernel'), 0);
 });
+
+test('ZeroPadding2D and Cropping2D: asymmetric borders on NCHW tensors (after a conv) and on the NHWC input, as MobileNetV2 pads before a stride-2 depthwise conv', async () => {
+  const input = tf.input({ shape: [6, 5, 2], name: 'in' });
+  const padIn = apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]], name: 'pad_in' }), input);
+  const c1 = apply(tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }), padIn);
+  const pad = apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'pad' }), c1);
+  const dw = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, name: 'dw' }), pad);
+  const crop = apply(tf.layers.cropping2D({ cropping: [[0, 1], [1, 0]], name: 'crop' }), apply(tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'c2' }), c1));
+  const joined = apply(tf.layers.concatenate({ name: 'joined' }), [apply(tf.layers.flatten({ name: 'f1' }), dw), apply(tf.layers.flatten({ name: 'f2' }), crop)]);
+  const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', name: 'head' }), joined);
+  const ir = await irOf(tf.model({ inputs: input, outputs: out }));
+  assertClose(await compareStep(ir, { batch: 3 }), [...keys('c1', 'c2', 'head'), 'dw/depthwise_kernel', 'dw/bias']);
+});
