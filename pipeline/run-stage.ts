@@ -15,7 +15,7 @@ import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
-import { createStageContext } from './stage-context.ts';
+import { createStageContext, evaluationBatch } from './stage-context.ts';
 import { toolBuildId } from './version.ts';
 
 export interface StageRun {
@@ -86,7 +86,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, evaluationWithin(config, outIr));
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
@@ -149,8 +149,14 @@ function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, r
     baseline: rc.baseline,
     maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
     evaluation: rc.config.evaluation,
+    memoryBudgetMB: rc.config.memoryBudgetMB,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
   });
+}
+
+/** The evaluation settings with the batch size kept within the memory budget for this model (see evaluationBatch). */
+export function evaluationWithin(config: ResolvedConfig, ir: ModelIR): ResolvedConfig['evaluation'] {
+  return { ...config.evaluation, batchSize: evaluationBatch(ir, config.evaluation.batchSize, config.memoryBudgetMB) };
 }
 
 function failed(

@@ -19,7 +19,7 @@ import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
-import { runStage, type StageRun } from './run-stage.ts';
+import { evaluationWithin, runStage, type StageRun } from './run-stage.ts';
 import { TOOL } from './version.ts';
 
 export interface PipelineResult {
@@ -83,7 +83,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
       outputClasses: modelOutputClasses(ir),
     });
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
-    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, evaluationWithin(config, ir));
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
     const stageReports: StageReport[] = [];

@@ -22,8 +22,10 @@ export interface StageContext {
   inputMetrics: Metrics;
   baseline: Metrics;
   maxAccuracyDrop: number;
+  /** The configured working-memory budget in MB (see pipeline/memory.ts); stages size batches and caches by it. */
+  memoryBudgetMB: number;
   /** Validation accuracy/loss of a candidate model: what searches compare. Never looks at the test split. */
-  evaluateCandidate(ir: ModelIR): Promise<Accuracy>;
+  evaluateCandidate(ir: ModelIR, opts?: CandidateEvaluation): Promise<Accuracy>;
   /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
   measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;
   log(message: string): void;
@@ -38,6 +40,13 @@ export type StageVerdict =
   | { status: 'accepted' }
   | { status: 'rejected'; reason: string }
   | { status: 'failed'; reason: string; exitClass: 1 | 2 };
+
+export interface CandidateEvaluation {
+  /** Measure on a fixed, seeded, class-stratified sample of this many validation samples (all when ≥ the split). */
+  samples?: number;
+  /** Largest inference batch (the runner also keeps it within the memory budget). */
+  batchSize?: number;
+}
 
 export interface StageOutput {
   ir: ModelIR;

@@ -2,10 +2,12 @@
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
+import type { PruneLatency } from './prune-latency.ts';
 import { keptIndices } from './remove-channels.ts';
 
 export interface RecoveryStep {
-  step: 'removal' | 'reconstruction' | 'fine-tuning';
+  /** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
+  step: 'removal' | 'reconstruction' | 'search' | 'fine-tuning';
   valAccuracy: number;
   valLoss: number;
   /** Reported only; never used for a decision. */
@@ -46,7 +48,7 @@ export function layerChanges(ir: ModelIR, analysis: ChannelAnalysis, removed: Re
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number): string[] {
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number, latency?: PruneLatency): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
@@ -54,6 +56,9 @@ export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[],
     `val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
     `stage time ${seconds.toFixed(1)} s`,
   ];
+  for (const b of latency?.batches ?? []) {
+    notes.push(`onnxruntime latency, batch ${b.batchSize}: ${b.before.median.toFixed(3)} → ${b.after.median.toFixed(3)} ms (${b.speedup.toFixed(2)}× faster, per-round ${b.pairedSpeedup.p25.toFixed(2)}–${b.pairedSpeedup.p75.toFixed(2)}×)`);
+  }
   return notes;
 }
 

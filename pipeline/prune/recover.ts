@@ -13,6 +13,20 @@ import type { RecoveryStep } from './prune-report.ts';
 import { reconstructionTargets, type LayerFit, type Reconstructor } from './reconstruct.ts';
 import { removeChannels } from './remove-channels.ts';
 
+/** Samples a fine-tune will run: its epochs over `trainCount` samples or its sample limit, whichever is less. */
+export function plannedSamples(ft: Pick<FineTuneOptions, 'epochs' | 'maxSamples'>, trainCount: number): number {
+  return Math.min((ft.epochs ?? Number.POSITIVE_INFINITY) * trainCount, ft.maxSamples ?? Number.POSITIVE_INFINITY);
+}
+
+/** Progress lines of a fine-tune: samples done of planned, loss, time, and an estimate of the time left. */
+export function fineTuneProgress(log: (m: string) => void, planned: number, label = 'fine-tune') {
+  return (p: { samples: number; loss: number; seconds: number }) => {
+    const left = Number.isFinite(planned) && p.samples > 0 ? (p.seconds * (planned - p.samples)) / p.samples : Number.NaN;
+    const of = Number.isFinite(planned) ? `/${planned}` : '';
+    log(`${label}: ${p.samples}${of} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s${left > 0 ? `, ~${left.toFixed(0)} s left` : ''}`);
+  };
+}
+
 export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer'>;
 
 export interface RecoveryContext {
@@ -38,7 +52,11 @@ export interface Recovered {
   fineTune?: { engine: string; samples: number; seconds: number; finalLoss: number; kept: boolean };
 }
 
-export async function recover(removed: Set<number>, rc: RecoveryContext): Promise<Recovered> {
+/**
+ * Removal → reconstruction → fine-tuning of `removed`; or, given `searched` (a model the progressive search already
+ * pruned, reconstructed and briefly fine-tuned), its measurement and the long fine-tune only.
+ */
+export async function recover(removed: Set<number>, rc: RecoveryContext, searched?: ModelIR): Promise<Recovered> {
   const steps: RecoveryStep[] = [];
   const measure = async (step: RecoveryStep['step'], ir: ModelIR) => {
     const val = await rc.validate(ir);
@@ -47,10 +65,10 @@ export async function recover(removed: Set<number>, rc: RecoveryContext): Promis
     rc.log(`after ${step}: val ${(val.accuracy * 100).toFixed(2)}% (loss ${val.loss.toFixed(4)}), test ${(test * 100).toFixed(2)}% (${rc.elapsed().toFixed(1)} s)`);
     return { ir, val };
   };
-  const pruned = removeChannels(rc.original, rc.analysis, removed);
-  let best = await measure('removal', pruned);
   let fits: LayerFit[] = [];
-  if (rc.reconstructor) {
+  const pruned = searched ?? removeChannels(rc.original, rc.analysis, removed);
+  let best = await measure(searched ? 'search' : 'removal', pruned);
+  if (rc.reconstructor && !searched) {
     const rebuilt = await rc.reconstructor.run(pruned, reconstructionTargets(rc.analysis, removed));
     fits = rebuilt.fits;
     best = await measure('reconstruction', rebuilt.ir);
@@ -62,7 +80,7 @@ export async function recover(removed: Set<number>, rc: RecoveryContext): Promis
       train: rc.train,
       teacher: rc.original,
       seed: rc.seed,
-      onProgress: (p) => rc.log(`fine-tune: ${p.samples} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s`),
+      onProgress: fineTuneProgress(rc.log, plannedSamples(rc.fineTune, rc.train.count)),
     });
     const tuned = await measure('fine-tuning', result.ir);
     const kept = tuned.val.loss <= best.val.loss || tuned.val.accuracy > best.val.accuracy;

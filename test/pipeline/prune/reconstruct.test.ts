@@ -57,7 +57,7 @@ for (const [label, geometry] of Object.entries(geometries)) {
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv_p');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.deepEqual(fits.map((f) => f.layer), ['conv_q']);
@@ -79,7 +79,7 @@ test('a removed channel that duplicates a kept one is recovered exactly (its wei
   const a = analyzeChannels(ir);
   const removed = new Set([a.producerClasses.get('conv_p')![5]!]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.ok(fits[0]!.mseBefore > 1e-3);
@@ -95,7 +95,7 @@ test('Flatten → Dense consumer, primal and dual (fewer calibration rows than f
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.equal(fits[0]!.features, 18); // 3x3 positions × 2 kept channels
@@ -112,7 +112,7 @@ test('consumers of silenced channels are left as they are (nothing to correct)',
   const removed = new Set([...firstHalf(a, 'conv'), ...firstHalf(a, 'fc1')]);
   silenceClasses(ir, a, [...removed]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.deepEqual(fits.map((f) => f.layer), ['fc1', 'fc2']);
