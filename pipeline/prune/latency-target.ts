@@ -23,22 +23,32 @@ export interface LatencyGoal {
   probes: LatencyProbe[];
 }
 
+/** Batch-1 latency of `candidate` as a fraction of the input model's. */
+export type LatencyRatio = (candidate: ModelIR) => Promise<number>;
+
+/** Interleaved onnxruntime runs of the input model and the candidate on one sample: the ratio of their medians. */
+export function onnxLatencyRatio(input: ModelIR, sample: { x: Float32Array; sampleShape: number[] }, macs: number): LatencyRatio {
+  const rounds = roundsForWork(macs, 1);
+  return async (candidate) => {
+    const [b1] = await compareOnnxLatency([{ name: 'input', ir: input }, { name: 'candidate', ir: candidate }], sample, { batchSizes: [1], rounds: () => rounds });
+    return b1!.models[1]!.stats.median / b1!.models[0]!.stats.median;
+  };
+}
+
 /** `space.metric` must be 'macs'. */
 export async function macsForLatency(
-  space: SearchSpace, sensitivity: GroupSensitivity[] | undefined, target: number, sample: { x: Float32Array; sampleShape: number[] },
+  space: SearchSpace, sensitivity: GroupSensitivity[] | undefined, target: number, latencyRatio: LatencyRatio,
   opts: { iterations?: number; log?: (m: string) => void } = {},
 ): Promise<LatencyGoal> {
   const probes: LatencyProbe[] = [];
-  const rounds = roundsForWork(space.inputSizes.macs, 1);
   const measure = async (macsFraction: number): Promise<number | undefined> => {
     const ratios = allocationForFraction(space, sensitivity, macsFraction);
     if (!ratios) return undefined;
     const candidate: ModelIR = removeChannels(space.ir, space.planner.analysis, planFromRatios(space.planner, ratios));
-    const [b1] = await compareOnnxLatency([{ name: 'input', ir: space.ir }, { name: 'candidate', ir: candidate }], sample, { batchSizes: [1], rounds: () => rounds });
-    const latencyRatio = b1!.models[1]!.stats.median / b1!.models[0]!.stats.median;
-    probes.push({ macsFraction, latencyRatio });
-    opts.log?.(`latency target ${target}: MACs ×${macsFraction.toFixed(3)} runs at ×${latencyRatio.toFixed(3)} of the input model's latency`);
-    return latencyRatio;
+    const ratio = await latencyRatio(candidate);
+    probes.push({ macsFraction, latencyRatio: ratio });
+    opts.log?.(`latency target ${target}: MACs ×${macsFraction.toFixed(3)} runs at ×${ratio.toFixed(3)} of the input model's latency`);
+    return ratio;
   };
   // Bracket: `hi` misses the target (the input model itself), `lo` meets it once found.
   let hi = 1;

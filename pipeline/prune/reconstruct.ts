@@ -93,7 +93,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
   const f = footprint(original);
   const passBatch = (wave: RowSampling[]) => {
     const extra = wave.reduce((n, s) => n + 4 * shapes.get(s.input)!.reduce((a, b) => a * b, 1), 0);
-    return batchWithin(opts.batchSize ?? 64, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, memory / 2);
+    return batchWithin(opts.batchSize ?? 256, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, memory / 2);
   };
   const cache = new RowCache(opts.cacheBytes ?? memory);
   const consumers = original.layers.filter(isReconstructable).map((l) => l.name).filter((n) => shapes.has(byName.get(n)!.inputs[0]!));

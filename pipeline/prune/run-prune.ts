@@ -17,7 +17,7 @@ import { createPlanner, measureSizes, planFromRatios, type SizeMetric } from './
 import type { CalibrationSource } from './calibration-rows.ts';
 import { criterionFallbacks, scoreClasses } from './criteria.ts';
 import type { PruningHistory } from './history.ts';
-import { macsForLatency, type LatencyGoal } from './latency-target.ts';
+import { macsForLatency, onnxLatencyRatio, type LatencyGoal } from './latency-target.ts';
 import { measurePruneLatency } from './prune-latency.ts';
 import { layerShapes } from './model-shapes.ts';
 import { descentGoals, progressiveStep, type PrunedState, type ProgressiveContext, type ProgressiveStep } from './progressive.ts';
@@ -120,7 +120,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       const left = () => opts.maxCandidates - evaluations;
       let targetFraction = goal === undefined ? undefined : opts.target![goal]!;
       if (goal === 'latency') {
-        latencyGoal = await macsForLatency(space, sensitivity, targetFraction!, subset(ctx.data.validation, [0]), { log: ctx.log });
+        latencyGoal = await macsForLatency(space, sensitivity, targetFraction!, onnxLatencyRatio(ir, subset(ctx.data.validation, [0]), space.inputSizes.macs), { log: ctx.log });
         targetFraction = latencyGoal.macsFraction;
         if (targetFraction === undefined) throw unreachable(opts, 'latency');
       }
@@ -154,7 +154,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     } else if (goal !== undefined) {
       let fractionGoal = opts.target![goal]!;
       if (goal === 'latency') {
-        latencyGoal = await macsForLatency(space, undefined, fractionGoal, subset(ctx.data.validation, [0]), { log: ctx.log });
+        latencyGoal = await macsForLatency(space, undefined, fractionGoal, onnxLatencyRatio(ir, subset(ctx.data.validation, [0]), space.inputSizes.macs), { log: ctx.log });
         if (latencyGoal.macsFraction === undefined) throw unreachable(opts, 'latency');
         fractionGoal = latencyGoal.macsFraction;
       }

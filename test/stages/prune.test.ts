@@ -172,3 +172,27 @@ test('layers the analysis (or inferShapes) does not know block only their own ch
   rebuilt.dispose();
   assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape an LSTM
 });
+
+test('roundTo: the searched model keeps multiples of 4 (the default) in every pruned layer', async () => {
+  const out = await run({ ...quick, roundTo: 4, fineTune: false, progressive: false });
+  const [conv, hidden] = [channels(out.ir, 'conv'), channels(out.ir, 'hidden')];
+  assert.ok(conv * hidden < 8 * 16, `${conv}, ${hidden}`);
+  assert.equal(conv % 4, 0);
+  assert.equal(hidden % 4, 0);
+});
+
+test('progressive false: the one-shot search, recovered by removal → reconstruction → fine-tuning', async () => {
+  const out = await run({ ...quick, progressive: false });
+  const d = out.details as Record<string, any>;
+  assert.deepEqual(d.progressive, []);
+  assert.deepEqual(d.recovery.map((s: any) => s.step), ['removal', 'reconstruction', 'fine-tuning']);
+  assert.ok(d.work.evaluations <= d.work.maxCandidates && d.work.evaluations > 0);
+  assert.ok(d.latency.batches.length === 2 && d.latency.batches.every((b: any) => b.before.runs > 0 && b.after.median > 0));
+});
+
+test('maxCandidates bounds the evaluations: too few for a sensitivity point per group skips the analysis', async () => {
+  const out = await run({ ...quick, fineTune: false, maxCandidates: 3 });
+  const d = out.details as Record<string, any>;
+  assert.equal(d.sensitivity, undefined);
+  assert.ok(d.work.evaluations <= 3, `${d.work.evaluations}`);
+});

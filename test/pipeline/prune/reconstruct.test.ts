@@ -119,3 +119,22 @@ test('consumers of silenced channels are left as they are (nothing to correct)',
   for (const f of fits) assert.ok(f.mseBefore < 1e-10, JSON.stringify(f));
   assert.ok((await outputError(pruned, rebuilt)) < 1e-10);
 });
+
+test('rows per fit follow the memory budget and reconstructionRows, not the number of calibration images', async () => {
+  const m = convConsumer({ strides: 1, padding: 'same' });
+  const ir = await irFromTfjsModel(m);
+  m.dispose();
+  const rowsFor = async (images: number, memoryBytes: number, maxRows = 8192) => {
+    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], images, 5), ridge: 1e-3, maxRows, memoryBytes, seed: 1 });
+    const rows = r.rowsOf('conv_q')!;
+    r.dispose();
+    return rows;
+  };
+  // 7×7 positions per image: 40 images have 1,960 rows, 400 images 19,600; the cap and the budget decide.
+  assert.equal(await rowsFor(40, 2 ** 30), 40 * 49);
+  assert.equal(await rowsFor(400, 2 ** 30), 8192);
+  assert.equal(await rowsFor(4000, 2 ** 30), 8192);
+  assert.equal(await rowsFor(4000, 2 ** 30, 1000), 1000);
+  assert.ok((await rowsFor(4000, 2 ** 20)) < 8192);
+  assert.equal(await rowsFor(4000, 2 ** 20), await rowsFor(400, 2 ** 20));
+});
