@@ -58,6 +58,9 @@ export interface ProgressiveContext {
   log(message: string): void;
 }
 
+/** Short fine-tune rounds a step may take to reach the floor. */
+const FINE_TUNE_ROUNDS = 3;
+
 export interface StepOutcome {
   step: ProgressiveStep;
   state: PrunedState;
@@ -104,12 +107,21 @@ export async function progressiveStep(from: PrunedState, goal: number, index: nu
   const afterReconstruction = (await ctx.validate(ir)).accuracy;
   const step: ProgressiveStep = { goal, fraction, sizes, afterReconstruction, passed: afterReconstruction >= ctx.floor - 1e-9 };
   if (ctx.shortFineTune) {
-    const tuned = await ctx.shortFineTune(ir, index);
-    const afterFineTune = (await ctx.validate(tuned.ir)).accuracy;
-    Object.assign(step, { afterFineTune, fineTuneSamples: tuned.samples });
-    // The gate's metric decides which of the two the next step builds on.
-    if (afterFineTune >= afterReconstruction) ir = tuned.ir;
-    step.passed = Math.max(afterReconstruction, afterFineTune) >= ctx.floor - 1e-9;
+    // Every step gets a short fine-tune; one that still misses the floor gets one more round (a warm restart of
+    // the same length) before it counts as failed: recovery is still climbing after one round.
+    let [best, bestAccuracy, samples] = [ir, afterReconstruction, 0];
+    for (let round = 0; round < FINE_TUNE_ROUNDS && (round === 0 || bestAccuracy < ctx.floor - 1e-9); round++) {
+      const tuned = await ctx.shortFineTune(best, index * FINE_TUNE_ROUNDS + round);
+      samples += tuned.samples;
+      const accuracy = (await ctx.validate(tuned.ir)).accuracy;
+      step.afterFineTune = accuracy;
+      // The gate's metric decides which model the next round or step builds on.
+      if (accuracy >= bestAccuracy) [best, bestAccuracy] = [tuned.ir, accuracy];
+      else break;
+    }
+    if (samples > 0) step.fineTuneSamples = samples;
+    ir = best;
+    step.passed = bestAccuracy >= ctx.floor - 1e-9;
   }
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   ctx.log(`step ${index + 1}: ${space.metric} ×${fraction.toFixed(3)}: val ${pct(afterReconstruction)} after reconstruction` +
@@ -134,14 +146,8 @@ export function classMap(original: ChannelAnalysis, current: ChannelAnalysis, re
   return map;
 }
 
-/** Size goals for a descent: the ladder's sizes below `from`, or geometric steps from `from` down to a target. */
-export function descentGoals(from: number, opts: { ladder: number[] } | { target: number; steps: number }): number[] {
-  if ('ladder' in opts) {
-    // Goals within 5% of the previous one would be a step of a channel or two: skipped.
-    const goals: number[] = [];
-    for (const f of [...opts.ladder].sort((a, b) => b - a)) if (f < from * 0.95 && (goals.length === 0 || f < goals.at(-1)! * 0.95)) goals.push(f);
-    return goals;
-  }
+/** Size goals for a descent to a target: `steps` geometric steps from `from` down to it. */
+export function descentGoals(from: number, opts: { target: number; steps: number }): number[] {
   if (opts.target >= from) return [];
   return Array.from({ length: opts.steps }, (_, i) => from * (opts.target / from) ** ((i + 1) / opts.steps));
 }

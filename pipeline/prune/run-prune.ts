@@ -131,7 +131,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         plans = [{ removed: planOfPoint.get(best)! }];
         if (!best.passed && shortFineTune) {
           // One-shot misses the floor: approach the target in steps, each with a short fine-tune (NetAdapt).
-          const descent = await descend({ ir, removed: new Set() }, descentGoals(1, { target: targetFraction, steps: opts.progressive ? opts.progressive.steps : 1 }), progressiveContext(sensitivity), false, left);
+          const descent = await descendToTarget({ ir, removed: new Set() }, descentGoals(1, { target: targetFraction, steps: opts.progressive ? opts.progressive.steps : 1 }), progressiveContext(sensitivity), left);
           steps = descent.steps;
           if (descent.states.length > 0) plans = [{ removed: descent.states.at(-1)!.removed, searched: descent.states.at(-1)!.ir }];
         }
@@ -143,9 +143,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         plans = best ? [{ removed: planOfPoint.get(best)! }, ...fallbackPlans(explored, best, opts.fallbacks).map((removed) => ({ removed }))] : [];
         if (opts.progressive && shortFineTune && left() > 0) {
           const start: PrunedState = best ? { ir: await candidate(planOfPoint.get(best)!), removed: planOfPoint.get(best)! } : { ir, removed: new Set() };
-          const from = best ? best.fraction : 1;
-          const ladderBelow = [...new Set([...ladder, ...explored.map((p) => p.fraction)])];
-          const descent = await descend(start, descentGoals(from, { ladder: ladderBelow }).slice(0, opts.progressive.steps), progressiveContext(sensitivity), true, left);
+          const descent = await descendWhilePassing(start, best ? best.fraction : 1, opts.progressive.steps, progressiveContext(sensitivity), left);
           steps = descent.steps;
           // Newest first; each passed after its short fine-tune. The one-shot plans stay as further fallbacks.
           plans = [...descent.states.reverse().map((s) => ({ removed: s.removed, searched: s.ir })), ...plans];
@@ -215,29 +213,54 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
   }
 }
 
+/** Each step of the descent aims at this share of the size the previous step reached (15% smaller). */
+const STEP_RATIO = 0.85;
+
 /**
- * Progressive steps towards each goal in turn. With `stopAtFailure` (searching for the smallest passing model) the
- * descent ends at the first step below the floor; otherwise (a target to reach) it goes on from the failed step.
- * Returns the steps and the states that passed (in order).
+ * Progressive steps from `start` (at `fraction` of the input's size) while they pass: each aims 15% smaller than
+ * where the last one ended; after the first step below the floor, one retry from the last passing model with half
+ * the step, then the descent ends. Returns the steps and the states that passed, in order.
  */
-async function descend(start: PrunedState, goals: number[], pc: ProgressiveContext, stopAtFailure: boolean, left: () => number) {
+async function descendWhilePassing(start: PrunedState, fraction: number, maxSteps: number, pc: ProgressiveContext, left: () => number) {
   const steps: ProgressiveStep[] = [];
   const states: PrunedState[] = [];
-  let state = start;
-  for (const [i, g] of goals.entries()) {
+  let [state, at, ratio, retried] = [start, fraction, STEP_RATIO, false];
+  for (let i = 0; steps.length < maxSteps && i < 4 * maxSteps; i++) {
     if (left() <= 0) {
-      pc.log(`progressive search stops: maxCandidates reached`);
+      pc.log('progressive search stops: maxCandidates reached');
       break;
     }
-    const outcome = await progressiveStep(state, g, i, pc);
+    const goal = at * ratio;
+    const outcome = await progressiveStep(state, goal, steps.length, pc);
+    if (!outcome) {
+      at = goal; // nothing new to remove at this size (channels come in roundTo steps): aim lower
+      continue;
+    }
+    steps.push(outcome.step);
+    if (outcome.step.passed) {
+      states.push(outcome.state);
+      [state, at] = [outcome.state, outcome.step.fraction];
+    } else if (!retried) {
+      [retried, ratio] = [true, Math.sqrt(ratio)];
+    } else {
+      break;
+    }
+  }
+  return { steps, states };
+}
+
+/** Progressive steps through `goals` towards a target, on through failures; the last state is the result. */
+async function descendToTarget(start: PrunedState, goals: number[], pc: ProgressiveContext, left: () => number) {
+  const steps: ProgressiveStep[] = [];
+  let state = start;
+  for (const g of goals) {
+    if (left() <= 0) break;
+    const outcome = await progressiveStep(state, g, steps.length, pc);
     if (!outcome) continue;
     steps.push(outcome.step);
-    if (outcome.step.passed) states.push(outcome.state);
-    else if (stopAtFailure) break;
     state = outcome.state;
   }
-  if (!stopAtFailure && steps.length > 0 && !steps.at(-1)!.passed) states.push(state);
-  return { steps, states };
+  return { steps, states: steps.length > 0 ? [state] : [] };
 }
 
 function fineTuneSettings(ft: PruneOptions['fineTune'], trainBatch: number): FineTuneSettings | false {

@@ -194,7 +194,11 @@ function removedShare(space: SearchSpace, groupId: number, removed: Set<number>)
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
-export const SIZE_LADDER = [0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
+/**
+ * Sizes (of the search metric, as fractions of the input model) the one-shot search tries: from a mild cut — a
+ * compact network such as MobileNetV2 passes nothing at ½ — down to 1/33 for over-parameterised ones.
+ */
+export const SIZE_LADDER = [0.8, 0.65, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
 
 /**
  * Validation accuracy of one candidate is noisy (a few samples on a small split), and a smaller model that
