@@ -11,19 +11,19 @@
  * lower size bar (≥ 1.6× params, ≥ 1.25× MACs).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { validateConfig } from '../../pipeline/config.ts';
 import { runPipeline } from '../../pipeline/runner.ts';
+import { needsValidator } from '../helpers/validators.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
-const missing = existsSync(FASHION_MNIST) ? undefined : `needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`;
 
-test('residual net: progressive steps with short fine-tunes prune past one-shot, ≥ 1.6× fewer params within 1 point', { skip: process.env.CI ? false : missing }, async () => {
+test('residual net: progressive steps with short fine-tunes prune past one-shot, ≥ 1.6× fewer params within 1 point', async (t) => {
+  const FASHION_MNIST = needsValidator(t, 'fashion-mnist');
+  if (!FASHION_MNIST) return;
   const out = mkdtempSync(path.join(os.tmpdir(), 'slimnet-resnet-'));
   try {
     const config = validateConfig({
