@@ -5,10 +5,14 @@
  * as a ratio of medians and as the median of the per-round ratios (each round's pair saw the same machine load).
  *
  * The core (`interleave`) takes plain async runners and a clock, so its logic is tested without timing anything;
- * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes.
+ * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes;
+ * `comparePredictorLatency` runs loaded predictors of any engine (the export stage's artifacts in their runtimes).
  * Timings are for reports and latency targets only, never for a test assertion.
  */
 import * as ort from 'onnxruntime-node';
+import { sampleSize } from '../data/splits.ts';
+import type { LabelledSet } from '../data/types.ts';
+import type { Predictor } from '../evaluate.ts';
 import type { ModelIR } from '../ir.ts';
 import { exportOnnx } from '../onnx/export.ts';
 import { createOrtSession } from '../onnx/ort.ts';
@@ -90,6 +94,24 @@ export async function compareLatency(runners: LatencyRunner[], opts: InterleaveO
     speedup: stats.map((s) => stats[0]!.median / s.median),
     pairedSpeedup: times.map((t) => spread(t.map((v, r) => reference[r]! / v))),
   };
+}
+
+/**
+ * Batch-1 latency of loaded predictors (any engine), interleaved: every round runs each predictor once on the same
+ * sample of `set` (the next one each round, cycling). Per predictor, in the order given.
+ */
+export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, warmup = 3): Promise<LatencyStats[]> {
+  if (predictors.length === 0 || rounds <= 0 || set.count === 0) return [];
+  const size = sampleSize(set);
+  const runners = predictors.map((p, i) => {
+    let call = 0;
+    const run = async () => {
+      const k = call++ % set.count;
+      await p.predict(set.x.subarray(k * size, (k + 1) * size), 1, set.sampleShape);
+    };
+    return { name: `${i}`, run };
+  });
+  return (await compareLatency(runners, { warmup, rounds })).stats;
 }
 
 export interface OnnxLatencyOptions {
