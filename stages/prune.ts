@@ -27,6 +27,8 @@ const fineTuneOptions = z.strictObject({
   learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
   batchSize: z.number().int().positive().default(64).describe('training batch size (lowered to fit memoryBudgetMB)'),
   optimizer: z.enum(['adam', 'sgd-momentum']).default('adam').describe('optimizer'),
+  batchNorm: z.enum(['auto', 'batch', 'moving']).default('auto')
+    .describe("BatchNormalization while fine-tuning: 'batch' statistics, the running ('moving') ones frozen, or 'auto': frozen when the batch (after memoryBudgetMB) is below 16"),
 });
 
 const progressiveOptions = z.strictObject({

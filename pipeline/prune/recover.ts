@@ -27,7 +27,7 @@ export function fineTuneProgress(log: (m: string) => void, planned: number, labe
   };
 }
 
-export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer'>;
+export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer' | 'batchNorm'>;
 
 export interface RecoveryContext {
   original: ModelIR;

@@ -33,6 +33,8 @@ import { planWork } from './work-plan.ts';
 
 /** Share of maxCandidates the sensitivity analysis may use; the ladder and the steps share the rest. */
 const SENSITIVITY_SHARE = 0.5;
+/** Below this fine-tuning batch, BatchNormalization trains with its running statistics frozen (batchNorm 'auto'). */
+const SMALL_BATCH = 16;
 /** A progress line at most this often (and at the end of each phase). */
 const PROGRESS_SECONDS = 5;
 
@@ -55,7 +57,8 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
   const space: SearchSpace = { ir, planner, fixed, metric, maxRatio: opts.maxRatio, inputSizes: measureSizes(ir), memo: new Map(), free: planner.groups.filter((g) => !fixed.has(g.id)) };
   ctx.log(`${planner.groups.length} prunable group(s): ${planner.groups.map((g) => `${g.name} (${g.classes.length - g.blocked.size}/${g.classes.length})`).join(', ') || 'none'}`);
   ctx.log(`memory budget ${work.memoryBudgetMB} MB: ${work.concurrency} candidate(s) at once, inference batch ${work.evalBatch}` +
-    (opts.fineTune ? `, fine-tune batch ${work.trainBatch}${work.trainBatch < fineTuneBatch ? ` (lowered from ${fineTuneBatch})` : ''}` : ''));
+    (opts.fineTune ? `, fine-tune batch ${work.trainBatch}${work.trainBatch < fineTuneBatch ? ` (lowered from ${fineTuneBatch})` : ''}` +
+      `${(fineTuneSettings(opts.fineTune, work.trainBatch) || undefined)?.batchNorm === 'moving' ? ', BatchNormalization statistics frozen while fine-tuning' : ''}` : ''));
 
   const newReconstructor = (teacher: ModelIR): Promise<Reconstructor> => createReconstructor(teacher, {
     calibration, ridge: opts.ridge, maxRows: opts.reconstructionRows, maxPasses: opts.reconstructionPasses, memoryBytes: work.reconstructBytes, cacheBytes: work.cacheBytes, seed: deriveSeed(ctx.seed, 'prune:reconstruct'),
@@ -265,8 +268,12 @@ async function descendToTarget(start: PrunedState, goals: number[], pc: Progress
 
 function fineTuneSettings(ft: PruneOptions['fineTune'], trainBatch: number): FineTuneSettings | false {
   if (!ft) return false;
-  const { samples, seconds, batchSize, ...rest } = ft;
-  return { ...rest, batchSize: Math.min(batchSize, trainBatch), maxSamples: samples, maxSeconds: seconds };
+  const { samples, seconds, batchSize, batchNorm, ...rest } = ft;
+  const batch = Math.min(batchSize, trainBatch);
+  // Batch statistics of a few samples are too noisy to normalise with (Wu & He 2018: BN's error climbs below ~16
+  // per batch); a memory-lowered batch fine-tunes with the running statistics frozen instead.
+  const bn = batchNorm === 'auto' ? (batch < SMALL_BATCH ? 'moving' : 'batch') : batchNorm;
+  return { ...rest, batchSize: batch, maxSamples: samples, maxSeconds: seconds, batchNorm: bn };
 }
 
 /** "phase k/n (elapsed)" lines, at most every few seconds and at the last one. */
