@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { buildExampleModel } from '../examples/mnist-cnn/model.ts';
 import { loadMnistPackage } from '../pipeline/data/mnist-package.ts';
 import { initEngine } from '../pipeline/engine.ts';
-import { createPredictor, measureAccuracy } from '../pipeline/evaluate.ts';
+import { createPredictor, measureQuality } from '../pipeline/evaluate.ts';
 import { readModel } from '../pipeline/io/read-model.ts';
 import { irFromTfjsModel } from '../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
@@ -27,7 +27,7 @@ const { train, test } = loadMnistPackage();
 async function testAccuracy(ir: ModelIR): Promise<number> {
   const predictor = await createPredictor(ir, 'auto');
   try {
-    return (await measureAccuracy(predictor, test, 256)).accuracy;
+    return (await measureQuality(predictor, test, 256)).accuracy;
   } finally {
     predictor.dispose();
   }

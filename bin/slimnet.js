@@ -4,4 +4,4 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main, PROCESS_IO } = await import('../pipeline/cli.ts');
-process.exitCode = await main(process.argv.slice(2), PROCESS_IO, { handleSignals: true });
+process.exitCode = await main(process.argv.slice(2), PROCESS_IO, { supervise: true });

@@ -11,6 +11,7 @@ import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
 import { isSlimnetError } from './errors.ts';
 import { onnxPredictor } from './onnx/ort.ts';
+import { FidelityMeter } from './fidelity.ts';
 import { concatTyped } from './typed-arrays.ts';
 import type { Accuracy, Metrics } from './metrics.ts';
 
@@ -52,23 +53,39 @@ export async function predictSet(predictor: Predictor, set: LabelledSet, batchSi
   return concatTyped(parts, Float32Array);
 }
 
-/** Top-1 accuracy and mean cross-entropy. Outputs that are not probabilities (logits) are softmaxed first. */
-export async function measureAccuracy(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Accuracy> {
+/**
+ * The run's quality on a set — the one number gates and searches compare (pipeline/quality.ts): top-1 accuracy
+ * against the set's labels (the data's, or the teacher's top-1 class: then it is top-1 agreement) with mean
+ * cross-entropy as the loss; or, for a set with teacher outputs (`targets`, task 'regress'), 1 − relative MSE with
+ * relative MSE as the loss and PSNR beside it. Outputs that are not probabilities (logits) are softmaxed first.
+ */
+export async function measureQuality(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Accuracy> {
+  if (set.targets) {
+    const meter = new FidelityMeter();
+    for (const batch of batches(set, batchSize)) meter.add(await predictor.predict(batch.x, batch.size, set.sampleShape), batch.targets!);
+    const relativeMse = meter.relativeMse();
+    return { accuracy: 1 - relativeMse, loss: relativeMse, count: set.count, relativeMse, psnr: meter.psnr() };
+  }
   let correct = 0;
   let lossSum = 0;
+  let seen = 0;
+  let firstNonFinite: number | undefined;
   for (const batch of batches(set, batchSize)) {
     const out = await predictor.predict(batch.x, batch.size, set.sampleShape);
     const classes = out.length / batch.size;
     for (let i = 0; i < batch.size; i++) {
-      const row = toProbabilities(out.subarray(i * classes, (i + 1) * classes));
+      const raw = out.subarray(i * classes, (i + 1) * classes);
+      if (firstNonFinite === undefined && !raw.every(Number.isFinite)) firstNonFinite = seen + i;
+      const row = toProbabilities(raw);
       let best = 0;
       for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
       const label = batch.y[i]!;
       if (best === label) correct++;
       lossSum -= Math.log(Math.max(row[label] ?? 0, EPS));
     }
+    seen += batch.size;
   }
-  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count };
+  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count, ...(firstNonFinite === undefined ? {} : { firstNonFinite }) };
 }
 
 function toProbabilities(row: Float32Array): Float32Array {
@@ -125,20 +142,23 @@ export async function evaluateModel(
   ir: ModelIR,
   splits: { validation: LabelledSet; test: LabelledSet },
   opts: EvaluateOptions,
-): Promise<Omit<Metrics, 'bytes'> & { engine: string }> {
+): Promise<Omit<Metrics, 'bytes'> & { engine: string; nonFinite?: { split: 'validation' | 'test'; sample: number } }> {
   const predictor = await createPredictor(ir, opts.engine);
   try {
-    const val = await measureAccuracy(predictor, splits.validation, opts.batchSize);
-    const test = await measureAccuracy(predictor, splits.test, opts.batchSize);
+    const val = await measureQuality(predictor, splits.validation, opts.batchSize);
+    const test = await measureQuality(predictor, splits.test, opts.batchSize);
     const latencyMs = await measureLatency(predictor, splits.test, opts.latencySamples);
     return {
       valAccuracy: val.accuracy,
       testAccuracy: test.accuracy,
       loss: val.loss,
+      ...(val.relativeMse !== undefined ? { fidelity: { valRelativeMse: val.relativeMse, testRelativeMse: test.relativeMse!, valPsnr: val.psnr ?? null, testPsnr: test.psnr ?? null } } : {}),
       params: countParams(ir),
       macs: countMacs(ir).total,
       latencyMs,
       engine: predictor.engine,
+      ...(val.firstNonFinite !== undefined ? { nonFinite: { split: 'validation' as const, sample: val.firstNonFinite } }
+        : test.firstNonFinite !== undefined ? { nonFinite: { split: 'test' as const, sample: test.firstNonFinite } } : {}),
     };
   } finally {
     predictor.dispose();

@@ -49,7 +49,23 @@ export interface Int8Storage {
   scales: number[];
   zeroPoints: number[];
   codes: Int8Array;
+  /**
+   * How the TF.js export ships this weight, which tfjs's per-tensor manifest cannot hold as linear int8: the nearest
+   * format stock tfjs loads, encoded from `values` at write time (the quantize stage picks it per weight by measured
+   * error, pipeline/quantize/tfjs-choice.ts). Absent: float32, exactly `values`. ONNX and TFLite ship the int8 codes.
+   */
+  tfjs?: TfjsShipping;
+  /**
+   * How the ONNX export dequantises it. Absent: `DequantizeLinear` (the QDQ form; onnxruntime runs DQ → Conv/MatMul
+   * through its quantised kernels, which on CPU can be slower than float when activations stay float). `cast-mul`
+   * (symmetric only): `Cast` to float then `Mul` by the scales, which onnxruntime constant-folds at session load into
+   * exactly the same float32 values — float speed, the same int8 bytes. The quantize stage measures both and picks.
+   */
+  onnx?: 'cast-mul';
 }
+
+/** The tfjs weights-manifest formats an int8 weight can be exported as (see Int8Storage.tfjs). */
+export type TfjsShipping = 'uint8' | 'uint16' | 'float16';
 
 export type WeightStorage = Float16Storage | AffineStorage | Int8Storage;
 
@@ -83,6 +99,62 @@ export interface ModelIR {
    * weights first, the converter goes layer by layer): writers keep it, so rewriting a model keeps its weight bytes.
    */
   weightOrder?: string[];
+  /**
+   * Calibrated activation ranges, when a stage measured them (pipeline/activation-calibration.ts, the one module that
+   * does). Read only; cloneIR shares it. It describes the model it was measured on (`modelDigest`): consumers use it
+   * only through `currentCalibration`, which ignores it once a later stage changed the model.
+   */
+  calibration?: ActivationCalibration;
+}
+
+/** A float range a tensor took on calibration data. */
+export interface ActivationRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * The one representation of calibrated activations, consumed by every writer that quantises activations (TFLite
+ * full-integer int8, ONNX QDQ). Ranges, not quantisation parameters: each writer derives its own (TFLite: asymmetric
+ * int8 over the range widened to contain 0; kernel-fixed outputs such as softmax's 1/256 ignore it). Plain JSON, so
+ * it travels in the stage cache.
+ */
+export interface ActivationCalibration {
+  /** How ranges were computed from the observed values (a key of CALIBRATION_METHODS: `minmax`, …). */
+  method: string;
+  /** How many training samples were observed. */
+  samples: number;
+  /** calibrationDigest of the model the ranges were measured on (topology, configs, weight values). */
+  modelDigest: string;
+  /**
+   * Keyed by tensor: a layer's name for its output (input layers included); `<layer>/preactivation` for the linear
+   * part of a layer whose `activation` option a writer cannot fuse (sigmoid, softmax, …: the layer's name is then the
+   * activated output); `<layer>/depthwise` for the depthwise half of a SeparableConv2D; `<layer>/partial<i>` for the
+   * running result of an element-wise merge of more than two inputs after its first i + 1 inputs (a writer chains
+   * binary ops), and `<layer>/sum` for an Average's sum before × 1/n. A layer a BatchNormalization is folded into
+   * is written with the BN's range (its output is the BN's).
+   */
+  ranges: Readonly<Record<string, ActivationRange>>;
+}
+
+/** ActivationCalibration's key for a layer's linear part before an activation a writer cannot fuse. */
+export function preactivationKey(layerName: string): string {
+  return `${layerName}/preactivation`;
+}
+
+/** ActivationCalibration's key for an element-wise merge's running result after its first `i` + 1 inputs. */
+export function mergePartialKey(layerName: string, i: number): string {
+  return `${layerName}/partial${i}`;
+}
+
+/** ActivationCalibration's key for an Average's sum of all its inputs (before × 1/n). */
+export function averageSumKey(layerName: string): string {
+  return `${layerName}/sum`;
+}
+
+/** ActivationCalibration's key (and the TFLite tensor name) of the depthwise half of a SeparableConv2D. */
+export function separableDepthwiseKey(layerName: string): string {
+  return `${layerName}/depthwise`;
 }
 
 export function findLayer(ir: ModelIR, name: string): LayerIR {

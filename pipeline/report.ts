@@ -3,6 +3,10 @@
  * Bump REPORT_SCHEMA_VERSION on any breaking change.
  */
 import type { Metrics } from './metrics.ts';
+import { METRIC_NAMES, type QualityMetricId, type QualitySetting } from './quality.ts';
+import type { StageGate, ValidationReport } from './report-validation.ts';
+import { verdictLine } from './report-verdict.ts';
+import { describeSignature, type ModelSignature } from './signature.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -14,19 +18,32 @@ export interface StageReport {
   /** Why a stage was rejected, skipped or failed. */
   reason?: string;
   seconds: number;
+  /** What a budget miss of this stage does: 'reject' hands its input on; 'fail' also makes the run exit 1. */
+  onBudgetMiss: 'reject' | 'fail';
   /** True when the result came from the artifact cache instead of running the stage. */
   cached: boolean;
   /** Metrics of the stage's output model (absent when the stage failed). */
   metrics?: Metrics;
+  /** The budget gate on its validation accuracy, with the 95% Wilson interval (absent when the stage failed). */
+  gate?: StageGate;
   /** Files the stage produced, relative to the report's folder. */
   artifacts: Record<string, string>;
   options: Record<string, unknown>;
+  /**
+   * The stage's part of the budget: its share of the pipeline's maxAccuracyDrop, the drop from the baseline it was
+   * allowed (the pipeline budget × the shares of it and every stage before it) and the floor that gated it.
+   */
+  budget?: { share: number; maxAccuracyDrop: number; minValAccuracy: number; metric: QualityMetricId };
   details?: Record<string, unknown>;
   notes?: string[];
 }
 
 export interface Report {
   schemaVersion: number;
+  /** exitCode === 0: every stage ran, and no requirement was missed. */
+  ok: boolean;
+  /** The process's exit code for this run: 0 ok, 1 a requirement not met, 2 bad input (e.g. a layer a stage cannot handle). */
+  exitCode: 0 | 1 | 2;
   tool: { name: string; version: string };
   model: {
     path: string;
@@ -39,7 +56,13 @@ export interface Report {
     kerasVersion?: string;
   };
   data: Record<string, unknown> & { fingerprint: string; train: number; validation: number; test: number };
-  budget: { maxAccuracyDrop: number; minValAccuracy: number };
+  /** The task, where labels came from, and the metric every gate compared (valAccuracy holds it). */
+  quality: QualitySetting;
+  budget: { metric: QualityMetricId; maxAccuracyDrop: number; minValAccuracy: number };
+  /** The validation set the gates measured on: size, origin, the baseline's interval, a warning if the budget is within it. */
+  validation: ValidationReport;
+  /** How to call the model the run hands on: input name/shape/layout/dtype/scaling, output meaning. */
+  signature: ModelSignature;
   engine: { backend: string; evaluation: string };
   seed: number;
   baseline: Metrics;
@@ -58,17 +81,22 @@ function metricsRow(label: string, status: string, m: Metrics | undefined): stri
   return `| ${label} | ${status} | ${pct(m.valAccuracy)} | ${pct(m.testAccuracy)} | ${num(m.params)} | ${num(m.bytes)} | ${num(m.macs)} | ${m.latencyMs.toFixed(3)} |`;
 }
 
+/** The quality columns' names per metric. */
+const COLUMN: Record<QualityMetricId, string> = { accuracy: 'acc', agreement: 'agreement', 'relative-mse': '1 − rel. MSE' };
+
 export type DetailsRenderer = (details: Record<string, unknown>) => string[];
 
 /** The human-readable twin of report.json; `renderers` add each stage's own section from its details. */
 export function renderMarkdown(report: Report, renderers: Record<string, DetailsRenderer | undefined> = {}): string {
   const lines = [
-    `# slimnet report`,
+    `# slimnet: ${verdictLine(report)}`,
     ``,
     `Model \`${report.model.path}\` (${report.model.format}, sha256 ${report.model.sha256.slice(0, 12)}…), data ${report.data.train}/${report.data.validation}/${report.data.test} train/validation/test samples, seed ${report.seed}.`,
-    `Budget: validation accuracy may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
+    `Budget: ${METRIC_NAMES[report.budget.metric]} may drop at most ${pct(report.budget.maxAccuracyDrop)} (floor ${pct(report.budget.minValAccuracy)}). tfjs backend: ${report.engine.backend}; measured on ${report.engine.evaluation}.`,
+    validationLine(report),
+    ...(report.validation.warning ? [``, `**Warning:** ${report.validation.warning}.`] : []),
     ``,
-    `| step | status | val acc | test acc | params | bytes | MACs | latency ms |`,
+    `| step | status | val ${COLUMN[report.budget.metric]} | test ${COLUMN[report.budget.metric]} | params | bytes | MACs | latency ms |`,
     `|---|---|---|---|---|---|---|---|`,
     metricsRow('baseline', '', report.baseline),
     ...report.stages.map((s) => metricsRow(s.name, s.status + (s.cached ? ' (cached)' : ''), s.metrics)),
@@ -79,11 +107,33 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
     if (s.reason) lines.push(`- **${s.name}** ${s.status}: ${s.reason}`);
     for (const note of s.notes ?? []) lines.push(`- ${s.name}: ${note}`);
   }
+  const gated = report.stages.filter((s) => s.gate);
+  if (gated.length) {
+    lines.push('', '## Gates', '', `Validation accuracy with its 95% Wilson interval (n = ${num(report.validation.size)}) against the floor:`, '',
+      '| step | val acc | 95% interval | floor | decision |', '|---|---|---|---|---|');
+    for (const s of gated) {
+      const g = s.gate!;
+      const decision = `${g.passed ? 'passed' : 'missed'}${g.closeCall ? ' (close call: the floor is inside the interval)' : ''}`;
+      lines.push(`| ${s.name} | ${pct(g.valAccuracy)} | ${pct(g.low)}–${pct(g.high)} | ${pct(g.floor)} | ${decision} |`);
+    }
+  }
   for (const s of report.stages) {
     const render = renderers[s.name];
     if (render && s.details && s.status !== 'failed') lines.push('', `## ${s.name}`, '', ...render(s.details));
   }
+  lines.push('', '## Using the model', '', '```', ...describeSignature(report.signature), '```');
   const exports = Object.entries(report.exports);
-  if (exports.length) lines.push('', '## Exports', ...exports.map(([f, p]) => `- ${f}: \`${p}\``));
+  if (exports.length) {
+    lines.push('', 'Exports (each takes the input above and gives the output above; the README\'s "Use your export" shows the code):',
+      ...exports.map(([f, p]) => `- ${f}: \`${p}\``));
+  }
   return lines.join('\n') + '\n';
+}
+
+function validationLine(report: Report): string {
+  const v = report.validation;
+  const source = v.source.kind === 'carved'
+    ? `carved from the training data (${pct(v.source.fraction)}, validationSeed ${v.source.seed})`
+    : v.source.kind === 'separate' ? `a separate held-out set (${v.source.dir ?? v.source.source})` : 'of unknown origin';
+  return `Validation: ${num(v.size)} samples ${source}; baseline ${pct(v.baseline.valAccuracy)}, 95% Wilson interval ${pct(v.baseline.low)}–${pct(v.baseline.high)} (±${(v.baseline.halfWidth * 100).toFixed(2)} pt).`;
 }

@@ -4,6 +4,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { stageBudget, type BudgetSplit, type StageBudget } from './budget.ts';
 import { readCache, stageCacheKey, writeCache, type CacheEntry } from './cache.ts';
 import type { ResolvedConfig } from './config.ts';
 import type { DataSplits } from './data/types.ts';
@@ -14,19 +15,25 @@ import { writeModel } from './io/write-model.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
+import { stageGate } from './report-validation.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
 import { createStageContext, evaluationBatch } from './stage-context.ts';
+import { METRIC_NAMES, type QualitySetting } from './quality.ts';
 import { toolBuildId } from './version.ts';
 
 export interface StageRun {
   stage: Stage;
   options: Record<string, unknown>;
   onBudgetMiss: 'reject' | 'fail';
+  /** The stage's share of the budget and the cumulative share up to it (runner.resolveStages). */
+  budget: BudgetSplit;
 }
 
 export interface StageRunContext {
   config: ResolvedConfig;
   data: DataSplits;
+  /** The run's quality metric; default classify with the data's labels. */
+  quality?: QualitySetting;
   backend: string;
   baseline: Metrics;
   /** The folder the run is being assembled in; the stage's folder goes beneath it. */
@@ -47,6 +54,30 @@ export interface StageResult {
   exports: Record<string, string>;
 }
 
+/** The stage's budget for this run: its share of the pipeline's, against the baseline (a dry run asks it too). */
+export function budgetOf(run: StageRun, rc: Pick<StageRunContext, 'config'> & { baseline: Pick<Metrics, 'valAccuracy'> }): StageBudget {
+  return stageBudget(rc.config.budget.maxAccuracyDrop, run.budget, rc.baseline.valAccuracy);
+}
+
+/** The stage's cache key for this input model and run (a dry run asks it too, to say what would come from the cache). */
+export function cacheKeyOf(
+  run: StageRun, input: ModelIR, rc: Pick<StageRunContext, 'config' | 'data' | 'backend'> & { baseline: Pick<Metrics, 'valAccuracy'> },
+): string {
+  return stageCacheKey({
+    ir: input,
+    stage: run.stage.name,
+    options: run.options,
+    dataFingerprint: rc.data.fingerprint,
+    seed: rc.config.seed,
+    // Batch sizes (evaluation, fine-tuning) follow the memory budget, and fine-tuning results follow the batch.
+    evaluation: { ...rc.config.evaluation, memoryBudgetMB: rc.config.memoryBudgetMB },
+    // Searching stages aim at their budget floor, so their output depends on it.
+    budget: { maxDrop: budgetOf(run, rc).maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
+    backend: rc.backend,
+    toolVersion: toolBuildId(),
+  });
+}
+
 export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext): Promise<StageResult> {
   const started = performance.now();
   const name = run.stage.name;
@@ -54,19 +85,10 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   const { config } = rc;
-  const cacheKey = stageCacheKey({
-    ir: input.ir,
-    stage: name,
-    options: run.options,
-    dataFingerprint: rc.data.fingerprint,
-    seed: config.seed,
-    evaluation: config.evaluation,
-    // Searching stages aim at the budget floor, so their output depends on it.
-    budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, baselineValAccuracy: rc.baseline.valAccuracy },
-    backend: rc.backend,
-    toolVersion: toolBuildId(),
-  });
-  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir) : undefined;
+  const budget = budgetOf(run, rc);
+  const cacheKey = cacheKeyOf(run, input.ir, rc);
+  const cacheLog = (message: string) => rc.log(`${name}: ${message}`);
+  const cached = config.cacheDir ? await readCache(config.cacheDir, cacheKey, stageDir, cacheLog) : undefined;
   let entry: CacheEntry;
   let outIr: ModelIR;
   if (cached) {
@@ -75,7 +97,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
   } else {
     let output: StageOutput;
     try {
-      output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir));
+      output = await run.stage.run(input.ir, stageContext(run, input, rc, stageDir, budget));
     } catch (e) {
       if (!isSlimnetError(e)) throw e;
       return failed(run, input, { status: 'failed', reason: e.oneLine().replace(/^slimnet: /, ''), exitClass: 2 }, started);
@@ -86,24 +108,27 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, ...measured } = await evaluateModel(outIr, rc.data, evaluationWithin(config, outIr));
+    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, evaluationWithin(config, outIr));
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
-    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry);
+    if (config.cacheDir) await writeCache(config.cacheDir, cacheKey, stageDir, outIr, entry, cacheLog);
   }
   // The gate is re-applied on every run, cached or not: it is cheap and keeps the verdict's wording current.
-  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, rc, config.budget.maxAccuracyDrop);
+  const verdict = entry.output.verdict?.status === 'rejected' ? entry.output.verdict : gate(entry.metrics, budget, rc.quality?.metric ?? 'accuracy');
   const accepted = verdict.status === 'accepted';
   const report: StageReport = {
     name,
     status: verdict.status,
     ...(verdict.status === 'rejected' ? { reason: verdict.reason } : {}),
     seconds: (performance.now() - started) / 1000,
+    onBudgetMiss: run.onBudgetMiss,
     cached: !!cached,
     metrics: entry.metrics,
+    gate: stageGate(entry.metrics.valAccuracy, rc.data.validation.count, budget.floor, accepted),
     artifacts: artifactsOf(name, entry.output),
     options: run.options,
+    budget: budgetReport(budget, rc.quality?.metric ?? 'accuracy'),
     details: entry.output.details,
     notes: entry.output.notes,
   };
@@ -130,24 +155,31 @@ function artifactsOf(name: string, output: { modelJson?: string; exports?: Recor
   return { ...(output.modelJson ? { model: relativeTo(name, output.modelJson) } : {}), ...exportsOf(name, output) };
 }
 
-function gate(metrics: Metrics, rc: StageRunContext, maxDrop: number): { status: 'accepted' | 'rejected'; reason?: string } {
-  const floor = rc.baseline.valAccuracy - maxDrop;
+/** The budget gate: the run's quality metric on validation against the stage's floor. */
+export function gate(metrics: Pick<Metrics, 'valAccuracy'>, budget: StageBudget, metric: QualitySetting['metric']): { status: 'accepted' | 'rejected'; reason?: string } {
   // A tiny tolerance so a bit-identical model is never rejected by float noise in the subtraction.
-  if (metrics.valAccuracy >= floor - 1e-9) return { status: 'accepted' };
+  if (metrics.valAccuracy >= budget.floor - 1e-9) return { status: 'accepted' };
+  const allowance = budget.maxDrop === budget.total ? `maxAccuracyDrop ${budget.total}` : `${budget.maxDrop} of maxAccuracyDrop ${budget.total}, this stage's cumulative share`;
   return {
     status: 'rejected',
-    reason: `validation accuracy ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${floor.toFixed(4)} (baseline ${rc.baseline.valAccuracy.toFixed(4)} − maxAccuracyDrop ${maxDrop})`,
+    reason: `${METRIC_NAMES[metric]} ${metrics.valAccuracy.toFixed(4)} is below the budget floor ${budget.floor.toFixed(4)} (baseline ${(budget.floor + budget.maxDrop).toFixed(4)} − ${allowance})`,
   };
 }
 
-function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string): StageContext {
+/** What report.json says about the stage's budget. */
+function budgetReport(b: StageBudget, metric: QualitySetting['metric']): StageReport['budget'] {
+  return { share: b.share, maxAccuracyDrop: b.maxDrop, minValAccuracy: b.floor, metric };
+}
+
+function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, rc: StageRunContext, stageDir: string, budget: StageBudget): StageContext {
   return createStageContext({
     data: rc.data,
     seed: rc.config.seed,
     stageDir,
     inputMetrics: input.metrics,
     baseline: rc.baseline,
-    maxAccuracyDrop: rc.config.budget.maxAccuracyDrop,
+    budget,
+    ...(rc.quality ? { quality: rc.quality } : {}),
     evaluation: rc.config.evaluation,
     memoryBudgetMB: rc.config.memoryBudgetMB,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
@@ -168,6 +200,7 @@ function failed(
     status: 'failed',
     reason: verdict.reason,
     seconds: (performance.now() - started) / 1000,
+    onBudgetMiss: run.onBudgetMiss,
     cached: false,
     artifacts: artifactsOf(run.stage.name, output),
     options: run.options,

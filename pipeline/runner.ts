@@ -6,6 +6,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGES } from '../stages/index.ts';
+import { splitBudget } from './budget.ts';
+import { createPredictor } from './evaluate.ts';
+import { labelWithTeacher, METRIC_NAMES, resolveQuality, type QualitySetting } from './quality.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
 import { isClass } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
@@ -13,12 +16,15 @@ import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
 import { SlimnetError } from './errors.ts';
 import { evaluateModel } from './evaluate.ts';
-import { loadModel } from './io/load-model.ts';
-import { checkOutFolder, prepareCacheFolder, RunFolder } from './io/output-folder.ts';
+import { loadModel, type LoadedModel } from './io/load-model.ts';
+import { checkOutFolder, prepareCacheFolder, RunFolder, type ProtectedPaths } from './io/output-folder.ts';
+import type { DataSplits } from './data/types.ts';
 import { inferShapes } from './graph/shapes.ts';
 import { findLayer, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
+import { validationReport } from './report-validation.ts';
+import { modelSignature } from './signature.ts';
 import { evaluationWithin, runStage, type StageRun } from './run-stage.ts';
 import { TOOL } from './version.ts';
 
@@ -38,9 +44,9 @@ export interface RunOptions {
   force?: boolean;
 }
 
-/** Validates every stage's options before any work is done. */
+/** Validates every stage's options and splits the budget over the stages, before any work is done. */
 export function resolveStages(config: ResolvedConfig, source = 'config'): StageRun[] {
-  return config.stages.map((entry, i) => {
+  const runs = config.stages.map((entry, i) => {
     const definition = STAGES[entry.name];
     if (!definition) {
       throw new SlimnetError('STAGE_UNKNOWN', `${source}: stages[${i}]`, `stage "${entry.name}" is not implemented in slimnet ${TOOL.version}`,
@@ -54,8 +60,43 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
       throw new SlimnetError('CONFIG_INVALID', `${source}: ${key}`, message, `see the README for the ${entry.name} stage's options`);
     }
     const options = parsed.data as Record<string, unknown>;
-    return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss };
+    return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss, changesAccuracy: definition.changesAccuracy };
   });
+  const splits = splitBudget(config.stages.map((entry, i) => ({ ...entry, changesAccuracy: runs[i]!.changesAccuracy })), source);
+  return runs.map(({ changesAccuracy: _, ...run }, i) => ({ ...run, budget: splits[i]! }));
+}
+
+/** What the run reads and must never replace or write into: the model's folder, the data folders. */
+export function protectedPaths(config: ResolvedConfig): ProtectedPaths {
+  return {
+    model: config.model,
+    dataDir: config.data.source === 'idx' ? config.data.dir : undefined,
+    validationDir: config.data.validation?.source === 'idx' ? config.data.validation.dir : undefined,
+  };
+}
+
+/**
+ * The engine, the model, the data split for it and the run's quality metric (with the teacher's labels when the
+ * labels come from the input model): what a run (and a dry run) needs before the baseline.
+ */
+export async function loadInputs(config: ResolvedConfig, log: (message: string) => void = () => {}): Promise<{ backend: string; model: LoadedModel; data: DataSplits; quality: QualitySetting }> {
+  const backend = await initEngine(config.backend);
+  // Each phase says so: an interrupt reports the last line as where the run stopped.
+  log(`reading the model ${config.model}`);
+  const model = await loadModel(config.model);
+  log(`loading data (${config.data.source === 'idx' ? config.data.dir : config.data.source})`);
+  const loaded = await loadData(config.data, {
+    validationFraction: config.validationFraction,
+    // The data selection has its own seed: --seed re-draws the stages' random choices, never the validation split.
+    seed: config.validationSeed,
+    inputShape: modelInputShape(model.ir),
+    limit: config.evaluation.limit,
+    // A regress model's outputs are not classes: there are no labels to check against them.
+    outputClasses: config.task === 'classify' ? modelOutputClasses(model.ir) : undefined,
+  });
+  const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
+  const data = await withTeacherLabels(loaded, quality, model.ir, evaluationWithin(config, model.ir));
+  return { backend, model, data, quality };
 }
 
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {
@@ -65,27 +106,24 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
   // loadConfig always sets out; a config validated directly (library use) gets the same default, from the cwd.
   const outDir = config.out ?? path.resolve('artifacts', config.name ?? defaultRunName(config.model));
   // Where the run may write is settled before any work: a refused --out costs nothing and touches nothing.
-  const guards = { model: config.model, dataDir: config.data.source === 'idx' ? config.data.dir : undefined };
+  const guards = protectedPaths(config);
   checkOutFolder(outDir, { ...guards, cacheDir: config.cacheDir }, opts.force);
   if (config.cacheDir) prepareCacheFolder(config.cacheDir, { ...guards, out: outDir });
   const folder = await RunFolder.begin(outDir);
   const runDir = folder.dir;
   try {
-    const backend = await initEngine(config.backend);
-    const model = await loadModel(config.model);
+    const { backend, model, data, quality } = await loadInputs(config, log);
     const ir = model.ir;
     for (const note of model.notes) log(`model: ${note}`);
-    const data = await loadData(config.data, {
-      validationFraction: config.validationFraction,
-      seed: config.seed,
-      inputShape: modelInputShape(ir),
-      limit: config.evaluation.limit,
-      outputClasses: modelOutputClasses(ir),
-    });
+    if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
-    const { engine: evaluationEngine, ...measured } = await evaluateModel(ir, data, evaluationWithin(config, ir));
+    log('measuring the baseline');
+    const { engine: evaluationEngine, nonFinite, ...measured } = await evaluateModel(ir, data, evaluationWithin(config, ir));
+    if (nonFinite) throw overflowingModel(config.model, ir, nonFinite);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);
+    const validation = validationReport(data, baseline, config.budget.maxAccuracyDrop);
+    if (validation.warning) log(`warning: ${validation.warning}`);
     const stageReports: StageReport[] = [];
     let current = { ir, metrics: baseline };
     let failure: string | undefined;
@@ -94,11 +132,11 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     const exports: Record<string, string> = {};
     for (const run of stageRuns) {
       if (failure) {
-        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, cached: false, artifacts: {}, options: run.options });
+        stageReports.push({ name: run.stage.name, status: 'skipped', reason: 'an earlier stage failed', seconds: 0, onBudgetMiss: run.onBudgetMiss, cached: false, artifacts: {}, options: run.options });
         continue;
       }
       log(`${run.stage.name}: running`);
-      const result = await runStage(run, current, { config, data, backend, baseline, runDir, log });
+      const result = await runStage(run, current, { config, data, quality, backend, baseline, runDir, log });
       stageReports.push(result.report);
       log(`${run.stage.name}: ${result.report.status}${result.report.metrics ? ` — ${describeMetrics(result.report.metrics)}` : ''}${result.report.reason ? ` — ${result.report.reason}` : ''}`);
       failure ??= result.failure;
@@ -108,10 +146,15 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     }
     const report: Report = {
       schemaVersion: REPORT_SCHEMA_VERSION,
+      ok: exitCode === 0,
+      exitCode,
       tool: TOOL,
       model: { path: relativePath(outDir, config.model), format: model.format, sha256: model.sha256, fileBytes: model.fileBytes, ...(model.kerasVersion ? { kerasVersion: model.kerasVersion } : {}) },
       data: { ...data.describe, fingerprint: data.fingerprint, train: data.train.count, validation: data.validation.count, test: data.test.count },
-      budget: { maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      quality,
+      budget: { metric: quality.metric, maxAccuracyDrop: config.budget.maxAccuracyDrop, minValAccuracy: baseline.valAccuracy - config.budget.maxAccuracyDrop },
+      validation,
+      signature: modelSignature(current.ir, data.describe),
       engine: { backend, evaluation: evaluationEngine },
       seed: config.seed,
       baseline,
@@ -127,6 +170,17 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     return { report, outDir, exitCode, failure };
   } finally {
     await folder.abort();
+  }
+}
+
+/** For a fidelity metric, the splits labelled by the input model (the teacher), on the evaluation engine. */
+async function withTeacherLabels(data: DataSplits, quality: QualitySetting, ir: ModelIR, evaluation: ResolvedConfig['evaluation']): Promise<DataSplits> {
+  if (quality.labels !== 'teacher') return data;
+  const teacher = await createPredictor(ir, evaluation.engine);
+  try {
+    return await labelWithTeacher(data, quality, teacher, evaluation.batchSize);
+  } finally {
+    teacher.dispose();
   }
 }
 
@@ -156,5 +210,15 @@ function relativePath(from: string, to: string): string {
 }
 
 export function describeMetrics(m: Metrics): string {
-  return `val ${(m.valAccuracy * 100).toFixed(2)}%, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+  const fidelity = m.fidelity ? ` (relative MSE ${m.fidelity.valRelativeMse.toExponential(2)}, PSNR ${m.fidelity.valPsnr === null ? '∞' : `${m.fidelity.valPsnr.toFixed(1)} dB`})` : '';
+  return `val ${(m.valAccuracy * 100).toFixed(2)}%${fidelity}, test ${(m.testAccuracy * 100).toFixed(2)}%, ${m.params.toLocaleString('en-US')} params, ${m.bytes.toLocaleString('en-US')} bytes, ${m.macs.toLocaleString('en-US')} MACs, ${m.latencyMs.toFixed(3)} ms`;
+}
+
+/** A model whose outputs on the user's data are NaN/Infinity although every weight is finite (loading checks that): its weights overflow float32. */
+function overflowingModel(modelPath: string, ir: ModelIR, at: { split: string; sample: number }): SlimnetError {
+  let largest = 0;
+  for (const l of ir.layers) for (const w of l.weights) for (const v of w.values) largest = Math.max(largest, Math.abs(v));
+  return new SlimnetError('MODEL_INVALID', modelPath,
+    `computes NaN or Infinity for ${at.split} sample ${at.sample}: its weights are finite but overflow float32 on this data (largest |weight| ${largest.toPrecision(3)})`,
+    'the weights are corrupt or the training diverged; retrain or export the model again, and check the data preprocessing (data.scale)');
 }

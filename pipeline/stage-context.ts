@@ -4,9 +4,10 @@
  */
 import { stratifiedSample, subset } from './data/splits.ts';
 import type { DataSplits, LabelledSet } from './data/types.ts';
-import { createPredictor, measureAccuracy, type EvaluationEngine } from './evaluate.ts';
+import { createPredictor, measureQuality, type EvaluationEngine } from './evaluate.ts';
 import type { ModelIR } from './ir.ts';
 import { DEFAULT_MEMORY_BUDGET_MB, inferenceBatch, megabytes } from './memory.ts';
+import type { QualitySetting } from './quality.ts';
 import type { Metrics } from './metrics.ts';
 import { deriveSeed } from './random.ts';
 import type { StageContext } from './stage.ts';
@@ -18,10 +19,13 @@ export interface StageContextParts {
   baseline: Metrics;
   /** The stage's input model's metrics; default the baseline's. */
   inputMetrics?: Metrics;
-  maxAccuracyDrop: number;
+  /** The stage's allowed drop from the baseline (the runner's cumulative share of the budget), its share and the pipeline's budget. */
+  budget: { maxDrop: number; share?: number; total?: number };
   evaluation: { engine: EvaluationEngine; batchSize: number };
   /** Working memory in MB (config memoryBudgetMB); default DEFAULT_MEMORY_BUDGET_MB. */
   memoryBudgetMB?: number;
+  /** Default: classify with the data's labels (top-1 accuracy). */
+  quality?: QualitySetting;
   log?(message: string): void;
 }
 
@@ -42,19 +46,25 @@ export function createStageContext(parts: StageContextParts): StageContext {
     stageDir: parts.stageDir,
     inputMetrics: parts.inputMetrics ?? parts.baseline,
     baseline: parts.baseline,
-    maxAccuracyDrop: parts.maxAccuracyDrop,
+    quality: parts.quality ?? { task: 'classify', labels: 'data', metric: 'accuracy' },
+    budget: {
+      total: parts.budget.total ?? parts.budget.maxDrop,
+      share: parts.budget.share ?? 1,
+      maxDrop: parts.budget.maxDrop,
+      floor: parts.baseline.valAccuracy - parts.budget.maxDrop,
+    },
     memoryBudgetMB,
     async evaluateCandidate(ir, opts = {}) {
       const set = opts.samples === undefined ? data.validation : validationSample(data.validation, opts.samples, parts.seed);
       const batchSize = Math.min(opts.batchSize ?? Infinity, evaluationBatch(ir, evaluation.batchSize, memoryBudgetMB));
       const predictor = await createPredictor(ir, evaluation.engine);
       try {
-        return await measureAccuracy(predictor, set, batchSize);
+        return await measureQuality(predictor, set, batchSize);
       } finally {
         predictor.dispose();
       }
     },
-    measure: (predictor, split) => measureAccuracy(predictor, data[split], evaluation.batchSize),
+    measure: (predictor, split) => measureQuality(predictor, data[split], evaluation.batchSize),
     log: parts.log ?? (() => {}),
   };
 }

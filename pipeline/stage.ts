@@ -4,6 +4,8 @@
  * options into a runnable Stage. The runner owns evaluation, gating, caching and artifact writes.
  */
 import type { z } from 'zod';
+import type { StageBudget } from './budget.ts';
+import type { QualitySetting } from './quality.ts';
 import type { DataSplits } from './data/types.ts';
 import type { Predictor } from './evaluate.ts';
 import type { ModelIR } from './ir.ts';
@@ -21,10 +23,16 @@ export interface StageContext {
   /** The input model's metrics (measured by the runner before this stage). */
   inputMetrics: Metrics;
   baseline: Metrics;
-  maxAccuracyDrop: number;
+  /**
+   * This stage's part of the pipeline budget, set by the runner: `floor` is the validation accuracy its output must
+   * keep (its searches aim at it; the runner's gate compares it), `maxDrop` the drop from the baseline that allows.
+   */
+  budget: StageBudget;
+  /** The run's task and quality metric (pipeline/quality.ts): what `evaluateCandidate` and the floor measure. */
+  quality: QualitySetting;
   /** The configured working-memory budget in MB (see pipeline/memory.ts); stages size batches and caches by it. */
   memoryBudgetMB: number;
-  /** Validation accuracy/loss of a candidate model: what searches compare. Never looks at the test split. */
+  /** Validation quality/loss of a candidate model (measureQuality): what searches compare. Never looks at the test split. */
   evaluateCandidate(ir: ModelIR, opts?: CandidateEvaluation): Promise<Accuracy>;
   /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
   measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;
@@ -71,6 +79,8 @@ export interface Stage {
 
 export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
   name: string;
+  /** The stage changes the model's accuracy (prune, separable, quantize): it gets a share of the budget by default. */
+  changesAccuracy: boolean;
   /** One line for --help and the README. */
   description: string;
   options: Schema;

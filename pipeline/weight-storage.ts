@@ -9,7 +9,7 @@
  */
 import { float16BitsToFloat32, float32ToFloat16Bits } from './io/float16.ts';
 import { encodeValues } from './io/weights.ts';
-import type { AffineStorage, Int8Storage, LayerIR, ModelIR, WeightIR, WeightStorage } from './ir.ts';
+import type { AffineStorage, Int8Storage, LayerIR, ModelIR, TfjsShipping, WeightIR, WeightStorage } from './ir.ts';
 
 /** A storage to put a weight into: the format without its codes and scales, which are computed. */
 export type StorageSpec =
@@ -17,7 +17,7 @@ export type StorageSpec =
   | { dtype: 'float16' }
   | { dtype: 'uint8' | 'uint16' }
   /** Linear int8: symmetric (zero points 0, codes −127..127) or affine (−128..127); per tensor, or per slice along `axis`. */
-  | { dtype: 'int8'; axis?: number; symmetric: boolean };
+  | { dtype: 'int8'; axis?: number; symmetric: boolean; tfjs?: TfjsShipping; onnx?: 'cast-mul' };
 
 export type StorageDtype = StorageSpec['dtype'];
 
@@ -36,14 +36,16 @@ export function storedBytes(w: WeightIR): number {
 export function storageSpec(w: WeightIR): StorageSpec {
   const s = w.storage;
   if (!s) return { dtype: 'float32' };
-  if (s.dtype === 'int8') return { dtype: 'int8', ...(s.axis === undefined ? {} : { axis: s.axis }), symmetric: s.zeroPoints.every((z) => z === 0) };
+  if (s.dtype === 'int8') {
+    return { dtype: 'int8', ...(s.axis === undefined ? {} : { axis: s.axis }), symmetric: s.zeroPoints.every((z) => z === 0), ...(s.tfjs ? { tfjs: s.tfjs } : {}), ...(s.onnx ? { onnx: s.onnx } : {}) };
+  }
   return { dtype: s.dtype };
 }
 
 /** One line for logs and reports: `float32`, `uint8`, `int8 symmetric per-channel (axis 3)`. */
 export function describeStorage(spec: StorageSpec): string {
   if (spec.dtype !== 'int8') return spec.dtype;
-  return `int8 ${spec.symmetric ? 'symmetric' : 'affine'} ${spec.axis === undefined ? 'per-tensor' : `per-channel (axis ${spec.axis})`}`;
+  return `int8 ${spec.symmetric ? 'symmetric' : 'affine'} ${spec.axis === undefined ? 'per-tensor' : `per-channel (axis ${spec.axis})`}${spec.tfjs ? ` (tfjs: ${spec.tfjs})` : ''}`;
 }
 
 /** Elements between consecutive indices of `axis`, and the axis length: element i lies in slice ⌊i / inner⌋ mod n. */
@@ -134,7 +136,7 @@ function quantizeInt8(values: Float32Array, shape: number[], spec: Extract<Stora
     const c = Math.floor(i / inner) % n;
     codes[i] = clamp(rint(values[i]! / scales[c]!) + zeroPoints[c]!, qmin, 127);
   }
-  return spec.axis === undefined ? { dtype: 'int8', scales, zeroPoints, codes } : { dtype: 'int8', axis: spec.axis, scales, zeroPoints, codes };
+  return { dtype: 'int8', ...(spec.axis === undefined ? {} : { axis: spec.axis }), scales, zeroPoints, codes, ...(spec.tfjs ? { tfjs: spec.tfjs } : {}), ...(spec.onnx && spec.symmetric ? { onnx: spec.onnx } : {}) };
 }
 
 /** Encodes `values` (of `shape`) under `spec`. */

@@ -10,26 +10,13 @@
 import { z } from 'zod';
 import type { ModelIR } from '../pipeline/ir.ts';
 import { CRITERIA } from '../pipeline/prune/criteria.ts';
+import { fineTuneOption } from '../pipeline/recovery/distill.ts';
 import { renderPruneDetails } from '../pipeline/prune/prune-report.ts';
 import { runPrune } from '../pipeline/prune/run-prune.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
 
 const fraction = z.number().gt(0).lt(1);
 const ratio = z.number().min(0).max(0.95);
-
-const fineTuneOptions = z.strictObject({
-  epochs: z.number().positive().default(4).describe('passes over the training split; training stops at the first limit reached'),
-  samples: z.number().int().positive().optional().describe('stop after this many training samples'),
-  // No default time limit: a wall-clock cut would make the artifact depend on the machine's speed.
-  seconds: z.number().positive().optional().describe('stop after this many seconds of training (makes the result machine-dependent)'),
-  temperature: z.number().positive().default(2).describe('softmax temperature of the distillation targets'),
-  alpha: z.number().min(0).max(1).default(0.5).describe('weight of the distillation loss; 1 − alpha goes to the hard labels'),
-  learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
-  batchSize: z.number().int().positive().default(64).describe('training batch size (lowered to fit memoryBudgetMB)'),
-  optimizer: z.enum(['adam', 'sgd-momentum']).default('adam').describe('optimizer'),
-  batchNorm: z.enum(['auto', 'batch', 'moving']).default('auto')
-    .describe("BatchNormalization while fine-tuning: 'batch' statistics, the running ('moving') ones frozen, or 'auto': frozen when the batch (after memoryBudgetMB) is below 16"),
-});
 
 const progressiveOptions = z.strictObject({
   steps: z.number().int().min(1).default(4).describe('most shrink steps after the smallest model that passes without fine-tuning'),
@@ -46,7 +33,6 @@ const options = z.strictObject({
     .optional()
     .describe('goal as a fraction of the input model, e.g. { params: 0.25 } or { latency: 0.6 } (batch-1 onnxruntime latency)'),
   search: z.boolean().default(true).describe('allocate per-group ratios from a validation sensitivity analysis; false: uniform (ratio 0.5 when neither ratio nor target is set)'),
-  maxAccuracyDrop: z.number().min(0).max(1).optional().describe('validation accuracy pruning may cost vs the baseline (search candidates, the final model after fine-tuning); default half the pipeline budget, leaving the rest to later stages'),
   roundTo: z.number().int().positive().default(4).describe('every pruned group keeps a multiple of this many channels (Torch-Pruning round_to); 1: any count'),
   sensitivityRatios: z.array(z.number().gt(0).max(0.95)).min(1).default([0.25, 0.5, 0.75, 0.9]).describe('ratios tried per group in the sensitivity analysis'),
   sensitivitySamples: z.number().int().positive().default(1024).describe('validation samples (a fixed stratified sample) the sensitivity analysis measures on'),
@@ -62,13 +48,14 @@ const options = z.strictObject({
   reconstructionRows: z.number().int().min(64).default(8192).describe('most sampled positions (rows) one layer\'s refit uses; memoryBudgetMB may lower it'),
   reconstructionPasses: z.number().int().positive().default(8).describe('most calibration passes one reconstruction makes; deeper chains share passes between consecutive consumers'),
   ridge: z.number().nonnegative().default(0.1).describe("ridge strength of the reconstruction, relative to the features' mean square"),
-  fineTune: z.union([z.literal(false), fineTuneOptions]).prefault({}).describe('distillation fine-tuning from the input model, or false'),
+  fineTune: fineTuneOption,
   latency: z.boolean().default(true).describe('measure onnxruntime latency before/after (batch 1 and 32, interleaved) for the report'),
 }).refine((o) => o.ratio === undefined || o.target === undefined, { message: 'give either ratio or target, not both', path: ['ratio'] });
 export type PruneOptions = z.output<typeof options>;
 
 export const pruneStage: StageDefinition<typeof options> = {
   name: 'prune',
+  changesAccuracy: true,
   description: 'Remove whole channels (filters, units) across dependency groups, refit consumers by least squares, fine-tune by distillation.',
   options,
   create: (opts) => ({ name: 'prune', run: (ir: ModelIR, ctx: StageContext) => runPrune(ir, ctx, opts) }),

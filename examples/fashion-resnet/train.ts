@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy } from '../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality } from '../../pipeline/evaluate.ts';
 import { loadData } from '../../pipeline/data/load-data.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import { writeModel } from '../../pipeline/io/write-model.ts';
@@ -29,10 +29,10 @@ const LEARNING_RATE = 3e-3;
 const MIN_TEST_ACCURACY = 0.88;
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'model');
 
-async function accuracy(ir: ModelIR, set: Parameters<typeof measureAccuracy>[1]): Promise<number> {
+async function accuracy(ir: ModelIR, set: Parameters<typeof measureQuality>[1]): Promise<number> {
   const p = await createPredictor(ir, 'ort');
   try {
-    return (await measureAccuracy(p, set, 500)).accuracy;
+    return (await measureQuality(p, set, 500)).accuracy;
   } finally {
     p.dispose();
   }

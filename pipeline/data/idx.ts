@@ -33,6 +33,9 @@ export const IDX_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo
   [0x0e, { name: 'double', bytes: 8, make: (n) => new Float64Array(n), read: (v, o) => v.getFloat64(o) }],
 ]);
 
+/** What to do about a file whose bytes are not a consistent IDX file. */
+const DAMAGED = 'the file is damaged or not an IDX file: re-download or re-create it';
+
 const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
 
 /** Values slimnet holds in memory per file (typed arrays and their float32 copies stay addressable). */
@@ -156,7 +159,7 @@ const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && 
 
 /** Parses IDX bytes held in memory (raw or gzip, told apart by the gzip magic 1f 8b). `where` names the source. */
 export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArray> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', where, message, hint);
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', where, message, hint);
   if (isGzip(bytes)) return readGzip(Readable.from([bytes]), bytes.length, invalid);
   const collector = new IdxCollector(invalid, { exactTotal: bytes.length });
   collector.push(bytes);
@@ -186,7 +189,7 @@ async function readGzip(compressed: Readable, compressedBytes: number, invalid: 
 
 /** Reads an IDX file (raw or gzip): a regular file, its header checked against its size before the data are read. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
   const { handle, size } = await openRegularFile(path, 'IDX file', { missing: 'DATA_NOT_FOUND', invalid: 'DATA_INVALID' }, 'check the data folder');
   try {
     const magic = new Uint8Array(2);
@@ -242,8 +245,11 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
   return found as Record<IdxRole, string>;
 }
 
-async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling }> {
-  const invalid = (message: string, hint?: string) => new SlimnetError('DATA_INVALID', path, message, hint);
+/** What an IDX images file stores: 8-bit values (0–255) or floats. */
+export type IdxRaw = 'uint8' | 'float';
+
+async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling; raw: IdxRaw }> {
+  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
   const [count, ...rest] = arr.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
   // idx3 is [count, rows, cols] of one channel; idx4 is [count, rows, cols, channels] (NHWC).
@@ -273,7 +279,7 @@ async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): P
   } else {
     throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255) or float/double images (data.scale default 1)');
   }
-  return { x, sampleShape, count, scaling: resolved };
+  return { x, sampleShape, count, scaling: resolved, raw: arr.type === 'ubyte' ? 'uint8' : 'float' };
 }
 
 /** The largest class index slimnet accepts before it knows the model (which then bounds labels further). */
@@ -296,15 +302,15 @@ async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
   return y;
 }
 
-async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling }> {
+async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling; raw: IdxRaw }> {
   const y = await labelsFrom(await readIdxFile(labelsPath), labelsPath);
   const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath, scaling);
   if (y.length !== images.count) {
     throw new SlimnetError('DATA_INVALID', labelsPath, `${y.length} labels but ${imagesPath} holds ${images.count} images`,
       'the images and labels files must come from the same set');
   }
-  if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images');
-  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling };
+  if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images', 'an IDX images file needs at least one image');
+  return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling, raw: images.raw };
 }
 
 export interface IdxFolderSets {
@@ -314,15 +320,18 @@ export interface IdxFolderSets {
   labelFiles: { train: string; test: string };
   /** The train images' scaling, defaults resolved (each file's defaults follow its own type; an explicit scale applies to both). */
   scaling: Scaling;
+  /** What the train images file stores. */
+  raw: IdxRaw;
 }
 
 /** Loads an MNIST-style IDX folder: images as raw · scale + offset (8-bit images: default 1/255, so [0, 1]), labels as class indices. */
 export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise<IdxFolderSets> {
   const files = findIdxFiles(dir);
-  const { scaling: trainScaling, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
-  const { scaling: _testScaling, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
+  const { scaling: trainScaling, raw, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
+  const { scaling: _testScaling, raw: _testRaw, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
   if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
-    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`);
+    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`,
+      'the train and test files must come from the same data set');
   }
   let maxLabel = 0;
   for (const s of [train, test]) for (const v of s.y) maxLabel = Math.max(maxLabel, v);
@@ -331,5 +340,41 @@ export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise
     test: { ...test, numClasses: maxLabel + 1 },
     labelFiles: { train: files.trainLabels, test: files.testLabels },
     scaling: trainScaling,
+    raw,
   };
+}
+
+/** `<prefix>-images-idx3-ubyte` / `<prefix>-labels-idx1-ubyte` (dash or dot before "idx", raw or .gz); idx4 images too. */
+const PAIR_FILE = /^(.*?)[-_.]?(images|labels)[-.](idx[134])-ubyte(\.gz)?$/;
+
+/**
+ * A folder holding one labelled set: one images file and one labels file with the same prefix (e.g.
+ * `val-images-idx3-ubyte` and `val-labels-idx1-ubyte`, or just `images-idx3-ubyte`/`labels-idx1-ubyte`), scaled
+ * like the training data. Used for a separate validation set (`data.validation`); an MNIST folder with train and
+ * t10k pairs is ambiguous.
+ */
+export async function loadIdxSetFolder(dir: string, scaling?: ScalingSpec): Promise<{ set: Omit<LabelledSet, 'numClasses'>; labelsFile: string; imagesFile: string; raw: IdxRaw }> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new SlimnetError('DATA_NOT_FOUND', dir, 'IDX validation folder does not exist or is not a folder');
+  }
+  const pairs = new Map<string, { images?: string; labels?: string }>();
+  for (const name of readdirSync(dir).sort()) {
+    const m = PAIR_FILE.exec(name);
+    if (!m) continue;
+    const entry = pairs.get(m[1]!) ?? {};
+    const role = m[2] as 'images' | 'labels';
+    // Raw before .gz when both are present (sorted names put the raw one first).
+    entry[role] ??= join(dir, name);
+    pairs.set(m[1]!, entry);
+  }
+  const complete = [...pairs].filter(([, p]) => p.images && p.labels);
+  if (complete.length !== 1) {
+    const listing = readdirSync(dir).sort().slice(0, 10).join(', ') || 'nothing';
+    throw new SlimnetError('DATA_NOT_FOUND', dir,
+      complete.length === 0 ? 'holds no IDX images/labels pair' : `holds ${complete.length} IDX sets (${complete.map(([p]) => p || '(no prefix)').join(', ')}); a validation folder holds one`,
+      `the folder holds ${listing}; expected one <name>-images-idx3-ubyte and one <name>-labels-idx1-ubyte (raw or .gz)`);
+  }
+  const { images, labels } = complete[0]![1];
+  const { scaling: _scaling, raw, ...set } = await loadPair(images!, labels!, scaling);
+  return { set, labelsFile: labels!, imagesFile: images!, raw };
 }

@@ -1,25 +1,31 @@
 import { resolve } from 'node:path';
 import { SlimnetError } from '../errors.ts';
 import { createRng, deriveSeed } from '../random.ts';
-import { labelledSetsFromArrays, type ArraysInput } from './arrays.ts';
-import { loadIdxFolder } from './idx.ts';
+import { labelledSetsFromArrays, validationSetFromArrays, type ArraysInput, type ValidationArrays } from './arrays.ts';
+import { loadIdxFolder, loadIdxSetFolder } from './idx.ts';
 import { loadMnistPackage } from './mnist-package.ts';
 import { resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
 import { makeSplits, subset } from './splits.ts';
 import type { DataSplits, LabelledSet } from './types.ts';
 
-export type DataSpec = ScalingSpec & (
+export type ValidationSpec =
+  | { source: 'idx'; dir: string }
+  | { source: 'arrays'; load: () => ValidationArrays | Promise<ValidationArrays> };
+
+/** `validation`: a separate held-out set, scaled like the rest; without it validation is carved from train. */
+export type DataSpec = ScalingSpec & { validation?: ValidationSpec } & (
   | { source: 'idx'; dir: string }
   | { source: 'mnist-package' }
   | { source: 'arrays'; load: () => ArraysInput | Promise<ArraysInput> });
 
 export interface LoadDataOptions {
   validationFraction: number;
+  /** Seeds the data selection: the carved validation split and limit's samples (config `validationSeed`). */
   seed: number;
   /** The model's input shape without the batch dimension; null for a dimension the model leaves open. */
   inputShape: (number | null)[];
-  /** Keep a seeded random N samples of train (before validation is carved from it) and/or of test, for quick runs. */
-  limit?: { train?: number; test?: number };
+  /** Keep a seeded random N samples of train (before validation is carved from it), of a separate validation set, of test. */
+  limit?: { train?: number; validation?: number; test?: number };
   /** Values per sample of the model's output (its classes): every label must be below it. */
   outputClasses?: number;
 }
@@ -68,10 +74,12 @@ function limitTo(set: LabelledSet, n: number | undefined, seed: number): Labelle
 }
 
 interface LoadedSource {
-  sets: { train: LabelledSet; test: LabelledSet; scaling: Scaling };
+  sets: { train: LabelledSet; test: LabelledSet; validation?: LabelledSet; scaling: Scaling };
   where: string;
   /** Where each set's labels came from, for errors about labels. */
   labelsFrom: { train: string; test: string };
+  /** False when the source has no labels. */
+  labelled: boolean;
   describe: Record<string, unknown>;
 }
 
@@ -80,11 +88,11 @@ async function loadSource(spec: DataSpec): Promise<LoadedSource> {
   switch (spec.source) {
     case 'idx': {
       const dir = resolve(spec.dir);
-      const { labelFiles, ...sets } = await loadIdxFolder(dir, scaling);
-      return { sets, where: dir, labelsFrom: labelFiles, describe: { source: 'idx', dir: spec.dir } };
+      const { labelFiles, raw, ...sets } = await loadIdxFolder(dir, scaling);
+      return { sets, where: dir, labelsFrom: labelFiles, labelled: true, describe: { source: 'idx', dir: spec.dir, raw } };
     }
     case 'mnist-package':
-      return { sets: loadMnistPackage(scaling), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, describe: { source: 'mnist-package' } };
+      return { sets: loadMnistPackage(scaling), where: 'mnist-package', labelsFrom: { train: 'mnist-package', test: 'mnist-package' }, labelled: true, describe: { source: 'mnist-package', raw: 'uint8' } };
     case 'arrays': {
       let input: unknown;
       try {
@@ -95,10 +103,10 @@ async function loadSource(spec: DataSpec): Promise<LoadedSource> {
         err.cause = e;
         throw err;
       }
-      const arrays = labelledSetsFromArrays(input);
+      const { labelled, ...arrays } = labelledSetsFromArrays(input);
       const resolved = resolveScaling(scaling, false);
-      for (const set of [arrays.train, arrays.test]) scaleInPlace(set.x, resolved);
-      return { sets: { ...arrays, scaling: resolved }, where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, describe: { source: 'arrays' } };
+      for (const set of [arrays.train, arrays.test, arrays.validation]) if (set) scaleInPlace(set.x, resolved);
+      return { sets: { ...arrays, scaling: resolved }, where: 'data.load()', labelsFrom: { train: 'data.load(): train.y', test: 'data.load(): test.y' }, labelled, describe: { source: 'arrays', raw: 'float', ...(labelled ? {} : { labels: 'none' }) } };
     }
     default:
       throw new SlimnetError('CONFIG_INVALID', 'data.source', `unknown data source ${JSON.stringify((spec as { source?: unknown }).source)}`,
@@ -114,22 +122,71 @@ function checkLabelRange(set: LabelledSet, classes: number, where: string): void
     'the labels do not belong to this model: use the data set it was trained for, or a model with as many outputs as classes');
 }
 
+interface SeparateValidation {
+  set: LabelledSet;
+  where: string;
+  labelsFrom: string;
+  describe: { source: string; dir?: string };
+}
+
+/** The separate validation set of `data.validation`, scaled like the training data and stored like it. */
+async function loadValidation(spec: ValidationSpec, scaling: ScalingSpec, train: LabelledSet, trainRaw: unknown): Promise<SeparateValidation> {
+  if (spec.source === 'idx') {
+    const dir = resolve(spec.dir);
+    const { set, labelsFile, imagesFile, raw } = await loadIdxSetFolder(dir, scaling);
+    if (trainRaw !== undefined && raw !== trainRaw) {
+      throw new SlimnetError('DATA_INVALID', imagesFile, `validation images are ${raw} values but the training images are ${trainRaw}`,
+        'validation must be stored like the training data, or its values would be scaled differently');
+    }
+    let numClasses = train.numClasses;
+    for (const v of set.y) numClasses = Math.max(numClasses, v + 1);
+    return { set: { ...set, numClasses }, where: dir, labelsFrom: labelsFile, describe: { source: 'idx', dir: spec.dir } };
+  }
+  const where = 'data.validation.load()';
+  let input: unknown;
+  try {
+    input = await spec.load();
+  } catch (e) {
+    if (e instanceof SlimnetError) throw e;
+    const err = new SlimnetError('DATA_INVALID', where, `threw: ${(e as Error)?.message ?? String(e)}`, 'run with --verbose for its stack');
+    err.cause = e;
+    throw err;
+  }
+  const set = validationSetFromArrays(input, train.sampleShape, train.numClasses, where);
+  scaleInPlace(set.x, resolveScaling(scaling, false));
+  return { set, where, labelsFrom: `${where}: y`, describe: { source: 'arrays' } };
+}
+
 /** Loads a data source, shapes its samples for the model, applies limits, and splits it into train/validation/test. */
 export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<DataSplits> {
   const trainLimit = checkLimit(opts.limit?.train, 'evaluation.limit.train');
+  const validationLimit = checkLimit(opts.limit?.validation, 'evaluation.limit.validation');
   const testLimit = checkLimit(opts.limit?.test, 'evaluation.limit.test');
-  const { sets, where, labelsFrom, describe } = await loadSource(spec);
+  const { sets, where, labelsFrom, labelled, describe } = await loadSource(spec);
   const sampleShape = shapeForModel(sets.train.sampleShape, opts.inputShape, where);
-  if (opts.outputClasses !== undefined) {
+  const separate: SeparateValidation | undefined = spec.validation
+    ? await loadValidation(spec.validation, { scale: spec.scale, offset: spec.offset }, sets.train, describe.raw)
+    : sets.validation ? { set: sets.validation, where, labelsFrom: 'data.load(): validation.y', describe: { source: 'arrays' } } : undefined;
+  if (separate) shapeForModel(separate.set.sampleShape, opts.inputShape, separate.where);
+  if (separate && !labelled) {
+    throw new SlimnetError('CONFIG_INVALID', 'data.validation', 'a separate validation set needs labelled data; these data have none',
+      'leave data.validation out: without labels, validation is carved from train and stages are measured against the input model');
+  }
+  if (opts.outputClasses !== undefined && labelled) {
     checkLabelRange(sets.train, opts.outputClasses, labelsFrom.train);
     checkLabelRange(sets.test, opts.outputClasses, labelsFrom.test);
+    if (separate) checkLabelRange(separate.set, opts.outputClasses, separate.labelsFrom);
   }
   const shaped = (s: LabelledSet): LabelledSet => ({ ...s, sampleShape: [...sampleShape] });
   const train = limitTo(shaped(sets.train), trainLimit, deriveSeed(opts.seed, 'limit:train'));
   const test = limitTo(shaped(sets.test), testLimit, deriveSeed(opts.seed, 'limit:test'));
+  const validation = separate && limitTo(shaped(separate.set), validationLimit, deriveSeed(opts.seed, 'limit:validation'));
+  const limit = { train: trainLimit, ...(separate ? { validation: validationLimit } : {}), test: testLimit };
   const splits = makeSplits(train, test, {
     validationFraction: opts.validationFraction,
     seed: opts.seed,
+    labelled,
+    ...(validation && separate ? { validation: { set: validation, source: { kind: 'separate' as const, ...separate.describe } } } : {}),
     describe: {
       ...describe,
       // x = raw · scale + offset, as applied (defaults resolved).
@@ -137,7 +194,7 @@ export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<D
       offset: sets.scaling.offset,
       sampleShape: sets.train.sampleShape,
       ...(sampleShape.join() !== sets.train.sampleShape.join() ? { shapedAs: sampleShape } : {}),
-      ...(trainLimit !== undefined || testLimit !== undefined ? { limit: { train: trainLimit, test: testLimit } } : {}),
+      ...(Object.values(limit).some((v) => v !== undefined) ? { limit } : {}),
     },
   });
   // Split sizes are reported by the runner next to the fingerprint; describe says where the data came from.

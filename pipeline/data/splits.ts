@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto';
 import { SlimnetError } from '../errors.ts';
 import { createRng, type Rng } from '../random.ts';
-import type { DataSplits, LabelledSet } from './types.ts';
+import type { DataSplits, LabelledSet, ValidationSource } from './types.ts';
 
 export interface SplitOptions {
   /** Share of the train set held out for validation, in (0, 1). */
   validationFraction: number;
   seed: number;
   describe: Record<string, unknown>;
+  /** A separate held-out validation set: nothing is carved from train. */
+  validation?: { set: LabelledSet; source: Extract<ValidationSource, { kind: 'separate' }> };
 }
 
 export interface Batch {
   /** size * prod(sampleShape) values. A view into the set when taken in order, a copy when gathered. */
   x: Float32Array;
   y: Int32Array;
+  /** The set's teacher outputs for these samples, when it has them. */
+  targets?: Float32Array;
   /** Position of the batch's first sample in the iteration order. */
   start: number;
   size: number;
@@ -24,18 +28,26 @@ export function sampleSize(set: Pick<LabelledSet, 'sampleShape'>): number {
   return set.sampleShape.reduce((a, b) => a * b, 1);
 }
 
+/** Teacher output values per sample (0 without targets). */
+function targetSize(set: Pick<LabelledSet, 'targets' | 'count'>): number {
+  return set.targets && set.count ? set.targets.length / set.count : 0;
+}
+
 /** A new set holding the given samples, in the given order (copied). */
 export function subset(set: LabelledSet, indices: ArrayLike<number>): LabelledSet {
   const per = sampleSize(set);
+  const tPer = targetSize(set);
   const x = new Float32Array(indices.length * per);
   const y = new Int32Array(indices.length);
+  const targets = set.targets ? new Float32Array(indices.length * tPer) : undefined;
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k] as number;
     if (!Number.isInteger(i) || i < 0 || i >= set.count) throw new RangeError(`subset: index ${i} outside 0..${set.count - 1}`);
     x.set(set.x.subarray(i * per, (i + 1) * per), k * per);
     y[k] = set.y[i] as number;
+    targets?.set(set.targets!.subarray(i * tPer, (i + 1) * tPer), k * tPer);
   }
-  return { x, y, count: indices.length, sampleShape: [...set.sampleShape], numClasses: set.numClasses };
+  return { x, y, ...(targets ? { targets } : {}), count: indices.length, sampleShape: [...set.sampleShape], numClasses: set.numClasses };
 }
 
 /** The first n samples (or all if fewer), as views without copying. */
@@ -45,6 +57,7 @@ export function takeFirst(set: LabelledSet, n: number): LabelledSet {
   return {
     x: set.x.subarray(0, count * per),
     y: set.y.subarray(0, count),
+    ...(set.targets ? { targets: set.targets.subarray(0, count * targetSize(set)) } : {}),
     count,
     sampleShape: [...set.sampleShape],
     numClasses: set.numClasses,
@@ -58,16 +71,18 @@ export function takeFirst(set: LabelledSet, n: number): LabelledSet {
 export function* batches(set: LabelledSet, batchSize: number, order?: ArrayLike<number>): Generator<Batch> {
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
   const per = sampleSize(set);
+  const tPer = targetSize(set);
   const total = order ? order.length : set.count;
   for (let start = 0; start < total; start += batchSize) {
     const size = Math.min(batchSize, total - start);
     if (!order) {
-      yield { x: set.x.subarray(start * per, (start + size) * per), y: set.y.subarray(start, start + size), start, size };
+      const targets = set.targets?.subarray(start * tPer, (start + size) * tPer);
+      yield { x: set.x.subarray(start * per, (start + size) * per), y: set.y.subarray(start, start + size), ...(targets ? { targets } : {}), start, size };
       continue;
     }
     const picked = Array.from({ length: size }, (_, k) => order[start + k] as number);
-    const { x, y } = subset(set, picked);
-    yield { x, y, start, size };
+    const { x, y, targets } = subset(set, picked);
+    yield { x, y, ...(targets ? { targets } : {}), start, size };
   }
 }
 
@@ -118,7 +133,7 @@ function bytesOf(a: Float32Array | Int32Array): Buffer {
 }
 
 /** sha256 over how the splits were made and every byte of their contents (typed arrays are little-endian on all supported platforms). */
-export function fingerprintSplits(splits: Omit<DataSplits, 'fingerprint' | 'describe'>, how: { validationFraction: number; seed: number }): string {
+export function fingerprintSplits(splits: Pick<DataSplits, 'train' | 'validation' | 'test'>, how: { validationFraction: number; seed: number } | { validation: 'separate' }): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: 1, ...how, sampleShape: splits.train.sampleShape, numClasses: splits.train.numClasses }));
   for (const name of ['train', 'validation', 'test'] as const) {
@@ -126,13 +141,19 @@ export function fingerprintSplits(splits: Omit<DataSplits, 'fingerprint' | 'desc
     hash.update(`|${name}:${s.count}|`);
     hash.update(bytesOf(s.x));
     hash.update(bytesOf(s.y));
+    if (s.targets) hash.update(bytesOf(s.targets));
   }
   return hash.digest('hex');
 }
 
-/** Carves a seeded, class-stratified validation split from `train`; `test` is passed through untouched. */
-export function makeSplits(train: LabelledSet, test: LabelledSet, opts: SplitOptions): DataSplits {
+/**
+ * Carves a seeded, class-stratified validation split from `train` — or, given `opts.validation`, uses that held-out
+ * set and keeps all of train; `test` is passed through untouched. Data without labels (all y 0) make one stratum: a
+ * plain seeded hold-out.
+ */
+export function makeSplits(train: LabelledSet, test: LabelledSet, opts: SplitOptions & { labelled?: boolean }): DataSplits {
   const { validationFraction, seed } = opts;
+  if (opts.validation) return withSeparateValidation(train, opts.validation, test, opts.describe);
   if (!(validationFraction > 0 && validationFraction < 1)) {
     throw new SlimnetError('CONFIG_INVALID', 'validationFraction', `must be between 0 and 1 (exclusive), got ${validationFraction}`,
       'validation is what the accuracy gate measures; 0.1 is a common choice');
@@ -152,5 +173,27 @@ export function makeSplits(train: LabelledSet, test: LabelledSet, opts: SplitOpt
     validation: withClasses(subset(train, hold)),
     test: withClasses(test),
   };
-  return { ...parts, fingerprint: fingerprintSplits(parts, { validationFraction, seed }), describe: opts.describe };
+  return {
+    ...parts,
+    fingerprint: fingerprintSplits(parts, { validationFraction, seed }),
+    labelled: opts.labelled ?? true,
+    describe: opts.describe,
+    validationSource: { kind: 'carved', fraction: validationFraction, seed },
+  };
+}
+
+function withSeparateValidation(train: LabelledSet, separate: NonNullable<SplitOptions['validation']>, test: LabelledSet, describe: Record<string, unknown>): DataSplits {
+  const validation = separate.set;
+  for (const [name, set] of [['validation', validation], ['test', test]] as const) {
+    if (set.sampleShape.join('x') !== train.sampleShape.join('x')) {
+      throw new SlimnetError('DATA_INVALID', name, `${name} samples are [${set.sampleShape}] but train samples are [${train.sampleShape}]`);
+    }
+  }
+  const numClasses = Math.max(train.numClasses, validation.numClasses, test.numClasses);
+  const parts = {
+    train: { ...train, numClasses },
+    validation: { ...validation, numClasses },
+    test: { ...test, numClasses },
+  };
+  return { ...parts, fingerprint: fingerprintSplits(parts, { validation: 'separate' }), labelled: true, describe, validationSource: separate.source };
 }

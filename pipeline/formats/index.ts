@@ -4,13 +4,14 @@
  */
 import { onnxFormat } from './onnx.ts';
 import { tfjsFormat } from './tfjs.ts';
-import { tfliteFormat } from './tflite/format.ts';
+import { tfliteFormat, tfliteInt8Format } from './tflite/format.ts';
 import type { ExportFormat } from './types.ts';
 
 export const FORMATS: Readonly<Record<string, ExportFormat>> = {
   tfjs: tfjsFormat as unknown as ExportFormat,
   onnx: onnxFormat as unknown as ExportFormat,
   tflite: tfliteFormat as unknown as ExportFormat,
+  'tflite-int8': tfliteInt8Format as unknown as ExportFormat,
 };
 
 export const FORMAT_IDS = Object.keys(FORMATS) as [string, ...string[]];

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { DEFAULT_OPSET, exportOnnx, MAX_OPSET, MIN_OPSET } from '../onnx/export.ts';
 import { createOrtSession, ortPredictor } from '../onnx/ort.ts';
 import { runOnnxChecker } from './onnx-checker.ts';
+import { problemOf } from './coverage.ts';
 import type { ExportFormat } from './types.ts';
 
 const options = z.strictObject({
@@ -29,10 +30,13 @@ export const onnxFormat: ExportFormat<typeof options> = {
   async load(file) {
     return ortPredictor(await createOrtSession(await readFile(file), { threads: 1 }));
   },
+  async coverage(ir) {
+    return problemOf(() => exportOnnx(ir));
+  },
   async check(file) {
     return runOnnxChecker(file);
   },
-  parity: (ir) => (ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8'))
+  parity: (ir) => (ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx !== 'cast-mul'))
     ? { kind: 'quantized', why: 'int8 (QDQ)' }
     : { kind: 'float' }),
 };

@@ -58,6 +58,11 @@ export interface ExportFormat<Schema extends z.ZodType = z.ZodType> {
    * installed"), or undefined when they can. The export stage then reports the artifact written but not verified.
    */
   unavailable?(): string | undefined;
+  /**
+   * Whether the format can hold this model, answered in memory without writing a file (`slimnet inspect`):
+   * undefined when it can, else why not (the first layer its writer does not support, …).
+   */
+  coverage(ir: ModelIR): Promise<string | undefined>;
   /** The format's official validator, when the format has one. */
   check?(file: string): Promise<CheckResult>;
   parity(ir: ModelIR, options: z.output<Schema>): ParityExpectation;

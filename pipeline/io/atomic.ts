@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { registerCleanup } from './pending-cleanup.ts';
 
 /** A name beside `target` that no other writer will pick: `.<base>.tmp-<pid>-<random>`. */
 export function tempPathBeside(target: string): string {
@@ -15,11 +16,14 @@ export function tempPathBeside(target: string): string {
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathBeside(path);
+  const done = registerCleanup({ kind: 'remove', path: tmp });
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  } finally {
+    done();
   }
 }

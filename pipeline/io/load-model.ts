@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ModelIR } from '../ir.ts';
 import { detectModelFormat, type ModelFormat } from './keras/container.ts';
-import { readKerasModel } from './keras/read-keras.ts';
+import { readKerasModelBounded } from './keras/bounded-read.ts';
 import { readModelSource } from './read-model.ts';
 import { serializeModel } from './write-model.ts';
 
@@ -39,7 +39,7 @@ export async function loadModel(modelPath: string): Promise<LoadedModel> {
     const { ir, sha256, bytes } = await readModelSource(detected.path);
     return { ir, format: detected.format, sha256, fileBytes: bytes, bytes, notes: [] };
   }
-  const { ir, kerasVersion, notes } = await readKerasModel(detected);
+  const { ir, kerasVersion, notes } = await readKerasModelBounded(detected);
   const files = detected.format === 'keras-folder'
     ? KERAS_FOLDER_FILES.map((f) => path.join(detected.path, f)).filter((f) => existsSync(f))
     : [detected.path];

@@ -61,6 +61,18 @@ async function readInto(handle: FileHandle, into: Uint8Array, offset: number, le
   }
 }
 
+/** The whole of a regular file (never a FIFO, device or folder, which could block or never end), read in chunks. */
+export async function readRegularFile(file: string, what: string, codes: { missing: ErrorCode; invalid: ErrorCode }, hint: string): Promise<Uint8Array> {
+  const { handle, size } = await openRegularFile(file, what, codes, hint);
+  try {
+    const bytes = new Uint8Array(size);
+    await readInto(handle, bytes, 0, size, file);
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The bytes of a model.json: a regular file of at most MAX_MODEL_JSON_BYTES. */
 export async function readModelJsonBytes(file: string): Promise<Uint8Array> {
   const { handle, size } = await openRegularFile(file, 'model.json', { missing: 'MODEL_NOT_FOUND', invalid: 'MODEL_INVALID' }, 'pass the path of a TF.js model.json');
@@ -108,7 +120,7 @@ export function resolveShards(modelJsonPath: string, groups: CheckedGroup[]): Sh
       const last = shards[shards.length - 1]?.path ?? modelJsonPath;
       const which = group.paths.length === 1 ? `shard "${group.paths[0]}"` : `shards ${group.paths.map((p) => `"${p}"`).join(', ')}`;
       throw new SlimnetError('MODEL_INVALID', last,
-        `weightsManifest[${g}]: ${which} hold ${have} bytes but its ${group.weights.length} weights need exactly ${group.byteLength}`,
+        `weightsManifest[${g}]: ${which} ${group.paths.length === 1 ? 'holds' : 'hold'} ${have} bytes but its ${group.weights.length} weights need exactly ${group.byteLength}`,
         have < group.byteLength ? 'the shard is truncated or belongs to another model; re-export the model' : 'the shard holds more than the manifest describes (another model\'s shard, or a wrong shape); re-export the model');
     }
     return shards;

@@ -37,6 +37,8 @@ export interface ProtectedPaths {
   model: string;
   /** The data folder, when data come from files. */
   dataDir?: string;
+  /** A separate validation set's folder (data.validation). */
+  validationDir?: string;
   cwd?: string;
 }
 
@@ -114,6 +116,7 @@ function checkPlacement(label: string, folder: string, guards: ProtectedPaths, o
     // A model given as a folder (an unzipped .keras) is its own folder.
     { path: statOrUndefined(guards.model)?.isDirectory() ? realPathOf(guards.model) : path.dirname(realPathOf(guards.model)), what: `the model's folder (${shown(guards.model, cwd)})` },
     ...(guards.dataDir ? [{ path: realPathOf(guards.dataDir), what: `the data folder (${shown(guards.dataDir, cwd)})` }] : []),
+    ...(guards.validationDir ? [{ path: realPathOf(guards.validationDir), what: `the validation data folder (${shown(guards.validationDir, cwd)})` }] : []),
     { path: realPathOf(cwd), what: 'the current folder' },
     { path: realPathOf(os.homedir()), what: 'your home folder' },
     ...others,

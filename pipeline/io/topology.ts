@@ -217,6 +217,19 @@ function functionalToIR(config: unknown, where: string): ModelIR {
   for (const n of outputs) {
     if (!byName.has(n)) throw new SlimnetError('MODEL_INVALID', `layer "${n}"`, 'is listed in output_layers but does not exist', 'the model.json topology is malformed');
   }
+  // A layer no output depends on is never computed: tfjs drops it (and then refuses its weights), so it is a named error here.
+  const used = new Set<string>();
+  const visit = (n: string): void => {
+    if (used.has(n)) return;
+    used.add(n);
+    for (const i of byName.get(n)?.inputs ?? []) visit(i);
+  };
+  outputs.forEach(visit);
+  const dangling = ir.layers.find((l) => !used.has(l.name));
+  if (dangling) {
+    throw new SlimnetError('MODEL_INVALID', `layer "${dangling.name}"`, `${dangling.className} does not lead to any of the model's outputs (${outputs.join(', ')})`,
+      'the topology\'s wiring (inbound_nodes) is damaged, or the layer is unused: re-save the model');
+  }
   return ir;
 }
 

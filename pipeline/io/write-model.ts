@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { tempPathBeside } from './atomic.ts';
+import { registerCleanup } from './pending-cleanup.ts';
 import { encodeStoredWeight } from './stored-weights.ts';
 import { DEFAULT_KERAS_VERSION, irToTopology } from './topology.ts';
 import type { ManifestEntry, ManifestGroup } from './weights.ts';
@@ -17,6 +18,8 @@ export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export interface WriteModelOptions {
   shardBytes?: number;
+  /** The TF.js export for stock tfjs: int8 weights go out in their `tfjs` shipping format (stored-weights.ts). */
+  stockTfjs?: boolean;
 }
 
 export interface ModelJson {
@@ -58,7 +61,7 @@ export function serializeModel(ir: ModelIR, opts: WriteModelOptions = {}): { mod
   const chunks: Uint8Array[] = [];
   for (const { layer, w } of weightsInWriteOrder(ir)) {
     const name = `${layer.name}/${w.name}`;
-    const { bytes, quantization, slimnet } = encodeStoredWeight(w, `weight "${name}"`);
+    const { bytes, quantization, slimnet } = encodeStoredWeight(w, `weight "${name}"`, { stockTfjs: opts.stockTfjs ?? false });
     const entry: ManifestEntry & { slimnet?: typeof slimnet } = { name, shape: [...w.shape], dtype: 'float32' };
     if (quantization) entry.quantization = quantization;
     if (slimnet) entry.slimnet = slimnet;
@@ -100,6 +103,7 @@ export async function writeModel(
   const { modelJson, shards } = serializeModel(ir, opts);
   const names = [...shards.map((_, i) => shardFileName(i, shards.length)), 'model.json'];
   const tmp = tempPathBeside(finalDir);
+  const done = registerCleanup({ kind: 'remove', path: tmp });
   await mkdir(tmp, { recursive: true });
   try {
     for (let i = 0; i < shards.length; i++) await writeFile(join(tmp, names[i]), shards[i]);
@@ -115,6 +119,8 @@ export async function writeModel(
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    done();
   }
   const files = names.map((n) => join(finalDir, n));
   let bytes = 0;

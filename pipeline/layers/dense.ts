@@ -5,8 +5,9 @@
  */
 import { withActivation } from '../formats/tflite/activations.ts';
 import { biasOrZeros, type TfliteConversion } from '../formats/tflite/converter.ts';
+import { kernelOf } from '../formats/tflite/kernels.ts';
 import { fullyConnected, reshape } from '../formats/tflite/ops.ts';
-import { requireWeight, transposeValues } from '../onnx/converter.ts';
+import { requireWeight } from '../onnx/converter.ts';
 import { asStored, reduceSum } from '../train/ort/ops.ts';
 import type { LayerRule } from '../train/ort/rule.ts';
 import { applyActivation, trainingActivation, trainingActivationProblem, type ActivationName } from './activations/functions.ts';
@@ -64,13 +65,13 @@ const denseTflite: TfliteConversion<DenseConfig> = {
     const { layer, g } = ctx;
     const w = requireWeight(layer, 'kernel');
     const [inUnits, units] = w.shape as [number, number];
-    const weights = transposeValues(w.values, w.shape, [1, 0]);
+    const weights = kernelOf(w, { perm: [1, 0] });
     const bias = biasOrZeros(layer.config.useBias ? requireWeight(layer, 'bias').values : undefined, units);
     const x = ctx.inputs[0]!;
     return withActivation(ctx, (out, fused) => {
-      if (x.shape.length <= 2) return fullyConnected(g, x, weights, units, bias, out, ctx.outShape, fused);
+      if (x.shape.length <= 2) return fullyConnected(g, x, weights, bias, out, ctx.outShape, fused);
       const rows = x.shape.reduce((a, b) => a * b, 1) / inUnits;
-      const flat = fullyConnected(g, x, weights, units, bias, { name: `${out.name}/2d`, rangeKey: out.rangeKey ?? out.name }, [rows, units], fused);
+      const flat = fullyConnected(g, x, weights, bias, { name: `${out.name}/2d`, rangeKey: out.rangeKey ?? out.name }, [rows, units], fused);
       return reshape(g, flat, out, ctx.outShape);
     });
   },

@@ -18,7 +18,7 @@ import { singleAxis } from './config.ts';
 import { invalid, noWeights } from './shared.ts';
 import { defineLayer, type ChannelContext, type LayerConfig, type Shape } from './types.ts';
 import { concatTyped } from '../typed-arrays.ts';
-import type { LayerIR } from '../ir.ts';
+import { averageSumKey, mergePartialKey, type LayerIR } from '../ir.ts';
 
 export interface ConcatenateConfig extends LayerConfig {
   /** Keras axis (batch counted; -1 is the last). */
@@ -155,15 +155,14 @@ function sameRankTflite(ctx: TfliteConvertContext): void {
 }
 
 /**
- * TFLite: x0 ∘ x1 ∘ … as a chain of binary ops, left to right. In int8 a partial result of more than two inputs is
- * quantised on the layer's range (× `rangeScale`: Average's running sum is n times its average).
+ * TFLite: x0 ∘ x1 ∘ … as a chain of binary ops, left to right. In int8 the running result after i + 1 inputs is
+ * quantised on its own calibrated range (mergePartialKey: x0 + x1 can span far more than x0 + x1 + x2).
  */
-function chainTflite(ctx: TfliteConvertContext, kind: 'add' | 'mul' | 'maximum' | 'minimum', rangeScale = 1, final = ctx.out): TfliteTensor {
+function chainTflite(ctx: TfliteConvertContext, kind: 'add' | 'mul' | 'maximum' | 'minimum', final = ctx.out): TfliteTensor {
   sameRankTflite(ctx);
-  const key = ctx.out.rangeKey ?? ctx.out.name;
   let acc = ctx.inputs[0]!;
   for (let i = 1; i < ctx.inputs.length; i++) {
-    const out = i === ctx.inputs.length - 1 ? final : { name: `${ctx.out.name}/partial${i}`, rangeKey: key, rangeScale };
+    const out = i === ctx.inputs.length - 1 ? final : { name: `${ctx.out.name}/partial${i}`, rangeKey: mergePartialKey(ctx.layer.name, i) };
     acc = binary(ctx.g, kind, acc, ctx.inputs[i]!, out, ctx.outShape);
   }
   return acc;
@@ -179,11 +178,11 @@ const subtractTflite: TfliteConversion = {
   },
 };
 
-/** TFLite: the sum, then × 1/n. */
+/** TFLite: the sum (its own calibrated range, averageSumKey), then × 1/n. */
 const averageTflite: TfliteConversion = {
   convert(ctx) {
     const n = ctx.inputs.length;
-    const sum = chainTflite(ctx, 'add', n, { name: `${ctx.out.name}/sum`, rangeKey: ctx.out.rangeKey ?? ctx.out.name, rangeScale: n });
+    const sum = chainTflite(ctx, 'add', { name: `${ctx.out.name}/sum`, rangeKey: averageSumKey(ctx.layer.name) });
     return binary(ctx.g, 'mul', sum, scalarConstant(ctx.g, `${ctx.out.name}/reciprocal`, 1 / n), ctx.out, ctx.outShape);
   },
 };

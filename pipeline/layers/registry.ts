@@ -25,6 +25,8 @@ import { parseWith, rewrite } from './layer.ts';
 import { mergeLayers } from './merge.ts';
 import { normalizationLayers } from './normalization/index.ts';
 import { poolingLayers } from './pooling/index.ts';
+import { preprocessingLayers } from './rescaling.ts';
+import { recurrentLayers } from './recurrent/index.ts';
 import { reshapingLayers } from './reshaping.ts';
 import { resamplingLayers } from './resampling/index.ts';
 import { layerWhere } from './shared.ts';
@@ -41,6 +43,8 @@ const CLASSES = {
   ...resamplingLayers,
   ...activationLayers,
   ...dropoutLayers,
+  ...recurrentLayers,
+  ...preprocessingLayers,
 };
 
 type ConfigOf<T> = T extends LayerClass<infer C> ? C : never;

@@ -41,14 +41,18 @@ const permutation = custom<number[]>('dims', (v, ctx) => {
   return [...(v as number[])];
 }, (v) => [...v]);
 
-const flattenRule: LayerRule<null, FlattenConfig> = {
+/**
+ * Flatten and Reshape in training: the input (Keras layout) reshaped to the output shape, and the gradient reshaped
+ * back to the input's. Fixed sizes only.
+ */
+const reshapingRule: LayerRule<null, LayerConfig> = {
   unsupported(_layer, inShapes) {
     if (inShapes[0]!.slice(1).some((d) => d === null)) return `input shape [${inShapes[0]}] (needs fixed sizes)`;
     return undefined;
   },
   forward({ b, layer, inputs, outShape }) {
     const x = b.inLayout(inputs[0]!, 'keras');
-    const y = b.op('Flatten', [x.name], { axis: { i: 1 } }, `${layer.name}/flatten`);
+    const y = reshapeOp(b, x.name, [-1, ...(outShape.slice(1) as number[])], `${layer.name}/reshape`);
     return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
   },
   backward({ b, layer, inputs, dPre, needInput }) {
@@ -81,9 +85,24 @@ export const flatten = defineLayer<FlattenConfig>({
     const x = b.inLayout(inputs[0]!, 'keras');
     return { name: b.op('Flatten', [x.name], { axis: { i: 1 } }, `${layer.name}/flatten`), layout: 'keras' };
   },
-  ort: flattenRule,
+  ort: reshapingRule,
   tflite: toOutputShape,
 });
+
+/** Permute moves elements without computing: the gradient moves them back. */
+const permuteRule: LayerRule<null, PermuteConfig> = {
+  forward({ b, layer, inputs, outShape }) {
+    const x = b.inLayout(inputs[0]!, 'keras');
+    const y = b.op('Transpose', [x.name], { perm: { ints: [0, ...layer.config.dims] } }, `${layer.name}/permute`);
+    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: null };
+  },
+  backward({ b, layer, inputs, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const inverse = [0, ...layer.config.dims.map((_, i) => layer.config.dims.indexOf(i + 1) + 1)];
+    const dx = b.op('Transpose', [dPre], { perm: { ints: inverse } }, `${layer.name}/grad/input`);
+    return { inputs: [{ name: dx, layout: 'keras', shape: inputs[0]!.shape }], weights: {} };
+  },
+};
 
 export const reshape = defineLayer<ReshapeConfig>({
   className: 'Reshape',
@@ -105,7 +124,7 @@ export const reshape = defineLayer<ReshapeConfig>({
     const shape = b.int64Const(`${layer.name}/shape`, [0, ...layer.config.targetShape]);
     return { name: b.op('Reshape', [x.name, shape], {}, `${layer.name}/reshape`), layout: 'keras' };
   },
-  ort: 'no ORT training rule for Reshape',
+  ort: reshapingRule,
   tflite: toOutputShape,
 });
 
@@ -120,7 +139,11 @@ export const permute = defineLayer<PermuteConfig>({
     if (dims.length !== input!.length) throw invalid(layer, `has dims [${dims}] for an input of shape [${input}]`);
     return dims.map((d) => input![d - 1]!);
   },
-  ort: 'no ORT training rule for Permute',
+  onnx({ b, layer, inputs }) {
+    const x = b.inLayout(inputs[0]!, 'keras');
+    return { name: b.op('Transpose', [x.name], { perm: { ints: [0, ...layer.config.dims] } }, `${layer.name}/permute`), layout: 'keras' };
+  },
+  ort: permuteRule,
 });
 
 export const reshapingLayers = { Flatten: flatten, Reshape: reshape, Permute: permute };

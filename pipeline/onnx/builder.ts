@@ -3,7 +3,8 @@
  * piece of bookkeeping the exporter needs everywhere — which memory layout each tensor is in.
  *
  * Keras tensors are channels-last (NHWC); ONNX convolutions and pools are NCHW. A rank-4 tensor is
- * therefore held either as Keras has it ('keras') or transposed to [N,C,H,W] ('nchw'); `inLayout`
+ * therefore held either as Keras has it ('keras') or transposed to [N,C,H,W] ('nchw'; a rank-3 [N,L,C] tensor of a 1-D
+ * convolution or pool likewise as [N,C,L]); `inLayout`
  * inserts a Transpose only when a consumer needs the other layout, and only once per tensor.
  */
 import { FLOAT, INT64, onnx } from './proto.ts';
@@ -12,7 +13,7 @@ import type { OnnxTypes } from './proto.ts';
 /** A dimension; null is unknown (the batch, or a free spatial size). */
 export type Dim = number | null;
 
-/** 'keras': the ONNX tensor has the Keras shape as is. 'nchw': a Keras [N,H,W,C] tensor held as [N,C,H,W]. */
+/** 'keras': the ONNX tensor has the Keras shape as is. 'nchw': channels first — a Keras [N,H,W,C] tensor held as [N,C,H,W], a [N,L,C] one as [N,C,L]. */
 export type Layout = 'keras' | 'nchw';
 
 /** An ONNX tensor standing for a Keras tensor; `shape` is always the Keras (NHWC) shape, batch first. */
@@ -22,18 +23,27 @@ export interface TensorRef {
   shape: Dim[];
 }
 
-export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string };
+export type Attr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string } | { strings: string[] };
 
 export const NHWC_TO_NCHW = [0, 3, 1, 2];
 export const NCHW_TO_NHWC = [0, 2, 3, 1];
+
+/** Ranks a tensor can be held channels-first at (1-D and 2-D feature maps, batch included). */
+const CHANNELS_FIRST_RANKS = [3, 4];
+
+/** The permutation moving a rank-`rank` tensor's channels to axis 1 (or back, `toKeras`). */
+function channelsPerm(rank: number, toKeras: boolean): number[] {
+  if (rank === 4) return toKeras ? NCHW_TO_NHWC : NHWC_TO_NCHW;
+  return [0, 2, 1];
+}
 
 /** Where Keras axis `axis` of a tensor of rank `rank` sits in the ONNX tensor of the given layout. */
 export function onnxAxis(kerasAxis: number, rank: number, layout: Layout): number {
   const a = kerasAxis < 0 ? kerasAxis + rank : kerasAxis;
   if (a < 0 || a >= rank) throw new Error(`axis ${kerasAxis} out of range for rank ${rank}`);
   if (layout === 'keras') return a;
-  if (rank !== 4) throw new Error(`nchw layout on a rank-${rank} tensor`);
-  return [0, 2, 3, 1][a];
+  if (!CHANNELS_FIRST_RANKS.includes(rank)) throw new Error(`nchw layout on a rank-${rank} tensor`);
+  return a === 0 ? 0 : a === rank - 1 ? 1 : a + 1;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -55,6 +65,7 @@ function attribute(name: string, value: Attr): OnnxTypes.IAttributeProto {
   if ('f' in value) return { name, type: T.FLOAT, f: value.f };
   if ('ints' in value) return { name, type: T.INTS, ints: value.ints };
   if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
+  if ('strings' in value) return { name, type: T.STRINGS, strings: value.strings.map((v) => new TextEncoder().encode(v)) };
   return { name, type: T.STRING, s: new TextEncoder().encode(value.s) };
 }
 
@@ -158,11 +169,11 @@ export class GraphBuilder {
   /** `ref` in the requested layout, transposing (once, cached) if needed. */
   inLayout(ref: TensorRef, layout: Layout): TensorRef {
     if (ref.layout === layout) return ref;
-    if (ref.shape.length !== 4) throw new Error(`cannot change the layout of a rank-${ref.shape.length} tensor`);
+    if (!CHANNELS_FIRST_RANKS.includes(ref.shape.length)) throw new Error(`cannot change the layout of a rank-${ref.shape.length} tensor`);
     const key = `${ref.name}->${layout}`;
     let moved = this.relayouts.get(key);
     if (!moved) {
-      const perm = layout === 'nchw' ? NHWC_TO_NCHW : NCHW_TO_NHWC;
+      const perm = channelsPerm(ref.shape.length, layout === 'keras');
       const name = this.op('Transpose', [ref.name], { perm: { ints: perm } }, `${ref.name}/to_${layout}`);
       moved = { name, layout, shape: ref.shape };
       this.relayouts.set(key, moved);

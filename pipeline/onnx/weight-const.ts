@@ -2,7 +2,8 @@
  * IR weights as ONNX initializers, in the storage they ship in (pipeline/weight-storage.ts), so a quantised model
  * does not come out of the ONNX export four times larger and computes exactly the IR's values:
  * - int8 (symmetric or with zero points, per tensor or per channel): an INT8 initializer + DequantizeLinear
- *   (per-axis since opset 13) — the ONNX QDQ form of weight quantisation;
+ *   (per-axis since opset 13) — the ONNX QDQ form of weight quantisation; or, when the storage says `onnx:
+ *   'cast-mul'` (symmetric), Cast + Mul by the scales, which onnxruntime folds into float32 constants at load;
  * - float16: a FLOAT16 initializer + Cast to float (exact; infinities, which tfjs decodes as 65536, go float32);
  * - tfjs uint8/uint16 affine (f32(q·scale + min), computed in float64): the codes as a UINT8/UINT16 initializer and
  *   a 256/65536-entry float32 table of exactly tfjs's decodings, joined by Cast + Gather — bit-exact, where
@@ -47,6 +48,12 @@ export function weightConst(b: GraphBuilder, hint: string, w: WeightIR, layout: 
       const scales = s.scales.flatMap((v) => Array<number>(repeat).fill(v));
       const zeroPoints = s.zeroPoints.flatMap((v) => Array<number>(repeat).fill(v));
       const scalar = s.axis === undefined;
+      if (s.onnx === 'cast-mul' && zeroPoints.every((z) => z === 0)) {
+        // f32(q)·f32(s) rounds once, like DequantizeLinear: the same values, in ops onnxruntime constant-folds.
+        const float = b.op('Cast', [codes], { to: { i: FLOAT } }, `${hint}/codes`);
+        const scale = b.floatConst(`${hint}/scale`, scalar ? [] : dims.map((d, i) => (i === axis!.axis ? d : 1)), scales);
+        return b.op('Mul', [float, scale], {}, hint);
+      }
       const scale = b.floatConst(`${hint}/scale`, scalar ? [] : [scales.length], scales);
       const zero = b.rawConst(`${hint}/zero_point`, scalar ? [] : [zeroPoints.length], INT8, bytesOf(Int8Array.from(zeroPoints)));
       return b.op('DequantizeLinear', [codes, scale, zero], scalar ? {} : { axis: { i: axis!.axis } }, hint);
@@ -72,7 +79,7 @@ export function weightConst(b: GraphBuilder, hint: string, w: WeightIR, layout: 
  * Where the quantisation axis lands after the reshape to `dims`: the same axis, or an axis that merges it with the
  * axes after it (each scale then repeats for the merged ones). Undefined if the reshape splits or moves it.
  */
-function quantAxis(axis: number, shape: number[], dims: number[]): { axis: number; repeat: number } | undefined {
+export function quantAxis(axis: number, shape: number[], dims: number[]): { axis: number; repeat: number } | undefined {
   const before = product(shape.slice(0, axis));
   for (let d = 0, seen = 1; d < dims.length; seen *= dims[d]!, d++) {
     if (seen !== before) continue;

@@ -3,18 +3,11 @@ import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
 import type { PruneLatency } from './prune-latency.ts';
+import { renderRecovery, type RecoveryStep as Step } from '../recovery/steps.ts';
 import { keptIndices } from './remove-channels.ts';
 
-export interface RecoveryStep {
-  /** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
-  step: 'removal' | 'reconstruction' | 'search' | 'fine-tuning';
-  valAccuracy: number;
-  valLoss: number;
-  /** Reported only; never used for a decision. */
-  testAccuracy: number;
-  /** Stage time when the step's measurement finished. */
-  seconds: number;
-}
+/** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
+export type RecoveryStep = Step<'removal' | 'reconstruction' | 'search' | 'fine-tuning'>;
 
 export interface LayerChange {
   layer: string;
@@ -48,12 +41,21 @@ export function layerChanges(ir: ModelIR, analysis: ChannelAnalysis, removed: Re
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number, latency?: PruneLatency): string[] {
+/** A recovery step whose model was discarded because validation accuracy fell (recover.ts). */
+export interface DiscardedStepNote {
+  step: string;
+  valAccuracy: number;
+  kept: string;
+  keptValAccuracy: number;
+}
+
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number, discarded: DiscardedStepNote[] = [], latency?: PruneLatency): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
       `MACs ${ratio('macs')} fewer, float32 bytes ${ratio('bytes')} fewer`,
     `val/test accuracy after ${steps.map((s) => `${s.step} ${pct(s.valAccuracy)}/${pct(s.testAccuracy)}`).join(', ')}`,
+    ...discarded.map((d) => `${d.step} lowered validation accuracy ${pct(d.keptValAccuracy)} → ${pct(d.valAccuracy)}: the model after ${d.kept} is kept`),
     `stage time ${seconds.toFixed(1)} s`,
   ];
   for (const b of latency?.batches ?? []) {
@@ -72,13 +74,6 @@ export function renderPruneDetails(details: Record<string, unknown>): string[] {
     for (const l of d.layers) lines.push(`| ${l.layer} | ${l.className} | ${pair(l.in)} | ${pair(l.out)} |`);
     lines.push('');
   }
-  if (d.recovery?.length) {
-    lines.push('| after | val acc | test acc | val loss |', '|---|---|---|---|');
-    for (const r of d.recovery) lines.push(`| ${r.step} | ${pct(r.valAccuracy)} | ${pct(r.testAccuracy)} | ${r.valLoss.toFixed(4)} |`);
-    lines.push('');
-  }
-  if (d.fineTune) {
-    lines.push(`Fine-tuning: ${d.fineTune.samples.toLocaleString('en-US')} samples on ${d.fineTune.engine} in ${d.fineTune.seconds.toFixed(1)} s (${d.fineTune.kept ? 'kept' : 'discarded: validation loss rose'}).`);
-  }
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy, so the model before it ships'));
   return lines;
 }

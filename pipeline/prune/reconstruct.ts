@@ -5,20 +5,17 @@
  * order on a live pruned model, so each fit sees the corrections made upstream; consumers that do not feed one
  * another form a wave and share one calibration pass. Forward passes only.
  *
- * A consumer is refitted when its class declares a `linearRows` view (pipeline/layers/: Dense, convolutions); others
- * keep their sliced weights. Rows are sampled (image, output position) pairs streamed from the calibration images
- * (calibration-rows.ts), so a fit holds at most `maxRows` rows — fewer when the memory budget says so — never whole
+ * A consumer is refitted (pipeline/recovery/refit.ts, shared with separable replacement) when its class declares a
+ * `linearRows` view (pipeline/layers/: Dense, convolutions); others keep their sliced weights. Rows are sampled
+ * (image, output position) pairs streamed from the calibration images (calibration-rows.ts), so a fit holds at most `maxRows` rows — fewer when the memory budget says so — never whole
  * feature maps. The original model's rows are shared by every candidate of a search, in a bounded cache.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
-import { cloneIR, type LayerIR, type ModelIR, type WeightIR } from '../ir.ts';
-import { layerClass } from '../layers/registry.ts';
+import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import { batchWithin, footprint, inferenceBytesPerSample } from '../memory.ts';
-import { withValues } from '../weight-storage.ts';
 import { collectRows, sampleRows, type CalibrationSource, type RowSampling, type Rows } from './calibration-rows.ts';
-import { solveRidge } from './least-squares.ts';
+import { isRefittable, refitLayer } from '../recovery/refit.ts';
 import { layerShapes } from './model-shapes.ts';
 import { keptIndices } from './remove-channels.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
@@ -96,7 +93,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
     return batchWithin(opts.batchSize ?? 256, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, memory / 2);
   };
   const cache = new RowCache(opts.cacheBytes ?? memory);
-  const consumers = original.layers.filter(isReconstructable).map((l) => l.name).filter((n) => shapes.has(byName.get(n)!.inputs[0]!));
+  const consumers = original.layers.filter(isRefittable).map((l) => l.name).filter((n) => shapes.has(byName.get(n)!.inputs[0]!));
   let prefetched = false;
   const teacherRows = async (wave: RowSampling[]): Promise<Map<string, Rows>> => {
     let missing = wave.filter((s) => !cache.has(s.layer));
@@ -116,7 +113,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
     async run(pruned, targets) {
       const out = cloneIR(pruned);
       const order = new Map(out.layers.map((l, i) => [l.name, i]));
-      const todo = targets.filter((t) => isReconstructable(out.layers[order.get(t.layer)!]!)).sort((a, b) => order.get(a.layer)! - order.get(b.layer)!);
+      const todo = targets.filter((t) => isRefittable(out.layers[order.get(t.layer)!]!)).sort((a, b) => order.get(a.layer)! - order.get(b.layer)!);
       const fits: LayerFit[] = [];
       for (const wave of mergeWaves(waves(out, todo), opts.maxPasses ?? Number.POSITIVE_INFINITY)) {
         const waveSamplings = wave.map((t) => samplingOf(t.layer));
@@ -124,14 +121,15 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
         // Read from `out` as it is now: refit() updates its weights in place, so upstream fits are seen.
         const fresh = await collectRows(out, waveSamplings, source, { batchSize: passBatch(waveSamplings), engine: opts.engine });
         for (const t of wave) {
-          const rows = { orig: teacher.get(t.layer)!, new: fresh.get(t.layer)! };
-          const fit = refit(byName.get(t.layer)!, out.layers[order.get(t.layer)!]!, t, rows, opts.ridge);
-          fits.push({ layer: t.layer, rows: rows.new.rows, features: rows.new.features, ...fit });
+          const [orig, now] = [teacher.get(t.layer)!, fresh.get(t.layer)!];
+          const rows = { count: now.rows, nOrig: orig.features, nNew: now.features, orig: orig.values, new: now.values };
+          const { mseBefore, mseAfter } = refitLayer(byName.get(t.layer)!, out.layers[order.get(t.layer)!]!, t.keptOutputs, rows, opts.ridge);
+          fits.push({ layer: t.layer, rows: now.rows, features: now.features, mseBefore, mseAfter });
         }
       }
       return { ir: out, fits };
     },
-    rowsOf: (layer) => (byName.has(layer) && isReconstructable(byName.get(layer)!) ? samplingOf(layer).rows : undefined),
+    rowsOf: (layer) => (byName.has(layer) && isRefittable(byName.get(layer)!) ? samplingOf(layer).rows : undefined),
     dispose: () => cache.clear(),
   };
 }
@@ -236,59 +234,4 @@ export function reconstructionTargets(analysis: ChannelAnalysis, removed: Readon
     const own = analysis.producerClasses.get(layer);
     return { layer, keptOutputs: own ? keptIndices(own, removed) : [] };
   });
-}
-
-/** A consumer is refitted when its class declares a `linearRows` view (pipeline/layers/): Dense, convolutions. */
-function isReconstructable(layer: LayerIR): boolean {
-  return layerClass(layer.className)?.linearRows !== undefined && layer.weights.some((w) => w.name === 'kernel');
-}
-
-/** Fits layerNew's kernel/bias (in place) so X_new·W' + b' ≈ X_orig·W_orig + b_orig on the kept outputs. */
-function refit(lo: LayerIR, ln: LayerIR, t: ReconstructTarget, pair: { orig: Rows; new: Rows }, ridge: number): { mseBefore: number; mseAfter: number } {
-  const kOrig = lo.weights.find((w) => w.name === 'kernel')!;
-  const kNew = ln.weights.find((w) => w.name === 'kernel')!;
-  const bOrig = lo.weights.find((w) => w.name === 'bias');
-  const bNew = ln.weights.find((w) => w.name === 'bias');
-  const m = t.keptOutputs.length;
-  const fOrig = kOrig.shape[kOrig.shape.length - 1]!;
-  const [count, nOrig, nNew] = [pair.new.rows, pair.orig.features, pair.new.features];
-  const rows = { orig: pair.orig.values, new: pair.new.values };
-  // tidy returns tensors only: given typed arrays, its cleanup walks every element (seconds per fit on the example).
-  const parts = tf.tidy(() => {
-    const keep = tf.tensor1d(Int32Array.from(t.keptOutputs), 'int32');
-    let target = tf.matMul(tf.tensor2d(rows.orig, [count, nOrig]), tf.gather(tf.tensor2d(kOrig.values, [nOrig, fOrig]), keep, 1));
-    if (bOrig) target = tf.add(target, tf.gather(tf.tensor1d(bOrig.values), keep));
-    const xNew = tf.tensor2d(rows.new, [count, nNew]);
-    let current = tf.matMul(xNew, tf.tensor2d(kNew.values, [nNew, m]));
-    if (bNew) current = tf.add(current, tf.tensor1d(bNew.values));
-    const residual = tf.sub(target, current);
-    // With a bias the fit is centred (the bias absorbs the mean); without one it is not.
-    const muX = bNew ? tf.mean(xNew, 0, true) : tf.zerosLike(tf.mean(xNew, 0, true));
-    const muR = bNew ? tf.mean(residual, 0, true) : tf.zerosLike(tf.mean(residual, 0, true));
-    return { xc: tf.sub(xNew, muX), rc: tf.sub(residual, muR), muX, muR, mseBefore: tf.mean(tf.square(residual)) };
-  });
-  const result = {
-    xc: parts.xc.dataSync() as Float32Array,
-    rc: parts.rc.dataSync() as Float32Array,
-    muX: parts.muX.dataSync() as Float32Array,
-    muR: parts.muR.dataSync() as Float32Array,
-    mseBefore: parts.mseBefore.dataSync()[0]!,
-  };
-  tf.dispose(Object.values(parts));
-  const { delta } = solveRidge(result.xc, result.rc, count, nNew, m, ridge);
-  // The refit values are re-encoded in each weight's storage (a uint8 kernel stays uint8): what ships is measured.
-  const replace = (w: WeightIR, values: Float32Array) => (ln.weights[ln.weights.indexOf(w)] = withValues(w, values));
-  replace(kNew, Float32Array.from(kNew.values, (v, i) => v + delta[i]!));
-  if (bNew) {
-    // b' = b + μR − μX·Δ
-    const shift = new Float64Array(m);
-    for (let i = 0; i < nNew; i++) for (let j = 0; j < m; j++) shift[j] += result.muX[i]! * delta[i * m + j]!;
-    replace(bNew, Float32Array.from(bNew.values, (v, j) => v + result.muR[j]! - shift[j]!));
-  }
-  const mseAfter = tf.tidy(() => {
-    const xc = tf.tensor2d(result.xc, [count, nNew]);
-    const rc = tf.tensor2d(result.rc, [count, m]);
-    return tf.mean(tf.square(tf.sub(rc, tf.matMul(xc, tf.tensor2d(delta, [nNew, m]))))).dataSync()[0]!;
-  });
-  return { mseBefore: result.mseBefore, mseAfter };
 }

@@ -1,33 +1,21 @@
 /**
  * Recovery of a pruning plan, measured after each step: channel removal, least-squares reconstruction of the
- * consumers, then distillation fine-tuning from the unpruned model. Validation decides (fine-tuning is kept
- * unless it raised the validation loss — a smoother signal than a few flipped samples); test accuracy is
- * measured for the report only.
+ * consumers, then distillation fine-tuning from the unpruned model. The gate's metric decides: a step's model
+ * replaces the earlier one only if its validation accuracy is not lower (validation loss breaks exact ties), so a
+ * fine-tune that lowers validation accuracy is discarded and the better earlier model ships — the report says so.
+ * Test accuracy is measured for the report only.
  */
 import type { LabelledSet } from '../data/types.ts';
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Accuracy } from '../metrics.ts';
-import type { FineTuneOptions, FineTuner } from '../train/types.ts';
+import { distill, fineTuneHelped, type FineTuneSettings } from '../recovery/distill.ts';
+import type { FineTuner } from '../train/types.ts';
 import type { RecoveryStep } from './prune-report.ts';
 import { reconstructionTargets, type LayerFit, type Reconstructor } from './reconstruct.ts';
 import { removeChannels } from './remove-channels.ts';
 
-/** Samples a fine-tune will run: its epochs over `trainCount` samples or its sample limit, whichever is less. */
-export function plannedSamples(ft: Pick<FineTuneOptions, 'epochs' | 'maxSamples'>, trainCount: number): number {
-  return Math.min((ft.epochs ?? Number.POSITIVE_INFINITY) * trainCount, ft.maxSamples ?? Number.POSITIVE_INFINITY);
-}
-
-/** Progress lines of a fine-tune: samples done of planned, loss, time, and an estimate of the time left. */
-export function fineTuneProgress(log: (m: string) => void, planned: number, label = 'fine-tune') {
-  return (p: { samples: number; loss: number; seconds: number }) => {
-    const left = Number.isFinite(planned) && p.samples > 0 ? (p.seconds * (planned - p.samples)) / p.samples : Number.NaN;
-    const of = Number.isFinite(planned) ? `/${planned}` : '';
-    log(`${label}: ${p.samples}${of} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s${left > 0 ? `, ~${left.toFixed(0)} s left` : ''}`);
-  };
-}
-
-export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer' | 'batchNorm'>;
+export type { FineTuneSettings } from '../recovery/distill.ts';
 
 export interface RecoveryContext {
   original: ModelIR;
@@ -50,7 +38,20 @@ export interface Recovered {
   steps: RecoveryStep[];
   fits: LayerFit[];
   fineTune?: { engine: string; samples: number; seconds: number; finalLoss: number; kept: boolean };
+  /** Steps whose model was discarded because validation accuracy fell, and the earlier step kept instead. */
+  discarded: DiscardedStep[];
 }
+
+export interface DiscardedStep {
+  step: RecoveryStep['step'];
+  valAccuracy: number;
+  /** The earlier step whose model was kept, and its validation accuracy. */
+  kept: RecoveryStep['step'];
+  keptValAccuracy: number;
+}
+
+/** The decision every recovery step goes through: the gate's metric first, validation loss only for exact ties. */
+export const notWorse = (candidate: Accuracy, incumbent: Accuracy): boolean => fineTuneHelped(incumbent, candidate);
 
 /**
  * Removal → reconstruction → fine-tuning of `removed`; or, given `searched` (a model the progressive search already
@@ -63,7 +64,15 @@ export async function recover(removed: Set<number>, rc: RecoveryContext, searche
     const test = await rc.testAccuracy(ir);
     steps.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: rc.elapsed() });
     rc.log(`after ${step}: val ${(val.accuracy * 100).toFixed(2)}% (loss ${val.loss.toFixed(4)}), test ${(test * 100).toFixed(2)}% (${rc.elapsed().toFixed(1)} s)`);
-    return { ir, val };
+    return { ir, val, step };
+  };
+  const discarded: DiscardedStep[] = [];
+  /** The better of the kept model and a step's model, on the gate's metric. */
+  const keepBetter = (best: Measured, next: Measured): Measured => {
+    if (notWorse(next.val, best.val)) return next;
+    discarded.push({ step: next.step, valAccuracy: next.val.accuracy, kept: best.step, keptValAccuracy: best.val.accuracy });
+    rc.log(`${next.step} lowered validation accuracy ${pct(best.val.accuracy)} → ${pct(next.val.accuracy)}: the model after ${best.step} is kept`);
+    return best;
   };
   let fits: LayerFit[] = [];
   const pruned = searched ?? removeChannels(rc.original, rc.analysis, removed);
@@ -71,21 +80,22 @@ export async function recover(removed: Set<number>, rc: RecoveryContext, searche
   if (rc.reconstructor && !searched) {
     const rebuilt = await rc.reconstructor.run(pruned, reconstructionTargets(rc.analysis, removed));
     fits = rebuilt.fits;
-    best = await measure('reconstruction', rebuilt.ir);
+    best = keepBetter(best, await measure('reconstruction', rebuilt.ir));
   }
   let fineTune: Recovered['fineTune'];
   if (rc.fineTune) {
-    const result = await rc.fineTuner(best.ir, {
-      ...rc.fineTune,
-      train: rc.train,
-      teacher: rc.original,
-      seed: rc.seed,
-      onProgress: fineTuneProgress(rc.log, plannedSamples(rc.fineTune, rc.train.count)),
-    });
+    const result = await distill(best.ir, { fineTuner: rc.fineTuner, settings: rc.fineTune, teacher: rc.original, train: rc.train, seed: rc.seed, log: rc.log });
     const tuned = await measure('fine-tuning', result.ir);
-    const kept = tuned.val.loss <= best.val.loss || tuned.val.accuracy > best.val.accuracy;
-    fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
-    if (kept) best = tuned;
+    best = keepBetter(best, tuned);
+    fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept: best === tuned };
   }
-  return { ir: best.ir, valAccuracy: best.val.accuracy, steps, fits, fineTune };
+  return { ir: best.ir, valAccuracy: best.val.accuracy, steps, fits, fineTune, discarded };
 }
+
+interface Measured {
+  ir: ModelIR;
+  val: Accuracy;
+  step: RecoveryStep['step'];
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;

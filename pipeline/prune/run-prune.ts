@@ -7,7 +7,6 @@
 import type { PruneOptions } from '../../stages/prune.ts';
 import { subset } from '../data/splits.ts';
 import { SlimnetError } from '../errors.ts';
-import { createPredictor, measureAccuracy } from '../evaluate.ts';
 import { analyzeChannels, type ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import { createRng, deriveSeed, permutation } from '../random.ts';
@@ -23,7 +22,8 @@ import { layerShapes } from './model-shapes.ts';
 import { descentGoals, progressiveStep, type PrunedState, type ProgressiveContext, type ProgressiveStep } from './progressive.ts';
 import { layerChanges, outcomeNotes } from './prune-report.ts';
 import { createReconstructor, reconstructionTargets, type Reconstructor } from './reconstruct.ts';
-import { fineTuneProgress, recover, type FineTuneSettings, type Recovered, type RecoveryContext } from './recover.ts';
+import { distill, fineTuneSettings, testAccuracy } from '../recovery/distill.ts';
+import { recover, type Recovered, type RecoveryContext } from './recover.ts';
 import { removeChannels, removedProducerChannels } from './remove-channels.ts';
 import {
   allocationForFraction, explorer, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
@@ -33,8 +33,6 @@ import { planWork } from './work-plan.ts';
 
 /** Share of maxCandidates the sensitivity analysis may use; the ladder and the steps share the rest. */
 const SENSITIVITY_SHARE = 0.5;
-/** Below this fine-tuning batch, BatchNormalization trains with its running statistics frozen (batchNorm 'auto'). */
-const SMALL_BATCH = 16;
 /** A progress line at most this often (and at the end of each phase). */
 const PROGRESS_SECONDS = 5;
 
@@ -45,6 +43,10 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
   for (const u of analysis.unsupported) ctx.log(`layer "${u.layer}" (${u.className}) is not understood (${u.reason}); the channels it touches stay`);
   const fineTuneBatch = opts.fineTune ? opts.fineTune.batchSize : 64;
   const work = planWork(ir, { memoryBudgetMB: ctx.memoryBudgetMB, concurrency: opts.concurrency, evalBatch: 256, trainBatch: fineTuneBatch, calibrationSamples: opts.calibrationSamples });
+  // Distillation fine-tuning trains on class probabilities; a regress model recovers by reconstruction only.
+  const distils = ctx.quality.task === 'classify';
+  if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by reconstruction)");
+  const settings = distils ? fineTuneSettings(opts.fineTune, work.trainBatch) : false;
   const order = permutation(ctx.data.train.count, createRng(deriveSeed(ctx.seed, 'prune:calibration'))).slice(0, opts.calibrationSamples);
   const calibration: CalibrationSource = { set: ctx.data.train, order };
   // Data-driven criteria read a bounded sample (copied); weight criteria read none.
@@ -58,15 +60,16 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
   ctx.log(`${planner.groups.length} prunable group(s): ${planner.groups.map((g) => `${g.name} (${g.classes.length - g.blocked.size}/${g.classes.length})`).join(', ') || 'none'}`);
   ctx.log(`memory budget ${work.memoryBudgetMB} MB: ${work.concurrency} candidate(s) at once, inference batch ${work.evalBatch}` +
     (opts.fineTune ? `, fine-tune batch ${work.trainBatch}${work.trainBatch < fineTuneBatch ? ` (lowered from ${fineTuneBatch})` : ''}` +
-      `${(fineTuneSettings(opts.fineTune, work.trainBatch) || undefined)?.batchNorm === 'moving' ? ', BatchNormalization statistics frozen while fine-tuning' : ''}` : ''));
+      `${settings && settings.batchNorm === 'moving' ? ', BatchNormalization statistics frozen while fine-tuning' : ''}` : ''));
 
   const newReconstructor = (teacher: ModelIR): Promise<Reconstructor> => createReconstructor(teacher, {
     calibration, ridge: opts.ridge, maxRows: opts.reconstructionRows, maxPasses: opts.reconstructionPasses, memoryBytes: work.reconstructBytes, cacheBytes: work.cacheBytes, seed: deriveSeed(ctx.seed, 'prune:reconstruct'),
   });
   const reconstructor = opts.reconstruct ? await newReconstructor(ir) : undefined;
   try {
-    const dropAllowed = opts.maxAccuracyDrop ?? ctx.maxAccuracyDrop / 2;
-    const floor = ctx.baseline.valAccuracy - dropAllowed;
+    // The runner's share of the budget: search candidates and the final model (after fine-tuning) must keep
+    // validation quality at or above its floor.
+    const { floor, maxDrop: dropAllowed } = ctx.budget;
     const queue = newQueue(work.concurrency);
     const candidate = async (removed: Set<number>) => {
       const pruned = removeChannels(ir, analysis, removed);
@@ -79,14 +82,12 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     };
     const progress = progressLogger(ctx.log, elapsed);
     const explore = explorer(space, evaluate(), queue, progress('candidates'));
-    const stepSettings = fineTuneSettings(opts.fineTune, work.trainBatch);
     const stepSamples = opts.progressive ? opts.progressive.fineTuneSamples : 0;
-    const shortFineTune = stepSettings && stepSamples > 0
+    const shortFineTune = settings && stepSamples > 0
       ? async (m: ModelIR, step: number) => {
-        const r = await fineTune(m, {
-          ...stepSettings, epochs: undefined, maxSeconds: undefined, maxSamples: stepSamples,
-          train: ctx.data.train, teacher: ir, seed: deriveSeed(ctx.seed, `prune:step-fine-tune:${step}`),
-          onProgress: fineTuneProgress(ctx.log, stepSamples, `step ${step + 1} fine-tune`),
+        const r = await distill(m, {
+          fineTuner: fineTune, settings: { ...settings, epochs: undefined, maxSeconds: undefined, maxSamples: stepSamples },
+          train: ctx.data.train, teacher: ir, seed: deriveSeed(ctx.seed, `prune:step-fine-tune:${step}`), log: ctx.log, label: `step ${step + 1} fine-tune`,
         });
         return { ir: r.ir, samples: r.samples };
       }
@@ -175,8 +176,8 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     }
     const recoveryContext: RecoveryContext = {
       original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
-      fineTune: fineTuneSettings(opts.fineTune, work.trainBatch),
-      validate: (m) => ctx.evaluateCandidate(m, { batchSize: work.evalBatch }), testAccuracy: (m) => testAccuracy(m, ctx, work.evalBatch), log: ctx.log, elapsed,
+      fineTune: settings,
+      validate: (m) => ctx.evaluateCandidate(m, { batchSize: work.evalBatch }), testAccuracy: (m) => testAccuracy(m, ctx.data.test, work.evalBatch), log: ctx.log, elapsed,
     };
     const searched = opts.search && opts.ratio === undefined && goal === undefined;
     const attempts: { removed: Set<number>; result: Recovered }[] = [];
@@ -207,10 +208,12 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       attempts: attempts.map((a) => ({ params: measureSizes(removeChannels(ir, analysis, a.removed)).params, steps: a.result.steps, fineTune: a.result.fineTune })),
       reconstruction: final.result.fits,
       fineTune: final.result.fineTune,
+      discarded: final.result.discarded,
       history: { version: 1 as const, criterion: opts.criterion, removed: removedProducerChannels(analysis, final.removed) } satisfies PruningHistory,
       seconds: elapsed(),
     };
-    return { ir: final.result.ir, details, notes: outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed(), latency) };
+    const skipped = opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [];
+    return { ir: final.result.ir, details, notes: [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed(), final.result.discarded, latency), ...skipped] };
   } finally {
     reconstructor?.dispose();
   }
@@ -266,16 +269,6 @@ async function descendToTarget(start: PrunedState, goals: number[], pc: Progress
   return { steps, states: steps.length > 0 ? [state] : [] };
 }
 
-function fineTuneSettings(ft: PruneOptions['fineTune'], trainBatch: number): FineTuneSettings | false {
-  if (!ft) return false;
-  const { samples, seconds, batchSize, batchNorm, ...rest } = ft;
-  const batch = Math.min(batchSize, trainBatch);
-  // Batch statistics of a few samples are too noisy to normalise with (Wu & He 2018: BN's error climbs below ~16
-  // per batch); a memory-lowered batch fine-tunes with the running statistics frozen instead.
-  const bn = batchNorm === 'auto' ? (batch < SMALL_BATCH ? 'moving' : 'batch') : batchNorm;
-  return { ...rest, batchSize: batch, maxSamples: samples, maxSeconds: seconds, batchNorm: bn };
-}
-
 /** "phase k/n (elapsed)" lines, at most every few seconds and at the last one. */
 function progressLogger(log: (m: string) => void, elapsed: () => number) {
   return (label: string) => {
@@ -327,14 +320,4 @@ function analysisSummary(analysis: ChannelAnalysis) {
     groups: analysis.groups.map((g) => ({ name: g.name, channels: g.classes.length, blocked: g.blocked.size, blockedBy: [...new Set(g.blocked.values())], members: g.members })),
     unsupported: analysis.unsupported,
   };
-}
-
-/** Report only: never compared against anything. */
-async function testAccuracy(ir: ModelIR, ctx: StageContext, batchSize: number): Promise<number> {
-  const predictor = await createPredictor(ir, 'auto');
-  try {
-    return (await measureAccuracy(predictor, ctx.data.test, batchSize)).accuracy;
-  } finally {
-    predictor.dispose();
-  }
 }

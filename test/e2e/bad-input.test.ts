@@ -3,7 +3,7 @@
  * or label and what to do — not exit 0 shipping the wrong thing, exit 1 blaming an exporter, or exit 3.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -58,7 +58,7 @@ test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2,
 test('a [100000, 100000, 100000] weight: one line, exit 2', async () => {
   const dir = project();
   editManifest(dir, (weights) => (weights[0].shape = [100000, 100000, 100000]));
-  assertBadInput(await runCliInProcess(args, dir), /group1-shard1of1\.bin: weightsManifest\[0\]: shard "group1-shard1of1\.bin" hold 444 bytes but its 2 weights need exactly 4000000000000012/);
+  assertBadInput(await runCliInProcess(args, dir), /group1-shard1of1\.bin: weightsManifest\[0\]: shard "group1-shard1of1\.bin" holds 444 bytes but its 2 weights need exactly 4000000000000012/);
 });
 
 test('NaN weights: exit 2 naming the weight (not an exporter failure)', async () => {
@@ -68,6 +68,17 @@ test('NaN weights: exit 2 naming the weight (not an exporter failure)', async ()
   bytes.writeFloatLE(Number.NaN, 4 * 7);
   writeFileSync(shard, bytes);
   assertBadInput(await runCliInProcess(args, dir), /weight "dense\/kernel": value 7 is NaN/);
+});
+
+test('finite weights that overflow float32 on the data: exit 2 naming the model (not an exporter failure)', async () => {
+  const dir = project();
+  const shard = path.join(dir, 'model/group1-shard1of1.bin');
+  const bytes = readFileSync(shard);
+  // The kernel (36×3 float32) comes first: every entry 3e38, so each logit sums past float32's largest value.
+  for (let i = 0; i < 36 * 3; i++) bytes.writeFloatLE(3e38, 4 * i);
+  writeFileSync(shard, bytes);
+  assertBadInput(await runCliInProcess(args, dir), /model\/model\.json: computes NaN or Infinity for validation sample \d+: its weights are finite but overflow float32 on this data \(largest \|weight\| 3\.00e\+38\)/);
+  assert.ok(!existsSync(path.join(dir, 'out')), 'nothing written');
 });
 
 test("labels outside the model's outputs: exit 2 naming the labels file and the label", async () => {

@@ -95,16 +95,16 @@ test('bad input: a missing model exits 2 with one line naming the file, and writ
 
 test('an unsupported layer fails the export with one line naming the layer, exit 2', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slimnet-e2e-lstm-'));
-  // A Permute (identity order) before Flatten: tfjs runs it, ONNX export does not cover it.
+  // A PReLU with alpha 1 (the identity) before Flatten: tfjs runs it, the ONNX export does not cover it.
   const ir = tinyModelIR();
-  ir.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
-  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
+  ir.layers.splice(1, 0, layer('prelu', 'PReLU', ['input'], {}, [{ name: 'alpha', shape: [6, 6, 1], values: new Float32Array(36).fill(1) }]));
+  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['prelu'];
   await writeModel(ir, dir);
   const r = slimnet(['compress', '--model', path.join(dir, 'model.json'), '--data', task.dataDir, '--out', path.join(dir, 'out'), '--stages', 'export']);
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('slimnet:'));
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /layer "permute" \(Permute\)/);
+  assert.match(lines[0]!, /layer "prelu" \(PReLU\)/);
 });
 
 test('bad config: an unknown key exits 2 naming the key', () => {

@@ -32,8 +32,8 @@ before(async () => {
   await initEngine('wasm');
 });
 
-function compress(model: string, out: string, extra: string[] = []) {
-  const r = spawnSync(process.execPath, [BIN, 'compress', '--model', model, '--data', dataDir, '--stages', 'export', '--out', out, '--json', ...extra],
+function compress(model: string, out: string, extra: string[] = [], stages = 'export') {
+  const r = spawnSync(process.execPath, [BIN, 'compress', '--model', model, '--data', dataDir, '--stages', stages, '--out', out, '--json', ...extra],
     { cwd: work, encoding: 'utf8', timeout: 300_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -94,4 +94,38 @@ test('an unsupported Keras layer is one line on stderr and exit 2', async () => 
   const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('slimnet:'));
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /layer "double_it" \(Lambda\)/);
+});
+
+test('a .keras CNN with Rescaling and Normalization in front goes through prune,export: the conv is pruned, both exports at parity', async () => {
+  const spec: ModelSpec = {
+    name: 'sequential', functional: false, layers: [
+      { name: 'input_layer', kind: 'input', shape: [12, 12, 1] },
+      { name: 'rescaling', kind: 'rescaling', scale: 1 / 127.5, offset: -1 },
+      { name: 'normalization', kind: 'normalization', mean: [0.2], variance: [0.5] },
+      { name: 'conv2d', kind: 'conv2d', filters: 8, kernel: 3, padding: 'same', activation: 'relu' },
+      { name: 'max_pooling2d', kind: 'maxpool', pool: 2 },
+      { name: 'flatten', kind: 'flatten' },
+      { name: 'dense', kind: 'dense', units: 4, activation: 'softmax' },
+    ],
+  };
+  const file = path.join(work, 'preprocessed.keras');
+  await writeKerasArchive(file, spec, makeWeights(spec, 3));
+  const out = path.join(work, 'out-preprocessed');
+  // The weights are random, so no search: half the conv's filters go, and fine-tuning trains what is left.
+  const config = path.join(work, 'preprocessed.config.ts');
+  writeFileSync(config, `export default ${JSON.stringify({ model: file, data: { source: 'idx', dir: dataDir }, stages: [{ name: 'prune', options: { ratio: 0.5 } }, 'export'] })};\n`);
+  // Raw 0–255 pixels in (data scale 1): the model's own Rescaling does the preprocessing.
+  const r = compress(file, out, ['--config', config, '--data-scale', '1', '--max-accuracy-drop', '0.05'], 'prune,export');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as Report;
+  const [prune, exp] = report.stages;
+  assert.equal(prune!.status, 'accepted', prune!.reason);
+  assert.ok(report.final.params < report.baseline.params, `params ${report.baseline.params} → ${report.final.params}`);
+  assert.equal(exp!.status, 'accepted', exp!.reason);
+  type Parity = { top1Agreement: number; maxAbsDiff: number };
+  const parity = (exp!.details as { parity: { tfjs: Parity; onnx: Parity } }).parity;
+  for (const f of ['tfjs', 'onnx'] as const) {
+    assert.equal(parity[f].top1Agreement, 1, f);
+    assert.ok(parity[f].maxAbsDiff <= 1e-4, `${f} max |Δ| ${parity[f].maxAbsDiff}`);
+  }
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import { needsValidator, type ValidatorName } from './validators.ts';
 
-for (const name of ['onnx-checker', 'tflite-runtime', 'chromium', 'h5py', 'fashion-mnist'] satisfies ValidatorName[]) {
+for (const name of ['onnx-checker', 'tflite-runtime', 'chromium', 'h5py'] satisfies ValidatorName[]) {
   test(`needs ${name}`, (t) => {
     needsValidator(t, name);
   });

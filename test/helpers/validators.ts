@@ -1,7 +1,6 @@
 /**
  * External validators some tests need: the official ONNX checker (Debian's python3-onnx), TensorFlow's TFLite
- * runtime (the optional dependency tfjs-tflite-node), headless Chromium, python3-h5py (Keras HDF5 fixtures), and
- * one external data set, Debian's dataset-fashion-mnist (the residual-net example's data).
+ * runtime (the optional dependency tfjs-tflite-node), headless Chromium, and python3-h5py (Keras HDF5 fixtures).
  *
  * One rule for all of them: a test that needs one calls `needsValidator(t, name)`. Where the validator is missing,
  * the test is reported as skipped with the one command that installs it, so `npm install && npm test` passes on a
@@ -17,7 +16,7 @@ import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { tfliteRuntime } from '../../pipeline/formats/tflite/runtime.ts';
 
-export type ValidatorName = 'onnx-checker' | 'tflite-runtime' | 'chromium' | 'h5py' | 'fashion-mnist';
+export type ValidatorName = 'onnx-checker' | 'tflite-runtime' | 'chromium' | 'h5py';
 
 export const ON_CI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -27,10 +26,7 @@ export const INSTALL_COMMAND: Record<ValidatorName, string> = {
   'tflite-runtime': 'npm install tfjs-tflite-node (its addon builds with g++, make and python3)',
   chromium: 'apt-get install chromium',
   h5py: 'apt-get install python3-h5py',
-  'fashion-mnist': 'apt-get install dataset-fashion-mnist',
 };
-
-export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 export type Found = { available: true; path: string } | { available: false; reason: string };
 
@@ -64,7 +60,6 @@ const FINDERS: Record<ValidatorName, () => Found> = {
   'onnx-checker': () => pythonWith('onnx.checker'),
   h5py: () => pythonWith('h5py'),
   chromium,
-  'fashion-mnist': () => (existsSync(FASHION_MNIST_DIR) ? { available: true, path: FASHION_MNIST_DIR } : { available: false, reason: `no ${FASHION_MNIST_DIR}` }),
   'tflite-runtime': () => {
     const runtime = tfliteRuntime();
     return runtime.available ? { available: true, path: runtime.engine } : { available: false, reason: runtime.reason };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy, predictSet, type Predictor } from '../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality, predictSet, type Predictor } from '../../pipeline/evaluate.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
 import { layer } from '../fixtures/ir.ts';
 
@@ -33,14 +33,14 @@ const set = (labels: number[]): LabelledSet => ({
 });
 
 test('accuracy and cross-entropy from probabilities, across batch boundaries', async () => {
-  const r = await measureAccuracy(fixed([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), set([0, 1, 1]), 2);
+  const r = await measureQuality(fixed([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), set([0, 1, 1]), 2);
   assert.equal(r.accuracy, 2 / 3);
   const expected = -(Math.log(0.9) + Math.log(0.8) + Math.log(0.4)) / 3;
   assert.ok(Math.abs(r.loss - expected) < 1e-6, `${r.loss} vs ${expected}`);
 });
 
 test('logits are softmaxed before the loss', async () => {
-  const r = await measureAccuracy(fixed([[2, 0], [-1, 3]]), set([0, 1]), 8);
+  const r = await measureQuality(fixed([[2, 0], [-1, 3]]), set([0, 1]), 8);
   const p0 = Math.exp(2) / (Math.exp(2) + 1);
   const p1 = Math.exp(3) / (Math.exp(3) + Math.exp(-1));
   assert.equal(r.accuracy, 1);
@@ -64,10 +64,10 @@ test('ORT and tfjs predictors agree on the same IR; auto falls back to tfjs for 
   tfjs.dispose();
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
 
-  ir.layers.splice(1, 0, layer('permute', 'Permute', ['input'], { dims: [1, 2, 3] }));
-  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['permute'];
+  ir.layers.splice(1, 0, layer('prelu', 'PReLU', ['input'], {}, [{ name: 'alpha', shape: [6, 6, 1], values: new Float32Array(36).fill(1) }]));
+  ir.layers.find((l) => l.name === 'flatten')!.inputs = ['prelu'];
   const fallback = await createPredictor(ir, 'auto');
   assert.match(fallback.engine, /^tfjs/);
   fallback.dispose();
-  await assert.rejects(createPredictor(ir, 'ort'), /Permute/);
+  await assert.rejects(createPredictor(ir, 'ort'), /PReLU/);
 });

@@ -3,28 +3,41 @@ import { test } from 'node:test';
 import type { Metrics } from '../../pipeline/metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report } from '../../pipeline/report.ts';
 import { STAGES } from '../../stages/index.ts';
+import { wilsonInterval } from '../../pipeline/confidence.ts';
+import { stageGate } from '../../pipeline/report-validation.ts';
 
 const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, testAccuracy: valAccuracy - 0.01, loss: 0.1, params, bytes: params * 4, macs: params * 2, latencyMs: 0.05 });
 
 const report: Report = {
   schemaVersion: REPORT_SCHEMA_VERSION,
+  ok: true,
+  exitCode: 0,
   tool: { name: 'slimnet', version: '0.0.0' },
   model: { path: 'm/model.json', format: 'tfjs-layers', sha256: 'a'.repeat(64), fileBytes: 1000 },
   data: { source: 'idx', fingerprint: 'f', train: 90, validation: 10, test: 20 },
-  budget: { maxAccuracyDrop: 0.01, minValAccuracy: 0.89 },
+  quality: { task: 'classify', labels: 'data', metric: 'accuracy' },
+  budget: { metric: 'accuracy', maxAccuracyDrop: 0.01, minValAccuracy: 0.89 },
+  validation: {
+    size: 10, source: { kind: 'carved', fraction: 0.1, seed: 42 }, interval: { method: 'wilson', level: 0.95 },
+    baseline: { valAccuracy: 0.9, ...wilsonInterval(0.9, 10) }, warning: 'the budget (1.00 pt) is smaller than …',
+  },
+  signature: {
+    inputs: [{ name: 'image', shape: [null, 6, 6, 1], layout: 'NHWC (batch, height, width, channels)', dtype: 'float32', scaling: { raw: 'uint8 (0–255)', scale: 1 / 255, offset: 0, text: 'x = raw / 255 ([0, 255] → [0, 1])' } }],
+    outputs: [{ name: 'head', shape: [null, 3], dtype: 'float32', meaning: 'logits', activation: 'linear', activationLayer: 'head', classes: 3 }],
+  },
   engine: { backend: 'wasm', evaluation: 'onnxruntime-node' },
   seed: 1,
   baseline: m(0.9, 1000),
   stages: [
     {
-      name: 'prune', status: 'accepted', seconds: 1, cached: false, metrics: m(0.895, 250), artifacts: { model: 'prune/model/model.json' }, options: {},
+      name: 'prune', status: 'accepted', seconds: 1, onBudgetMiss: 'reject', cached: false, metrics: m(0.895, 250), gate: stageGate(0.895, 10, 0.89, true), artifacts: { model: 'prune/model/model.json' }, options: {},
       details: {
         layers: [{ layer: 'conv', className: 'Conv2D', out: [16, 4] }, { layer: 'head', className: 'Dense', in: [64, 16] }],
         recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5, seconds: 1 }],
         fineTune: { engine: 'ort', samples: 640, seconds: 0.5, kept: true },
       },
     },
-    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
+    { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, onBudgetMiss: 'reject', cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
   ],
   final: m(0.895, 250),
   exports: {},
@@ -44,8 +57,27 @@ test('report.md: the metrics table, reasons, and each stage its own section from
   assert.match(md, /## export[\s\S]*\| onnx \| 1,234 \| float \| 100\.00% \| 1\.00e-6 \| 90\.00% \| – \| passed \|/);
 });
 
+test('report.md: where validation came from, its interval and the budget warning, the gates, and how to call the model', () => {
+  const md = renderMarkdown(report);
+  assert.match(md, /Validation: 10 samples carved from the training data \(10\.00%, validationSeed 42\); baseline 90\.00%, 95% Wilson interval 59\.58%–98\.21%/);
+  assert.match(md, /\*\*Warning:\*\* the budget \(1\.00 pt\) is smaller than/);
+  assert.match(md, /## Gates[\s\S]*\| prune \| 89\.50% \| 59\.\d\d%–98\.\d\d% \| 89\.00% \| passed \(close call: the floor is inside the interval\) \|/);
+  assert.match(md, /## Using the model\n\n```\ninput  "image": float32 \[batch, 6, 6, 1\], layout NHWC \(batch, height, width, channels\); scaling: x = raw \/ 255/);
+  assert.match(md, /output "head": float32 \[batch, 3\]: logits \(no final activation: apply softmax for probabilities\)/);
+});
+
 test('report.md without renderers still has the table', () => {
   const md = renderMarkdown(report);
   assert.doesNotMatch(md, /## prune/);
   assert.match(md, /\| \*\*final\*\* \|/);
+});
+
+test('report.md opens with one verdict line: OK, FAILED on a budget miss with onBudgetMiss fail, FAILED on a failed stage', () => {
+  const first = (r: Report) => renderMarkdown(r).split('\n')[0]!;
+  assert.equal(first(report),
+    '# slimnet: OK (exit 0) — params 1,000 → 250 (4.00× fewer); validation accuracy 90.00% → 89.50% (floor 89.00%); rejected and skipped over: export (validation 80.00%); no exports');
+  const failing: Report = { ...report, ok: false, exitCode: 1, stages: report.stages.map((s) => (s.name === 'export' ? { ...s, onBudgetMiss: 'fail' as const } : s)) };
+  assert.match(first(failing), /^# slimnet: FAILED \(exit 1, a requirement not met\) — export \(validation 80\.00%\) missed the budget floor 89\.00% and onBudgetMiss is 'fail'/);
+  const broken: Report = { ...report, ok: false, exitCode: 2, stages: [{ ...report.stages[1]!, status: 'failed', reason: 'layer "p" (Permute): not supported' }] };
+  assert.equal(first(broken), '# slimnet: FAILED (exit 2, bad input) — export failed: layer "p" (Permute): not supported');
 });

@@ -17,6 +17,8 @@ import type { Stage, StageOutput } from '../../pipeline/stage.ts';
 import { tinyModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
 
 let rc: StageRunContext;
+/** The whole budget for the stage under test. */
+const WHOLE = { share: 1, cumulative: 1 };
 let input: { ir: ModelIR; metrics: Metrics };
 
 before(async () => {
@@ -63,7 +65,7 @@ test('the baseline solves the tiny task', () => {
 
 test('a stage within budget is accepted and its model handed on', async () => {
   const tensorsBefore = tf.memory().numTensors;
-  const r = await runStage({ stage: stage(() => {}), options: {}, onBudgetMiss: 'reject' }, input, rc);
+  const r = await runStage({ stage: stage(() => {}), options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, rc);
   assert.equal(r.report.status, 'accepted');
   assert.equal(r.report.metrics!.valAccuracy, input.metrics.valAccuracy);
   assert.equal(r.report.artifacts.model, 'prune/model/model.json');
@@ -72,7 +74,7 @@ test('a stage within budget is accepted and its model handed on', async () => {
 });
 
 test('a stage over budget is rejected and its input handed on', async () => {
-  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'reject' }, input, rc);
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, rc);
   assert.equal(r.report.status, 'rejected');
   assert.match(r.report.reason!, /below the budget floor/);
   assert.ok(r.report.metrics!.valAccuracy < 0.5);
@@ -82,14 +84,14 @@ test('a stage over budget is rejected and its input handed on', async () => {
 });
 
 test("onBudgetMiss 'fail' marks the run failed", async () => {
-  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail' }, input, rc);
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail', budget: WHOLE }, input, rc);
   assert.equal(r.report.status, 'rejected');
   assert.equal(r.exitClass, 1);
 });
 
 test('maxAccuracyDrop decides: a loose budget accepts the same broken model', async () => {
   const loose = { ...rc, config: { ...rc.config, budget: { maxAccuracyDrop: 1 } } };
-  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail' }, input, loose);
+  const r = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'fail', budget: WHOLE }, input, loose);
   assert.equal(r.report.status, 'accepted');
 });
 
@@ -100,13 +102,13 @@ test('a user-fixable stage error becomes a failed entry; a bug propagates', asyn
       throw new SlimnetError('LAYER_UNSUPPORTED', 'layer "x"', 'not supported');
     },
   };
-  const r = await runStage({ stage: failing, options: {}, onBudgetMiss: 'reject' }, input, rc);
+  const r = await runStage({ stage: failing, options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, rc);
   assert.equal(r.report.status, 'failed');
   assert.match(r.report.reason!, /layer "x": not supported/);
   assert.equal(r.exitClass, 2);
   assert.match(r.failure!, /^export: layer "x": not supported \[LAYER_UNSUPPORTED\]/);
   const buggy: Stage = { name: 'export', run: async () => { throw new TypeError('oops'); } };
-  await assert.rejects(runStage({ stage: buggy, options: {}, onBudgetMiss: 'reject' }, input, rc), TypeError);
+  await assert.rejects(runStage({ stage: buggy, options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, rc), TypeError);
 });
 
 test('a failed verdict keeps the stage\'s details and files, sets its exit class, and is not cached', async () => {
@@ -121,7 +123,7 @@ test('a failed verdict keeps the stage\'s details and files, sets its exit class
     },
   };
   for (const expectedRuns of [1, 2]) {
-    const r = await runStage({ stage: verdictStage, options: {}, onBudgetMiss: 'reject' }, input, cachedRc);
+    const r = await runStage({ stage: verdictStage, options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, cachedRc);
     assert.equal(r.report.status, 'failed');
     assert.equal(r.report.reason, 'fmt disagrees');
     assert.deepEqual(r.report.details, { measured: 1 });
@@ -142,11 +144,26 @@ test('a stage may reject its own result; the cache replays the verdict', async (
     run: async (ir) => ({ ir: cloneIR(ir), verdict: { status: 'rejected', reason: 'not worth it' } }),
   };
   for (const cached of [false, true]) {
-    const r = await runStage({ stage: rejecting, options: {}, onBudgetMiss: 'fail' }, input, cachedRc);
+    const r = await runStage({ stage: rejecting, options: {}, onBudgetMiss: 'fail', budget: WHOLE }, input, cachedRc);
     assert.equal(r.report.cached, cached);
     assert.equal(r.report.status, 'rejected');
     assert.equal(r.report.reason, 'not worth it');
     assert.equal(r.exitClass, 1, "onBudgetMiss 'fail' applies to any rejection");
     assert.equal(r.ir, input.ir);
   }
+});
+
+test('the gate uses the stage\'s cumulative share: a half share rejects what the whole budget accepts', async () => {
+  // A budget that the broken model's drop fits in whole but not in half.
+  const drop = input.metrics.valAccuracy - (await evaluateModel((() => { const b = cloneIR(input.ir); breakModel(b); return b; })(), rc.data, rc.config.evaluation)).valAccuracy;
+  const budgeted = { ...rc, config: { ...rc.config, budget: { maxAccuracyDrop: drop * 1.5 } } };
+  const whole = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'reject', budget: WHOLE }, input, budgeted);
+  assert.equal(whole.report.status, 'accepted');
+  assert.equal(whole.report.budget!.share, 1);
+  assert.ok(Math.abs(whole.report.budget!.maxAccuracyDrop - drop * 1.5) < 1e-9);
+  assert.ok(Math.abs(whole.report.budget!.minValAccuracy - (input.metrics.valAccuracy - drop * 1.5)) < 1e-9);
+  const half = await runStage({ stage: stage(breakModel), options: {}, onBudgetMiss: 'reject', budget: { share: 0.5, cumulative: 0.5 } }, input, budgeted);
+  assert.equal(half.report.status, 'rejected');
+  assert.match(half.report.reason!, /this stage's cumulative share/);
+  assert.equal(half.report.budget!.share, 0.5);
 });

@@ -8,10 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { calibrateActivations, calibrationSamples } from '../../pipeline/activation-calibration.ts';
 import type { DataSplits } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { FORMATS } from '../../pipeline/formats/index.ts';
+import { exportTflite } from '../../pipeline/formats/tflite/export.ts';
+import { TensorType } from '../../pipeline/formats/tflite/model-spec.ts';
 import { readTflite } from '../../pipeline/formats/tflite/read.ts';
 import { loadTfliteRuntime } from '../../pipeline/formats/tflite/runtime.ts';
 import type { ModelIR } from '../../pipeline/ir.ts';
@@ -35,7 +38,7 @@ before(async () => {
 
 function context() {
   return createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-tflite-')), baseline: metrics, maxAccuracyDrop: 0.01,
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-tflite-')), baseline: metrics, budget: { maxDrop: 0.01 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
   });
 }
@@ -82,4 +85,41 @@ test('without the TFLite runtime the file is written, reported "written, not ver
   const allowed = await runExport(ir, context(), exportStage.options.parse({ formats: ['tflite'], latencyRuns: 0, allowUnverified: true }) as never, registry);
   assert.equal(allowed.verdict, undefined);
   assert.deepEqual(allowed.notes, [`tflite: written, not verified (${reason})`]);
+});
+
+test('tflite-int8 beside tflite: calibrated on training samples, a quantised artifact held to the budget floor', async (t) => {
+  if (!needsValidator(t, 'tflite-runtime')) return;
+  const ctx = context();
+  const opts = exportStage.options.parse({ formats: ['tflite', 'tflite-int8'], latencyRuns: 3, 'tflite-int8': { calibration: { samples: 20 } } });
+  const out = await exportStage.create(opts).run(ir, ctx);
+  assert.equal(out.verdict, undefined);
+  assert.equal(out.exports!['tflite-int8'], 'tflite/model-int8.tflite');
+  assert.equal(out.notes![0], 'tflite-int8: activation ranges calibrated here (minmax over 20 training samples)');
+  const int8 = formats(out)['tflite-int8']!;
+  const float = formats(out).tflite!;
+  // Said exactly when it is so: int8 kernels are not faster everywhere.
+  const slower = out.notes!.filter((n) => n.startsWith('tflite-int8: slower than tflite in the same runtime (tflite ('));
+  assert.equal(slower.length, int8.latencyMs!.median > float.latencyMs!.median ? 1 : 0, JSON.stringify([out.notes, int8.latencyMs, float.latencyMs]));
+  assert.equal(out.notes!.length, 1 + slower.length);
+  assert.deepEqual([int8.verified, int8.expectation], [true, 'quantized']);
+  assert.ok(int8.validation!.accuracy >= int8.validation!.floor, JSON.stringify(int8.validation));
+  assert.equal(int8.bytes, statSync(path.join(ctx.stageDir, 'tflite/model-int8.tflite')).size);
+  const types = readTflite(new Uint8Array(readFileSync(path.join(ctx.stageDir, 'tflite/model-int8.tflite')))).graph.tensors.map((x) => x.type);
+  assert.ok(types.includes(TensorType.INT8));
+  assert.equal(int8.latencyMs?.runs, 3);
+});
+
+test('tflite-int8 uses the model\'s own calibration (what the quantize stage measured), and recalibrates a stale one', async (t) => {
+  if (!needsValidator(t, 'tflite-runtime')) return;
+  const opts = exportStage.options.parse({ formats: ['tflite-int8'], latencyRuns: 0 });
+  const own = await calibrateActivations(ir, calibrationSamples(data.train, 7, 3));
+  const first = context();
+  const written = await exportStage.create(opts).run({ ...ir, calibration: own }, first);
+  assert.deepEqual(written.notes, ['tflite-int8: activation ranges from the model\'s calibration (minmax over 7 training samples)']);
+  const file = new Uint8Array(readFileSync(path.join(first.stageDir, 'tflite/model-int8.tflite')));
+  assert.deepEqual(file, exportTflite(ir, { numerics: 'int8', ranges: own.ranges }), 'scaled by exactly those ranges');
+  const stale = await exportStage.create(opts).run({ ...ir, calibration: { ...own, modelDigest: 'another model' } }, context());
+  assert.deepEqual(stale.notes, [
+    'tflite-int8: activation ranges calibrated here (minmax over 40 training samples; the model\'s own calibration was measured before a later stage changed it)',
+  ]);
 });

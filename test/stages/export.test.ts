@@ -35,7 +35,7 @@ before(async () => {
 
 function context() {
   return createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-stage-')), baseline: metrics, maxAccuracyDrop: 0.01,
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-stage-')), baseline: metrics, budget: { maxDrop: 0.01 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
   });
 }

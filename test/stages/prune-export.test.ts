@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy, predictSet } from '../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality, predictSet } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -48,7 +48,7 @@ before(async () => {
 function context(): StageContext {
   const metrics: Metrics = { valAccuracy: 0, testAccuracy: 0, loss: 0, params: 0, bytes: 0, macs: 0, latencyMs: 0 };
   return createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-export-')), baseline: metrics, maxAccuracyDrop: 1,
+    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-export-')), baseline: metrics, budget: { maxDrop: 0.5 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
   });
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplits, LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { SlimnetError } from '../../pipeline/errors.ts';
-import { evaluateModel, measureAccuracy, tfjsPredictor } from '../../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor } from '../../pipeline/evaluate.ts';
 import { inferShapes } from '../../pipeline/graph/shapes.ts';
 import { countParams, type ModelIR } from '../../pipeline/ir.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -15,12 +15,11 @@ import type { Metrics } from '../../pipeline/metrics.ts';
 import { replayPruning, type PruningHistory } from '../../pipeline/prune/history.ts';
 import type { StageContext, StageOutput } from '../../pipeline/stage.ts';
 import { createStageContext } from '../../pipeline/stage-context.ts';
-import { tfjsFineTune } from '../../pipeline/train/tfjs-fine-tune.ts';
 import { pruneStage } from '../../stages/prune.ts';
 import { syntheticIdxSet } from '../fixtures/idx.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
 import { randomizeWeights } from '../fixtures/models.ts';
-import { barSet } from '../fixtures/sets.ts';
+import { trainedOnBars } from '../fixtures/sets.ts';
 
 let data: DataSplits;
 let trained: ModelIR;
@@ -28,22 +27,18 @@ let metrics: Metrics;
 
 before(async () => {
   await initEngine('wasm');
-  data = { train: barSet(150, 1), validation: barSet(60, 3), test: barSet(60, 2), fingerprint: 'test', describe: {} };
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 8, kernelSize: 3, activation: 'relu', name: 'conv' }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }));
   m.add(tf.layers.flatten({ name: 'flat' }));
   m.add(tf.layers.dense({ units: 16, activation: 'relu', name: 'hidden' }));
   m.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
-  const random = await irFromTfjsModel(randomizeWeights(m, 2));
-  m.dispose();
-  trained = (await tfjsFineTune(random, { train: data.train, temperature: 1, alpha: 0, epochs: 20, batchSize: 16, learningRate: 0.01, optimizer: 'adam', seed: 1 })).ir;
-  metrics = { ...(await evaluateModel(trained, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+  ({ data, trained, metrics } = await trainedOnBars(m, { train: 150, validation: 60, test: 60 }, 20));
 });
 
 function context(over: Partial<StageContext> = {}, splits = data): StageContext {
   const ctx = createStageContext({
-    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, maxAccuracyDrop: 0.05,
+    data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, budget: { maxDrop: 0.025 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
     log: (m) => void (process.env.PRUNE_LOG && console.error(m)),
   });
@@ -67,10 +62,10 @@ test('default search: smaller model within the budget, full report, replayable h
   const out = await run(quick);
   const d = out.details as Record<string, any>;
   assert.ok(countParams(out.ir) < countParams(trained));
-  const floor = metrics.valAccuracy - 0.05 / 2; // default: half the pipeline budget
+  const floor = metrics.valAccuracy - 0.025; // the stage's budget from the context
   assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
   const p = await tfjsPredictor(out.ir);
-  assert.ok((await measureAccuracy(p, data.validation, 64)).accuracy >= floor);
+  assert.ok((await measureQuality(p, data.validation, 64)).accuracy >= floor);
   p.dispose();
   assert.deepEqual(d.sensitivity.map((s: any) => s.group), ['conv', 'hidden']);
   assert.ok(d.explored.length >= 2);
@@ -124,7 +119,7 @@ test('a params target is met, with or without the search', async () => {
 });
 
 test('nothing passes the floor: the input model comes back untouched, with a note', async () => {
-  const out = await run({ ...quick, fineTune: false }, context({ baseline: { ...metrics, valAccuracy: 1.5 } }));
+  const out = await run({ ...quick, fineTune: false }, context({ budget: { total: 0.025, share: 1, maxDrop: 0.025, floor: 1.5 } }));
   assert.equal(out.ir, trained);
   assert.match(out.notes![0]!, /nothing pruned/);
 });
@@ -152,11 +147,12 @@ test('a model without prunable channels comes back unchanged, with a note', asyn
 });
 
 test('layers the analysis (or inferShapes) does not know block only their own channels; the rest is pruned', async () => {
-  // LSTM is a tfjs layer inferShapes lacks: shapes come from tfjs, the LSTM blocks its input, the Dense after it prunes.
+  // TimeDistributed is a tfjs layer inferShapes lacks: shapes come from tfjs, it blocks its input, the Dense after it prunes.
   const input = tf.input({ shape: [6, 6] });
   const seq = tf.layers.conv1d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'c1d' }).apply(input) as tf.SymbolicTensor;
-  const lstm = tf.layers.lstm({ units: 5, name: 'lstm' }).apply(seq) as tf.SymbolicTensor;
-  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }).apply(lstm) as tf.SymbolicTensor;
+  const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 5 }), name: 'td' }).apply(seq) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(td) as tf.SymbolicTensor;
+  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'hidden' }).apply(flat) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(hidden) as tf.SymbolicTensor;
   const m = randomizeWeights(tf.model({ inputs: input, outputs: out }), 3);
   const ir = await irFromTfjsModel(m);
@@ -164,13 +160,13 @@ test('layers the analysis (or inferShapes) does not know block only their own ch
   const set = { ...data.train, sampleShape: [6, 6] };
   const result = await pruneStage.create(pruneStage.options.parse({ ratio: 0.5, fineTune: false, calibrationSamples: 32 })).run(ir, context({}, { ...data, train: set, validation: { ...data.validation, sampleShape: [6, 6] }, test: { ...data.test, sampleShape: [6, 6] } }));
   const d = result.details as Record<string, any>;
-  assert.deepEqual(d.analysis.unsupported.map((u: any) => u.layer), ['lstm']);
+  assert.deepEqual(d.analysis.unsupported.map((u: any) => u.layer), ['td']);
   assert.deepEqual(d.layers.map((l: any) => l.layer), ['hidden', 'out']);
   const rebuilt = await buildTfjsModel(result.ir);
   assert.equal((rebuilt.getLayer('hidden').outputShape as number[])[1], 4);
   assert.equal((rebuilt.getLayer('c1d').outputShape as number[])[2], 4);
   rebuilt.dispose();
-  assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape an LSTM
+  assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape a TimeDistributed
 });
 
 test('roundTo: the searched model keeps multiples of 4 (the default) in every pruned layer', async () => {

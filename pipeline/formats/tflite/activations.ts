@@ -5,14 +5,13 @@
  * range). Formulas follow tfjs-layers, whose model the export must reproduce: swish = x·sigmoid(x), gelu = exact
  * erf form, elu with α = 1.
  */
-import type { LayerIR } from '../../ir.ts';
+import { preactivationKey, type LayerIR } from '../../ir.ts';
 import type { ActivationName } from '../../layers/activations/names.ts';
 import type { LayerConfig } from '../../layers/types.ts';
 import { tfliteUnsupported, type TfliteConvertContext } from './converter.ts';
 import type { OutputSpec, TensorRef, TfliteGraph } from './graph.ts';
 import type { FusedActivation } from './model-spec.ts';
 import { binary, unary, type UnaryActivation } from './ops.ts';
-import { preactivationKey } from './quantization.ts';
 
 export const TFLITE_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'swish', 'elu', 'gelu'] as const;
 

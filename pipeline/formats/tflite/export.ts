@@ -7,26 +7,26 @@
  *   TF.js, ONNX and TFLite, also for int8 models, which quantise and dequantise at those edges (as TF's converter
  *   does by default).
  * - `float32`: the weights the IR computes with, as float32. `int8`: full integer — per-channel int8 weights,
- *   int32 biases, asymmetric int8 activations quantised on calibrated ranges (quantization.ts, ActivationRanges).
+ *   int32 biases, asymmetric int8 activations quantised on calibrated ranges (ModelIR's ActivationCalibration, measured by
+ *   pipeline/activation-calibration.ts; the arithmetic in quantization.ts).
  * - BatchNormalization is folded into the Conv/Dense before it where that is the same function; ReLU/ReLU6 fuse
  *   into the op before them whenever nothing else reads that op's output.
  */
 import { SlimnetError } from '../../errors.ts';
 import { inferShapes } from '../../graph/shapes.ts';
-import type { LayerIR, ModelIR } from '../../ir.ts';
+import type { ActivationCalibration, LayerIR, ModelIR } from '../../ir.ts';
 import { foldBatchNorms } from '../../onnx/fold-batchnorm.ts';
 import { TOOL } from '../../version.ts';
 import { classOf, isClass, LAYER_CLASSES, layerClass } from '../../layers/registry.ts';
 import { tfliteUnsupported, type TfliteConversion } from './converter.ts';
 import { TfliteGraph, type Numerics, type OutputSpec, type TensorRef } from './graph.ts';
-import type { ActivationRanges } from './quantization.ts';
 import { serializeTflite } from './serialize.ts';
 
 export interface ExportTfliteOptions {
   /** 'float32' (default) or 'int8' (full integer; needs `ranges`). */
   numerics?: Numerics;
-  /** Calibrated activation ranges (int8 only): see calibration.ts for what they must cover. */
-  ranges?: ActivationRanges;
+  /** Calibrated activation ranges (int8 only), keyed as ActivationCalibration's (ir.ts). */
+  ranges?: ActivationCalibration['ranges'];
 }
 
 /** Every class the TFLite export writes (its family declares a `tflite` conversion); InputLayer becomes the model input. */

@@ -12,7 +12,8 @@ import {
   BuiltinOperator, TensorType, type FusedActivation, type ModelSpec, type OperatorOptions, type OperatorSpec,
   type QuantizationSpec, type TensorSpec,
 } from './model-spec.ts';
-import { activationQuant, sameQuant, type ActivationQuant, type ActivationRanges } from './quantization.ts';
+import type { ActivationCalibration } from '../../ir.ts';
+import { activationQuant, sameQuant, type ActivationQuant } from './quantization.ts';
 
 export type Numerics = 'float32' | 'int8';
 
@@ -27,8 +28,6 @@ export interface TensorRef {
 export interface OutputSpec {
   name: string;
   rangeKey?: string;
-  /** The tensor holds the range key's values times this (e.g. a sum that a later op divides): its range scales too. */
-  rangeScale?: number;
 }
 
 /**
@@ -61,7 +60,7 @@ export class TfliteGraph {
   constructor(
     readonly numerics: Numerics,
     /** Required in int8 numerics. */
-    private readonly ranges: ActivationRanges = {},
+    private readonly ranges: ActivationCalibration['ranges'] = {},
   ) {}
 
   get int8(): boolean {
@@ -69,20 +68,20 @@ export class TfliteGraph {
   }
 
   /** The int8 parameters of the tensor whose calibrated range is `key`; a missing range is a calibration gap. */
-  calibrated(key: string, rangeScale = 1): ActivationQuant {
+  calibrated(key: string): ActivationQuant {
     const range = Object.hasOwn(this.ranges, key) ? this.ranges[key] : undefined;
     if (!range) {
       throw new SlimnetError('STAGE_FAILED', `tensor "${key}"`, 'int8 TFLite export has no calibrated range for this tensor',
-        'calibrate the model (the quantize stage) on the model being exported; ranges are keyed by layer name and <layer>/preactivation');
+        'calibrate the model being exported (pipeline/activation-calibration.ts); ranges are keyed by the tensors of its calibrationView');
     }
-    return activationQuant({ min: range.min * rangeScale, max: range.max * rangeScale });
+    return activationQuant(range);
   }
 
   /** A new activation tensor of `shape` (batch included). In int8, `quant` decides its parameters. */
   activation(out: OutputSpec, shape: number[], quant: OutputQuant = 'calibrated', input?: TensorRef): TensorRef {
     let q: ActivationQuant | undefined;
     if (this.int8) {
-      if (quant === 'calibrated') q = this.calibrated(out.rangeKey ?? out.name, out.rangeScale);
+      if (quant === 'calibrated') q = this.calibrated(out.rangeKey ?? out.name);
       else if (quant === 'input') q = input?.quant ?? fail(`op producing "${out.name}" keeps its input's quantisation, but has no int8 input`);
       else q = quant;
     }
@@ -99,6 +98,17 @@ export class TfliteGraph {
   /** A constant tensor; `data` is little-endian row-major. */
   constant(name: string, type: TensorType, shape: number[], data: Uint8Array, quantization?: QuantizationSpec): number {
     return this.tensors.push({ name: this.uniqueName(name), type, shape: [...shape], data, ...(quantization ? { quantization } : {}) }) - 1;
+  }
+
+  /**
+   * A float32 tensor computed once from a stored constant (INT8 or FLOAT16 codes) by DEQUANTIZE: weights that ship
+   * quantised in a float model. `version` is DEQUANTIZE's for that input (op_version.cc).
+   */
+  dequantized(name: string, type: TensorType, shape: number[], codes: Uint8Array, quantization: QuantizationSpec | undefined, version: number): number {
+    const stored = this.constant(`${name}/${type === TensorType.FLOAT16 ? 'float16' : 'quantized'}`, type, shape, codes, quantization);
+    const index = this.tensors.push({ name: this.uniqueName(name), type: TensorType.FLOAT32, shape: [...shape] }) - 1;
+    this.op(BuiltinOperator.DEQUANTIZE, { float32: version, int8: version }, [stored], [{ index, shape: [...shape] }], { kind: 'dequantize' });
+    return index;
   }
 
   floatConstant(name: string, shape: number[], values: Float32Array): number {

@@ -5,6 +5,7 @@
  */
 import { BuiltinOperator, TensorType, type FusedActivation, type Padding } from './model-spec.ts';
 import type { OpVersions, OutputQuant, OutputSpec, TensorRef, TfliteGraph } from './graph.ts';
+import type { Kernel } from './kernels.ts';
 import { quantizeBias, quantizePerChannel, quantizePerTensor, type ActivationQuant } from './quantization.ts';
 
 export interface WindowGeometry {
@@ -25,20 +26,31 @@ export const FIXED_OUTPUT_QUANT = {
   logSoftmax: { scale: 16 / 256, zeroPoint: 127 },
 } as const satisfies Record<string, ActivationQuant>;
 
-interface Weights {
-  /** Values in the TFLite layout `shape`. */
-  values: Float32Array;
-  shape: number[];
+interface Weights extends Kernel {
   /** Output-channel axis for per-channel int8 scales; undefined: one scale for the whole tensor. */
   channelAxis?: number;
   bias: Float32Array;
 }
 
-/** Weight and bias tensors: float32 as given, or int8 (per channel or per tensor) with an int32 bias. */
-function weightTensors(g: TfliteGraph, name: string, x: TensorRef, w: Weights): [number, number] {
-  if (!g.int8) {
-    return [g.floatConstant(`${name}/kernel`, w.shape, w.values), g.floatConstant(`${name}/bias`, [w.bias.length], w.bias)];
+const bytesOf = (a: Int8Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+
+/** A float model's kernel: dequantised from the codes it is stored in (kernels.ts), else float32 values. */
+function floatKernel(g: TfliteGraph, name: string, k: Kernel): number {
+  const s = k.stored;
+  if (s?.dtype === 'float16') return g.dequantized(name, TensorType.FLOAT16, k.shape, bytesOf(s.codes), undefined, 3);
+  if (s?.dtype === 'int8') {
+    const quantization = { scale: s.scales, zeroPoint: s.zeroPoints, quantizedDimension: s.axis ?? 0 };
+    return g.dequantized(name, TensorType.INT8, k.shape, bytesOf(s.codes), quantization, s.axis === undefined ? 2 : 5);
   }
+  return g.floatConstant(name, k.shape, k.values);
+}
+
+/**
+ * Weight and bias tensors: float32 (weights in their stored form, dequantised in the graph), or int8 (per channel
+ * or per tensor, quantised from the float values) with an int32 bias.
+ */
+function weightTensors(g: TfliteGraph, name: string, x: TensorRef, w: Weights): [number, number] {
+  if (!g.int8) return [floatKernel(g, `${name}/kernel`, w), g.floatConstant(`${name}/bias`, [w.bias.length], w.bias)];
   const q = w.channelAxis === undefined ? quantizePerTensor(w.values) : quantizePerChannel(w.values, w.shape, w.channelAxis);
   const weights = g.constant(`${name}/kernel`, TensorType.INT8, w.shape, new Uint8Array(q.values.buffer), {
     scale: q.scales,
@@ -57,10 +69,10 @@ function weightTensors(g: TfliteGraph, name: string, x: TensorRef, w: Weights): 
 
 /** CONV_2D: kernel OHWI [out, kh, kw, in], per-output-channel int8 scales (quantized_dimension 0). */
 export function conv2d(
-  g: TfliteGraph, x: TensorRef, kernel: Float32Array, kernelShape: number[], bias: Float32Array, geo: WindowGeometry,
+  g: TfliteGraph, x: TensorRef, kernel: Kernel, bias: Float32Array, geo: WindowGeometry,
   out: OutputSpec, outShape: number[], activation: FusedActivation = 'none',
 ): TensorRef {
-  const [w, b] = weightTensors(g, out.name, x, { values: kernel, shape: kernelShape, channelAxis: 0, bias });
+  const [w, b] = weightTensors(g, out.name, x, { ...kernel, channelAxis: 0, bias });
   const y = g.activation(out, outShape);
   return g.op(BuiltinOperator.CONV_2D, { float32: 1, int8: 3 }, [x.index, w, b], [y],
     { kind: 'conv2d', padding: geo.padding, strides: geo.strides, dilation: geo.dilation, activation })[0]!;
@@ -68,10 +80,10 @@ export function conv2d(
 
 /** DEPTHWISE_CONV_2D: kernel [1, kh, kw, C·m], per-channel int8 scales along axis 3. */
 export function depthwiseConv2d(
-  g: TfliteGraph, x: TensorRef, kernel: Float32Array, kernelShape: number[], bias: Float32Array, depthMultiplier: number,
+  g: TfliteGraph, x: TensorRef, kernel: Kernel, bias: Float32Array, depthMultiplier: number,
   geo: WindowGeometry, out: OutputSpec, outShape: number[], activation: FusedActivation = 'none',
 ): TensorRef {
-  const [w, b] = weightTensors(g, out.name, x, { values: kernel, shape: kernelShape, channelAxis: 3, bias });
+  const [w, b] = weightTensors(g, out.name, x, { ...kernel, channelAxis: 3, bias });
   const y = g.activation(out, outShape);
   const dilated = geo.dilation[0] !== 1 || geo.dilation[1] !== 1;
   return g.op(BuiltinOperator.DEPTHWISE_CONV_2D, { float32: dilated ? 2 : 1, int8: 3 }, [x.index, w, b], [y],
@@ -83,10 +95,10 @@ export function depthwiseConv2d(
  * (per-channel fully-connected weights are a recent addition older runtimes reject).
  */
 export function fullyConnected(
-  g: TfliteGraph, x: TensorRef, weights: Float32Array, units: number, bias: Float32Array, out: OutputSpec, outShape: number[],
+  g: TfliteGraph, x: TensorRef, kernel: Kernel, bias: Float32Array, out: OutputSpec, outShape: number[],
   activation: FusedActivation = 'none',
 ): TensorRef {
-  const [w, b] = weightTensors(g, out.name, x, { values: weights, shape: [units, weights.length / units], bias });
+  const [w, b] = weightTensors(g, out.name, x, { ...kernel, bias });
   const y = g.activation(out, outShape);
   return g.op(BuiltinOperator.FULLY_CONNECTED, { float32: 1, int8: 4 }, [x.index, w, b], [y], { kind: 'fullyConnected', activation })[0]!;
 }

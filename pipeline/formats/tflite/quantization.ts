@@ -6,31 +6,7 @@
  * - biases: int32 with scale = input scale × weight scale of the channel, zero point 0.
  * Scales are rounded to float32 here, once, because that is what the file stores and what the kernels check.
  */
-
-/** A float range a tensor was observed to take on calibration data. */
-export interface ActivationRange {
-  min: number;
-  max: number;
-}
-
-/**
- * Calibrated ranges an int8 export needs, keyed by tensor: a layer's name for its output, and
- * `<layer>/preactivation` (preactivationKey) for the output of a layer's linear part before a fused `activation`
- * that TFLite cannot fuse (sigmoid, softmax, …), and `<layer>/depthwise` (separableDepthwiseKey) for the first half of
- * a SeparableConv2D. Plain JSON, so it can travel in the IR and the stage cache.
- */
-export type ActivationRanges = Readonly<Record<string, ActivationRange>>;
-
-export const PREACTIVATION_SUFFIX = '/preactivation';
-
-export function preactivationKey(layerName: string): string {
-  return `${layerName}${PREACTIVATION_SUFFIX}`;
-}
-
-/** The depthwise half of a SeparableConv2D, written as its own op: its output tensor and range key. */
-export function separableDepthwiseKey(layerName: string): string {
-  return `${layerName}/depthwise`;
-}
+import type { ActivationRange } from '../../ir.ts';
 
 export interface ActivationQuant {
   scale: number;

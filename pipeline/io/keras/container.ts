@@ -5,10 +5,10 @@
  * Also reads the members of a `.keras` archive, with their declared sizes checked before inflating.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { SlimnetError } from '../../errors.ts';
+import { readRegularFile } from '../model-files.ts';
 
 export type ModelFormat = 'tfjs-layers' | 'keras' | 'keras-folder' | 'keras-h5';
 
@@ -64,6 +64,11 @@ export function detectModelFormat(modelPath: string): DetectedModel {
     'pass the file Keras model.save() or tensorflowjs_converter wrote');
 }
 
+/** A Keras file's bytes: a regular file only (a FIFO or device named model.weights.h5 would block or never end). */
+export function readKerasFile(file: string, what: string): Promise<Uint8Array> {
+  return readRegularFile(file, what, { missing: 'MODEL_NOT_FOUND', invalid: 'MODEL_INVALID' }, 'pass the files Keras model.save() wrote');
+}
+
 /** Members of a Keras archive slimnet reads; anything else (assets/, the model card) is left packed. */
 const MEMBERS = ['config.json', 'metadata.json', 'model.weights.h5', 'model.weights.npz'];
 
@@ -76,11 +81,11 @@ export async function readKerasMembers(detected: DetectedModel): Promise<Map<str
   if (detected.format === 'keras-folder') {
     for (const name of MEMBERS) {
       const file = path.join(detected.path, name);
-      if (existsSync(file)) out.set(name, new Uint8Array(await readFile(file)));
+      if (existsSync(file)) out.set(name, await readKerasFile(file, `${name} of an unzipped .keras`));
     }
     return out;
   }
-  const bytes = new Uint8Array(await readFile(detected.path));
+  const bytes = await readKerasFile(detected.path, 'the .keras archive');
   const limit = Math.max(bytes.length * 20, 64 << 20);
   let declared = 0;
   try {

@@ -55,6 +55,24 @@ function readVars(h5: Hdf5File, varsPath: string): RawVariable[] {
   });
 }
 
+/**
+ * Where a class's variables sit below its own group: Keras saves a sublayer's variables in a group named after the
+ * attribute holding it, so a recurrent layer's are in its `cell`, a Bidirectional's in its two copies (forward
+ * first: the order tfjs keeps them in).
+ */
+const NESTED_VARS: Record<string, string[]> = {
+  SimpleRNN: ['cell'], LSTM: ['cell'], GRU: ['cell'],
+  Bidirectional: ['forward_layer/cell', 'backward_layer/cell'],
+};
+
+/** A leaf layer's variables, from its own `vars` group or the nested groups its class keeps them in. */
+function layerVars(h5: Hdf5File, varsPath: string, kerasClass: string): RawVariable[] {
+  const nested = NESTED_VARS[kerasClass];
+  if (!nested) return readVars(h5, varsPath);
+  const base = varsPath.slice(0, -'/vars'.length);
+  return nested.flatMap((sub) => (h5.kind(`${base}/${sub}/vars`) === 'Group' ? readVars(h5, `${base}/${sub}/vars`) : []));
+}
+
 /** A layer that has a group in the weights file: a weighted layer, or a nested model holding one. */
 export function hasWeights(layer: KerasLayerInfo, weighted: (layer: KerasLayerInfo) => boolean): boolean {
   return layer.children ? layer.children.some((c) => hasWeights(c, weighted)) : weighted(layer);
@@ -99,7 +117,7 @@ function resolveLevel(h5: Hdf5File, all: VarsGroup[], prefix: string[], layers: 
   for (const layer of needing) {
     if (byName && !layer.children) {
       const g = direct[names.indexOf(layer.kerasName)]!;
-      result.set(layer.name, readVars(h5, g.varsPath));
+      result.set(layer.name, layerVars(h5, g.varsPath, layer.kerasClass));
       continue;
     }
     const next = buckets.get(toSnakeCase(layer.kerasClass))?.shift();
@@ -110,7 +128,7 @@ function resolveLevel(h5: Hdf5File, all: VarsGroup[], prefix: string[], layers: 
     }
     const g = direct.find((d) => d.segments[depth] === next.key);
     if (!g) throw missing(layer);
-    const vars = readVars(h5, g.varsPath);
+    const vars = layerVars(h5, g.varsPath, layer.kerasClass);
     if (vars.length === 0) throw new SlimnetError('MODEL_INVALID', where(layer), `has no weights in ${h5.where}`, 'the weights file does not match the model config; save the model again');
     result.set(layer.name, vars);
   }

@@ -29,6 +29,14 @@ const DENSE = ['units', 'activation', 'use_bias', 'kernel_initializer', 'bias_in
   'activity_regularizer', 'kernel_constraint', 'bias_constraint'];
 const POOL = ['pool_size', 'strides', 'padding', 'data_format'];
 const DROPOUT = ['rate', 'noise_shape', 'seed'];
+const RNN = ['units', 'activation', 'use_bias', 'kernel_initializer', 'recurrent_initializer', 'bias_initializer', 'kernel_regularizer',
+  'recurrent_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'recurrent_constraint', 'bias_constraint',
+  'dropout', 'recurrent_dropout', 'return_sequences', 'return_state', 'go_backwards', 'stateful', 'unroll'];
+/**
+ * Keras-only recurrent keys that change nothing tfjs computes: the dropout seed, the cuDNN switch, masked steps'
+ * output (no mask reaches a layer slimnet runs). `time_major` true is refused (tfjs reads [batch, time, features]).
+ */
+const RNN_NEUTRAL = { seed: always, use_cudnn: always, zero_output_for_mask: always, time_major: (v: unknown) => !v };
 
 const CLASSES: Record<string, ClassMapping> = {
   InputLayer: { keys: ['batch_input_shape', 'sparse'], rename: { batch_shape: 'batch_input_shape' }, neutral: { ragged: (v) => !v, optional: (v) => !v, batch_size: always, input_tensor: (v) => v == null } },
@@ -93,13 +101,33 @@ const CLASSES: Record<string, ClassMapping> = {
   ZeroPadding2D: { keys: ['padding', 'data_format'] },
   Cropping2D: { keys: ['cropping', 'data_format'] },
   UpSampling2D: { keys: ['size', 'data_format', 'interpolation'] },
+  SimpleRNN: { keys: RNN, neutral: RNN_NEUTRAL },
+  LSTM: { keys: [...RNN, 'recurrent_activation', 'unit_forget_bias', 'implementation'], neutral: RNN_NEUTRAL },
+  GRU: {
+    keys: [...RNN, 'recurrent_activation', 'implementation', 'reset_after'], neutral: RNN_NEUTRAL,
+    adapt: (c, layer) => {
+      // Keras's default since TF 2 is reset_after=True (the reset gate after the recurrent matmul, two biases);
+      // tfjs-layers implements only the reset_after=False GRU.
+      if (c.reset_after === true) {
+        throw unsupported(layer, 'GRU', 'has reset_after=True (Keras\'s default), which tfjs-layers does not implement (it computes the reset_after=False GRU)',
+          'build the GRU with reset_after=False and train it again, or use an LSTM');
+      }
+      delete c.reset_after;
+    },
+  },
+  Bidirectional: {
+    keys: ['merge_mode', 'layer', 'backward_layer'],
+    adapt: (c, layer, ctx) => mapBidirectional(c, layer, ctx),
+  },
   Rescaling: {
     keys: ['scale', 'offset'],
     adapt: (c, layer) => {
+      // A number, or one value per channel (broadcast along the last axis, as in Keras and tfjs).
+      const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
       for (const k of ['scale', 'offset']) {
         const v = c[k] ?? (k === 'offset' ? 0 : undefined);
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw unsupported(layer, 'Rescaling', `has ${k} ${JSON.stringify(c[k])}`, 'slimnet reads Rescaling with one finite scale and offset; per-channel values: use a Normalization layer');
+        if (!finite(v) && !(Array.isArray(v) && v.length > 0 && v.every(finite))) {
+          throw unsupported(layer, 'Rescaling', `has ${k} ${JSON.stringify(c[k])}`, 'slimnet reads Rescaling with a finite number or a flat list of per-channel numbers');
         }
         c[k] = v;
       }
@@ -166,7 +194,7 @@ function isNeutral(v: unknown): boolean {
 }
 
 function normaliseValue(key: string, value: unknown, layer: string, className: string, ctx: KerasContext): unknown {
-  if (key === 'activation') return activationName(value, layer, className, ctx);
+  if (key === 'activation' || key === 'recurrent_activation') return activationName(value, layer, className, ctx);
   for (const kind of ['initializer', 'regularizer', 'constraint'] as const) {
     if (key.endsWith(`_${kind}`)) return trainingObject(kind, value, layer, key, ctx) ?? null;
   }
@@ -222,4 +250,37 @@ export function kerasVariableCount(className: string, config: Json): number | un
     return spec.mean === null ? 3 : 0;
   }
   return undefined;
+}
+
+const RECURRENT = new Set(['SimpleRNN', 'LSTM', 'GRU']);
+
+/**
+ * A Bidirectional's wrapped layer, mapped like any layer. Keras 3 saves the forward copy (`forward_<name>`) as
+ * `layer` and the backward copy as `backward_layer`; tf.keras 2 saves the original as `layer` and `backward_layer`
+ * only for a custom backward layer. tfjs builds the backward copy itself (same config, go_backwards flipped), so
+ * `backward_layer` must be exactly that copy: anything else is refused.
+ */
+function mapBidirectional(c: Json, layer: string, ctx: KerasContext): void {
+  const inner = (raw: unknown, what: string): MappedLayer & { name: string } => {
+    const v = plainValue(raw) as Json;
+    if (!isObject(v) || typeof v.class_name !== 'string' || !isObject(v.config)) {
+      throw unsupported(layer, 'Bidirectional', `has no ${what} {class_name, config}`, 'save the model again');
+    }
+    if (!RECURRENT.has(v.class_name)) throw unsupported(layer, 'Bidirectional', `wraps a ${v.class_name}`, 'slimnet runs Bidirectional SimpleRNN, LSTM and GRU layers');
+    const module = typeof v.module === 'string' ? v.module : undefined;
+    const mapped = mapLayerClass(v.class_name, v.config, layer, ctx, module, v.registered_name as string | null | undefined);
+    return { ...mapped, name: String(v.config.name ?? '') };
+  };
+  const forward = inner(c.layer, 'wrapped layer');
+  c.layer = { class_name: forward.className, config: forward.config };
+  const raw = c.backward_layer;
+  delete c.backward_layer;
+  if (raw !== undefined && raw !== null) {
+    const backward = inner(raw, 'backward_layer');
+    const comparable = (m: MappedLayer) => JSON.stringify({ ...m.config, name: undefined, go_backwards: undefined });
+    const flipped = backward.config.go_backwards === !forward.config.go_backwards;
+    if (backward.className !== forward.className || !flipped || comparable(backward) !== comparable(forward)) {
+      throw unsupported(layer, 'Bidirectional', 'has a backward_layer that is not the forward layer run backwards', 'tfjs-layers builds the backward layer from the forward one; save the model without a custom backward_layer');
+    }
+  }
 }

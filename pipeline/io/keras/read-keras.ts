@@ -7,13 +7,12 @@ import { SlimnetError } from '../../errors.ts';
 import type { ModelIR } from '../../ir.ts';
 import { irFromTopologyAndWeights, type NamedWeightValues } from '../read-model.ts';
 import { isObject, type Json, type KerasContext } from './config-values.ts';
-import { readKerasMembers, type DetectedModel } from './container.ts';
+import { readKerasFile, readKerasMembers, type DetectedModel } from './container.ts';
 import { Hdf5File } from './hdf5.ts';
 import { readKeras3Variables } from './keras3-weights.ts';
 import { legacyKerasVersion, legacyModelConfig, readLegacyVariables } from './legacy-h5.ts';
 import { mapModelConfig, type KerasLayerInfo, type MappedModel } from './model-config.ts';
 import { namedWeights, variableCount, type RawVariable } from './variables.ts';
-import { readFile } from 'node:fs/promises';
 
 export interface KerasModel {
   ir: ModelIR;
@@ -61,7 +60,7 @@ async function readKerasArchive(detected: DetectedModel): Promise<KerasModel> {
 }
 
 async function readLegacyH5(where: string): Promise<KerasModel> {
-  const h5 = await Hdf5File.open(new Uint8Array(await readFile(where)), where);
+  const h5 = await Hdf5File.open(await readKerasFile(where, 'the .h5 file'), where);
   try {
     const config = legacyModelConfig(h5);
     if (!config) {
@@ -99,7 +98,7 @@ function weightedIn(mapped: MappedModel): (layer: KerasLayerInfo) => boolean {
   const byName = mappedLayers(mapped);
   return (layer) => {
     const m = byName.get(layer.name);
-    return m !== undefined && variableCount(m.className, m.config) > 0;
+    return m !== undefined && variableCount(m.className, m.config, layer.name) > 0;
   };
 }
 

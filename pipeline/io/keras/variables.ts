@@ -36,6 +36,9 @@ export function namedWeights(layer: string, className: string, config: Json, var
     return [];
   }
   const names = weightNames(className, config, layer) ?? [];
+  // A Bidirectional's variables: the forward copy's, then the backward copy's (`…/backward_<name>/…` in a legacy
+  // .h5, `…/backward_layer/…` in Keras 3), whatever order the file lists them in.
+  if (className === 'Bidirectional') variables = [...variables.filter((v) => !/\/backward_/.test(v.path)), ...variables.filter((v) => /\/backward_/.test(v.path))];
   return variables.map((v, i) => {
     if (v.dtype.startsWith('int') || v.dtype.startsWith('uint')) {
       throw new SlimnetError('MODEL_INVALID', `layer "${layer}" (${className})`, `weight ${names[i]} is stored as ${v.dtype} (${v.path})`, 'slimnet reads float weights; save the model unquantised');

@@ -4,7 +4,8 @@
  * follows tfjs-layers' own definition (activations.ts, advanced_activations.ts), not Keras-Python's, since the
  * exported model must match what tfjs computes. Training gradients follow tfjs's: relu passes the gradient where
  * x > 0; a capped relu (relu6, ReLU max_value) where 0 < x <= max (tfjs's Relu6 gradient and clipByValue's inclusive
- * bounds); sigmoid dy·y·(1−y); tanh dy·(1−y²); softmax y·(dy − Σ dy·y).
+ * bounds); sigmoid dy·y·(1−y); hard_sigmoid 0.2·dy where 0 ≤ 0.2·x + 0.5 ≤ 1 (clipByValue's inclusive bounds);
+ * tanh dy·(1−y²); softmax y·(dy − Σ dy·y).
  */
 import { onnxAxis, type GraphBuilder, type Layout, type TensorRef } from '../../onnx/builder.ts';
 import type { Produced } from '../../onnx/converter.ts';
@@ -72,6 +73,8 @@ export type Activation =
   | { kind: 'linear' }
   | { kind: 'relu'; max?: number }
   | { kind: 'sigmoid' }
+  /** tfjs's clip(0.2·x + 0.5, 0, 1) (the recurrent layers' default gate activation). */
+  | { kind: 'hard_sigmoid' }
   | { kind: 'tanh' }
   /** Softmax over one Keras axis (batch counted, negative from the end). */
   | { kind: 'softmax'; kerasAxis: number };
@@ -83,6 +86,7 @@ export function trainingActivation(name: ActivationName): Activation | undefined
     case 'relu': return { kind: 'relu' };
     case 'relu6': return { kind: 'relu', max: 6 };
     case 'sigmoid': return { kind: 'sigmoid' };
+    case 'hard_sigmoid': return { kind: 'hard_sigmoid' };
     case 'tanh': return { kind: 'tanh' };
     case 'softmax': return { kind: 'softmax', kerasAxis: -1 };
     default: return undefined;
@@ -100,6 +104,8 @@ export function activationForward(b: GraphBuilder, act: Activation, x: TensorRef
       return same(b.op('Clip', [x.name, scalar(b, `${hint}/min`, 0), scalar(b, `${hint}/max`, act.max)], {}, `${hint}/relu_max`));
     case 'sigmoid':
       return same(b.op('Sigmoid', [x.name], {}, `${hint}/sigmoid`));
+    case 'hard_sigmoid':
+      return same(b.op('HardSigmoid', [x.name], { alpha: { f: 0.2 }, beta: { f: 0.5 } }, `${hint}/hard_sigmoid`));
     case 'tanh':
       return same(b.op('Tanh', [x.name], {}, `${hint}/tanh`));
     case 'softmax': {
@@ -125,6 +131,14 @@ export function activationBackward(b: GraphBuilder, act: Activation, x: TensorRe
     case 'sigmoid': {
       const oneMinus = b.op('Sub', [scalar(b, `${hint}/one`, 1), y.name], {}, `${hint}/one_minus_y`);
       return mul(b, dy, mul(b, y.name, oneMinus, `${hint}/y_one_minus_y`), `${hint}/d_sigmoid`);
+    }
+    case 'hard_sigmoid': {
+      const t = b.op('Add', [mul(b, x.name, scalar(b, `${hint}/slope`, 0.2), `${hint}/scaled`), scalar(b, `${hint}/offset`, 0.5)], {}, `${hint}/linear`);
+      const inside = b.op('And', [
+        b.op('GreaterOrEqual', [t, scalar(b, `${hint}/zero`, 0)], {}, `${hint}/above_zero`),
+        b.op('LessOrEqual', [t, scalar(b, `${hint}/one`, 1)], {}, `${hint}/below_one`),
+      ], {}, `${hint}/inside`);
+      return maskGrad(b, inside, mul(b, dy, scalar(b, `${hint}/slope_dy`, 0.2), `${hint}/dy_slope`), `${hint}/d_hard_sigmoid`);
     }
     case 'tanh': {
       const oneMinus = b.op('Sub', [scalar(b, `${hint}/one`, 1), mul(b, y.name, y.name, `${hint}/y2`)], {}, `${hint}/one_minus_y2`);

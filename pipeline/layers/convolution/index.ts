@@ -19,9 +19,9 @@ import {
   type Conv1DConfig, type Conv2DConfig, type Conv2DTransposeConfig, type DepthwiseConv2DConfig, type SeparableConv2DConfig,
 } from './config.ts';
 import { conv1dGeometry, conv2dGeometry, im2col } from './im2col.ts';
-import { conv2dOnnx, depthwiseOnnx, separableOnnx } from './onnx.ts';
+import { conv1dOnnx, conv2dOnnx, conv2dTransposeOnnx, depthwiseOnnx, separableOnnx } from './onnx.ts';
 import { conv2dTflite, depthwiseTflite, separableTflite } from './tflite.ts';
-import { conv2dRule, depthwiseRule } from './train.ts';
+import { conv1dRule, conv2dRule, depthwiseRule } from './train.ts';
 
 const bias = (useBias: boolean, n: number): WeightSpec[] => (useBias ? [{ name: 'bias', shape: [n] }] : []);
 const channelsOf = (s: Shape) => s[s.length - 1]!;
@@ -148,6 +148,7 @@ export const conv2dTranspose: LayerClass<Conv2DTransposeConfig> = defineLayer<Co
   },
   macs: ({ config: c }, [input], output) => prod(input!) * c.kernelSize[0] * c.kernelSize[1] * channelsOf(output),
   ...kernelProducer(() => conv2dTranspose, 'filters', 3, 2),
+  onnx: conv2dTransposeOnnx,
   ort: 'no ORT training rule for Conv2DTranspose',
 });
 
@@ -165,7 +166,8 @@ export const conv1d: LayerClass<Conv1DConfig> = defineLayer<Conv1DConfig>({
   },
   macs: ({ config: c }, [input], output) => prod(output) * c.kernelSize[0] * channelsOf(input!),
   ...kernelProducer(() => conv1d, 'filters', 1, 2),
-  ort: 'no ORT training rule for Conv1D',
+  onnx: conv1dOnnx,
+  ort: conv1dRule,
   linearRows: {
     positions: (c, inShape) => prod(conv1dGeometry(c, inShape).out),
     rows: (c, x, [steps, channels], positions) => im2col(x, [1, steps!, channels!], conv1dGeometry(c, [steps!]), positions ?? allPositions(x, [steps!, channels!], conv1dGeometry(c, [steps!]).out)),

@@ -1,14 +1,16 @@
 /**
- * Convolutions as ONNX Conv (NCHW). Kernels are reordered from the TF layouts ([kh, kw, in, out] and
- * [kh, kw, C, m]) to ONNX's [out, in/group, kh, kw]; 'same' padding is spelled out as TF computes it.
+ * Convolutions as ONNX Conv / ConvTranspose, channels first (NCHW; [N, C, L] for Conv1D). Kernels are reordered
+ * from the TF layouts ([kh, kw, in, out], [kh, kw, C, m], [k, in, out], transposed [kh, kw, out, in]) to ONNX's
+ * ([out, in/group, kh, kw]; ConvTranspose [in, out, kh, kw]); 'same' and 'causal' padding are spelled out as TF
+ * computes them.
  */
 import type { LayerIR } from '../../ir.ts';
 import type { GraphBuilder, TensorRef } from '../../onnx/builder.ts';
 import { requireWeight, unsupportedOption, type LayerConverter, type Produced } from '../../onnx/converter.ts';
 import { weightConst } from '../../onnx/weight-const.ts';
 import { applyActivation, type ActivationName } from '../activations/functions.ts';
-import { windowPads, type Padding } from '../window.ts';
-import type { Conv2DConfig, DepthwiseConv2DConfig, Pair, SeparableConv2DConfig } from './config.ts';
+import { samePads, windowPads, type Padding } from '../window.ts';
+import type { Conv1DConfig, Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, Pair, SeparableConv2DConfig } from './config.ts';
 
 export interface OnnxConvGeometry {
   kernel: Pair;
@@ -84,4 +86,46 @@ export const separableOnnx: LayerConverter<SeparableConv2DConfig> = ({ b, layer,
   const pointwiseWeight = weightConst(b, `${layer.name}/pointwise_kernel`, pw, { perm: [3, 2, 0, 1] });
   const unit: OnnxConvGeometry = { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0] };
   return activated(b, layer, conv(b, `${layer.name}/pointwise`, depthwise, pointwiseWeight, biasConst(b, layer), unit, 1), layer.config.activation);
+};
+
+/** [N, L, C] held as [N, C, L]: Conv with a 1-D kernel [out, in, k]; causal pads (k − 1)·dilation before only. */
+export const conv1dOnnx: LayerConverter<Conv1DConfig> = ({ b, layer, inputs }) => {
+  const x = b.inLayout(inputs[0]!, 'nchw');
+  const w = requireWeight(layer, 'kernel');
+  const [k] = w.shape as [number, number, number];
+  const { strides: [s], dilationRate: [d], padding } = layer.config;
+  const steps = x.shape[1] as number;
+  const pads = padding === 'causal' ? [(k - 1) * d, 0] : padding === 'same' ? samePads(steps, k, s, d) : [0, 0];
+  const weight = weightConst(b, `${layer.name}/kernel`, w, { perm: [2, 1, 0] });
+  const bias = biasConst(b, layer);
+  const y = b.op('Conv', bias ? [x.name, weight, bias] : [x.name, weight], {
+    kernel_shape: { ints: [k] }, strides: { ints: [s] }, dilations: { ints: [d] }, pads: { ints: pads }, group: { i: 1 },
+  }, `${layer.name}/conv`);
+  return activated(b, layer, y, layer.config.activation, 3);
+};
+
+/**
+ * TF's conv2d_transpose (the gradient of a conv2d whose output is this layer's input) as ONNX ConvTranspose. Its
+ * full output, (in − 1)·s + k per axis, is cropped as TF's forward conv pads: 'same' keeps in·s from
+ * floor((k − s)/2) on, 'valid' keeps in·s + max(k − s, 0) from 0; where k < s both are longer than the full output,
+ * and ONNX's output_padding supplies the zero rows TF has there.
+ */
+export const conv2dTransposeOnnx: LayerConverter<Conv2DTransposeConfig> = ({ b, layer, inputs }) => {
+  const x = b.inLayout(inputs[0]!, 'nchw');
+  const w = requireWeight(layer, 'kernel');
+  const [kh, kw] = w.shape as [number, number, number, number];
+  const { strides, padding } = layer.config;
+  const axis = (k: number, s: number) => {
+    const overlap = Math.max(k - s, 0);
+    const before = padding === 'same' ? Math.floor(overlap / 2) : 0;
+    return { before, after: padding === 'same' ? overlap - before : 0, extra: Math.max(s - k, 0) };
+  };
+  const [h, v] = [axis(kh, strides[0]), axis(kw, strides[1])];
+  const weight = weightConst(b, `${layer.name}/kernel`, w, { perm: [3, 2, 0, 1] });
+  const bias = biasConst(b, layer);
+  const y = b.op('ConvTranspose', bias ? [x.name, weight, bias] : [x.name, weight], {
+    kernel_shape: { ints: [kh, kw] }, strides: { ints: [...strides] }, dilations: { ints: [1, 1] },
+    pads: { ints: [h.before, v.before, h.after, v.after] }, output_padding: { ints: [h.extra, v.extra] }, group: { i: 1 },
+  }, `${layer.name}/conv_transpose`);
+  return activated(b, layer, y, layer.config.activation);
 };

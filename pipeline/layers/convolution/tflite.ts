@@ -6,9 +6,9 @@
 import { withActivation } from '../../formats/tflite/activations.ts';
 import { biasOrZeros, tfliteUnsupported, type TfliteConversion } from '../../formats/tflite/converter.ts';
 import { conv2d, depthwiseConv2d, type WindowGeometry } from '../../formats/tflite/ops.ts';
-import { separableDepthwiseKey } from '../../formats/tflite/quantization.ts';
-import type { LayerIR } from '../../ir.ts';
-import { requireWeight, transposeValues } from '../../onnx/converter.ts';
+import { separableDepthwiseKey, type LayerIR } from '../../ir.ts';
+import { kernelOf, type Kernel } from '../../formats/tflite/kernels.ts';
+import { requireWeight } from '../../onnx/converter.ts';
 import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './config.ts';
 
 /** The typed config's geometry (padding is 'same' or 'valid', channels_last: checked when the layer was read). */
@@ -21,26 +21,22 @@ function bias(layer: LayerIR<Conv2DBase>, channels: number): Float32Array {
 }
 
 /** Keras [kh, kw, in, out] → TFLite OHWI. */
-function ohwi(values: Float32Array, shape: number[]): { values: Float32Array; shape: number[] } {
-  const [kh, kw, cin, cout] = shape as [number, number, number, number];
-  return { values: transposeValues(values, shape, [3, 0, 1, 2]), shape: [cout, kh, kw, cin] };
-}
+const OHWI = { perm: [3, 0, 1, 2] };
 
 export const conv2dTflite: TfliteConversion<Conv2DConfig> = {
   convert(ctx) {
     const { layer } = ctx;
     const geo = geometry(layer);
-    const w = requireWeight(layer, 'kernel');
-    const k = ohwi(w.values, w.shape);
+    const k = kernelOf(requireWeight(layer, 'kernel'), OHWI);
     const b = bias(layer, k.shape[0]!);
-    return withActivation(ctx, (out, fused) => conv2d(ctx.g, ctx.inputs[0]!, k.values, k.shape, b, geo, out, ctx.outShape, fused));
+    return withActivation(ctx, (out, fused) => conv2d(ctx.g, ctx.inputs[0]!, k, b, geo, out, ctx.outShape, fused));
   },
 };
 
-function depthwiseKernel(layer: LayerIR): { values: Float32Array; shape: number[]; multiplier: number } {
+function depthwiseKernel(layer: LayerIR): { kernel: Kernel; multiplier: number } {
   const w = requireWeight(layer, 'depthwise_kernel');
   const [kh, kw, c, m] = w.shape as [number, number, number, number];
-  return { values: w.values, shape: [1, kh, kw, c * m], multiplier: m };
+  return { kernel: kernelOf(w, { dims: [1, kh, kw, c * m] }), multiplier: m };
 }
 
 function depthwiseGeometry(layer: LayerIR<DepthwiseConv2DConfig | SeparableConv2DConfig>): WindowGeometry {
@@ -56,10 +52,9 @@ export const depthwiseTflite: TfliteConversion<DepthwiseConv2DConfig> = {
   convert(ctx) {
     const { layer } = ctx;
     const geo = depthwiseGeometry(layer);
-    const k = depthwiseKernel(layer);
-    const b = bias(layer, k.shape[3]!);
-    return withActivation(ctx, (out, fused) =>
-      depthwiseConv2d(ctx.g, ctx.inputs[0]!, k.values, k.shape, b, k.multiplier, geo, out, ctx.outShape, fused));
+    const { kernel, multiplier } = depthwiseKernel(layer);
+    const b = bias(layer, kernel.shape[3]!);
+    return withActivation(ctx, (out, fused) => depthwiseConv2d(ctx.g, ctx.inputs[0]!, kernel, b, multiplier, geo, out, ctx.outShape, fused));
   },
 };
 
@@ -72,14 +67,13 @@ export const separableTflite: TfliteConversion<SeparableConv2DConfig> = {
     const { layer, g } = ctx;
     const geo = depthwiseGeometry(layer);
     const dw = depthwiseKernel(layer);
+    const channels = dw.kernel.shape[3]!;
     const [, h, w] = ctx.outShape as [number, number, number, number];
     const name = separableDepthwiseKey(layer.name);
-    const depthwise = depthwiseConv2d(g, ctx.inputs[0]!, dw.values, dw.shape, new Float32Array(dw.shape[3]!), dw.multiplier, geo,
-      { name }, [1, h, w, dw.shape[3]!]);
-    const pw = requireWeight(layer, 'pointwise_kernel');
-    const k = ohwi(pw.values, pw.shape);
+    const depthwise = depthwiseConv2d(g, ctx.inputs[0]!, dw.kernel, new Float32Array(channels), dw.multiplier, geo, { name }, [1, h, w, channels]);
+    const k = kernelOf(requireWeight(layer, 'pointwise_kernel'), OHWI);
     const b = bias(layer, k.shape[0]!);
     const unit: WindowGeometry = { padding: 'valid', strides: [1, 1], dilation: [1, 1] };
-    return withActivation(ctx, (out, fused) => conv2d(g, depthwise, k.values, k.shape, b, unit, out, ctx.outShape, fused));
+    return withActivation(ctx, (out, fused) => conv2d(g, depthwise, k, b, unit, out, ctx.outShape, fused));
   },
 };

@@ -1,5 +1,6 @@
 /**
- * onnxruntime training rules of Conv2D and DepthwiseConv2D. Kernels are trained in ONNX's layout ([out, in/group, kh, kw]) so no step pays a
+ * onnxruntime training rules of Conv2D, DepthwiseConv2D and Conv1D (the 2-D case with height 1, as tfjs computes
+ * it). Kernels are trained in ONNX's layout ([out, in/group, kh, kw]) so no step pays a
  * transpose. Reverse pass, all plain ONNX ops:
  * - input gradient: ConvTranspose of dY with the same kernel, strides, dilations, pads and groups; output_padding
  *   restores the rows/columns the forward's stride skipped.
@@ -11,8 +12,8 @@ import { requireWeight, transposeValues } from '../../onnx/converter.ts';
 import { asStored, reduceSum, reshape, transpose } from '../../train/ort/ops.ts';
 import type { Backward, BackwardContext, ForwardContext, Forward, LayerRule, WeightLayout } from '../../train/ort/rule.ts';
 import { trainingActivation, trainingActivationProblem } from '../activations/functions.ts';
-import { windowPads } from '../window.ts';
-import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, Pair } from './config.ts';
+import { samePads, windowPads } from '../window.ts';
+import type { Conv1DConfig, Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, Pair } from './config.ts';
 
 interface Geometry {
   kernel: [number, number];
@@ -174,4 +175,52 @@ export const depthwiseRule: LayerRule<ConvSaved, DepthwiseConv2DConfig> = {
   },
   forward: (ctx) => convForward(ctx, true),
   backward: convBackward,
+};
+
+/** Conv1D kernel [k, in, out] is trained as [out, in, 1, k]: the 2-D layout with height 1 (same values as [out, in, k]). */
+function conv1dKernelLayout(shape: number[]): WeightLayout {
+  const [k, cin, cout] = shape as [number, number, number];
+  return {
+    shape: [cout, cin, 1, k],
+    toTrain: (v) => transposeValues(v, shape, [2, 1, 0]),
+    toIR: (v) => transposeValues(v, [cout, cin, k], [2, 1, 0]),
+  };
+}
+
+/** [N, steps, C] held as [N, C, steps], viewed as the image [N, C, 1, steps]: Conv2D's rule does the rest. */
+export const conv1dRule: LayerRule<ConvSaved, Conv1DConfig> = {
+  unsupported(layer, inShapes) {
+    const s = inShapes[0]!;
+    if (s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs fixed steps and channels)`;
+    return trainingActivationProblem(layer.config.activation);
+  },
+  forward(ctx) {
+    const { b, layer } = ctx;
+    const x3 = b.inLayout(ctx.inputs[0]!, 'nchw');
+    const x = b.op('Unsqueeze', [x3.name, b.int64Const(`${layer.name}/height_axis`, [2])], {}, `${layer.name}/as_image`);
+    const stored = requireWeight(layer, 'kernel');
+    const w = ctx.weights.weight('kernel', conv1dKernelLayout(stored.shape));
+    const { kernelSize: [k], strides: [s], dilationRate: [d], padding } = layer.config;
+    const steps = x3.shape[1] as number;
+    const [before, after] = padding === 'causal' ? [(k - 1) * d, 0] : padding === 'same' ? samePads(steps, k, s, d) : [0, 0];
+    const g: Geometry = { kernel: [1, k], strides: [1, s], dilations: [1, d], pads: [0, before, 0, after], inSize: [1, steps], outSize: [1, ctx.outShape[1] as number] };
+    const inputs = [x, w];
+    if (layer.config.useBias) inputs.push(ctx.weights.weight('bias', asStored(requireWeight(layer, 'bias').shape)));
+    const y4 = b.op('Conv', inputs, convAttrs(g, 1), `${layer.name}/conv`);
+    const y = b.op('Squeeze', [y4, b.int64Const(`${layer.name}/squeeze_axis`, [2])], {}, `${layer.name}/conv_1d`);
+    return {
+      pre: { name: y, layout: 'nchw', shape: ctx.outShape },
+      activation: trainingActivation(layer.config.activation)!,
+      saved: { x, w, g, channels: stored.shape[1]! },
+    };
+  },
+  backward(ctx) {
+    const { b, layer } = ctx;
+    const h = `${layer.name}/grad`;
+    const dPre = b.op('Unsqueeze', [ctx.dPre, b.int64Const(`${h}/height_axis`, [2])], {}, `${h}/dy_image`);
+    const result = convBackward({ ...ctx, dPre } as BackwardContext<ConvSaved>);
+    const dx4 = result.inputs[0];
+    const dx = dx4 && b.op('Squeeze', [dx4.name, b.int64Const(`${h}/squeeze_axis`, [2])], {}, `${h}/input_1d`);
+    return { inputs: [dx ? { name: dx, layout: 'nchw', shape: ctx.inputs[0]!.shape } : undefined], weights: result.weights };
+  },
 };

@@ -23,9 +23,9 @@ interface BnSaved {
   paramShape: number[];
 }
 
-/** Per-channel vectors broadcast against the channel axis: [C, 1, 1] in NCHW, [C] when channels are last. */
-function channelLayout(channels: number, layout: Layout): WeightLayout {
-  const shape = layout === 'nchw' ? [channels, 1, 1] : [channels];
+/** Per-channel vectors broadcast against the channel axis: [C, 1, 1] in NCHW ([C, 1] for [N, C, L]), [C] when channels are last. */
+function channelLayout(channels: number, layout: Layout, rank: number): WeightLayout {
+  const shape = layout === 'nchw' ? [channels, ...new Array<number>(rank - 2).fill(1)] : [channels];
   return { shape, toTrain: (v) => v.slice(), toIR: (v) => v.slice() };
 }
 
@@ -43,7 +43,7 @@ export const batchNormRule: LayerRule<BnSaved, BatchNormalizationConfig> = {
     const channelAxis = onnxAxis(-1, rank, x.layout);
     const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== channelAxis);
     const channels = requireWeight(layer, 'moving_mean').values.length;
-    const layout = channelLayout(channels, x.layout);
+    const layout = channelLayout(channels, x.layout, rank);
     const h = layer.name;
     const { momentum, epsilon } = layer.config;
 

@@ -4,14 +4,14 @@
  * real cells: count_include_pad 0), global pools as reductions over the spatial axes of whatever layout the input is
  * in. tfjs's global pools have no `keepdims`: a config asking for it is refused, since tfjs would ignore it.
  */
-import { onnxAxis, type Attr } from '../../onnx/builder.ts';
+import { onnxAxis, type Attr, type GraphBuilder } from '../../onnx/builder.ts';
 import type { LayerConverter } from '../../onnx/converter.ts';
 import { channelsLast, custom, intTuple, oneOf, unsupportedValue, type Field } from '../config.ts';
 import { inputOfRank, noWeights, passChannels } from '../shared.ts';
 import { defineLayer, type LayerClass, type LayerConfig } from '../types.ts';
-import { convOutputLength, windowPads, type Padding } from '../window.ts';
+import { convOutputLength, samePads, windowPads, type Padding } from '../window.ts';
 import { globalPoolTflite, windowPoolTflite } from './tflite.ts';
-import { averagePooling2dRule, globalAveragePooling2dRule, maxPooling2dRule } from './train.ts';
+import { averagePooling2dRule, globalAveragePoolingRule, globalMaxPoolingRule, maxPooling2dRule } from './train.ts';
 
 export interface Pool2DConfig extends LayerConfig {
   poolSize: [number, number];
@@ -54,32 +54,39 @@ const noKeepdims: Field<false> = custom('keepdims', (v, ctx) => {
   throw unsupportedValue(ctx, `keepdims ${JSON.stringify(v)}`, 'keepdims must be false');
 }, () => false);
 
+/** MaxPool / AveragePool on a channels-first input; TF's 'same' average divides by the real (unpadded) cells only. */
+function poolOp(b: GraphBuilder, hint: string, opType: 'MaxPool' | 'AveragePool', x: string, kernel: number[], strides: number[], pads: number[]): string {
+  const attrs: Record<string, Attr> = { kernel_shape: { ints: kernel }, strides: { ints: strides }, pads: { ints: pads } };
+  if (opType === 'AveragePool') attrs.count_include_pad = { i: 0 };
+  return b.op(opType, [x], attrs, `${hint}/${opType}`);
+}
+
 function windowPool(opType: 'MaxPool' | 'AveragePool'): LayerConverter<Pool2DConfig> {
   return ({ b, layer, inputs }) => {
     const x = b.inLayout(inputs[0]!, 'nchw');
     const { poolSize: kernel, strides, padding } = layer.config;
     const pads = windowPads(padding, [x.shape[1] as number, x.shape[2] as number], kernel, strides);
-    const attrs = { kernel_shape: { ints: [...kernel] }, strides: { ints: [...strides] }, pads: { ints: pads } };
-    // TF's 'same' average pooling divides by the number of real (unpadded) inputs in the window.
-    const extra: Record<string, Attr> = opType === 'AveragePool' ? { count_include_pad: { i: 0 } } : {};
-    return { name: b.op(opType, [x.name], { ...attrs, ...extra }, `${layer.name}/${opType}`), layout: 'nchw' };
+    return { name: poolOp(b, layer.name, opType, x.name, [...kernel], [...strides], pads), layout: 'nchw' };
   };
 }
 
-function globalPool2d(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
+/** [N, steps, C] held as [N, C, steps]: the same pools with a 1-D window (tfjs pools [p, 1] windows of [N, steps, 1, C]). */
+function windowPool1d(opType: 'MaxPool' | 'AveragePool'): LayerConverter<Pool1DConfig> {
+  return ({ b, layer, inputs }) => {
+    const x = b.inLayout(inputs[0]!, 'nchw');
+    const { poolSize: [p], strides: [s], padding } = layer.config;
+    const pads = padding === 'same' ? samePads(x.shape[1] as number, p, s, 1) : [0, 0];
+    return { name: poolOp(b, layer.name, opType, x.name, [p], [s], pads), layout: 'nchw' };
+  };
+}
+
+/** Global pools reduce every axis between the batch and the channels, in whatever layout the input is held. */
+function globalPoolOnnx(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
   return ({ b, layer, inputs }) => {
     const x = inputs[0]!;
-    const axes = [onnxAxis(1, 4, x.layout), onnxAxis(2, 4, x.layout)];
-    const y = b.op(opType, [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/${opType}`);
-    return { name: y, layout: 'keras' };
-  };
-}
-
-/** 1-D global pools work on [N, steps, C], always in Keras layout (only rank-4 tensors are ever NCHW). */
-function globalPool1d(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
-  return ({ b, layer, inputs }) => {
-    const y = b.op(opType, [inputs[0]!.name], { axes: { ints: [1] }, keepdims: { i: 0 } }, `${layer.name}/${opType}`);
-    return { name: y, layout: 'keras' };
+    const rank = x.shape.length;
+    const axes = Array.from({ length: rank - 2 }, (_, i) => onnxAxis(i + 1, rank, x.layout));
+    return { name: b.op(opType, [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/${opType}`), layout: 'keras' };
   };
 }
 
@@ -101,7 +108,7 @@ function pool2d(className: string, onnx: LayerConverter<Pool2DConfig>, ort: Laye
   });
 }
 
-function pool1d(className: string) {
+function pool1d(className: string, onnx: LayerConverter<Pool1DConfig>) {
   return defineLayer<Pool1DConfig>({
     ...shared,
     className,
@@ -111,6 +118,7 @@ function pool1d(className: string) {
       const { poolSize: [p], strides: [s], padding } = layer.config;
       return [convOutputLength(steps!, p, padding, s), c!];
     },
+    onnx,
     ort: `no ORT training rule for ${className}`,
   });
 }
@@ -132,10 +140,10 @@ function globalPool(
 export const poolingLayers = {
   MaxPooling2D: pool2d('MaxPooling2D', windowPool('MaxPool'), maxPooling2dRule, windowPoolTflite('max')),
   AveragePooling2D: pool2d('AveragePooling2D', windowPool('AveragePool'), averagePooling2dRule, windowPoolTflite('average')),
-  MaxPooling1D: pool1d('MaxPooling1D'),
-  AveragePooling1D: pool1d('AveragePooling1D'),
-  GlobalAveragePooling2D: globalPool('GlobalAveragePooling2D', 3, globalPool2d('ReduceMean'), globalAveragePooling2dRule, globalPoolTflite('mean')),
-  GlobalMaxPooling2D: globalPool('GlobalMaxPooling2D', 3, globalPool2d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling2D', globalPoolTflite('max')),
-  GlobalAveragePooling1D: globalPool('GlobalAveragePooling1D', 2, globalPool1d('ReduceMean'), 'no ORT training rule for GlobalAveragePooling1D', globalPoolTflite('mean')),
-  GlobalMaxPooling1D: globalPool('GlobalMaxPooling1D', 2, globalPool1d('ReduceMax'), 'no ORT training rule for GlobalMaxPooling1D', globalPoolTflite('max')),
+  MaxPooling1D: pool1d('MaxPooling1D', windowPool1d('MaxPool')),
+  AveragePooling1D: pool1d('AveragePooling1D', windowPool1d('AveragePool')),
+  GlobalAveragePooling2D: globalPool('GlobalAveragePooling2D', 3, globalPoolOnnx('ReduceMean'), globalAveragePoolingRule, globalPoolTflite('mean')),
+  GlobalMaxPooling2D: globalPool('GlobalMaxPooling2D', 3, globalPoolOnnx('ReduceMax'), globalMaxPoolingRule, globalPoolTflite('max')),
+  GlobalAveragePooling1D: globalPool('GlobalAveragePooling1D', 2, globalPoolOnnx('ReduceMean'), globalAveragePoolingRule, globalPoolTflite('mean')),
+  GlobalMaxPooling1D: globalPool('GlobalMaxPooling1D', 2, globalPoolOnnx('ReduceMax'), globalMaxPoolingRule, globalPoolTflite('max')),
 };

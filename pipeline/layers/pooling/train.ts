@@ -179,29 +179,39 @@ export const averagePooling2dRule: LayerRule<AvgSaved, Pool2DConfig> = {
   },
 };
 
-interface GapSaved {
+interface GlobalSaved {
+  x: string;
+  y: string;
+  /** ONNX axes reduced over: every axis between the batch and the channels. */
   axes: number[];
   /** Expand target: the input's spatial sizes at their axes, 1 elsewhere. */
   spread: number[];
   area: number;
 }
 
-export const globalAveragePooling2dRule: LayerRule<GapSaved, LayerConfig> = {
-  unsupported(_layer, inShapes) {
-    const s = inShapes[0]!;
-    if (s.length !== 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs a fixed H, W, C)`;
-    return undefined;
-  },
-  forward({ b, layer, inputs, outShape }) {
-    const x = inputs[0];
-    const axes = [onnxAxis(1, 4, x.layout), onnxAxis(2, 4, x.layout)];
-    const y = b.op('ReduceMean', [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/mean`);
-    const [, hh, ww] = x.shape as number[];
-    const spread = [1, 1, 1, 1];
-    spread[axes[0]] = hh;
-    spread[axes[1]] = ww;
-    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: { axes, spread, area: hh * ww } };
-  },
+function globalForward(op: 'ReduceMean' | 'ReduceMax'): LayerRule<GlobalSaved, LayerConfig>['forward'] {
+  return ({ b, layer, inputs, outShape }) => {
+    const x = inputs[0]!;
+    const rank = x.shape.length;
+    const axes = Array.from({ length: rank - 2 }, (_, i) => onnxAxis(i + 1, rank, x.layout));
+    const y = b.op(op, [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/${op === 'ReduceMean' ? 'mean' : 'max'}`);
+    const spread = new Array<number>(rank).fill(1);
+    axes.forEach((a, i) => (spread[a] = x.shape[i + 1] as number));
+    const area = axes.reduce((n, a) => n * spread[a]!, 1);
+    return { pre: { name: y, layout: 'keras', shape: outShape }, activation: { kind: 'linear' }, saved: { x: x.name, y, axes, spread, area } };
+  };
+}
+
+function fixedSpatial(_layer: unknown, inShapes: Dim[][]): string | undefined {
+  const s = inShapes[0]!;
+  if (s.length < 3 || s.length > 4 || s.slice(1).some((d) => d === null)) return `input shape [${s}] (needs fixed sizes, rank 3 or 4)`;
+  return undefined;
+}
+
+/** Global average pooling (1-D or 2-D): dY / (cells pooled) broadcast back over the pooled axes. */
+export const globalAveragePoolingRule: LayerRule<GlobalSaved, LayerConfig> = {
+  unsupported: fixedSpatial,
+  forward: globalForward('ReduceMean'),
   backward({ b, layer, inputs, forward, dPre, needInput }) {
     if (!needInput[0]) return { inputs: [undefined], weights: {} };
     const h = `${layer.name}/grad`;
@@ -209,6 +219,24 @@ export const globalAveragePooling2dRule: LayerRule<GapSaved, LayerConfig> = {
     const scaled = mul(b, dPre, scalar(b, `${h}/inv_area`, 1 / area), `${h}/scaled`);
     const unsqueezed = b.op('Unsqueeze', [scaled, b.int64Const(`${h}/axes`, axes)], {}, `${h}/unsqueezed`);
     const dx = b.op('Expand', [unsqueezed, b.int64Const(`${h}/spread`, spread)], {}, `${h}/input`);
-    return { inputs: [{ name: dx, layout: inputs[0].layout, shape: inputs[0].shape }], weights: {} };
+    return { inputs: [{ name: dx, layout: inputs[0]!.layout, shape: inputs[0]!.shape }], weights: {} };
+  },
+};
+
+/**
+ * Global max pooling (1-D or 2-D) with tfjs's gradient of a max reduction: dY goes to every cell equal to the
+ * maximum (all of them on a tie), which a mask of x == max reproduces exactly.
+ */
+export const globalMaxPoolingRule: LayerRule<GlobalSaved, LayerConfig> = {
+  unsupported: fixedSpatial,
+  forward: globalForward('ReduceMax'),
+  backward({ b, layer, inputs, forward, dPre, needInput }) {
+    if (!needInput[0]) return { inputs: [undefined], weights: {} };
+    const h = `${layer.name}/grad`;
+    const { x, y, axes } = forward.saved;
+    const axesConst = b.int64Const(`${h}/axes`, axes);
+    const isMax = b.op('Equal', [x, b.op('Unsqueeze', [y, axesConst], {}, `${h}/max`)], {}, `${h}/is_max`);
+    const dx = maskGrad(b, isMax, b.op('Unsqueeze', [dPre, axesConst], {}, `${h}/dy`), `${h}/input`);
+    return { inputs: [{ name: dx, layout: inputs[0]!.layout, shape: inputs[0]!.shape }], weights: {} };
   },
 };

@@ -1,14 +1,15 @@
 /**
  * The resampling family: layers that pad, crop or repeat along the spatial axes and leave channels alone —
- * ZeroPadding2D, Cropping2D, UpSampling2D (channels_last). Channels pass through all of them; MACs are 0.
+ * ZeroPadding2D, Cropping2D, UpSampling1D, UpSampling2D (channels_last). Channels pass through all of them; MACs
+ * are 0. tfjs has no UpSampling1D (Keras models have it); a model using it runs on onnxruntime, not tfjs.
  */
-import type { Attr } from '../../onnx/builder.ts';
 import { onnxAxis } from '../../onnx/builder.ts';
-import { badValue, channelsLast, custom, oneOf, type Field } from '../config.ts';
+import { badValue, channelsLast, custom, int, oneOf, type Field } from '../config.ts';
+import { heldDims, repeatAlong, resize, upSampling1dRule, upSampling2dNearestRule } from './train.ts';
 import { inputOfRank, invalid, noWeights, passChannels } from '../shared.ts';
 import { defineLayer, type LayerConfig } from '../types.ts';
 import { cropping2dTflite, upSampling2dTflite, zeroPadding2dTflite } from './tflite.ts';
-import { cropping2dRule, zeroPadding2dRule } from './train.ts';
+import { cropping2dRule, zeroPadding2dRule } from './padding-train.ts';
 
 /** [[top, bottom], [left, right]] */
 export type Sides = [[number, number], [number, number]];
@@ -21,6 +22,11 @@ export interface ZeroPadding2DConfig extends LayerConfig {
 export interface Cropping2DConfig extends LayerConfig {
   cropping: Sides;
   dataFormat: 'channels_last';
+}
+
+export interface UpSampling1DConfig extends LayerConfig {
+  /** Each step repeated this many times (Keras's K.repeat_elements along the steps). */
+  size: number;
 }
 
 export interface UpSampling2DConfig extends LayerConfig {
@@ -126,21 +132,27 @@ export const upSampling2d = defineLayer<UpSampling2DConfig>({
     return [h! * fh, w! * fw, c!];
   },
   channels: passChannels,
-  /**
-   * tfjs calls resizeNearestNeighbor / resizeBilinear without align_corners or half-pixel centres:
-   * source = destination / scale, which is ONNX Resize's 'asymmetric' mode (nearest rounds down).
-   */
-  onnx({ b, layer, inputs }) {
-    const [sh, sw] = layer.config.size;
-    const x = b.inLayout(inputs[0]!, 'nchw');
-    const scales = b.floatConst(`${layer.name}/scales`, [4], [1, 1, sh, sw]);
-    const attrs: Record<string, Attr> = layer.config.interpolation === 'nearest'
-      ? { mode: { s: 'nearest' }, coordinate_transformation_mode: { s: 'asymmetric' }, nearest_mode: { s: 'floor' } }
-      : { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'asymmetric' } };
-    return { name: b.op('Resize', [x.name, '', scales], attrs, `${layer.name}/resize`), layout: 'nchw' };
-  },
-  ort: 'no ORT training rule for UpSampling2D',
+  onnx: ({ b, layer, inputs }) => ({ name: resize(b, layer, inputs[0]!), layout: 'nchw' }),
+  ort: upSampling2dNearestRule,
   tflite: upSampling2dTflite,
 });
 
-export const resamplingLayers = { ZeroPadding2D: zeroPadding2d, Cropping2D: cropping2d, UpSampling2D: upSampling2d };
+export const upSampling1d = defineLayer<UpSampling1DConfig>({
+  className: 'UpSampling1D',
+  family: 'resampling',
+  arity: 'one',
+  fields: { size: int('size', { default: 2 }) },
+  weights: noWeights,
+  outputShape(layer, inputs) {
+    const [steps, c] = inputOfRank(layer, inputs, 2);
+    return [steps! * layer.config.size, c!];
+  },
+  channels: passChannels,
+  onnx({ b, layer, inputs }) {
+    const x = inputs[0]!;
+    return { name: repeatAlong(b, `${layer.name}/repeat`, x.name, heldDims(x), onnxAxis(1, 3, x.layout), layer.config.size), layout: x.layout };
+  },
+  ort: upSampling1dRule,
+});
+
+export const resamplingLayers = { ZeroPadding2D: zeroPadding2d, Cropping2D: cropping2d, UpSampling1D: upSampling1d, UpSampling2D: upSampling2d };

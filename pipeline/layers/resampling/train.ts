@@ -1,57 +1,80 @@
 /**
- * onnxruntime training rules of ZeroPadding2D and Cropping2D: each one's gradient is the other — the padded
- * border's gradient is dropped (Slice), a cropped border gets 0 (Pad) — in whatever layout the input arrives.
- * Keras-converted mobile nets pad before every stride-2 depthwise convolution; without these rules their
- * fine-tuning fell back to tfjs-wasm.
+ * onnxruntime training rules of the nearest-neighbour upsamplings. With an integer factor each input cell is copied
+ * into an s-long block (s_h × s_w for 2-D), so its gradient is the sum of the block's: dY reshaped to split each
+ * block out, then summed over it — what tfjs's ResizeNearestNeighborGrad computes for these (asymmetric, floor)
+ * resizes.
  */
-import { onnxAxis, type Dim, type GraphBuilder, type Layout } from '../../onnx/builder.ts';
+import type { LayerIR } from '../../ir.ts';
+import { onnxAxis, type Attr, type GraphBuilder, type TensorRef } from '../../onnx/builder.ts';
+import { reduceSum, reshape } from '../../train/ort/ops.ts';
 import type { LayerRule } from '../../train/ort/rule.ts';
-import type { Cropping2DConfig, Sides, ZeroPadding2DConfig } from './index.ts';
+import type { UpSampling1DConfig, UpSampling2DConfig } from './index.ts';
 
-function fixedSpatial(inShapes: Dim[][]): string | undefined {
-  const s = inShapes[0]!;
-  if (s.length !== 4 || s.slice(1, 3).some((d) => d === null)) return `input shape [${s}] (needs a fixed H and W)`;
-  return undefined;
+/**
+ * The ONNX tensor `x` (dims `held` in its own axis order, batch as 0) with each cell along `axis` repeated `s`
+ * times in place: Unsqueeze after the axis, Expand that new axis to s, Reshape it into the axis.
+ */
+export function repeatAlong(b: GraphBuilder, hint: string, x: string, held: number[], axis: number, s: number): string {
+  const stretched = b.op('Unsqueeze', [x, b.int64Const(`${hint}/axes`, [axis + 1])], {}, `${hint}/unsqueeze`);
+  const target = held.map(() => 1);
+  target.splice(axis + 1, 0, s);
+  const tiled = b.op('Expand', [stretched, b.int64Const(`${hint}/repeats`, target)], {}, `${hint}/expand`);
+  const out = [...held];
+  out[axis] = held[axis]! * s;
+  return reshape(b, tiled, out, hint);
 }
 
-/** x with `sides` added (zeros) on the spatial axes of its layout. */
-function padSpatial(b: GraphBuilder, x: string, layout: Layout, [[top, bottom], [left, right]]: Sides, hint: string): string {
-  const pads = layout === 'nchw' ? [0, 0, top, left, 0, 0, bottom, right] : [0, top, left, 0, 0, bottom, right, 0];
-  // -0.0, as the ONNX export pads (see index.ts): onnxruntime must not fuse it into a following pool.
-  return b.op('Pad', [x, b.int64Const(`${hint}/pads`, pads), b.floatConst(`${hint}/value`, [], [-0])], { mode: { s: 'constant' } }, hint);
+/** A [N, steps, C] tensor's dims in the order its layout holds them, batch as 0 (Reshape copies it). */
+export function heldDims(x: TensorRef): number[] {
+  const [, steps, c] = x.shape as number[];
+  return x.layout === 'nchw' ? [0, c!, steps!] : [0, steps!, c!];
 }
 
-/** x without `sides` on the spatial axes of its layout; `h`, `w` are x's spatial sizes. */
-function cropSpatial(b: GraphBuilder, x: string, layout: Layout, [[top, bottom], [left, right]]: Sides, [h, w]: [number, number], hint: string): string {
-  const axes = b.int64Const(`${hint}/axes`, [onnxAxis(1, 4, layout), onnxAxis(2, 4, layout)]);
-  return b.op('Slice', [x, b.int64Const(`${hint}/starts`, [top, left]), b.int64Const(`${hint}/ends`, [h - bottom, w - right]), axes], {}, hint);
-}
-
-const spatialSize = (shape: Dim[]): [number, number] => [shape[1] as number, shape[2] as number];
-
-export const zeroPadding2dRule: LayerRule<null, ZeroPadding2DConfig> = {
-  unsupported: (_layer, inShapes) => fixedSpatial(inShapes),
+export const upSampling1dRule: LayerRule<{ axis: number }, UpSampling1DConfig> = {
   forward({ b, layer, inputs, outShape }) {
     const x = inputs[0]!;
-    return { pre: { name: padSpatial(b, x.name, x.layout, layer.config.padding, `${layer.name}/pad`), layout: x.layout, shape: outShape }, activation: { kind: 'linear' }, saved: null };
+    const axis = onnxAxis(1, 3, x.layout);
+    const y = repeatAlong(b, `${layer.name}/repeat`, x.name, heldDims(x), axis, layer.config.size);
+    return { pre: { name: y, layout: x.layout, shape: outShape }, activation: { kind: 'linear' }, saved: { axis } };
   },
   backward({ b, layer, inputs, forward, dPre, needInput }) {
     if (!needInput[0]) return { inputs: [undefined], weights: {} };
-    const dx = cropSpatial(b, dPre, forward.pre.layout, layer.config.padding, spatialSize(forward.pre.shape), `${layer.name}/grad/input`);
-    return { inputs: [{ name: dx, layout: forward.pre.layout, shape: inputs[0]!.shape }], weights: {} };
+    const x = inputs[0]!;
+    const { axis } = forward.saved;
+    const blocks = heldDims(x);
+    blocks.splice(axis + 1, 0, layer.config.size);
+    const h = `${layer.name}/grad`;
+    const dx = reduceSum(b, reshape(b, dPre, blocks, `${h}/blocks`), [axis + 1], false, `${h}/input`);
+    return { inputs: [{ name: dx, layout: forward.pre.layout, shape: x.shape }], weights: {} };
   },
 };
 
-export const cropping2dRule: LayerRule<null, Cropping2DConfig> = {
-  unsupported: (_layer, inShapes) => fixedSpatial(inShapes),
+/**
+ * UpSampling2D as ONNX Resize on NCHW. tfjs calls resizeNearestNeighbor / resizeBilinear without align_corners or
+ * half-pixel centres: source = destination / scale, which is Resize's 'asymmetric' mode (nearest rounds down).
+ */
+export function resize(b: GraphBuilder, layer: LayerIR<UpSampling2DConfig>, input: TensorRef): string {
+  const x = b.inLayout(input, 'nchw');
+  const [sh, sw] = layer.config.size;
+  const scales = b.floatConst(`${layer.name}/scales`, [4], [1, 1, sh, sw]);
+  const attrs: Record<string, Attr> = layer.config.interpolation === 'nearest'
+    ? { mode: { s: 'nearest' }, coordinate_transformation_mode: { s: 'asymmetric' }, nearest_mode: { s: 'floor' } }
+    : { mode: { s: 'linear' }, coordinate_transformation_mode: { s: 'asymmetric' } };
+  return b.op('Resize', [x.name, '', scales], attrs, `${layer.name}/resize`);
+}
+
+export const upSampling2dNearestRule: LayerRule<null, UpSampling2DConfig> = {
+  unsupported: (layer) => (layer.config.interpolation === 'nearest' ? undefined : `${layer.config.interpolation} interpolation`),
   forward({ b, layer, inputs, outShape }) {
-    const x = inputs[0]!;
-    const y = cropSpatial(b, x.name, x.layout, layer.config.cropping, spatialSize(x.shape), `${layer.name}/crop`);
-    return { pre: { name: y, layout: x.layout, shape: outShape }, activation: { kind: 'linear' }, saved: null };
+    const y = resize(b, layer, inputs[0]!);
+    return { pre: { name: y, layout: 'nchw', shape: outShape }, activation: { kind: 'linear' }, saved: null };
   },
-  backward({ b, layer, inputs, forward, dPre, needInput }) {
+  backward({ b, layer, inputs, dPre, needInput }) {
     if (!needInput[0]) return { inputs: [undefined], weights: {} };
-    const dx = padSpatial(b, dPre, forward.pre.layout, layer.config.cropping, `${layer.name}/grad/input`);
-    return { inputs: [{ name: dx, layout: forward.pre.layout, shape: inputs[0]!.shape }], weights: {} };
+    const [, h, w, c] = inputs[0]!.shape as number[];
+    const [sh, sw] = layer.config.size;
+    const g = `${layer.name}/grad`;
+    const dx = reduceSum(b, reshape(b, dPre, [0, c!, h!, sh, w!, sw], `${g}/blocks`), [3, 5], false, `${g}/input`);
+    return { inputs: [{ name: dx, layout: 'nchw', shape: inputs[0]!.shape }], weights: {} };
   },
 };

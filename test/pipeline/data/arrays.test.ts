@@ -57,3 +57,15 @@ test('sampleShape and the returned value itself are checked', () => {
   expectInvalid({ ...valid(), sampleShape: undefined }, /sampleShape/);
   expectInvalid(undefined, /must return \{ train, test, sampleShape \}, got undefined/);
 });
+
+test('images without labels: no y in either set; every y is 0 and the sets say they are unlabelled', () => {
+  const r = labelledSetsFromArrays({ train: { x: [0, 0.1, 0.2, 0.3, 0.4, 0.5] }, test: { x: [1, 2] }, sampleShape: [2] });
+  assert.equal(r.labelled, false);
+  assert.equal(r.train.count, 3);
+  assert.equal(r.test.count, 1);
+  assert.deepEqual(Array.from(r.train.y), [0, 0, 0]);
+  assert.equal(labelledSetsFromArrays(valid()).labelled, true);
+  expectInvalid({ train: { x: [0, 1, 2] }, test: { x: [1, 2] }, sampleShape: [2] }, /train\.x has 3 values, not a whole number of samples of 2/);
+  expectInvalid({ ...valid(), test: { x: [1, 2] } }, /test\.y is missing but train\.y is given/);
+  expectInvalid({ train: { x: [] }, test: { x: [1, 2] }, sampleShape: [2] }, /train has no samples/);
+});

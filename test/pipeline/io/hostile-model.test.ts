@@ -97,7 +97,7 @@ describe('sizes are checked against the manifest before reading', () => {
     const c = writeCase((m) => (m[0]!.weights[0]!.shape = [100000, 100000, 100000]));
     truncateSync(path.join(c.dir, 'model', SHARD), 4 * 1024 ** 3);
     const started = performance.now();
-    await rejects(readModel(c.modelJson), /hold 4294967296 bytes but its 2 weights need exactly 4000000000000012/);
+    await rejects(readModel(c.modelJson), /holds 4294967296 bytes but its 2 weights need exactly 4000000000000012/);
     process.stderr.write(`# refused in ${(performance.now() - started).toFixed(1)} ms\n`);
   });
 
@@ -106,10 +106,10 @@ describe('sizes are checked against the manifest before reading', () => {
   });
 
   test('a truncated shard, and a shard longer than its weights, are refused naming the shard', async () => {
-    await rejects(readModel(writeCase(() => {}, { [SHARD]: goodBytes.subarray(0, goodBytes.length - 1) }).modelJson), /hold 443 bytes but its 2 weights need exactly 444/);
+    await rejects(readModel(writeCase(() => {}, { [SHARD]: goodBytes.subarray(0, goodBytes.length - 1) }).modelJson), /holds 443 bytes but its 2 weights need exactly 444/);
     const longer = new Uint8Array(goodBytes.length + 8);
     longer.set(goodBytes);
-    await rejects(readModel(writeCase(() => {}, { [SHARD]: longer }).modelJson), /hold 452 bytes but its 2 weights need exactly 444/);
+    await rejects(readModel(writeCase(() => {}, { [SHARD]: longer }).modelJson), /holds 452 bytes but its 2 weights need exactly 444/);
   });
 });
 

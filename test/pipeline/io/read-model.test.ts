@@ -194,6 +194,10 @@ describe('readModel: errors name the file, shard, layer or weight', () => {
     await rejectsWith(readModel(await edit((ls) => (byName(ls, 'gap').class_name = 'Sequential'))), 'LAYER_UNSUPPORTED', 'layer "gap"');
     await rejectsWith(readModel(await edit((ls) => (byName(ls, 'conv_a').inbound_nodes = [[['relu_a', 0, 0, {}]]]))), 'MODEL_INVALID', /layer "(conv_a|bn_a|relu_a)"/);
     await rejectsWith(readModel(await edit((ls) => (byName(ls, 'cat').inbound_nodes[0][0][0] = 'nowhere'))), 'MODEL_INVALID', 'layer "cat"');
+    // The head reads relu_a directly: the layers in between lead to no output (tfjs would drop them and refuse their weights).
+    const bypass = readModel(await edit((ls) => (byName(ls, 'gap').inbound_nodes = [[['relu_a', 0, 0, {}]]])));
+    await rejectsWith(bypass, 'MODEL_INVALID', /^layer "/);
+    await assert.rejects(bypass, /does not lead to any of the model's outputs \(head\)/);
   });
 
   test('Sequential without an input shape names its first layer', async () => {

@@ -98,3 +98,30 @@ describe('int8 storage through model.json', () => {
     }
   });
 });
+
+test('int8 with a tfjs shipping format: the cache keeps int8 exactly; the stock export writes that manifest format, which tfjs loads', async () => {
+  const source = await irFromTfjsModel(functionalResidual());
+  const ir = quantizeModel(source, { dtype: 'int8', symmetric: true, axis: 3, tfjs: 'uint8' }, (_l, w) => w.name === 'kernel' && w.shape.length === 4);
+  const kernels = ir.layers.flatMap((l) => l.weights.filter((w) => w.storage?.dtype === 'int8').map((w) => ({ name: `${l.name}/${w.name}`, w })));
+  assert.ok(kernels.length > 0);
+  // Stage models and the cache: exact int8, the tfjs decision kept in the slimnet key.
+  const own = await writeModel(ir, join(root, 'int8-tfjs-own'));
+  const back = await readModel(own.modelJsonPath);
+  for (const { name, w } of kernels) {
+    const [layer, weight] = name.split('/');
+    const r = back.layers.find((l) => l.name === layer)!.weights.find((x) => x.name === weight)!;
+    assert.deepEqual(r.values, w.values, name);
+    assert.equal(r.storage?.dtype === 'int8' && r.storage.tfjs, 'uint8', name);
+  }
+  // The TF.js export: uint8 manifest entries without the slimnet key, loaded by stock tfjs.
+  const stock = await writeModel(ir, join(root, 'int8-tfjs-stock'), { stockTfjs: true });
+  const entries = manifest(stock.modelJsonPath) as Array<Entry & { slimnet?: unknown }>;
+  for (const { name } of kernels) {
+    const e = entries.find((x) => x.name === name)!;
+    assert.equal(e.quantization?.dtype, 'uint8', name);
+    assert.equal(e.slimnet, undefined, name);
+  }
+  assert.ok(stock.bytes < own.bytes);
+  const model = await tf.loadLayersModel(fileLoadHandler(stock.modelJsonPath));
+  model.dispose();
+});

@@ -64,6 +64,16 @@ const MODELS: Record<string, Build> = {
       layers.dense({ units: 6, activation: 'gelu' }), layers.dropout({ rate: 0.3, seed: 7 }),
       layers.dense({ units: 4 }), layers.activation({ activation: 'softmax' }),
     ])(),
+  'Conv1D (same, stride 2) -> MaxPooling1D -> AveragePooling1D (same) -> GlobalMaxPooling1D': () =>
+    sequential([12, 3], [
+      layers.conv1d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }), layers.maxPooling1d({ poolSize: 2, strides: 1 }),
+      layers.averagePooling1d({ poolSize: 2, padding: 'same' }), layers.globalMaxPooling1d({}), layers.dense({ units: 3, activation: 'softmax' }),
+    ])(),
+  'Conv2DTranspose (same, stride 2) -> Conv2DTranspose (valid, kernel 2, stride 3) -> GlobalAveragePooling2D': () =>
+    sequential([4, 3, 2], [
+      layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+      layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 3 }), layers.globalAveragePooling2d({}), layers.dense({ units: 3 }),
+    ])(),
   'functional: Add, Concatenate, Multiply, ZeroPadding2D, Reshape': () => {
     const input = tf.input({ shape: [6, 6, 2] });
     const a = layers.conv2d({ filters: 2, kernelSize: 1, activation: 'elu' }).apply(input) as tf.SymbolicTensor;
@@ -100,6 +110,28 @@ test('layer gradients in training mode on wasm match cpu, for every layer kind',
       const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, variables);
       const inputGradient = tf.grad(loss)(x);
       const result = [value, inputGradient, ...variables.map((v) => grads[v.name]!)];
+      model.dispose();
+      return result;
+    });
+  }
+});
+
+/**
+ * UpSampling2D on one square sample: tfjs's cpu backend (the reference here) gets ResizeNearestNeighborGrad wrong
+ * from the second sample of a batch on (it offsets dY by the input's batch stride) and its ResizeBilinearGrad throws
+ * on non-square images; wasm, which fine-tunes, is right on both (test/pipeline/train/ort/gradients-1d.test.ts
+ * checks the block sums).
+ */
+test('UpSampling2D (nearest and bilinear) gradients on wasm match cpu', async () => {
+  for (const interpolation of ['nearest', 'bilinear'] as const) {
+    await assertWasmMatchesCpu(`UpSampling2D ${interpolation}`, () => {
+      const model = sequential([3, 3, 2], [layers.conv2d({ filters: 2, kernelSize: 1 }), layers.upSampling2d({ size: [2, 2], interpolation }), layers.conv2d({ filters: 2, kernelSize: 3 }), layers.flatten(), layers.dense({ units: 2 })])();
+      setSeededWeights(model);
+      const x = seeded([1, 3, 3, 2], 1);
+      const loss = (input: tf.Tensor) => tf.sum(tf.mul(model.apply(input, { training: true }) as tf.Tensor, seeded([1, 2], 2)));
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, variables);
+      const result = [value, tf.grad(loss)(x), ...variables.map((v) => grads[v.name]!)];
       model.dispose();
       return result;
     });

@@ -3,13 +3,16 @@
  * derives from the layer's typed config is compared with tfjs's own answer — output shapes (layer.outputShape),
  * parameter counts (layer.countParams()) against the weights the family declares, MACs against a formula the test
  * writes out, the ONNX export's outputs against tfjs's predictions on onnxruntime-node, and (for classes with a
- * TFLite conversion) the float32 TFLite export's outputs in the TFLite runtime. Exported ONNX files are collected
- * for one run of the official ONNX checker per test file.
+ * TFLite conversion) the float32 TFLite export's outputs in the TFLite runtime, and the full-integer int8 export's
+ * (the runtime must accept the file, and its outputs stay near tfjs's). Exported ONNX files are collected for one
+ * run of the official ONNX checker per test file.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { calibrateActivations } from '../../../pipeline/activation-calibration.ts';
+import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { countMacs } from '../../../pipeline/graph/macs.ts';
 import { inferShapes } from '../../../pipeline/graph/shapes.ts';
 import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
@@ -70,7 +73,12 @@ export interface CheckResult {
   maxAbsDiff?: number;
   /** The TFLite export's max |Δ| against tfjs; undefined when not compared (no conversion, refused, no runtime here). */
   tfliteMaxAbsDiff?: number;
+  /** The int8 TFLite export's max |Δ| against tfjs, as a share of the reference outputs' range. */
+  tfliteInt8Error?: number;
 }
+
+/** int8 against float: a share of the output range (a wrong scale, zero point or layout is off by far more). */
+const INT8_MAX_ERROR = 0.05;
 
 /** Runs every comparison on one case; returns the IR and the .onnx written to `dir` (if exported). */
 export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<CheckResult> {
@@ -100,8 +108,13 @@ export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<Ch
     const maxAbsDiff = await onnxDiff(model, bytes, 3);
     assert.ok(maxAbsDiff <= 1e-4, `${c.name}: ONNX vs tfjs max |Δ| ${maxAbsDiff}`);
     const tfliteMaxAbsDiff = await tfliteDiff(model, ir, 3);
-    if (tfliteMaxAbsDiff !== undefined) assert.ok(tfliteMaxAbsDiff <= 1e-4, `${c.name}: TFLite vs tfjs max |Δ| ${tfliteMaxAbsDiff}`);
-    return { ir, path, maxAbsDiff, ...(tfliteMaxAbsDiff !== undefined ? { tfliteMaxAbsDiff } : {}) };
+    if (tfliteMaxAbsDiff === undefined) return { ir, path, maxAbsDiff };
+    assert.ok(tfliteMaxAbsDiff <= 1e-4, `${c.name}: TFLite vs tfjs max |Δ| ${tfliteMaxAbsDiff}`);
+    // Undefined: the int8 export refuses this layer in one line naming it (a class may be float-only).
+    const tfliteInt8Error = await tfliteDiff(model, ir, 8, 7, 'int8');
+    if (tfliteInt8Error === undefined) return { ir, path, maxAbsDiff, tfliteMaxAbsDiff };
+    assert.ok(tfliteInt8Error <= INT8_MAX_ERROR, `${c.name}: int8 TFLite vs tfjs: ${tfliteInt8Error} of the output range`);
+    return { ir, path, maxAbsDiff, tfliteMaxAbsDiff, tfliteInt8Error };
   } finally {
     model.dispose();
   }
@@ -125,33 +138,53 @@ export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: 
 
 /**
  * Largest |Δ| between the float32 TFLite export run in the TFLite runtime and tfjs, on `batch` seeded random
- * samples. Undefined when the layer under test has no TFLite conversion, the exporter refuses this config (a one-line
- * LAYER_UNSUPPORTED naming the layer), the model has several inputs, or the runtime is missing (a failure under CI).
+ * samples; for `int8`, the full-integer export (calibrated on those and 56 other samples) and |Δ| as a share of the
+ * reference outputs' range. Undefined when a layer of the model has no TFLite conversion, the exporter refuses this
+ * config (a one-line LAYER_UNSUPPORTED naming the layer), the model has several inputs, or the runtime is missing
+ * (a failure under CI).
  */
-export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7): Promise<number | undefined> {
+export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7, numerics: 'float32' | 'int8' = 'float32'): Promise<number | undefined> {
   const under = ir.layers.find((l) => l.name === UNDER);
-  if (!under || !layerClass(under.className)?.tflite || ir.inputs.length !== 1) return undefined;
+  // A neighbour the format cannot write (a Conv1D before the pool under test) leaves nothing to compare either.
+  if (!under || ir.layers.some((l) => l.className !== 'InputLayer' && !layerClass(l.className)?.tflite) || ir.inputs.length !== 1) return undefined;
   const runtime = findValidator('tflite-runtime');
   if (!runtime.available) {
     assert.ok(!ON_CI, `CI=true: needs tflite-runtime: ${runtime.reason}; install it with: ${INSTALL_COMMAND['tflite-runtime']}`);
     return undefined;
   }
+  const [x] = randomInputs(model, batch, seed);
   let bytes: Uint8Array;
   try {
-    bytes = exportTflite(ir);
+    bytes = numerics === 'int8' ? exportTflite(ir, { numerics, ranges: await rangesOver(ir, model, x!, seed) }) : exportTflite(ir);
   } catch (e) {
-    if (isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && e.oneLine().includes(`layer "${UNDER}"`)) return undefined;
+    x!.dispose();
+    // Refused in one line: the layer under test (float32), or any layer of the model (int8: a float-only neighbour).
+    if (isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED' && (numerics === 'int8' || e.oneLine().includes(`layer "${UNDER}"`))) return undefined;
     throw e;
   }
-  const [x] = randomInputs(model, batch, seed);
   try {
     const [expected] = await predictFlat(model, [x!]);
     const actual = await tflitePredictor(bytes).predict(x!.dataSync() as Float32Array, batch, x!.shape.slice(1) as number[]);
     assert.equal(actual.length, expected!.length, 'TFLite output size differs');
-    return actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected![i]!)), 0);
+    const diff = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected![i]!)), 0);
+    if (numerics === 'float32') return diff;
+    const range = expected!.reduce((m, v) => Math.max(m, v), -Infinity) - expected!.reduce((m, v) => Math.min(m, v), Infinity);
+    return diff / Math.max(range, 1e-6);
   } finally {
     x!.dispose();
   }
+}
+
+/**
+ * Calibrated ranges over the compared inputs `x` and 56 more: what is checked is the exporter's int8 arithmetic,
+ * not how well a few random samples predict the range of others (outside it, int8 clips by design).
+ */
+async function rangesOver(ir: ModelIR, model: tf.LayersModel, x: tf.Tensor, seed: number) {
+  const [more] = randomInputs(model, 56, seed + 1);
+  const all = tf.concat([x, more!]);
+  const set: LabelledSet = { x: all.dataSync() as Float32Array, y: new Int32Array(all.shape[0]!), count: all.shape[0]!, sampleShape: x.shape.slice(1) as number[], numClasses: 2 };
+  tf.dispose([more!, all]);
+  return (await calibrateActivations(ir, set)).ranges;
 }
 
 /**

@@ -30,12 +30,13 @@ function pool1dCases(count: number): LayerCase[] {
   return Array.from({ length: count }, (_, i) => {
     const args = { poolSize: p.int(1, 3), strides: p.pick([undefined, 1, 2]), padding: p.pick(['same', 'valid'] as const), name: UNDER } as Parameters<typeof tf.layers.maxPooling1d>[0];
     const max = p.bool();
+    // After a Conv1D the input is held channels first ([N, C, steps]); on the model input, as Keras has it.
+    const pre = p.bool();
     return {
       name: `${max ? 'max' : 'avg'}pool1d_${i}`,
       inputShape: [p.int(5, 9), p.int(1, 3)],
-      layers: () => [max ? tf.layers.maxPooling1d(args) : tf.layers.averagePooling1d(args)],
+      layers: () => [...(pre ? [tf.layers.conv1d({ filters: 3, kernelSize: 1 })] : []), max ? tf.layers.maxPooling1d(args) : tf.layers.averagePooling1d(args)],
       macs: none,
-      onnx: false,
     };
   });
 }
@@ -49,6 +50,7 @@ const cases: LayerCase[] = [
   { name: 'global_max_2d_on_input', inputShape: [5, 6, 3], layers: () => [tf.layers.globalMaxPooling2d({ name: UNDER })], macs: none },
   { name: 'global_avg_1d', inputShape: [6, 4], layers: () => [tf.layers.dense({ units: 3 }), tf.layers.globalAveragePooling1d({ name: UNDER })], macs: none },
   { name: 'global_max_1d', inputShape: [6, 4], layers: () => [tf.layers.globalMaxPooling1d({ name: UNDER })], macs: none },
+  { name: 'global_avg_1d_after_conv1d', inputShape: [7, 2], layers: () => [tf.layers.conv1d({ filters: 3, kernelSize: 2 }), tf.layers.globalAveragePooling1d({ name: UNDER })], macs: none },
 ];
 
 caseTests('pooling', cases);

@@ -2,6 +2,14 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { countMacs } from '../../../pipeline/graph/macs.ts';
+import { inferShapes } from '../../../pipeline/graph/shapes.ts';
+import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
+import { layerClass } from '../../../pipeline/layers/registry.ts';
+import { exportOnnx } from '../../../pipeline/onnx/export.ts';
+import { predictFlat, randomInputs } from '../../fixtures/models.ts';
+import { runOnnx, sequentialOf } from '../onnx/helpers.ts';
+import { layer } from '../../fixtures/ir.ts';
 import { caseTests, picker, UNDER, type LayerCase, expectConfigErrors } from './harness.ts';
 
 const conv = (filters = 3) => tf.layers.conv2d({ filters, kernelSize: 1 });
@@ -47,3 +55,30 @@ test('the config parse is strict', () => {
   expectConfigErrors(bad.map(([c, k, key]) => [c, k, 'MODEL_INVALID', key]));
 });
 
+
+/** Each step of [n, steps, c] repeated `s` times (Keras's UpSampling1D), written out. */
+function repeatSteps(x: Float32Array, [n, steps, c]: number[], s: number): Float32Array {
+  const out = new Float32Array(x.length * s);
+  for (let i = 0; i < n!; i++) for (let t = 0; t < steps! * s; t++) out.set(x.subarray((i * steps! + Math.floor(t / s)) * c!, (i * steps! + Math.floor(t / s) + 1) * c!), (i * steps! * s + t) * c!);
+  return out;
+}
+
+test('UpSampling1D (tfjs has none): shape, no weights, 0 MACs; ONNX repeats each step, on the input and after a Conv1D (channels first)', async () => {
+  for (const [size, pre] of [[2, false], [3, true], [1, true]] as const) {
+    const model = sequentialOf(`up1d_${size}`, [5, 2], pre ? [tf.layers.conv1d({ filters: 3, kernelSize: 2, name: 'c' })] : []);
+    const base = await irFromTfjsModel(model);
+    const last = base.outputs[0]!;
+    const ir = { ...base, layers: [...base.layers, layer('up', 'UpSampling1D', [last], { size })], outputs: ['up'] };
+    const inner = inferShapes(ir).get(last)!;
+    assert.deepEqual(inferShapes(ir).get('up'), [inner[0]! * size, inner[1]!]);
+    assert.equal(countMacs(ir).perLayer.up, 0);
+    assert.deepEqual(layerClass('UpSampling1D')!.weights(ir.layers.at(-1)!, [inner]), []);
+    const x = randomInputs(model, 2);
+    const [before] = pre ? await predictFlat(model, x) : [x[0]!.dataSync() as Float32Array];
+    const [onnxOut] = await runOnnx(exportOnnx(ir), x);
+    assert.deepEqual(Array.from(onnxOut!), Array.from(repeatSteps(before!, [2, ...inner], size)));
+    tf.dispose(x);
+    model.dispose();
+  }
+  expectConfigErrors([['UpSampling1D', { size: 0 }, 'MODEL_INVALID', /config\.size/], ['UpSampling1D', { size: [2] }, 'MODEL_INVALID', /config\.size/]]);
+});

@@ -16,8 +16,8 @@ const cases: LayerCase[] = [
   { name: 'reshape_then_dense', inputShape: [4, 4, 2], layers: () => [conv(6), tf.layers.reshape({ targetShape: [8, 12], name: UNDER }), tf.layers.dense({ units: 2 })], macs: none },
   { name: 'reshape_to_4d_then_conv', inputShape: [24], layers: () => [tf.layers.reshape({ targetShape: [2, 4, 3], name: UNDER }), conv(2)], macs: none },
   { name: 'reshape_rows', inputShape: [28, 28, 1], layers: () => [tf.layers.reshape({ targetShape: [28, 28], name: UNDER })], macs: none },
-  { name: 'permute_2d', inputShape: [3, 5], layers: () => [tf.layers.permute({ dims: [2, 1], name: UNDER })], macs: none, onnx: false },
-  { name: 'permute_3d', inputShape: [3, 4, 2], layers: () => [conv(2), tf.layers.permute({ dims: [3, 1, 2], name: UNDER })], macs: none, onnx: false },
+  { name: 'permute_2d', inputShape: [3, 5], layers: () => [tf.layers.permute({ dims: [2, 1], name: UNDER })], macs: none },
+  { name: 'permute_3d', inputShape: [3, 4, 2], layers: () => [conv(2), tf.layers.permute({ dims: [3, 1, 2], name: UNDER })], macs: none },
 ];
 
 caseTests('reshaping', cases);

@@ -8,7 +8,7 @@ import { buildExampleModel } from '../../../examples/mnist-cnn/model.ts';
 import { loadMnistPackage } from '../../../pipeline/data/mnist-package.ts';
 import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
-import { createPredictor, measureAccuracy } from '../../../pipeline/evaluate.ts';
+import { createPredictor, measureQuality } from '../../../pipeline/evaluate.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../pipeline/ir.ts';
 import { ortFineTune } from '../../../pipeline/train/ort/ort-fine-tune.ts';
@@ -29,7 +29,7 @@ before(async () => {
 async function accuracy(ir: ModelIR): Promise<number> {
   const predictor = await createPredictor(ir, 'tfjs');
   try {
-    return (await measureAccuracy(predictor, data.test, 256)).accuracy;
+    return (await measureQuality(predictor, data.test, 256)).accuracy;
   } finally {
     predictor.dispose();
   }

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { LabelledSet } from '../../../pipeline/data/types.ts';
 import { initEngine } from '../../../pipeline/engine.ts';
-import { measureAccuracy, predictSet, tfjsPredictor } from '../../../pipeline/evaluate.ts';
+import { measureQuality, predictSet, tfjsPredictor } from '../../../pipeline/evaluate.ts';
 import { cloneIR, type ModelIR } from '../../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { createRng } from '../../../pipeline/random.ts';
@@ -32,7 +32,7 @@ const base = (over: Partial<FineTuneOptions> = {}): FineTuneOptions => ({
 
 async function accuracy(ir: ModelIR, set: LabelledSet): Promise<number> {
   const p = await tfjsPredictor(ir);
-  const a = await measureAccuracy(p, set, 64);
+  const a = await measureQuality(p, set, 64);
   p.dispose();
   return a.accuracy;
 }

@@ -6,10 +6,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { calibrateActivations } from '../../../../pipeline/activation-calibration.ts';
 import type { LabelledSet } from '../../../../pipeline/data/types.ts';
 import { exportTflite } from '../../../../pipeline/formats/tflite/export.ts';
 import { tflitePredictor } from '../../../../pipeline/formats/tflite/runtime.ts';
-import { irFromTfjsModel } from '../../../../pipeline/io/tfjs-model.ts';
+import { buildTfjsModel, irFromTfjsModel } from '../../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../../pipeline/ir.ts';
 import { checkParity, type ParityReport } from '../../../../pipeline/parity.ts';
 import { predictFlat, randomInputs } from '../../../fixtures/models.ts';
@@ -33,13 +34,19 @@ export interface TfliteComparison {
 }
 
 /**
- * Exports `model` as float32 TFLite, writes it under `dir`, loads the file back in the TFLite runtime and compares
- * its outputs with tfjs's on `batch` seeded random samples.
+ * Exports `model` (float32, or int8 calibrated by min/max on 200 other seeded inputs), writes it under `dir`, loads
+ * the file back in the TFLite runtime and compares its outputs with tfjs's on `batch` seeded random samples.
+ * `transform` edits the IR first (e.g. stores its weights quantised); tfjs then runs the edited IR as reference.
  */
-export async function exportAndCompare(model: tf.LayersModel, dir: string, opts: { batch?: number } = {}): Promise<TfliteComparison> {
-  const ir = await irFromTfjsModel(model);
-  const path = join(dir, `${model.name}.tflite`);
-  writeFileSync(path, exportTflite(ir));
+export async function exportAndCompare(
+  model: tf.LayersModel, dir: string, opts: { numerics?: 'float32' | 'int8'; batch?: number; transform?: (ir: ModelIR) => ModelIR; label?: string } = {},
+): Promise<TfliteComparison> {
+  const ir = opts.transform ? opts.transform(await irFromTfjsModel(model)) : await irFromTfjsModel(model);
+  if (opts.transform) model = await buildTfjsModel(ir);
+  const numerics = opts.numerics ?? 'float32';
+  const ranges = numerics === 'int8' ? (await calibrateActivations(ir, inputSet(model, 200, 11))).ranges : undefined;
+  const path = join(dir, `${model.name}-${numerics}${opts.label ? `-${opts.label}` : ''}.tflite`);
+  writeFileSync(path, exportTflite(ir, { numerics, ranges }));
   const bytes = new Uint8Array(readFileSync(path));
   const batch = opts.batch ?? 20;
   const inputs = inputSet(model, batch, 7);
@@ -49,5 +56,6 @@ export async function exportAndCompare(model: tf.LayersModel, dir: string, opts:
   const predictor = tflitePredictor(bytes);
   const candidate = await predictor.predict(inputs.x, batch, inputs.sampleShape);
   predictor.dispose();
+  if (opts.transform) model.dispose();
   return { ir, bytes, report: checkParity({ reference: reference!, candidate, samples: batch }) };
 }

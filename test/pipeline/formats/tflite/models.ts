@@ -77,3 +77,26 @@ export function activationStack(seed = 7): tf.LayersModel {
   x = apply(tf.layers.dense({ units: 4, activation: 'logSoftmax' as 'softmax', name: 'log_probs' }), x);
   return randomizeWeights(tf.model({ inputs: input, outputs: x, name: 'activation_stack' }), seed);
 }
+
+/**
+ * A residual net with BN for 28×28×1 digits: conv-BN-ReLU stem, a two-conv residual block (BN before the Add, ReLU
+ * after it), max pooling, a stride-2 conv-BN-ReLU concatenated with a 1×1 branch, Flatten, a Dense softmax head.
+ */
+export function residualDigits(seed = 8): tf.LayersModel {
+  const input = tf.input({ shape: [28, 28, 1], name: 'digit' });
+  const convBn = (name: string, x: tf.SymbolicTensor, filters: number, strides = 1, relu = true) => {
+    let y = apply(tf.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', useBias: false, name }), x);
+    y = apply(tf.layers.batchNormalization({ name: `${name}_bn` }), y);
+    return relu ? apply(tf.layers.reLU({ name: `${name}_relu` }), y) : y;
+  };
+  const stem = convBn('stem', input, 12);
+  const branch = convBn('res_b', convBn('res_a', stem, 12), 12, 1, false);
+  const sum = apply(tf.layers.reLU({ name: 'res_relu' }), apply(tf.layers.add({ name: 'res_add' }), [stem, branch]));
+  const pooled = apply(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }), sum);
+  const down = convBn('down', pooled, 24, 2);
+  const side = apply(tf.layers.conv2d({ filters: 8, kernelSize: 1, strides: 2, activation: 'relu', name: 'side' }), pooled);
+  const cat = apply(tf.layers.concatenate({ name: 'cat' }), [down, side]);
+  const flat = apply(tf.layers.flatten({ name: 'flatten' }), cat);
+  const out = apply(tf.layers.dense({ units: 10, activation: 'softmax', name: 'probs' }), flat);
+  return randomizeWeights(tf.model({ inputs: input, outputs: out, name: 'residual_digits' }), seed);
+}

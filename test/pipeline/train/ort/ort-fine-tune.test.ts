@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { LabelledSet } from '../../../../pipeline/data/types.ts';
 import { initEngine } from '../../../../pipeline/engine.ts';
-import { measureAccuracy, tfjsPredictor } from '../../../../pipeline/evaluate.ts';
+import { measureQuality, tfjsPredictor } from '../../../../pipeline/evaluate.ts';
 import { irFromTfjsModel } from '../../../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../../../pipeline/ir.ts';
 import { createRng } from '../../../../pipeline/random.ts';
@@ -61,7 +61,7 @@ const baseOptions: FineTuneOptions = { train, temperature: 2, alpha: 0, epochs: 
 async function accuracy(ir: ModelIR): Promise<number> {
   const p = await tfjsPredictor(ir);
   try {
-    return (await measureAccuracy(p, testSet, 200)).accuracy;
+    return (await measureQuality(p, testSet, 200)).accuracy;
   } finally {
     p.dispose();
   }

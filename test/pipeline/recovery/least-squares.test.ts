@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initEngine } from '../../../pipeline/engine.ts';
-import { choleskySolve, solveRidge } from '../../../pipeline/prune/least-squares.ts';
+import { choleskySolve, solveRidge } from '../../../pipeline/recovery/least-squares.ts';
 import { createRng } from '../../../pipeline/random.ts';
 
 before(async () => {

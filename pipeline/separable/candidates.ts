@@ -1,0 +1,109 @@
+/**
+ * Which layers the separable stage may replace, and by what. A Conv2D with a kernel larger than 1×1 may become
+ * DepthwiseConv2D(m) → 1×1 Conv2D for m = 1, 2, 4, … while the pair has fewer parameters AND fewer MACs than the
+ * layer (with C inputs, F filters and kh·kw taps both reduce to m·(kh·kw + F) < kh·kw·F; m never exceeds kh·kw,
+ * where the pair is already exact). A Dense (in → out) may become Dense(r) → Dense(out) for r on a ladder
+ * (1, 2, 3, 4, 6, 8, 12, …) while r·(in + out) < in·out. Everything else stays, with the reason.
+ */
+import type { ModelIR, LayerIR } from '../ir.ts';
+import { isClass } from '../layers/registry.ts';
+import { prod } from '../layers/shared.ts';
+
+export type ReplacementKind = 'separable' | 'low-rank';
+
+/** One possible replacement of a layer: its size (m or r) and what the pair costs. */
+export interface Option {
+  size: number;
+  params: number;
+  macs: number;
+}
+
+export interface Candidate {
+  layer: string;
+  className: 'Conv2D' | 'Dense';
+  kind: ReplacementKind;
+  params: number;
+  macs: number;
+  /** Sizes that pay, smallest (most compression) first. */
+  options: Option[];
+}
+
+export interface Ineligible {
+  layer: string;
+  className: string;
+  reason: string;
+}
+
+export interface Survey {
+  candidates: Candidate[];
+  ineligible: Ineligible[];
+}
+
+/** 1, 2, 3, 4, 6, 8, 12, 16, 24, … (two steps per octave). */
+export function rankLadder(limit: number): number[] {
+  const out: number[] = [];
+  for (let p = 1; p <= limit; p *= 2) {
+    out.push(p);
+    if (p >= 2 && p * 1.5 <= limit) out.push(p * 1.5);
+  }
+  return out.filter((r) => r <= limit);
+}
+
+/** Candidate and ineligible layers of `ir`, in model order. `shapes`: each layer's output shape (per sample). */
+export function survey(ir: ModelIR, shapes: Map<string, number[]>, kinds: { convolutions: boolean; dense: boolean }): Survey {
+  const candidates: Candidate[] = [];
+  const ineligible: Ineligible[] = [];
+  for (const layer of ir.layers) {
+    const inShape = layer.inputs.length === 1 ? shapes.get(layer.inputs[0]!) : undefined;
+    const outShape = shapes.get(layer.name);
+    let result: Candidate | string | undefined;
+    if (isClass(layer, 'Conv2D')) result = kinds.convolutions ? convCandidate(layer, inShape, outShape) : 'convolutions: false';
+    else if (isClass(layer, 'Dense')) result = kinds.dense ? denseCandidate(layer, inShape, outShape) : 'dense: false';
+    if (result === undefined) continue;
+    if (typeof result === 'string') ineligible.push({ layer: layer.name, className: layer.className, reason: result });
+    else candidates.push(result);
+  }
+  return { candidates, ineligible };
+}
+
+const hasBias = (layer: LayerIR) => layer.weights.some((w) => w.name === 'bias');
+
+function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Conv2D']>, inShape?: number[], outShape?: number[]): Candidate | string {
+  const c = layer.config;
+  const [kh, kw] = c.kernelSize;
+  if (kh * kw === 1) return 'a 1×1 convolution has no spatial kernel to separate';
+  if (c.dilationRate.some((d) => d !== 1)) return `dilation_rate [${c.dilationRate}]: tfjs's DepthwiseConv2D ignores dilation, so the pair would compute something else`;
+  if (!inShape || inShape.length !== 3 || !outShape) return 'its input is not a known H×W×C tensor';
+  const taps = kh * kw;
+  const channels = inShape[2]!;
+  const filters = c.filters;
+  const positions = outShape[0]! * outShape[1]!;
+  const bias = hasBias(layer) ? filters : 0;
+  const params = taps * channels * filters + bias;
+  const macs = positions * taps * channels * filters;
+  const options: Option[] = [];
+  for (let m = 1; m <= taps; m *= 2) {
+    const option = { size: m, params: taps * channels * m + channels * m * filters + bias, macs: positions * channels * m * (taps + filters) };
+    if (option.params >= params || option.macs >= macs) break;
+    options.push(option);
+  }
+  if (options.length === 0) {
+    return `a depthwise + pointwise pair does not pay: at m = 1 it has ${taps * channels + channels * filters + bias} params vs ${params} (fewer only when m·(kh·kw + filters) < kh·kw·filters)`;
+  }
+  return { layer: layer.name, className: 'Conv2D', kind: 'separable', params, macs, options };
+}
+
+function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Dense']>, inShape?: number[], outShape?: number[]): Candidate | string {
+  if (!inShape || !outShape) return 'its input shape is not known';
+  const inputs = inShape[inShape.length - 1]!;
+  const units = layer.config.units;
+  const positions = prod(inShape.slice(0, -1));
+  const bias = hasBias(layer) ? units : 0;
+  const params = inputs * units + bias;
+  const macs = positions * inputs * units;
+  const options = rankLadder(Math.min(inputs, units))
+    .filter((r) => r * (inputs + units) < inputs * units)
+    .map((r) => ({ size: r, params: r * (inputs + units) + bias, macs: positions * r * (inputs + units) }));
+  if (options.length === 0) return `a low-rank pair does not pay: even rank 1 has ${inputs + units + bias} params vs ${params}`;
+  return { layer: layer.name, className: 'Dense', kind: 'low-rank', params, macs, options };
+}

@@ -1,0 +1,150 @@
+/**
+ * The `quantize` stage: weights to int8 (per-channel, symmetric; default), uint8, uint16 or float16, kept in the IR's
+ * weight storage so every export ships them (ONNX: INT8 initialisers + DequantizeLinear; TF.js: the manifest's
+ * uint8/uint16/float16, chosen per weight by measured error; TFLite: int8). Biases and BatchNormalization stay float32.
+ * Measured as shipped: the TF.js and ONNX artifacts are written, loaded back in stock tfjs and onnxruntime-node, and
+ * their validation accuracy is what the budget gates; when one misses, a per-layer sensitivity pass sends the
+ * costliest layers to higher precision until it holds. The report puts float and quantised side by side (bytes,
+ * gzip bytes, validation/test accuracy per artifact, onnxruntime latency at batch 1 and 64 with the speed-up).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Predictor } from '../pipeline/evaluate.ts';
+import type { ModelIR } from '../pipeline/ir.ts';
+import { applyAssignment, tfjsWritten, type WeightAssignment } from '../pipeline/quantize/assign.ts';
+import { layerSensitivity, raiseNext, type LayerSensitivity } from '../pipeline/quantize/fallback.ts';
+import { chooseOnnxEncoding, hasSymmetricInt8, timeAgainstFloat, withOnnxEncoding, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
+import { planWeights } from '../pipeline/quantize/plan.ts';
+import { renderQuantizeDetails, type QuantizeDetails, type WeightRow } from '../pipeline/quantize/report.ts';
+import { measureShipped, SHIPPED_FORMATS, type ShippedFormat, type ShippedSet } from '../pipeline/quantize/shipped.ts';
+import type { StageContext, StageDefinition, StageOutput } from '../pipeline/stage.ts';
+import { describeStorage, storageSpec } from '../pipeline/weight-storage.ts';
+
+const precision = z.enum(['int8', 'uint8', 'uint16', 'float16', 'float32']);
+
+const options = z.strictObject({
+  weights: z.enum(['int8', 'uint8', 'uint16', 'float16']).default('int8').describe('precision of kernels (biases and BatchNormalization stay float32)'),
+  granularity: z.enum(['per-channel', 'per-tensor']).default('per-channel').describe('int8 scales: one per output channel (the family\'s axis) or one per tensor'),
+  activations: z.enum(['none']).default('none').describe("activation quantisation: 'none' (weights only, dequantised at load). Static int8 QDQ is not implemented yet"),
+  layers: z.record(z.string(), precision).default({}).describe('precision by layer name, glob ("conv*") or "layer/weight"; float32 keeps it unquantised'),
+  tfjsMaxErrorRatio: z.number().min(1).default(2).describe('TF.js: an int8 weight ships as tfjs uint8 when its error is at most this × the int8 error, else uint16/float16'),
+  fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
+  maxFallbackSteps: z.number().int().min(0).default(32).describe('most layers the fallback raises (one rung each)'),
+  latencyRuns: z.number().int().min(0).default(30).describe('interleaved onnxruntime runs, float vs quantised, at batch 1 and 64 (0: none)'),
+  onnxWeights: z.enum(['auto', 'DequantizeLinear', 'cast-mul']).default('auto').describe('ONNX int8 weights: DequantizeLinear, Cast+Mul (folded by onnxruntime at load), or auto: the faster one measured (DequantizeLinear when latencyRuns is 0)'),
+});
+type QuantizeOptions = z.output<typeof options>;
+
+export const quantizeStage: StageDefinition<typeof options> = {
+  name: 'quantize',
+  changesAccuracy: true,
+  description: 'Quantise weights (per-channel int8, uint8/uint16/float16) into every export, measured as shipped, with per-layer fallback.',
+  options,
+  create: (opts) => ({ name: 'quantize', run: (ir, ctx) => runQuantize(ir, ctx, opts) }),
+  renderDetails: (details) => renderQuantizeDetails(details as unknown as QuantizeDetails),
+};
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+export async function runQuantize(input: ModelIR, ctx: StageContext, opts: QuantizeOptions): Promise<StageOutput> {
+  const floor = ctx.budget.floor;
+  const assignment: WeightAssignment[] = planWeights(input, opts.weights, opts.layers).map((plan) => ({ plan, precision: plan.requested, raised: [] }));
+  const build = () => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'slimnet-quantize-float-'));
+  const keep: Partial<Record<'float' | 'quantized', Predictor>> = {};
+  try {
+    const float = await measureShipped(input, scratch, ctx, { withTest: true, keep: (f, p) => (f === 'onnx' ? (keep.float = p) : p.dispose()) });
+    ctx.log(`float artifacts: tfjs ${float.tfjs.bytes} bytes (val ${pct(float.tfjs.valAccuracy)}), onnx ${float.onnx.bytes} bytes (val ${pct(float.onnx.valAccuracy)})`);
+    let ir = build();
+    let shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
+    const misses = (s: ShippedSet) => SHIPPED_FORMATS.filter((f) => s[f].valAccuracy < floor - 1e-9);
+    let sensitivity: LayerSensitivity[] | undefined;
+    const steps: string[] = [];
+    const turns = new Map<string, number>();
+    while (opts.fallback && misses(shipped).length > 0 && steps.length < opts.maxFallbackSteps) {
+      sensitivity ??= await layerSensitivity(input, ir, assignment, ctx);
+      let changed = false;
+      for (const format of misses(shipped)) {
+        const why = `the ${format} artifact's validation accuracy ${pct(shipped[format].valAccuracy)} was below the floor ${pct(floor)}`;
+        const layer = raiseNext(sensitivity, assignment, format, turns, why);
+        if (layer) {
+          steps.push(`${layer} raised for ${format} (${why})`);
+          ctx.log(`fallback: ${steps.at(-1)}`);
+          changed = true;
+        }
+      }
+      if (!changed) break;
+      ir = build();
+      shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
+    }
+    // ONNX weight encoding by measured speed, then the final artifacts: measured on test too (reported only), checked.
+    let latency: LatencyRow[] | undefined;
+    if (opts.onnxWeights !== 'auto') ir = withOnnxEncoding(ir, opts.onnxWeights);
+    else if (opts.latencyRuns > 0 && hasSymmetricInt8(ir)) ({ ir, latency } = await chooseOnnxEncoding(keep.float!, ir, scratch, ctx, opts.latencyRuns));
+    shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: true, check: true, keep: (f, p) => (f === 'onnx' ? (keep.quantized = p) : p.dispose()) });
+    if (!latency && opts.latencyRuns > 0) latency = await timeAgainstFloat(keep.float!, keep.quantized!, ctx, opts.latencyRuns, hasSymmetricInt8(ir) ? encodingOf(ir) : 'DequantizeLinear');
+    const details = detailsOf(ir, assignment, float, shipped, floor, sensitivity, steps, latency, ctx.stageDir);
+    const output: StageOutput = { ir, modelJson: path.relative(ctx.stageDir, shipped.tfjs.file), details: details as unknown as Record<string, unknown> };
+    const notes = notesOf(details);
+    if (notes.length > 0) output.notes = notes;
+    const missed = misses(shipped);
+    if (missed.length > 0) {
+      output.verdict = { status: 'rejected', reason: missed.map((f) => `the quantised ${f} artifact's validation accuracy ${pct(shipped[f].valAccuracy)} is below the budget floor ${pct(floor)}`).join('; ') +
+        (opts.fallback ? ' even after the fallback' : ' (fallback is off)') };
+    }
+    return output;
+  } finally {
+    keep.float?.dispose();
+    keep.quantized?.dispose();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function encodingOf(ir: ModelIR): OnnxEncoding {
+  return ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx === 'cast-mul')) ? 'cast-mul' : 'DequantizeLinear';
+}
+
+function detailsOf(
+  ir: ModelIR, assignment: WeightAssignment[], float: ShippedSet, quantized: ShippedSet, floor: number, sensitivity: LayerSensitivity[] | undefined,
+  steps: string[], latency: LatencyRow[] | undefined, stageDir: string,
+): QuantizeDetails {
+  const rows: WeightRow[] = assignment.map((a) => {
+    const w = ir.layers.find((l) => l.name === a.plan.layer)!.weights.find((x) => x.name === a.plan.weight)!;
+    const row: WeightRow = {
+      layer: a.plan.layer, weight: a.plan.weight, shape: [...w.shape], requested: a.plan.requested, stored: describeStorage(storageSpec(w)),
+      tfjs: tfjsWritten(a),
+    };
+    if (a.plan.override) row.override = a.plan.override;
+    if (a.tfjsChoice) row.error = a.tfjsChoice.error;
+    const s = sensitivity?.find((x) => x.layer === a.plan.layer);
+    if (s) row.sensitivity = s.cost;
+    if (a.raised.length > 0) row.raised = a.raised;
+    return row;
+  });
+  const rel = (s: ShippedSet) => Object.fromEntries(SHIPPED_FORMATS.map((f) => [f, { ...s[f], file: s[f].file.startsWith(stageDir) ? path.relative(stageDir, s[f].file) : undefined }])) as QuantizeDetails['float'];
+  const out: QuantizeDetails = { floor, float: rel(float), quantized: rel(quantized), weights: rows, fallbackSteps: steps };
+  if (latency) out.latency = latency;
+  return out;
+}
+
+function notesOf(d: QuantizeDetails): string[] {
+  const notes: string[] = [];
+  for (const f of SHIPPED_FORMATS as readonly ShippedFormat[]) {
+    notes.push(`${f}: ${d.quantized[f].bytes.toLocaleString('en-US')} bytes = ${(d.quantized[f].bytes / d.float[f].bytes).toFixed(3)}× float, ` +
+      `test accuracy ${pct(d.quantized[f].testAccuracy ?? 0)} (float ${pct(d.float[f].testAccuracy ?? 0)}), loaded in its own runtime`);
+  }
+  const kept = d.weights.filter((w) => w.raised);
+  if (kept.length > 0) notes.push(`kept at higher precision: ${kept.map((w) => `${w.layer}/${w.weight} (${w.stored}; tfjs ${w.tfjs})`).join(', ')}`);
+  for (const l of d.latency ?? []) {
+    const dq = l.quantized.DequantizeLinear;
+    if (dq && dq.median > l.float.median) {
+      notes.push(`onnxruntime runs int8 weights through DequantizeLinear slower than float at batch ${l.batch} (×${(l.float.median / dq.median).toFixed(2)}, median of interleaved runs)` +
+        (l.shipped === 'cast-mul' ? `: shipped Cast+Mul instead (×${l.speedup.toFixed(2)}), the same int8 bytes folded to float at load` : ''));
+    } else if (l.speedup < 1) {
+      notes.push(`the quantised ONNX model runs slower than float at batch ${l.batch} (×${l.speedup.toFixed(2)}, median of interleaved runs)`);
+    }
+  }
+  return notes;
+}

@@ -1,0 +1,194 @@
+/**
+ * The `separable` stage: replaces trained Conv2D layers by DepthwiseConv2D + 1×1 Conv2D pairs and Dense layers by
+ * low-rank Dense pairs where the pair has fewer parameters and MACs (pipeline/separable/candidates.ts), initialised
+ * to preserve the function (per-channel and truncated SVD, factorize.ts) and refitted by least squares on
+ * calibration activations (refit-pairs.ts). A sensitivity pass on the validation split prices each layer and size;
+ * layers are replaced greedily, cheapest accuracy cost per parameter saved first, as far as the stage's share of the
+ * budget allows (search.ts); then optional distillation fine-tuning from the stage's input model. Decisions use the
+ * validation split only; test accuracy is reported.
+ */
+import { z } from 'zod';
+import { subset } from '../pipeline/data/splits.ts';
+import { SlimnetError } from '../pipeline/errors.ts';
+import { inferShapes } from '../pipeline/graph/shapes.ts';
+import { cloneIR, type ModelIR } from '../pipeline/ir.ts';
+import type { Accuracy } from '../pipeline/metrics.ts';
+import { measureSizes } from '../pipeline/prune/allocate.ts';
+import { newQueue } from '../pipeline/prune/search.ts';
+import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
+import { distill, fineTuneHelped, fineTuneOption, fineTuneSettings, testAccuracy } from '../pipeline/recovery/distill.ts';
+import type { FineTuneReport } from '../pipeline/recovery/steps.ts';
+import { survey, type Candidate } from '../pipeline/separable/candidates.ts';
+import { refitPairs, TeacherActivations, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
+import { applyPlan, FactorCache, type Plan } from '../pipeline/separable/replace.ts';
+import { layerOutcomes, renderSeparableDetails, separableNotes, type RecoveryStep } from '../pipeline/separable/report.ts';
+import { furthestPassing, greedyPath, type LayerSensitivity, type PathStep } from '../pipeline/separable/search.ts';
+import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
+import { fineTune } from '../pipeline/train/fine-tune.ts';
+
+const options = z.strictObject({
+  convolutions: z.boolean().default(true).describe('replace Conv2D layers (kernel > 1×1) by DepthwiseConv2D + 1×1 Conv2D'),
+  dense: z.boolean().default(true).describe('replace Dense layers by Dense(r, linear, no bias) + Dense'),
+  layers: z.record(z.string(), z.union([z.literal(false), z.number().int().positive()])).default({})
+    .describe('fixed choices by layer name: false keeps the layer, a number is its m (Conv2D) or r (Dense); never searched'),
+  calibrationSamples: z.number().int().positive().default(1024).describe('training samples the refits read activations of'),
+  refit: z.boolean().default(true).describe("refit each pair's second layer by least squares so the pair reproduces the original layer"),
+  ridge: z.number().nonnegative().default(0.01).describe("ridge strength of the refit, relative to the features' mean square"),
+  maxConvRows: z.number().int().positive().default(8192).describe('sampled output positions one convolution refit uses'),
+  concurrency: z.number().int().positive().default(1).describe('sensitivity evaluations run at once (p-queue)'),
+  fineTune: fineTuneOption,
+});
+type Options = z.output<typeof options>;
+
+export const separableStage: StageDefinition<typeof options> = {
+  name: 'separable',
+  changesAccuracy: true,
+  description: 'Replace Conv2D by DepthwiseConv2D + 1×1 Conv2D and Dense by low-rank pairs where it pays, SVD-initialised, refitted, fine-tuned.',
+  options,
+  create: (opts) => ({ name: 'separable', run: (ir, ctx) => runSeparable(ir, ctx, opts) }),
+  renderDetails: renderSeparableDetails,
+};
+
+async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const shapes = inferShapes(ir);
+  const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense });
+  const { fixed, kept } = fixedChoices(opts, found.candidates, ir);
+  const free = found.candidates.filter((c) => !fixed.has(c.layer) && !kept.has(c.layer));
+  // The runner's share of the budget (cumulative: what earlier stages left unspent is ours too): every plan the
+  // search keeps, and the fine-tuned model, stay at or above this validation floor.
+  const { floor, maxDrop, share } = ctx.budget;
+  const budget = { floor, maxAccuracyDrop: maxDrop, share, inputValAccuracy: ctx.inputMetrics.valAccuracy };
+  ctx.log(`${found.candidates.length} replaceable layer(s): ${found.candidates.map((c) => `${c.layer} (${c.kind}, sizes ${c.options.map((o) => o.size).join('/')})`).join(', ') || 'none'}; floor val ${pct(floor)}`);
+  for (const i of found.ineligible) ctx.log(`${i.layer} stays: ${i.reason}`);
+
+  const calibration = subset(ctx.data.train, permutation(ctx.data.train.count, createRng(deriveSeed(ctx.seed, 'separable:calibration'))).slice(0, opts.calibrationSamples));
+  const refitOptions: RefitOptions = { calibration, batchSize: 256, ridge: opts.ridge, maxConvRows: opts.maxConvRows, seed: deriveSeed(ctx.seed, 'separable:refit') };
+  const teacher = new TeacherActivations(ir, refitOptions);
+  const factors = new FactorCache(ir);
+  const build = async (plan: Plan, keepInit = false) => {
+    const { ir: replaced, pairs } = applyPlan(ir, plan, factors);
+    const init = opts.refit && keepInit ? cloneIR(replaced) : replaced;
+    const fits = opts.refit ? await refitPairs(ir, replaced, pairs, teacher, refitOptions) : [];
+    return { init, ir: replaced, fits };
+  };
+  try {
+    // Sensitivity: one layer at a time, every size that pays (the fixed choices applied throughout).
+    const queue = newQueue(opts.concurrency);
+    const sensitivity: LayerSensitivity[] = await Promise.all(free.map(async (c) => ({
+      layer: c.layer,
+      points: await Promise.all(c.options.slice().reverse().map((o) => queue.add(async () => {
+        const built = await build(new Map([...fixed, [c.layer, o.size]]));
+        const val = await ctx.evaluateCandidate(built.ir);
+        const fit = built.fits.find((f) => f.layer === c.layer);
+        ctx.log(`sensitivity ${c.layer} ${c.kind === 'separable' ? 'm' : 'r'}=${o.size}: val ${pct(val.accuracy)}${fit ? `, output error ${fit.relErrorBefore.toExponential(2)} → ${fit.relErrorAfter.toExponential(2)}` : ''} (${elapsed().toFixed(1)} s)`);
+        return { ...o, valAccuracy: val.accuracy, valLoss: val.loss, relErrorBefore: fit?.relErrorBefore, relErrorAfter: fit?.relErrorAfter };
+      }))),
+    })));
+
+    const { steps, plans } = greedyPath(free, sensitivity, ctx.inputMetrics.valAccuracy);
+    const fixedOnly = new Map(fixed);
+    const withFixed = (p: Plan) => new Map([...fixedOnly, ...p]);
+    const chosenIndex = await furthestPassing(steps, plans, floor, async (p) => {
+      const acc = (await ctx.evaluateCandidate((await build(withFixed(p))).ir)).accuracy;
+      ctx.log(`plan ${[...p].map(([l, s]) => `${l}:${s}`).join(' ')}: val ${pct(acc)}`);
+      return acc;
+    });
+    const plan = chosenIndex >= 0 ? withFixed(plans[chosenIndex]!) : fixedOnly;
+    const reasons = stayReasons(free, sensitivity, steps, chosenIndex, floor);
+    for (const layer of kept) reasons.set(layer, 'kept by the layers option');
+    if (plan.size === 0) {
+      const why = free.length === 0 ? 'no layer is replaceable' : `no replacement keeps validation accuracy ≥ ${pct(floor)}`;
+      ctx.log(`nothing replaced: ${why}`);
+      return {
+        ir,
+        details: { budget, ineligible: found.ineligible, candidates: found.candidates, sensitivity, path: steps, layers: layerOutcomes(ir, found, new Map(), [], reasons), seconds: elapsed() },
+        notes: [`nothing replaced (${why})`],
+      };
+    }
+
+    // Recovery of the chosen plan, measured after each step.
+    const recovery: RecoveryStep[] = [];
+    const measure = async (step: RecoveryStep['step'], model: ModelIR): Promise<Accuracy> => {
+      const val = await ctx.evaluateCandidate(model);
+      const test = await testAccuracy(model, ctx.data.test);
+      recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: elapsed() });
+      ctx.log(`after ${step}: val ${pct(val.accuracy)} (loss ${val.loss.toFixed(4)}), test ${pct(test)} (${elapsed().toFixed(1)} s)`);
+      return val;
+    };
+    const built = await build(plan, true);
+    if (opts.refit) await measure('replacement', built.init);
+    let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
+    let fineTuneReport: FineTuneReport | undefined;
+    // Distillation trains on class probabilities; a regress model recovers by the refit only.
+    const distils = ctx.quality.task === 'classify';
+    if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by the refit)");
+    const settings = distils && fineTuneSettings(opts.fineTune);
+    if (settings) {
+      const result = await distill(best.ir, { fineTuner: fineTune, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });
+      const val = await measure('fine-tuning', result.ir);
+      // Kept when it helped on validation and does not leave the floor (the refitted plan passed it).
+      const kept = fineTuneHelped(best.val, val) && val.accuracy >= floor - 1e-9;
+      fineTuneReport = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
+      if (kept) best = { ir: result.ir, val };
+    }
+    const sizes = { before: measureSizes(ir), after: measureSizes(best.ir) };
+    const details = {
+      budget,
+      ineligible: found.ineligible,
+      candidates: found.candidates,
+      sensitivity,
+      path: steps,
+      plan: Object.fromEntries(plan),
+      layers: layerOutcomes(ir, found, plan, built.fits, reasons),
+      refit: built.fits,
+      recovery,
+      fineTune: fineTuneReport,
+      sizes,
+      seconds: elapsed(),
+    };
+    return { ir: best.ir, details, notes: separableNotes(sizes, plan, recovery, elapsed()) };
+  } finally {
+    teacher.clear();
+  }
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+/** The `layers` option checked against the model: each name a replaceable layer, each size one that pays. */
+function fixedChoices(opts: Options, candidates: Candidate[], ir: ModelIR): { fixed: Map<string, number>; kept: Set<string> } {
+  const fixed = new Map<string, number>();
+  const kept = new Set<string>();
+  for (const [layer, choice] of Object.entries(opts.layers)) {
+    const c = candidates.find((x) => x.layer === layer);
+    if (!c) {
+      const exists = ir.layers.some((l) => l.name === layer);
+      throw new SlimnetError('CONFIG_INVALID', `separable.layers.${layer}`, exists ? `"${layer}" is not a replaceable layer (see the stage's ineligible list)` : `the model has no layer "${layer}"`,
+        `replaceable: ${candidates.map((x) => x.layer).join(', ') || 'none'}`);
+    }
+    if (choice === false) kept.add(layer);
+    else if (c.options.some((o) => o.size === choice)) fixed.set(layer, choice);
+    else throw new SlimnetError('CONFIG_INVALID', `separable.layers.${layer}`, `${c.kind === 'separable' ? 'm' : 'r'} = ${choice} does not pay for this layer`, `sizes that pay: ${c.options.map((o) => o.size).join(', ')}`);
+  }
+  return { fixed, kept };
+}
+
+/** Why each searched layer that is not replaced (at all) stays. */
+function stayReasons(free: Candidate[], sensitivity: LayerSensitivity[], steps: PathStep[], chosen: number, floor: number): Map<string, string> {
+  const replaced = new Set(steps.slice(0, chosen + 1).map((s) => s.layer));
+  const reasons = new Map<string, string>();
+  const failing = chosen + 1 < steps.length ? steps.slice(chosen + 1).find((s) => s.valAccuracy !== undefined) : undefined;
+  for (const c of free) {
+    if (replaced.has(c.layer)) continue;
+    const s = sensitivity.find((x) => x.layer === c.layer)!;
+    const mildest = s.points[0]!;
+    const unit = c.kind === 'separable' ? 'm' : 'r';
+    if (mildest.valAccuracy < floor - 1e-9) {
+      reasons.set(c.layer, `replacing it alone, even at ${unit} = ${mildest.size}, takes validation accuracy to ${pct(mildest.valAccuracy)}, below the floor ${pct(floor)}`);
+    } else {
+      reasons.set(c.layer, `the budget was spent on cheaper replacements first${failing ? ` (the next plan reached ${pct(failing.valAccuracy!)}, below the floor ${pct(floor)})` : ''}`);
+    }
+  }
+  return reasons;
+}
