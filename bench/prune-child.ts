@@ -24,7 +24,6 @@ export type PruneBenchModel = 'example' | 'resnet' | 'mobilenet';
  * evaluation and each fine-tuning sample costs ~100× the example's), everything else at its default.
  */
 export const MOBILENET_PRUNE_OPTIONS = {
-  maxAccuracyDrop: 0.03,
   calibrationSamples: 128,
   sensitivitySamples: 96,
   maxCandidates: 60,
