@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Predictor } from '../evaluate.ts';
 import type { ModelIR } from '../ir.ts';
-import { interleavedLatency, type LatencySpread } from '../latency.ts';
+import { comparePredictorLatency, type LatencyStats } from '../measure/latency.ts';
 import type { StageContext } from '../stage.ts';
 import { writeAndLoad } from './shipped.ts';
 
@@ -16,9 +16,9 @@ export type OnnxEncoding = 'DequantizeLinear' | 'cast-mul';
 
 export interface LatencyRow {
   batch: number;
-  float: LatencySpread;
+  float: LatencyStats;
   /** The quantised ONNX model per weight encoding. */
-  quantized: Partial<Record<OnnxEncoding, LatencySpread>>;
+  quantized: Partial<Record<OnnxEncoding, LatencyStats>>;
   /** The encoding shipped; speedup = float median / its median. */
   shipped: OnnxEncoding;
   speedup: number;
@@ -55,8 +55,8 @@ export async function chooseOnnxEncoding(float: Predictor, ir: ModelIR, dir: str
   const loaded: Predictor[] = [];
   try {
     for (const e of encodings) loaded.push((await writeAndLoad(withOnnxEncoding(ir, e), 'onnx', path.join(dir, e), ctx)).predictor);
-    const measured: LatencySpread[][] = [];
-    for (const batch of LATENCY_BATCHES) measured.push(await interleavedLatency([float, ...loaded], ctx.data.test, runs, batch));
+    const measured: LatencyStats[][] = [];
+    for (const batch of LATENCY_BATCHES) measured.push(await comparePredictorLatency([float, ...loaded], ctx.data.test, runs, { batch }));
     const score = (k: number) => Math.exp(measured.reduce((s, m) => s + Math.log(m[k + 1]!.median), 0) / measured.length);
     const pick = score(1) < score(0) ? 1 : 0;
     const encoding = encodings[pick]!;
@@ -76,7 +76,7 @@ export async function chooseOnnxEncoding(float: Predictor, ir: ModelIR, dir: str
 export async function timeAgainstFloat(float: Predictor, quantized: Predictor, ctx: StageContext, runs: number, encoding: OnnxEncoding): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const batch of LATENCY_BATCHES) {
-    const [f, q] = (await interleavedLatency([float, quantized], ctx.data.test, runs, batch)) as [LatencySpread, LatencySpread];
+    const [f, q] = (await comparePredictorLatency([float, quantized], ctx.data.test, runs, { batch })) as [LatencyStats, LatencyStats];
     rows.push({ batch, float: f, quantized: { [encoding]: q }, shipped: encoding, speedup: f.median / q.median });
   }
   return rows;
