@@ -9,6 +9,7 @@ import { STAGE_NAMES, type StageName } from './stage.ts';
 import type { ArraysInput, ValidationArrays } from './data/arrays.ts';
 import type { BackendRequest } from './engine.ts';
 import { DEFAULT_LATENCY, type LatencySettings } from './measure/latency-settings.ts';
+import { DEFAULT_MEMORY_BUDGET_MB } from './memory.ts';
 
 export interface StageEntry {
   name: StageName;
@@ -76,6 +77,11 @@ export interface SlimnetConfig {
   cacheDir?: string | false;
   /** Named builds sharing every other key: `compress` runs all, `--target name` one (see pipeline/targets.ts). */
   targets?: Record<string, TargetConfig>;
+  /**
+   * Working memory (MB) slimnet plans for on top of the model and the data: inference and training batches,
+   * calibration features, concurrent candidate evaluations are sized to fit it. Lower it on a small machine.
+   */
+  memoryBudgetMB?: number;
   evaluation?: {
     batchSize?: number;
     /** Latency: the model and the baseline interleaved, per batch size (see pipeline/measure/model-latency.ts). */
@@ -142,6 +148,7 @@ const configSchema = z.strictObject({
   targets: z.record(z.string(), z.unknown()).optional(),
   // Undefined: the default location, resolved by load-config (pipeline/cache/location.ts).
   cacheDir: z.union([z.string().min(1), z.literal(false)]).optional(),
+  memoryBudgetMB: z.number().int().min(64).default(DEFAULT_MEMORY_BUDGET_MB),
   evaluation: z
     .strictObject({
       batchSize: positiveInt.default(256),

@@ -97,20 +97,26 @@ export async function compareLatency(runners: LatencyRunner[], opts: InterleaveO
   };
 }
 
+export interface PredictorLatencyOptions {
+  /** Samples per inference (default 1). */
+  batch?: number;
+  /** Untimed runs of each predictor first (default 3). */
+  warmup?: number;
+}
+
 /**
  * Latency of loaded predictors (any engine), interleaved: every round runs each predictor once on the same `batch`
- * samples of `set` (the next ones each round, cycling). Per predictor, in the order given: milliseconds per
- * inference of the whole batch.
+ * consecutive samples of `set` (the next ones each round, cycling). Per predictor, in the order given.
  */
-export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, opts: { batch?: number; warmup?: number } = {}): Promise<LatencyStats[]> {
+export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, opts: PredictorLatencyOptions = {}): Promise<LatencyStats[]> {
   if (predictors.length === 0 || rounds <= 0 || set.count === 0) return [];
   const size = sampleSize(set);
   const n = Math.min(opts.batch ?? 1, set.count);
+  const starts = Math.floor(set.count / n);
   const runners = predictors.map((p, i) => {
     let call = 0;
     const run = async () => {
-      const start = (call++ * n) % set.count;
-      const from = start + n <= set.count ? start : 0;
+      const from = (call++ % starts) * n;
       await p.predict(set.x.subarray(from * size, (from + n) * size), n, set.sampleShape);
     };
     return { name: `${i}`, run };

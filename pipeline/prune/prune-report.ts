@@ -2,10 +2,12 @@
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
+import type { PruneLatency } from './prune-latency.ts';
 import { renderRecovery, type RecoveryStep as Step } from '../recovery/steps.ts';
 import { keptIndices } from './remove-channels.ts';
 
-export type RecoveryStep = Step<'removal' | 'reconstruction' | 'fine-tuning'>;
+/** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
+export type RecoveryStep = Step<'removal' | 'reconstruction' | 'search' | 'fine-tuning'>;
 
 export interface LayerChange {
   layer: string;
@@ -57,6 +59,12 @@ export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[],
     ...discarded.map((d) => `${d.step} lowered validation accuracy ${pct(d.keptValAccuracy)} → ${pct(d.valAccuracy)}: the model after ${d.kept} is kept`),
   ];
   return notes;
+}
+
+/** What the before/after timing says (the stage's `timings.notes`: it differs run to run). */
+export function pruneLatencyNotes(latency: PruneLatency): string[] {
+  return latency.batches.map((b) =>
+    `onnxruntime latency, batch ${b.batchSize}: ${b.before.median.toFixed(3)} → ${b.after.median.toFixed(3)} ms (${b.speedup.toFixed(2)}× faster, per-round ${b.pairedSpeedup.p25.toFixed(2)}–${b.pairedSpeedup.p75.toFixed(2)}×)`);
 }
 
 /** report.md's prune section: what shrank, and accuracy after each recovery step. */
