@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ResolvedConfig } from '../config.ts';
-import type { ConfigOrigins, ConfigOverrides, Origin } from '../load-config.ts';
+import type { ConfigOrigins, ConfigOverrides, LoadedTargets, Origin } from '../load-config.ts';
 import type { Report } from '../report.ts';
 import { verdictLine } from '../report-verdict.ts';
 import { isSlimnetError } from '../errors.ts';
@@ -41,29 +41,38 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   const child = isSupervisedChild();
   // A dry run writes nothing and needs no supervisor; nor does a run replayed from the cache (file copies, which
   // leave the event loop free for a signal): it is done here, without starting a child that loads tfjs.
-  if (opts.supervise && !child && !args.dryRun && !(await replaysWhole(args))) return superviseCompress(argv, io.stderr);
+  let loaded: LoadedTargets | undefined;
+  if (opts.supervise && !child && !args.dryRun) {
+    loaded = await replayable(args);
+    if (!loaded) return superviseCompress(argv, io.stderr);
+  }
   const releaseSupervisor = child || opts.supervise ? installChildSignalHandlers() : undefined;
   // The child draws on the inherited terminal itself; its lines also tell the supervisor where an interrupt stopped it.
   const display = createDisplay(io.progress, { env: io.env });
   try {
-    return await runCompress(args, io, display, child ? reportProgress : undefined);
+    return await runCompress(args, io, display, child ? reportProgress : undefined, loaded);
   } finally {
     display.close();
     releaseSupervisor?.();
   }
 }
 
-/** True when every run this command line selects can be replayed from the cache; any doubt (even an error) says no. */
-async function replaysWhole(args: CompressArgs): Promise<boolean> {
-  try {
-    const { loadTargets } = await import('../load-config.ts');
+function selectedTargets(args: CompressArgs): Promise<LoadedTargets> {
+  return import('../load-config.ts').then(async ({ loadTargets }) => {
     const { parseShard } = await import('../targets.ts');
+    return loadTargets(args.config, args, { target: args.target, shard: args.shard !== undefined ? parseShard(args.shard) : undefined });
+  });
+}
+
+/** The runs this command line selects when every one of them can be replayed from the cache; any doubt (even an error) says no. */
+async function replayable(args: CompressArgs): Promise<LoadedTargets | undefined> {
+  try {
+    const loaded = await selectedTargets(args);
     const { canReplay } = await import('../cache/replay.ts');
-    const { runs } = await loadTargets(args.config, args, { target: args.target, shard: args.shard !== undefined ? parseShard(args.shard) : undefined });
-    for (const run of runs) if (!(await canReplay(run.config))) return false;
-    return runs.length > 0;
+    for (const run of loaded.runs) if (!(await canReplay(run.config))) return undefined;
+    return loaded.runs.length > 0 ? loaded : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -81,14 +90,12 @@ function told(lane: Lane, tell: ((message: string) => void) | undefined): Lane {
   return { ...lane, line: (m) => { lane.line(m); tell(m); }, activity: (m) => { lane.activity(m); tell(m); } };
 }
 
-function runCompress(args: CompressArgs, io: CliIO, display: Display, tell: ((message: string) => void) | undefined): Promise<number> {
+/** `loaded`: the runs, when the caller has loaded them already (a replay decided in the supervising process). */
+function runCompress(args: CompressArgs, io: CliIO, display: Display, tell: ((message: string) => void) | undefined, loaded?: LoadedTargets): Promise<number> {
   return runCommand(io, args, async () => {
     const single = told(display.lane(), tell);
     const progress = single.line;
-    const { loadTargets } = await import('../load-config.ts');
-    const { parseShard } = await import('../targets.ts');
-    const shard = args.shard !== undefined ? parseShard(args.shard) : undefined;
-    const { runs, all, origins } = await loadTargets(args.config, args, { target: args.target, shard });
+    const { runs, all, origins } = loaded ?? (await selectedTargets(args));
     if (runs.length === 0) {
       progress(`shard ${args.shard}: no target falls in this slice (${all.length} target${all.length === 1 ? '' : 's'} in all)`);
       if (args.json) io.stdout(JSON.stringify(all.length ? { targets: {} } : null) + '\n');

@@ -4,9 +4,12 @@ export interface LatencySettings {
   batchSizes: number[];
   /** Time spent on each batch size, both models together, in seconds; the round count follows from it. */
   secondsPerBatch: number;
-  /** Bounds on the timed rounds per batch size. */
+  /**
+   * Bounds on the timed rounds per batch size. At least 30 by default: on a loaded machine a second may hold only a
+   * dozen rounds of a large batch, too few for a median ratio (a model against itself read ×1.38 from 14 rounds).
+   */
   minRounds: number;
   maxRounds: number;
 }
 
-export const DEFAULT_LATENCY: LatencySettings = { batchSizes: [1, 32], secondsPerBatch: 1, minRounds: 10, maxRounds: 500 };
+export const DEFAULT_LATENCY: LatencySettings = { batchSizes: [1, 32], secondsPerBatch: 1, minRounds: 30, maxRounds: 500 };
