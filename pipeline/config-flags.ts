@@ -5,7 +5,7 @@
  */
 import type { SlimnetConfig, StageEntry } from './config.ts';
 import { SlimnetError } from './errors.ts';
-import { FORMAT_IDS } from './formats/index.ts';
+import { FORMAT_IDS } from './formats/ids.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
 
 /** CLI flags that override the config; undefined means "not given". Numbers may come as text (the CLI passes text). */

@@ -69,9 +69,4 @@ export async function labelWithTeacher(data: DataSplits, quality: QualitySetting
   return { ...data, ...labelled, fingerprint };
 }
 
-/** One line for logs and reasons: the metric's name. */
-export const METRIC_NAMES: Record<QualityMetricId, string> = {
-  accuracy: 'validation accuracy',
-  agreement: 'top-1 agreement with the input model',
-  'relative-mse': 'fidelity to the input model (1 − relative MSE)',
-};
+export { METRIC_NAMES } from './metric-names.ts';

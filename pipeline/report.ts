@@ -4,10 +4,12 @@
  */
 import type { LatencyReport } from './measure/model-latency.ts';
 import type { Metrics } from './metrics.ts';
-import { METRIC_NAMES, type QualityMetricId, type QualitySetting } from './quality.ts';
+import { METRIC_NAMES } from './metric-names.ts';
+import type { QualityMetricId, QualitySetting } from './quality.ts';
 import type { StageGate, ValidationReport } from './report-validation.ts';
 import { verdictLine } from './report-verdict.ts';
-import { describeSignature, type ModelSignature } from './signature.ts';
+import type { ModelSignature } from './signature.ts';
+import { describeSignature } from './signature-text.ts';
 
 /** 2: `latencyMs` left the metrics (which are now all deterministic) for `latency` / `baselineLatency`. */
 export const REPORT_SCHEMA_VERSION = 2;

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { ConfigOrigins } from '../load-config.ts';
 import type { PipelinePlan, StagePlan } from '../plan.ts';
-import { describeSignature } from '../signature.ts';
+import { describeSignature } from '../signature-text.ts';
 import { num, pct } from './shared.ts';
 
 const shown = (p: string) => path.relative(process.cwd(), p) || '.';
