@@ -29,9 +29,6 @@ export async function readModel(modelJsonPath: string): Promise<ModelIR> {
 
 export async function readModelSource(modelJsonPath: string): Promise<ModelSource> {
   const { jsonBytes, json, groups, shards } = await listModelFiles(modelJsonPath);
-  if (!json.modelTopology) {
-    throw new SlimnetError('MODEL_INVALID', modelJsonPath, 'has no modelTopology', 'expected a TF.js LayersModel model.json (format "layers-model")');
-  }
   // The topology is checked before any shard is read.
   topologyToIR(json.modelTopology, modelJsonPath);
   const files = shards.flat();

@@ -52,7 +52,10 @@ test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2,
     group.paths = ['../../../../../../../../etc/passwd'];
     weights.splice(0, weights.length, { name: 'dense/kernel', shape: [size], dtype: 'uint8', quantization: { dtype: 'uint8', scale: 1, min: 0 } });
   });
-  assertBadInput(runCliProcess(args, dir), /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
+  const r = runCliProcess(args, dir);
+  assertBadInput(r, /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
+  // Refused by the CLI's preflight: the run (its start-up line, the engines) never started.
+  assert.doesNotMatch(r.stderr, /stages .* budget/);
 });
 
 test('a [100000, 100000, 100000] weight: one line, exit 2', async () => {
