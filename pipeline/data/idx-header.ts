@@ -3,6 +3,7 @@
  * (magic, type, dimensions), their sizes against the file, and what an images/labels pair must be. Kept apart
  * from reading (idx.ts) so the CLI can refuse a bad data set before it loads tfjs or starts a run.
  */
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SlimnetError } from '../errors.ts';
 import { openRegularFile } from '../io/model-files.ts';
@@ -107,6 +108,25 @@ export const gzipSource = (compressedBytes: number): IdxSource => ({
   describe: `a ${compressedBytes}-byte gzip file`,
 });
 
+/**
+ * Inflates a gzip stream chunk by chunk into `take`, which returns true when it has what it needs. Inflating stops
+ * at once when `take` stops or throws (a bomb, or more data than a header declares); damaged gzip is DATA_INVALID.
+ */
+export async function inflateInto(compressed: Readable, invalid: Invalid, take: (chunk: Uint8Array) => boolean | void): Promise<void> {
+  const gunzip = createGunzip();
+  const inflated = compressed.pipe(gunzip);
+  compressed.on('error', (e) => gunzip.destroy(e));
+  try {
+    for await (const chunk of inflated) if (take(chunk as Uint8Array)) return;
+  } catch (e) {
+    if (e instanceof SlimnetError) throw e;
+    throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
+  } finally {
+    gunzip.destroy();
+    compressed.destroy();
+  }
+}
+
 export const idxInvalid = (file: string): Invalid => (message, hint = DAMAGED) => new SlimnetError('DATA_INVALID', file, message, hint);
 
 /**
@@ -125,28 +145,16 @@ export async function readIdxHeader(file: string): Promise<IdxHeader> {
       checkDeclaredSize(header, { exactTotal: size }, invalid);
       return header;
     }
-    const gunzip = createGunzip();
-    const compressed = handle.createReadStream({ start: 0, autoClose: false });
-    compressed.on('error', (e) => gunzip.destroy(e));
     let inflated: Uint8Array = new Uint8Array(0);
-    try {
-      for await (const chunk of compressed.pipe(gunzip)) {
-        inflated = concatTyped([inflated, chunk as Uint8Array], Uint8Array);
-        const header = parseHeader(inflated, invalid);
-        if (header) {
-          checkDeclaredSize(header, gzipSource(size), invalid);
-          return header;
-        }
-        if (inflated.length >= MAX_HEADER) break;
-      }
-    } catch (e) {
-      if (e instanceof SlimnetError) throw e;
-      throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
-    } finally {
-      gunzip.destroy();
-      compressed.destroy();
-    }
-    throw incompleteHeader(inflated, invalid);
+    let header: IdxHeader | undefined;
+    await inflateInto(handle.createReadStream({ start: 0, autoClose: false }), invalid, (chunk) => {
+      inflated = concatTyped([inflated, chunk], Uint8Array);
+      header = parseHeader(inflated, invalid);
+      return header !== undefined || inflated.length >= MAX_HEADER;
+    });
+    if (!header) throw incompleteHeader(inflated, invalid);
+    checkDeclaredSize(header, gzipSource(size), invalid);
+    return header;
   } finally {
     await handle.close();
   }

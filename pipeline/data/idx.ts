@@ -1,13 +1,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { SlimnetError } from '../errors.ts';
 import { openRegularFile } from '../io/model-files.ts';
 import { concatTyped } from '../typed-arrays.ts';
 import { forEachSlice } from '../yield.ts';
 import {
-  checkDeclaredSize, checkPairHeaders, gzipSource, idxInvalid, incompleteHeader, isGzip, parseHeader, readIdxHeader, sampleShapeOf,
+  checkDeclaredSize, checkPairHeaders, gzipSource, idxInvalid, incompleteHeader, inflateInto, isGzip, parseHeader, readIdxHeader, sampleShapeOf,
   type IdxHeader, type IdxSource, type IdxType,
 } from './idx-header.ts';
 import { byteTable, resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
@@ -100,19 +99,7 @@ export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArr
 
 async function readGzip(compressed: Readable, compressedBytes: number, invalid: (message: string, hint?: string) => SlimnetError): Promise<IdxArray> {
   const collector = new IdxCollector(invalid, gzipSource(compressedBytes));
-  const gunzip = createGunzip();
-  const inflated = compressed.pipe(gunzip);
-  compressed.on('error', (e) => gunzip.destroy(e));
-  try {
-    for await (const chunk of inflated) collector.push(chunk as Uint8Array);
-  } catch (e) {
-    if (e instanceof SlimnetError) throw e;
-    throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
-  } finally {
-    // Stops inflating at once when the collector refused the data (a bomb, or more than the header declares).
-    gunzip.destroy();
-    compressed.destroy();
-  }
+  await inflateInto(compressed, invalid, (chunk) => collector.push(chunk));
   return collector.finish();
 }
 
