@@ -43,6 +43,13 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   // leave the event loop free for a signal): it is done here, without starting a child that loads tfjs.
   let loaded: LoadedTargets | undefined;
   if (opts.supervise && !child && !args.dryRun) {
+    // Inputs named by flags are checked before the child starts and loads the engines: a bad manifest, shard or
+    // IDX header is refused in a fraction of a second (the child checks them again as it reads, with the rest).
+    const refused = await runCommand(io, args, async () => {
+      await (await import('../preflight.ts')).preflightInputs(args);
+      return 0;
+    });
+    if (refused !== 0) return refused;
     loaded = await replayable(args);
     if (!loaded) return superviseCompress(argv, io.stderr);
   }
