@@ -65,7 +65,9 @@ async function interruptAt(args: string[], cwd: string, waitFor: RegExp, signal:
   const sentAt = performance.now();
   if (target === 'cli') cli.kill(signal);
   else {
-    const children = spawnSync('pgrep', ['-P', String(cli.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    // The run child is the one running slimnet's binary (the CLI may also have esbuild's service process, which tsx
+    // starts when it compiles the config to see whether the run can be replayed from the cache).
+    const children = spawnSync('pgrep', ['-P', String(cli.pid), '-f', 'bin/slimnet.js'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
     assert.equal(children.length, 1, 'the CLI runs the compression in one child process');
     process.kill(Number(children[0]), signal);
   }
