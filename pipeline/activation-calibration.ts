@@ -143,15 +143,43 @@ class MinMaxObserver implements RangeObserver {
   }
 }
 
+/**
+ * The `percentile`% and (100 − `percentile`)% quantiles of each batch (of at most 2^20 evenly strided values),
+ * averaged over batches weighted by their size: the range clips the rare outliers a min/max would stretch the int8
+ * grid over (onnxruntime's percentile calibrator, in a bounded-memory, deterministic form).
+ */
+class PercentileObserver implements RangeObserver {
+  private lo = 0;
+  private hi = 0;
+  private weight = 0;
+  constructor(private readonly percentile: number) {}
+  observe(values: Float32Array): void {
+    if (values.length === 0) return;
+    const stride = Math.max(1, Math.ceil(values.length / 2 ** 20));
+    const sample = new Float32Array(Math.ceil(values.length / stride));
+    for (let i = 0, j = 0; i < values.length; i += stride, j++) sample[j] = values[i]!;
+    sample.sort();
+    const at = (q: number) => sample[Math.min(sample.length - 1, Math.max(0, Math.round(q * (sample.length - 1))))]!;
+    const p = this.percentile / 100;
+    this.lo += at(1 - p) * values.length;
+    this.hi += at(p) * values.length;
+    this.weight += values.length;
+  }
+  range(): ActivationRange {
+    return this.weight === 0 ? { min: 0, max: 0 } : { min: this.lo / this.weight, max: this.hi / this.weight };
+  }
+}
+
 /** Calibration method ids: each a CALIBRATION_METHODS entry. */
-export const CALIBRATION_METHOD_IDS = ['minmax'] as const;
+export const CALIBRATION_METHOD_IDS = ['minmax', 'percentile'] as const;
 
 export type CalibrationMethod = (typeof CALIBRATION_METHOD_IDS)[number];
 
 /** What users choose, wherever activations are calibrated (a stage's or a format's `calibration` option). */
 export const calibrationOptions = z.strictObject({
   method: z.enum(CALIBRATION_METHOD_IDS).default('minmax')
-    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes)'),
+    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes) or percentile (clipping the rarest values)'),
+  percentile: z.number().gt(50).lt(100).default(99.99).describe('percentile method: the quantile kept at each end (99.99 keeps all but the 0.01% most extreme values)'),
   samples: z.number().int().positive().default(1024).describe('training samples (a seeded draw) run through the model to observe activations'),
 });
 
@@ -161,6 +189,7 @@ export type CalibrationOptions = z.output<typeof calibrationOptions>;
 export const CALIBRATION_METHODS: Readonly<Record<CalibrationMethod, (options: CalibrationOptions) => RangeObserver>> = {
   /** The observed minimum and maximum (TF's converter and onnxruntime's default). */
   minmax: () => new MinMaxObserver(),
+  percentile: (options) => new PercentileObserver(options.percentile),
 };
 
 /** `count` training samples in a seeded order (all of them when there are fewer): what calibration observes. */
@@ -171,6 +200,8 @@ export function calibrationSamples(train: LabelledSet, count: number, seed: numb
 
 export interface CalibrateOptions {
   method?: CalibrationMethod;
+  /** percentile method: the quantile kept at each end (default 99.99). */
+  percentile?: number;
   /** Samples per batch; default: as many as fit a 256 MiB activation budget, at most 256. */
   batchSize?: number;
   engine?: ActivationEngine;
@@ -186,7 +217,7 @@ const BATCH_BYTES = 256 * 2 ** 20;
 export async function calibrateActivations(ir: ModelIR, samples: LabelledSet, opts: CalibrateOptions = {}): Promise<ActivationCalibration> {
   if (samples.count === 0) throw new Error('calibration needs at least one sample');
   const method = opts.method ?? 'minmax';
-  const options = calibrationOptions.parse({ method, samples: samples.count });
+  const options = calibrationOptions.parse({ method, samples: samples.count, ...(opts.percentile === undefined ? {} : { percentile: opts.percentile }) });
   const view = calibrationView(ir);
   const names = view.layers.map((l) => l.name);
   const perSample = [...inferShapes(view).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1) * 4, 0);

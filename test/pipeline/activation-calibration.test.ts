@@ -78,6 +78,23 @@ test('min/max ranges cover every tensor of the view, input included, stamped wit
   assert.deepEqual(whole.ranges, ranges, 'batching does not change the ranges');
 });
 
+test('percentile ranges clip the rare extremes a min/max range stretches over, within the observed range', async () => {
+  const model = activationStack();
+  const ir = await irFromTfjsModel(model);
+  const samples = inputSet(model, 64, 5);
+  const input = ir.inputs[0]!;
+  samples.x[3] = 1000; // one outlier pixel
+  const minmax = await calibrateActivations(ir, samples, { batchSize: 64 });
+  const clipped = await calibrateActivations(ir, samples, { method: 'percentile', percentile: 99, batchSize: 64 });
+  assert.equal(clipped.method, 'percentile');
+  assert.equal(minmax.ranges[input]!.max, 1000);
+  assert.ok(clipped.ranges[input]!.max < 10, JSON.stringify(clipped.ranges[input]));
+  for (const [name, r] of Object.entries(clipped.ranges)) {
+    assert.ok(r.min >= minmax.ranges[name]!.min && r.max <= minmax.ranges[name]!.max && r.min <= r.max, name);
+  }
+  assert.deepEqual((await calibrateActivations(ir, samples, { method: 'percentile', percentile: 99, batchSize: 64 })).ranges, clipped.ranges, 'deterministic');
+});
+
 test('a calibration counts only for the model it was measured on', async () => {
   const ir = await irFromTfjsModel(sequentialCnn());
   const calibrated: ModelIR = { ...ir, calibration: await calibrateActivations(ir, inputSet(sequentialCnn(), 8, 2)) };
@@ -100,6 +117,6 @@ test('calibration samples: a seeded draw from the training split, capped at its 
   assert.notDeepEqual(calibrationSamples(train, 10, 2).x, a.x);
   assert.equal(new Set(a.x).size, 10, 'without repeats');
   assert.equal(calibrationSamples(train, 500, 1).count, 50);
-  assert.deepEqual(calibrationOptions.parse({}), { method: 'minmax', samples: 1024 });
+  assert.deepEqual(calibrationOptions.parse({}), { method: 'minmax', samples: 1024, percentile: 99.99 });
   assert.throws(() => calibrationOptions.parse({ method: 'median' }));
 });
