@@ -12,7 +12,7 @@
  *   engine) and returns an ActivationCalibration stamped with the model's digest. Methods are a registry
  *   (CALIBRATION_METHODS: an observer that sees every batch of every tensor, then reports its range); `minmax` is
  *   the reference one. A new method is one more entry there and in `calibrationOptions`.
- * - `calibrationOptions`: the option schema a stage or format exposes to users (`{ method, samples }`).
+ * - `calibrationOptions`: the option schema a stage or format exposes to users (`{ method, percentile, samples }`).
  * - `calibrationSamples(train, count, seed)`: the seeded draw from the training split (never validation or test).
  * - `currentCalibration(ir)`: the IR's calibration if it was measured on this very model, else undefined (a later
  *   stage changed the model: consumers recalibrate rather than use stale ranges).
@@ -30,6 +30,7 @@ import type { SeparableConv2DConfig } from './layers/convolution/config.ts';
 import { classOf, isClass, layerFromKeras } from './layers/registry.ts';
 import type { KerasConfig } from './layers/types.ts';
 import { createRng, deriveSeed, permutation } from './random.ts';
+import { EntropyObserver, MinMaxObserver, PercentileObserver, type RangeObserver } from './range-observers.ts';
 
 function weight(layer: LayerIR, name: string) {
   const w = layer.weights.find((x) => x.name === name);
@@ -120,65 +121,15 @@ export function currentCalibration(ir: ModelIR): ActivationCalibration | undefin
   return ir.calibration && ir.calibration.modelDigest === calibrationDigest(ir) ? ir.calibration : undefined;
 }
 
-/** Collects one tensor's statistics batch by batch, then reports the range its quantisation should cover. */
-export interface RangeObserver {
-  observe(values: Float32Array): void;
-  range(): ActivationRange;
-}
-
-class MinMaxObserver implements RangeObserver {
-  private min = Infinity;
-  private max = -Infinity;
-  observe(values: Float32Array): void {
-    let { min, max } = this;
-    for (const v of values) {
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    this.min = min;
-    this.max = max;
-  }
-  range(): ActivationRange {
-    return { min: this.min, max: this.max };
-  }
-}
-
-/**
- * The `percentile`% and (100 − `percentile`)% quantiles of each batch (of at most 2^20 evenly strided values),
- * averaged over batches weighted by their size: the range clips the rare outliers a min/max would stretch the int8
- * grid over (onnxruntime's percentile calibrator, in a bounded-memory, deterministic form).
- */
-class PercentileObserver implements RangeObserver {
-  private lo = 0;
-  private hi = 0;
-  private weight = 0;
-  constructor(private readonly percentile: number) {}
-  observe(values: Float32Array): void {
-    if (values.length === 0) return;
-    const stride = Math.max(1, Math.ceil(values.length / 2 ** 20));
-    const sample = new Float32Array(Math.ceil(values.length / stride));
-    for (let i = 0, j = 0; i < values.length; i += stride, j++) sample[j] = values[i]!;
-    sample.sort();
-    const at = (q: number) => sample[Math.min(sample.length - 1, Math.max(0, Math.round(q * (sample.length - 1))))]!;
-    const p = this.percentile / 100;
-    this.lo += at(1 - p) * values.length;
-    this.hi += at(p) * values.length;
-    this.weight += values.length;
-  }
-  range(): ActivationRange {
-    return this.weight === 0 ? { min: 0, max: 0 } : { min: this.lo / this.weight, max: this.hi / this.weight };
-  }
-}
-
 /** Calibration method ids: each a CALIBRATION_METHODS entry. */
-export const CALIBRATION_METHOD_IDS = ['minmax', 'percentile'] as const;
+export const CALIBRATION_METHOD_IDS = ['minmax', 'percentile', 'entropy'] as const;
 
 export type CalibrationMethod = (typeof CALIBRATION_METHOD_IDS)[number];
 
 /** What users choose, wherever activations are calibrated (a stage's or a format's `calibration` option). */
 export const calibrationOptions = z.strictObject({
   method: z.enum(CALIBRATION_METHOD_IDS).default('minmax')
-    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes) or percentile (clipping the rarest values)'),
+    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes), percentile (clipping the rarest values) or entropy (the range whose int8 rounding loses the least information, by KL divergence)'),
   percentile: z.number().gt(50).lt(100).default(99.99).describe('percentile method: the quantile kept at each end (99.99 keeps all but the 0.01% most extreme values)'),
   samples: z.number().int().positive().default(1024).describe('training samples (a seeded draw) run through the model to observe activations'),
 });
@@ -190,6 +141,7 @@ export const CALIBRATION_METHODS: Readonly<Record<CalibrationMethod, (options: C
   /** The observed minimum and maximum (TF's converter and onnxruntime's default). */
   minmax: () => new MinMaxObserver(),
   percentile: (options) => new PercentileObserver(options.percentile),
+  entropy: () => new EntropyObserver(),
 };
 
 /** `count` training samples in a seeded order (all of them when there are fewer): what calibration observes. */
