@@ -6,7 +6,7 @@
  * - `PercentileObserver`: per-batch quantiles, averaged (clips rare outliers);
  * - `EntropyObserver`: a histogram of the values; the range whose int8 rounding loses the least information (the
  *   smallest KL divergence between the clipped histogram and its 256-level quantisation: TensorRT's and
- *   onnxruntime's entropy calibrator).
+ *   onnxruntime's entropy calibrator), among the ranges whose squared error is no worse than the whole range's.
  */
 import type { ActivationRange } from './ir.ts';
 
@@ -118,17 +118,39 @@ export class EntropyObserver implements RangeObserver {
     if (this.total === 0 || this.hi === this.lo) return { min: this.lo, max: this.hi };
     const zero = (-this.lo / (this.hi - this.lo)) * HISTOGRAM_BINS;
     let best = { k: CANDIDATES, divergence: Infinity };
+    const fullError = squaredError(this.counts, 0, HISTOGRAM_BINS);
     for (let k = 1; k <= CANDIDATES; k++) {
       const t = k / CANDIDATES;
       const start = Math.max(0, Math.floor(zero * (1 - t)));
       const end = Math.min(HISTOGRAM_BINS, Math.ceil(zero + (HISTOGRAM_BINS - zero) * t));
       if (end - start < INT8_LEVELS) continue; // finer than the histogram: its rounding loss is not visible here
+      // KL sees which values become indistinguishable, not how far a clipped value moves: a clip that costs more
+      // squared error than the whole range's rounding is never taken (a constant background through a conv — a
+      // spike KL cannot place within a level — otherwise drags the range to a fraction of the strokes' values).
+      if (squaredError(this.counts, start, end) > fullError) continue;
       const divergence = klOfClipping(this.counts, start, end);
       if (divergence < best.divergence) best = { k, divergence };
     }
     const t = best.k / CANDIDATES;
     return { min: this.lo * t, max: this.hi * t };
   }
+}
+
+/**
+ * Expected squared error, in squared bins, of int8 over the bins [start, end) (256 levels): rounding (a level's
+ * width² / 12 per value inside) plus clipping (each outside bin's distance to the nearer end, squared).
+ */
+function squaredError(counts: Float64Array, start: number, end: number): number {
+  const level = (end - start) / (INT8_LEVELS - 1);
+  let error = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (c === 0) continue;
+    const centre = i + 0.5;
+    const outside = centre < start ? start - centre : centre > end ? centre - end : 0;
+    error += c * (outside > 0 ? outside * outside : (level * level) / 12);
+  }
+  return error;
 }
 
 /** KL(P‖Q) for the bins [start, end): P with the outside counts folded into its ends, Q its 256-level rounding. */

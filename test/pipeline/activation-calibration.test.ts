@@ -99,7 +99,7 @@ test('percentile ranges clip the rare extremes a min/max range stretches over; p
   }
 });
 
-test('entropy: a long thin tail is clipped, compact distributions and ReLU outputs kept whole, batches in any sizes agree', () => {
+test('entropy: a long thin tail is trimmed; compact, spiky and ReLU outputs kept whole; batches in any sizes agree', () => {
   const rng = createRng(7);
   const observe = (chunks: Float32Array[]) => {
     const o = CALIBRATION_METHODS.entropy(calibrationOptions.parse({ method: 'entropy' }));
@@ -110,10 +110,10 @@ test('entropy: a long thin tail is clipped, compact distributions and ReLU outpu
   const lognormal = draw(() => Math.exp(1.5 * rng.normal()));
   const whole = observe([lognormal]);
   const max = Math.max(...lognormal);
-  assert.ok(whole.min === 0 && whole.max < 0.3 * max && whole.max > 20, `tail clipped, bulk kept: ${JSON.stringify(whole)} of max ${max}`);
+  assert.ok(whole.min === 0 && whole.max < max && whole.max > 0.5 * max, `tail trimmed: ${JSON.stringify(whole)} of max ${max}`);
   // Re-binning when a later batch widens the range: the first batch holds only the bulk.
   const split = observe([lognormal.filter((v) => v < 10), lognormal.filter((v) => v >= 10)]);
-  assert.ok(Math.abs(split.max - whole.max) < 0.15 * whole.max, `${JSON.stringify(split)} vs ${JSON.stringify(whole)}`);
+  assert.ok(Math.abs(split.max - whole.max) < 0.1 * whole.max, `${JSON.stringify(split)} vs ${JSON.stringify(whole)}`);
   const uniform = observe([draw(() => rng.next())]);
   assert.ok(uniform.min === 0 && uniform.max > 0.9, `compact: ${JSON.stringify(uniform)}`);
   const normal = draw(() => rng.normal());
@@ -121,7 +121,11 @@ test('entropy: a long thin tail is clipped, compact distributions and ReLU outpu
   assert.ok(r.min < 0.85 * Math.min(...normal) && r.max > 0.85 * Math.max(...normal), `normal: ${JSON.stringify(r)}`);
   // Half the values of a ReLU are exactly 0, which int8 holds exactly: they do not drag the range down.
   const relu = observe([normal.map((v) => Math.max(0, v))]);
-  assert.ok(relu.min === 0 && relu.max > 0.7 * Math.max(...normal), `relu: ${JSON.stringify(relu)}`);
+  assert.ok(relu.min === 0 && relu.max > 0.85 * Math.max(...normal), `relu: ${JSON.stringify(relu)}`);
+  // A constant background through a conv (ReLU(bias) on 80% of the values): a spike KL alone would clip the
+  // strokes' values to a fraction of their range for.
+  const spiky = draw(() => (rng.next() < 0.8 ? 0.013 : Math.abs(rng.normal()) * 0.2));
+  assert.ok(observe([spiky]).max > 0.85 * Math.max(...spiky), JSON.stringify(observe([spiky])));
 });
 
 test('a calibration counts only for the model it was measured on', async () => {
