@@ -16,7 +16,7 @@ import type { ActivationCalibration, ModelIR } from '../pipeline/ir.ts';
 import { applyAssignment, tfjsWritten, type WeightAssignment } from '../pipeline/quantize/assign.ts';
 import { layerSensitivity, raiseNext, type LayerSensitivity } from '../pipeline/quantize/fallback.ts';
 import { calibrateActivations, calibrationOptions, calibrationSamples } from '../pipeline/activation-calibration.ts';
-import { asEncoded, chooseOnnxEncoding, timeAgainstFloat, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
+import { asEncoded, chooseOnnxEncoding, encodingsFor, timeAgainstFloat, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
 import { planWeights } from '../pipeline/quantize/plan.ts';
 import { renderQuantizeDetails, type QuantizeDetails, type WeightRow } from '../pipeline/quantize/report.ts';
 import { measureShipped, SHIPPED_FORMATS, type ShippedFormat, type ShippedSet } from '../pipeline/quantize/shipped.ts';
@@ -30,6 +30,7 @@ const options = z.strictObject({
   granularity: z.enum(['per-channel', 'per-tensor']).default('per-channel').describe('int8 scales: one per output channel (the family\'s axis) or one per tensor'),
   activations: z.enum(['none', 'int8']).default('int8').describe("'int8': calibrate activations and offer static int8 QDQ to the ONNX export, shipped when it holds the budget and runs faster than weights-only; 'none': weights only"),
   calibration: calibrationOptions.prefault({}).describe('activation calibration on a seeded draw of training samples (activations: int8)'),
+  reduceRange: z.boolean().default(true).describe("static QDQ: weights in 7 bits (−63..63), so onnxruntime's u8s8 kernels on x86 without VNNI cannot overflow (onnxruntime's reduce_range)"),
   layers: z.record(z.string(), precision).default({}).describe('precision by layer name, glob ("conv*") or "layer/weight"; float32 keeps it unquantised'),
   tfjsMaxErrorRatio: z.number().min(1).default(2).describe('TF.js: an int8 weight ships as tfjs uint8 when its error is at most this × the int8 error, else uint16/float16'),
   fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
@@ -53,7 +54,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export async function runQuantize(input: ModelIR, ctx: StageContext, opts: QuantizeOptions): Promise<StageOutput> {
   const floor = ctx.budget.floor;
   const assignment: WeightAssignment[] = planWeights(input, opts.weights, opts.layers).map((plan) => ({ plan, precision: plan.requested, raised: [] }));
-  const build = () => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio);
+  const build = (reduceRange = false) => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio, reduceRange);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'slimnet-quantize-float-'));
   const keep: Partial<Record<'float' | 'quantized', Predictor>> = {};
   try {
@@ -83,20 +84,30 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
     }
     // Activation calibration (int8), then the ONNX encoding by measured speed among those that hold the floor, then
     // the final artifacts: measured on test too (reported only), checked by the ONNX checker.
+    // The static QDQ model has its own weights (7-bit with reduceRange) and so its own calibration; the weight-only
+    // model's calibration stays with it for writers that quantise activations themselves (TFLite int8).
+    const calibrate = async (model: ModelIR) => {
+      const c = await calibrateActivations(model, calibrationSamples(ctx.data.train, opts.calibration.samples, ctx.seed), { method: opts.calibration.method, percentile: opts.calibration.percentile });
+      ctx.log(`calibrated ${Object.keys(c.ranges).length} activation ranges (${c.method}, ${c.samples} training samples)`);
+      return c;
+    };
     let calibration: ActivationCalibration | undefined;
+    let qdq: { ir: ModelIR; calibration: ActivationCalibration } | undefined;
     if (opts.activations === 'int8') {
-      calibration = await calibrateActivations(ir, calibrationSamples(ctx.data.train, opts.calibration.samples, ctx.seed), { method: opts.calibration.method, percentile: opts.calibration.percentile });
-      ctx.log(`calibrated ${Object.keys(calibration.ranges).length} activation ranges (${calibration.method}, ${calibration.samples} training samples)`);
+      calibration = await calibrate(ir);
+      const qdqIr = opts.reduceRange ? build(true) : ir;
+      qdq = { ir: qdqIr, calibration: opts.reduceRange ? await calibrate(qdqIr) : calibration };
     }
+    const modelFor = (e: OnnxEncoding) => (e === 'qdq' ? asEncoded(qdq!.ir, e, qdq!.calibration) : asEncoded(ir, e, calibration));
     let latency: LatencyRow[] | undefined;
     let candidates: QuantizeDetails['onnxCandidates'];
     let encoding: OnnxEncoding = opts.onnxEncoding === 'auto' ? 'DequantizeLinear' : opts.onnxEncoding;
     if (opts.onnxEncoding === 'auto') {
-      const chosen = await chooseOnnxEncoding(keep.float!, ir, calibration, floor, scratch, ctx, opts.latencyRuns);
+      const chosen = await chooseOnnxEncoding(keep.float!, encodingsFor(ir, calibration), modelFor, floor, scratch, ctx, opts.latencyRuns);
       ({ candidates, latency } = chosen);
       encoding = chosen.encoding ?? encoding;
     }
-    ir = asEncoded(ir, encoding, calibration);
+    ir = modelFor(encoding);
     shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: true, check: true, keep: (f, p) => (f === 'onnx' ? (keep.quantized = p) : p.dispose()) });
     if (!latency && opts.latencyRuns > 0) latency = await timeAgainstFloat(keep.float!, keep.quantized!, ctx, opts.latencyRuns, encoding);
     const details = detailsOf(ir, assignment, float, shipped, floor, sensitivity, steps, latency, ctx.stageDir);

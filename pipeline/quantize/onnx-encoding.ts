@@ -5,9 +5,12 @@
  *   pruned example: ×0.2 at batch 1, ×0.06 at batch 64);
  * - `cast-mul`: the same int8 bytes and values as Cast + Mul by the scales (Int8Storage.onnx), which onnxruntime
  *   constant-folds at load: float speed;
- * - `qdq`: int8 weights and static int8 activations (calibrated ranges, ActivationCalibration.onnxQdq): onnxruntime
- *   fuses QLinearConv / QGemm — faster where its integer kernels are (large dense layers, VNNI CPUs), slower where
- *   they are not (the example's one-channel 3×3 convolution: ~50× its float time).
+ * - `qdq`: int8 weights (7-bit codes with `reduceRange`) and static int8 activations (calibrated ranges,
+ *   ActivationCalibration.onnxQdq): onnxruntime fuses QLinearConv / QGemm — faster where its integer kernels are
+ *   (large dense layers, VNNI CPUs), slower where they are not (the example's one-channel 3×3 convolution: ~50×
+ *   its float time). Its u8s8 kernels on x86 without VNNI sum pairs of u8×s8 products in int16, which 8-bit weights
+ *   overflow: on the pruned example validation fell from 97.88% (as written) to 96.75% (fused); 7-bit weights
+ *   (onnxruntime's reduce_range) computed the same 97.63% both ways.
  * The stage measures each candidate's validation accuracy as shipped (onnxruntime), times the ones that pass against
  * the float model interleaved in one process at batch 1 and 64, and ships the fastest (geometric mean of medians).
  */
@@ -74,18 +77,18 @@ export function encodingsFor(ir: ModelIR, calibration: ActivationCalibration | u
 }
 
 /**
- * Each encoding of `ir` written and loaded in onnxruntime, its validation accuracy measured; those at or above
- * `floor` timed against `float` (interleaved, per batch size); the fastest passing one is returned (undefined
- * when none passes).
+ * Each encoding (`modelFor(encoding)`: the model as that encoding ships it) written and loaded in onnxruntime, its
+ * validation accuracy measured; those at or above `floor` timed against `float` (interleaved, per batch size); the
+ * fastest passing one is returned (undefined when none passes).
  */
 export async function chooseOnnxEncoding(
-  float: Predictor, ir: ModelIR, calibration: ActivationCalibration | undefined, floor: number, dir: string, ctx: StageContext, runs: number,
+  float: Predictor, encodings: OnnxEncoding[], modelFor: (encoding: OnnxEncoding) => ModelIR, floor: number, dir: string, ctx: StageContext, runs: number,
 ): Promise<{ encoding?: OnnxEncoding; candidates: Partial<Record<OnnxEncoding, EncodingCandidate>>; latency?: LatencyRow[] }> {
   const candidates: Partial<Record<OnnxEncoding, EncodingCandidate>> = {};
   const timed: Array<{ encoding: OnnxEncoding; predictor: Predictor }> = [];
   try {
-    for (const encoding of encodingsFor(ir, calibration)) {
-      const { predictor } = await writeAndLoad(asEncoded(ir, encoding, calibration), 'onnx', path.join(dir, encoding), ctx);
+    for (const encoding of encodings) {
+      const { predictor } = await writeAndLoad(modelFor(encoding), 'onnx', path.join(dir, encoding), ctx);
       const valAccuracy = (await ctx.measure(predictor, 'validation')).accuracy;
       const passed = valAccuracy >= floor - 1e-9;
       candidates[encoding] = { valAccuracy, passed };

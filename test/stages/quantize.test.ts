@@ -117,6 +117,9 @@ test('int8 activations: calibrated on training samples, offered as QDQ; forced, 
   assert.equal(details.onnxEncoding, 'qdq');
   assert.equal(out.ir.calibration?.onnxQdq, true);
   assert.equal(out.ir.calibration?.method, 'percentile');
+  // reduceRange (default): 7-bit weight codes, which onnxruntime's u8s8 kernels cannot overflow.
+  const int8 = out.ir.layers.flatMap((l) => l.weights).flatMap((w) => (w.storage?.dtype === 'int8' ? [w.storage.codes] : []));
+  assert.ok(int8.length > 0 && int8.every((codes) => codes.every((c) => Math.abs(c) <= 63)));
   const ops = decodeModel(readFileSync(path.join(ctx.stageDir, 'onnx/model.onnx'))).graph!.node!.map((n) => n.opType);
   assert.ok(ops.includes('QuantizeLinear') && ops.includes('DequantizeLinear'), ops.join());
   if (needsValidator(t, 'onnx-checker')) assert.equal(details.quantized.onnx.check?.status, 'passed', JSON.stringify(details.quantized.onnx.check));
