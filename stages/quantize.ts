@@ -16,7 +16,7 @@ import type { ActivationCalibration, ModelIR } from '../pipeline/ir.ts';
 import { applyAssignment, tfjsWritten, type WeightAssignment } from '../pipeline/quantize/assign.ts';
 import { layerSensitivity, raiseNext, type LayerSensitivity } from '../pipeline/quantize/fallback.ts';
 import { calibrateActivations, calibrationOptions, calibrationSamples } from '../pipeline/activation-calibration.ts';
-import { asEncoded, chooseOnnxEncoding, encodingsFor, timeAgainstFloat, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
+import { asEncoded, chooseOnnxEncoding, encodingsFor, hasSymmetricInt8, timeAgainstFloat, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
 import { planWeights } from '../pipeline/quantize/plan.ts';
 import { renderQuantizeDetails, type QuantizeDetails, type WeightRow } from '../pipeline/quantize/report.ts';
 import { measureShipped, SHIPPED_FORMATS, type ShippedFormat, type ShippedSet } from '../pipeline/quantize/shipped.ts';
@@ -95,8 +95,10 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
     let qdq: { ir: ModelIR; calibration: ActivationCalibration } | undefined;
     if (opts.activations === 'int8') {
       calibration = await calibrate(ir);
-      const qdqIr = opts.reduceRange ? build(true) : ir;
-      qdq = { ir: qdqIr, calibration: opts.reduceRange ? await calibrate(qdqIr) : calibration };
+      // Only symmetric int8 weights have a 7-bit form (uint8/uint16/float16 ship as they are).
+      const reduce = opts.reduceRange && hasSymmetricInt8(ir);
+      const qdqIr = reduce ? build(true) : ir;
+      qdq = { ir: qdqIr, calibration: reduce ? await calibrate(qdqIr) : calibration };
     }
     const modelFor = (e: OnnxEncoding) => (e === 'qdq' ? asEncoded(qdq!.ir, e, qdq!.calibration) : asEncoded(ir, e, calibration));
     let latency: LatencyRow[] | undefined;
