@@ -2,12 +2,16 @@
  * `npm run bench`: training (forward + backward + Adam, batch 64) and inference (batch 256) speed of the example CNN
  * and a heavier reference CNN on every available engine — onnxruntime-node (the ORT training engine and the ONNX
  * export), tfjs on wasm, tfjs-node when it loads, and the pure-JS cpu backend with --cpu (slow: a few batches) —
- * plus the wall time of a cold `npm run compress`. Each figure is the median of several runs after a warm-up run.
+ * plus the wall time of a cold `npm run compress`, and one `prune` row per model (the example, the residual net,
+ * MobileNetV2 at 224×224: wall time, peak RSS, params/MACs/latency before → after; bench/prune-bench.ts). Each
+ * speed figure is the median of several runs after a warm-up run.
  *
- *   tsx bench/run.ts [--json] [--skip-compress] [--cpu] [--runs 5] [--threads 1,2]
+ *   tsx bench/run.ts [--json] [--skip-compress] [--cpu] [--runs 5] [--threads 1,2] [--prune example,resnet,mobilenet | --skip-prune]
  *
- * --json prints only `{ machine, results, compressSeconds }` on stdout (progress goes to stderr). ORT figures in
- * the JSON use one intra-op thread (what the targets assume); --threads adds rows for other counts to the table.
+ * --json prints only `{ machine, results, compressSeconds, prune }` on stdout (progress goes to stderr). ORT figures
+ * in the JSON use one intra-op thread (what the targets assume); --threads adds rows for other counts to the table.
+ * The prune rows take long (the residual net fine-tunes on 54,000 images, MobileNetV2 runs at 224×224): --prune
+ * picks models, --skip-prune skips them.
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -15,6 +19,8 @@ import { initEngine } from '../pipeline/engine.ts';
 import { timeCompress } from './compress-time.ts';
 import { INFER_BATCH, measureOrt, measureTfjs, TRAIN_BATCH, type Figure, type Plan, type Task } from './measure.ts';
 import type { BenchModel } from './models.ts';
+import { benchPrune, pruneTable } from './prune-bench.ts';
+import type { PruneBenchModel } from './prune-child.ts';
 
 type Engine = 'ort' | 'wasm' | 'tfjs-node' | 'cpu';
 
@@ -31,6 +37,9 @@ const { values: args } = parseArgs({
     cpu: { type: 'boolean', default: false },
     runs: { type: 'string', default: '5' },
     threads: { type: 'string', default: '1,2' },
+    prune: { type: 'string', default: 'example,resnet,mobilenet' },
+    'skip-prune': { type: 'boolean', default: false },
+    'skip-speed': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
@@ -55,7 +64,7 @@ const record = (r: Result) => {
 
 // tfjs builds the models (then handed to ORT as IR): it needs a backend first.
 await initEngine('wasm');
-for (const model of MODELS) {
+for (const model of args['skip-speed'] ? [] : MODELS) {
   for (const task of TASKS) {
     record({ model, engine: 'ort', task, ...(await measureOrt(model, task, plan('ort', task), 1)) });
     for (const threads of extraThreads) {
@@ -74,7 +83,7 @@ for (const engine of tfjsEngines) {
     log(`${engine}: not available (${(e as Error).message.split('\n')[0]})`);
     continue;
   }
-  for (const model of MODELS) for (const task of TASKS) record({ model, engine, task, ...(await measureTfjs(model, task, plan(engine, task))) });
+  if (!args['skip-speed']) for (const model of MODELS) for (const task of TASKS) record({ model, engine, task, ...(await measureTfjs(model, task, plan(engine, task))) });
 }
 
 let compressSeconds: number | null = null;
@@ -83,11 +92,19 @@ if (!args['skip-compress']) {
   compressSeconds = await timeCompress(log);
 }
 
+const pruneModels = args['skip-prune'] ? [] : (args.prune.split(',').map((m) => m.trim()).filter(Boolean) as PruneBenchModel[]);
+const prune = [];
+for (const model of pruneModels) {
+  log(`prune row: ${model}...`);
+  prune.push(await benchPrune(model, log));
+}
+
 const cpuInfo = cpus();
 const report = {
   machine: { cpus: cpuInfo.length, model: cpuInfo[0]?.model ?? 'unknown', node: process.version },
   results,
   compressSeconds,
+  prune,
 };
 
 if (args.json) {
@@ -108,6 +125,7 @@ if (args.json) {
     `npm run compress (cold): ${compressSeconds === null ? (args['skip-compress'] ? 'skipped' : 'failed') : `${compressSeconds.toFixed(1)} s`}`,
     `train batch ${TRAIN_BATCH} (forward + backward + Adam), infer batch ${INFER_BATCH}; medians of ${runs} runs after a warm-up` +
       (args.cpu ? '; cpu: one batch after a warm-up batch' : ''),
+    ...(prune.length > 0 ? ['', ...pruneTable(prune), 'prune rows: one cold run each with only the prune stage (peak RSS from /usr/bin/time -v; load = 1-minute load average at start → end)'] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

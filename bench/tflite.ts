@@ -19,7 +19,7 @@ import { exportTflite } from '../pipeline/formats/tflite/export.ts';
 import { tflitePredictor } from '../pipeline/formats/tflite/runtime.ts';
 import { readModel } from '../pipeline/io/read-model.ts';
 import { writeModel } from '../pipeline/io/write-model.ts';
-import { interleavedLatency, type LatencySpread } from '../pipeline/latency.ts';
+import { comparePredictorLatency, type LatencyStats } from '../pipeline/measure/latency.ts';
 import { exportOnnx } from '../pipeline/onnx/export.ts';
 import { createOrtSession, ortPredictor } from '../pipeline/onnx/ort.ts';
 
@@ -37,7 +37,7 @@ interface Row {
   format: string;
   bytes: number;
   testAccuracy: number;
-  latencyMs: LatencySpread;
+  latencyMs: LatencyStats;
 }
 
 await initEngine('wasm');
@@ -60,7 +60,7 @@ for (const [model, file] of Object.entries(MODELS)) {
     { format: 'tflite float32', bytes: float.length, predictor: tflitePredictor(float, { threads: 1 }) },
     { format: 'tflite int8', bytes: int8.length, predictor: tflitePredictor(int8, { threads: 1 }) },
   ];
-  const latencies = await interleavedLatency(artifacts.map((a) => a.predictor), mnist.test, Number(args.runs));
+  const latencies = await comparePredictorLatency(artifacts.map((a) => a.predictor), mnist.test, Number(args.runs));
   for (const [i, a] of artifacts.entries()) {
     const { accuracy } = await measureQuality(a.predictor, mnist.test, 256);
     rows.push({ model, format: a.format, bytes: a.bytes, testAccuracy: accuracy, latencyMs: latencies[i]! });
@@ -79,6 +79,6 @@ if (args.json) {
     const base = rows.find((x) => x.model === r.model && x.format === 'tflite float32')!.bytes;
     const l = r.latencyMs;
     console.log(`| ${r.model} | ${r.format} | ${r.bytes.toLocaleString('en-US')} | ${(r.bytes / base).toFixed(2)} | ${(r.testAccuracy * 100).toFixed(2)}% | ` +
-      `${l.median.toFixed(3)} (${l.q1.toFixed(3)}–${l.q3.toFixed(3)}) |`);
+      `${l.median.toFixed(3)} (${l.p25.toFixed(3)}–${l.p75.toFixed(3)}) |`);
   }
 }

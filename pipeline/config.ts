@@ -8,6 +8,7 @@ import { SlimnetError } from './errors.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
 import type { ArraysInput, ValidationArrays } from './data/arrays.ts';
 import type { BackendRequest } from './engine.ts';
+import { DEFAULT_MEMORY_BUDGET_MB } from './memory.ts';
 
 export interface StageEntry {
   name: StageName;
@@ -70,6 +71,11 @@ export interface SlimnetConfig {
   out?: string;
   /** Content-addressed stage cache; false turns it off. Default artifacts/.cache. */
   cacheDir?: string | false;
+  /**
+   * Working memory (MB) slimnet plans for on top of the model and the data: inference and training batches,
+   * calibration features, concurrent candidate evaluations are sized to fit it. Lower it on a small machine.
+   */
+  memoryBudgetMB?: number;
   evaluation?: {
     batchSize?: number;
     /** Single-sample inferences timed for latencyMs. */
@@ -122,6 +128,7 @@ const configSchema = z.strictObject({
   backend: z.enum(['auto', 'wasm', 'tfjs-node', 'cpu']).default('auto'),
   out: z.string().min(1).optional(),
   cacheDir: z.union([z.string().min(1), z.literal(false)]).default('artifacts/.cache'),
+  memoryBudgetMB: z.number().int().min(64).default(DEFAULT_MEMORY_BUDGET_MB),
   evaluation: z
     .strictObject({
       batchSize: positiveInt.default(256),

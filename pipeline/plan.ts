@@ -14,7 +14,7 @@ import { checkOutFolder } from './io/output-folder.ts';
 import { countParams, type ModelIR } from './ir.ts';
 import type { Metrics } from './metrics.ts';
 import { gatedAccuracy, type GatedAccuracy } from './report-validation.ts';
-import { budgetOf, cacheKeyOf, gate } from './run-stage.ts';
+import { budgetOf, cacheKeyOf, evaluationWithin, gate } from './run-stage.ts';
 import { loadInputs, protectedPaths, resolveStages } from './runner.ts';
 import { modelSignature, type ModelSignature } from './signature.ts';
 
@@ -58,7 +58,7 @@ export async function planPipeline(config: ResolvedConfig, opts: { force?: boole
   const predictor = await createPredictor(ir, config.evaluation.engine);
   let valAccuracy: number;
   try {
-    valAccuracy = (await measureQuality(predictor, data.validation, config.evaluation.batchSize)).accuracy;
+    valAccuracy = (await measureQuality(predictor, data.validation, evaluationWithin(config, ir).batchSize)).accuracy;
   } finally {
     predictor.dispose();
   }

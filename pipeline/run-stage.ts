@@ -17,7 +17,7 @@ import type { Metrics } from './metrics.ts';
 import type { StageReport } from './report.ts';
 import { stageGate } from './report-validation.ts';
 import type { Stage, StageContext, StageOutput, StageVerdict } from './stage.ts';
-import { createStageContext } from './stage-context.ts';
+import { createStageContext, evaluationBatch } from './stage-context.ts';
 import { METRIC_NAMES, type QualitySetting } from './quality.ts';
 import { toolBuildId } from './version.ts';
 
@@ -69,7 +69,8 @@ export function cacheKeyOf(
     options: run.options,
     dataFingerprint: rc.data.fingerprint,
     seed: rc.config.seed,
-    evaluation: rc.config.evaluation,
+    // Batch sizes (evaluation, fine-tuning) follow the memory budget, and fine-tuning results follow the batch.
+    evaluation: { ...rc.config.evaluation, memoryBudgetMB: rc.config.memoryBudgetMB },
     // Searching stages aim at their budget floor, so their output depends on it.
     budget: { maxDrop: budgetOf(run, rc).maxDrop, baselineValAccuracy: rc.baseline.valAccuracy },
     backend: rc.backend,
@@ -107,7 +108,7 @@ export async function runStage(run: StageRun, input: { ir: ModelIR; metrics: Met
     outIr = output.ir;
     const modelJson = output.modelJson ?? 'model/model.json';
     if (!output.modelJson) await writeModel(outIr, path.join(stageDir, 'model'));
-    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, config.evaluation);
+    const { engine: _engine, nonFinite: _nonFinite, ...measured } = await evaluateModel(outIr, rc.data, evaluationWithin(config, outIr));
     const metrics: Metrics = { ...measured, bytes: await modelBytes(path.join(stageDir, modelJson)) };
     entry = { metrics, output: { ...outputs, modelJson, ...(output.verdict ? { verdict: stageVerdict } : {}) } };
     // Failed results are never cached: a rerun tries again.
@@ -180,8 +181,14 @@ function stageContext(run: StageRun, input: { ir: ModelIR; metrics: Metrics }, r
     budget,
     ...(rc.quality ? { quality: rc.quality } : {}),
     evaluation: rc.config.evaluation,
+    memoryBudgetMB: rc.config.memoryBudgetMB,
     log: (message) => rc.log(`${run.stage.name}: ${message}`),
   });
+}
+
+/** The evaluation settings with the batch size kept within the memory budget for this model (see evaluationBatch). */
+export function evaluationWithin(config: ResolvedConfig, ir: ModelIR): ResolvedConfig['evaluation'] {
+  return { ...config.evaluation, batchSize: evaluationBatch(ir, config.evaluation.batchSize, config.memoryBudgetMB) };
 }
 
 function failed(

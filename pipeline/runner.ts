@@ -25,7 +25,7 @@ import type { Metrics } from './metrics.ts';
 import { renderMarkdown, REPORT_SCHEMA_VERSION, type Report, type StageReport } from './report.ts';
 import { validationReport } from './report-validation.ts';
 import { modelSignature } from './signature.ts';
-import { runStage, type StageRun } from './run-stage.ts';
+import { evaluationWithin, runStage, type StageRun } from './run-stage.ts';
 import { TOOL } from './version.ts';
 
 export interface PipelineResult {
@@ -95,7 +95,7 @@ export async function loadInputs(config: ResolvedConfig, log: (message: string) 
     outputClasses: config.task === 'classify' ? modelOutputClasses(model.ir) : undefined,
   });
   const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
-  const data = await withTeacherLabels(loaded, quality, model.ir, config.evaluation);
+  const data = await withTeacherLabels(loaded, quality, model.ir, evaluationWithin(config, model.ir));
   return { backend, model, data, quality };
 }
 
@@ -118,7 +118,7 @@ export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {})
     if (quality.labels === 'teacher') log(`quality: ${METRIC_NAMES[quality.metric]} (labels from the input model)`);
     log(`model ${config.model} (${model.format}${model.kerasVersion ? `, Keras ${model.kerasVersion}` : ''}): ${ir.layers.length} layers; data ${data.train.count}/${data.validation.count}/${data.test.count} train/validation/test; backend ${backend}`);
     log('measuring the baseline');
-    const { engine: evaluationEngine, nonFinite, ...measured } = await evaluateModel(ir, data, config.evaluation);
+    const { engine: evaluationEngine, nonFinite, ...measured } = await evaluateModel(ir, data, evaluationWithin(config, ir));
     if (nonFinite) throw overflowingModel(config.model, ir, nonFinite);
     const baseline: Metrics = { ...measured, bytes: model.bytes };
     log(`baseline: ${describeMetrics(baseline)}`);

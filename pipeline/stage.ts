@@ -30,8 +30,10 @@ export interface StageContext {
   budget: StageBudget;
   /** The run's task and quality metric (pipeline/quality.ts): what `evaluateCandidate` and the floor measure. */
   quality: QualitySetting;
+  /** The configured working-memory budget in MB (see pipeline/memory.ts); stages size batches and caches by it. */
+  memoryBudgetMB: number;
   /** Validation quality/loss of a candidate model (measureQuality): what searches compare. Never looks at the test split. */
-  evaluateCandidate(ir: ModelIR): Promise<Accuracy>;
+  evaluateCandidate(ir: ModelIR, opts?: CandidateEvaluation): Promise<Accuracy>;
   /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
   measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;
   log(message: string): void;
@@ -46,6 +48,13 @@ export type StageVerdict =
   | { status: 'accepted' }
   | { status: 'rejected'; reason: string }
   | { status: 'failed'; reason: string; exitClass: 1 | 2 };
+
+export interface CandidateEvaluation {
+  /** Measure on a fixed, seeded, class-stratified sample of this many validation samples (all when ≥ the split). */
+  samples?: number;
+  /** Largest inference batch (the runner also keeps it within the memory budget). */
+  batchSize?: number;
+}
 
 export interface StageOutput {
   ir: ModelIR;

@@ -13,7 +13,7 @@ import type { LabelledSet } from '../pipeline/data/types.ts';
 import { predictSet, tfjsPredictor, type Predictor } from '../pipeline/evaluate.ts';
 import { FORMAT_IDS, FORMATS, type CheckResult, type ExportFormat, type ParityExpectation } from '../pipeline/formats/index.ts';
 import type { ModelIR } from '../pipeline/ir.ts';
-import { interleavedLatency, type LatencySpread } from '../pipeline/latency.ts';
+import { comparePredictorLatency, type LatencyStats } from '../pipeline/measure/latency.ts';
 import { checkParity, type ParityReport } from '../pipeline/parity.ts';
 import type { StageContext, StageDefinition, StageOutput } from '../pipeline/stage.ts';
 
@@ -47,7 +47,7 @@ export interface FormatOutcome {
   /** Quantised formats: the artifact's validation quality, which the budget floor gates. */
   validation?: { accuracy: number; floor: number };
   /** Batch-1 latency of the loaded artifact in its runtime, interleaved with the other formats'. */
-  latencyMs?: LatencySpread;
+  latencyMs?: LatencyStats;
   check?: CheckResult;
   /** Why the format failed, when it did. */
   problem?: string;
@@ -65,7 +65,7 @@ export const exportStage: StageDefinition<typeof options> = {
   renderDetails(details) {
     const formats = (details as { formats?: Record<string, FormatOutcome> }).formats ?? {};
     const checkText = (c?: CheckResult) => (!c ? '–' : c.status === 'passed' ? 'passed' : `${c.status}: ${c.message}`);
-    const latencyText = (l?: LatencySpread) => (l ? `${l.median.toFixed(3)} ms (${l.q1.toFixed(3)}–${l.q3.toFixed(3)})` : '–');
+    const latencyText = (l?: LatencyStats) => (l ? `${l.median.toFixed(3)} ms (${l.p25.toFixed(3)}–${l.p75.toFixed(3)})` : '–');
     const row = (id: string, f: FormatOutcome) => {
       const status = `${f.expectation}${f.problem ? ' (FAILED)' : ''}`;
       if (!f.parity) return `| ${id} | ${f.bytes.toLocaleString('en-US')} | ${status} | written, not verified: ${f.unverifiedBecause} | | | | ${checkText(f.check)} |`;
@@ -111,7 +111,7 @@ export async function runExport(ir: ModelIR, ctx: StageContext, opts: ExportOpti
       if (outcome.problem) problems.push(`${id} export (${format.artifact}): ${outcome.problem}`);
       else if (!outcome.verified) notes.push(`${id}: written, not verified (${outcome.unverifiedBecause})`);
     }
-    const latencies = await interleavedLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
+    const latencies = await comparePredictorLatency(loaded.map((l) => l.predictor), test, opts.latencyRuns);
     latencies.forEach((latency, i) => (outcomes[loaded[i]!.id]!.latencyMs = latency));
     notes.push(...slowerQuantized(loaded, outcomes));
   } finally {

@@ -122,6 +122,12 @@ function stratifiedHoldOut(y: Int32Array, numClasses: number, fraction: number, 
   return { keep, hold };
 }
 
+/** Indices (ascending) of a seeded, class-stratified sample of `n` samples of `set` (all when n ≥ its count). */
+export function stratifiedSample(set: LabelledSet, n: number, seed: number): number[] {
+  if (n >= set.count) return Array.from({ length: set.count }, (_, i) => i);
+  return stratifiedHoldOut(set.y, set.numClasses, n / set.count, createRng(seed)).hold;
+}
+
 function bytesOf(a: Float32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }

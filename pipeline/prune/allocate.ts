@@ -1,6 +1,8 @@
 /**
  * From per-group ratios to a concrete plan (which classes go), and the size of the model a plan leaves.
- * Within a group the least important removable classes go first; every producer keeps at least `minChannels`.
+ * Within a group the least important removable classes go first; every producer keeps at least `minChannels`, and
+ * a pruned group keeps a multiple of `roundTo` channels (Torch-Pruning's round_to: the kept count is rounded up, so
+ * a group smaller than roundTo is left whole) — channel counts that suit SIMD widths and GEMM tiles.
  */
 import type { ChannelAnalysis, ChannelGroup } from '../graph/channel-groups.ts';
 import { countMacs } from '../graph/macs.ts';
@@ -18,9 +20,11 @@ export interface Planner {
   /** Per group id: removable classes, least important first. */
   order: Map<number, number[]>;
   minChannels: number;
+  /** Kept channel counts of pruned groups are multiples of this (1: any count). */
+  roundTo: number;
 }
 
-export function createPlanner(analysis: ChannelAnalysis, scores: Float64Array, minChannels: number): Planner {
+export function createPlanner(analysis: ChannelAnalysis, scores: Float64Array, minChannels: number, roundTo = 1): Planner {
   const order = new Map<number, number[]>();
   for (const g of analysis.groups) {
     const removable = g.classes.filter((k) => !g.blocked.has(k));
@@ -28,7 +32,18 @@ export function createPlanner(analysis: ChannelAnalysis, scores: Float64Array, m
     order.set(g.id, removable.sort((a, b) => score(a) - score(b) || a - b));
   }
   const groups = analysis.groups.filter((g) => order.get(g.id)!.length > 0);
-  return { analysis, groups, order, minChannels };
+  return { analysis, groups, order, minChannels, roundTo };
+}
+
+/**
+ * How many of a group's `total` classes to remove for `ratio` when only `removable` of them may go: the kept count
+ * is rounded up to a multiple of `roundTo` (and to at least minChannels, rounded up too).
+ */
+export function removalCount(total: number, removable: number, ratio: number, roundTo: number, minChannels: number): number {
+  const up = (n: number) => Math.ceil(n / roundTo) * roundTo;
+  const wanted = Math.min(removable, Math.floor(ratio * total + 1e-9));
+  const keep = Math.max(up(total - wanted), up(minChannels));
+  return Math.max(0, total - keep);
 }
 
 /** Classes to remove so that each group loses floor(ratio × its channels), least important first. */
@@ -38,7 +53,7 @@ export function planFromRatios(p: Planner, ratios: ReadonlyMap<number, number>):
   const producersOf = producerChannelCounts(p.analysis);
   for (const g of p.groups) {
     const ratio = ratios.get(g.id) ?? 0;
-    let n = Math.floor(ratio * g.classes.length + 1e-9);
+    let n = removalCount(g.classes.length, p.order.get(g.id)!.length, ratio, p.roundTo, p.minChannels);
     for (const k of p.order.get(g.id)!) {
       if (n <= 0) break;
       const losses = producersOf.get(k) ?? new Map<string, number>();

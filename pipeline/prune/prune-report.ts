@@ -2,10 +2,12 @@
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
+import type { PruneLatency } from './prune-latency.ts';
 import { renderRecovery, type RecoveryStep as Step } from '../recovery/steps.ts';
 import { keptIndices } from './remove-channels.ts';
 
-export type RecoveryStep = Step<'removal' | 'reconstruction' | 'fine-tuning'>;
+/** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
+export type RecoveryStep = Step<'removal' | 'reconstruction' | 'search' | 'fine-tuning'>;
 
 export interface LayerChange {
   layer: string;
@@ -47,7 +49,7 @@ export interface DiscardedStepNote {
   keptValAccuracy: number;
 }
 
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number, discarded: DiscardedStepNote[] = []): string[] {
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], seconds: number, discarded: DiscardedStepNote[] = [], latency?: PruneLatency): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
@@ -56,6 +58,9 @@ export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[],
     ...discarded.map((d) => `${d.step} lowered validation accuracy ${pct(d.keptValAccuracy)} → ${pct(d.valAccuracy)}: the model after ${d.kept} is kept`),
     `stage time ${seconds.toFixed(1)} s`,
   ];
+  for (const b of latency?.batches ?? []) {
+    notes.push(`onnxruntime latency, batch ${b.batchSize}: ${b.before.median.toFixed(3)} → ${b.after.median.toFixed(3)} ms (${b.speedup.toFixed(2)}× faster, per-round ${b.pairedSpeedup.p25.toFixed(2)}–${b.pairedSpeedup.p75.toFixed(2)}×)`);
+  }
   return notes;
 }
 

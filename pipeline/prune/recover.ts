@@ -53,7 +53,11 @@ export interface DiscardedStep {
 /** The decision every recovery step goes through: the gate's metric first, validation loss only for exact ties. */
 export const notWorse = (candidate: Accuracy, incumbent: Accuracy): boolean => fineTuneHelped(incumbent, candidate);
 
-export async function recover(removed: Set<number>, rc: RecoveryContext): Promise<Recovered> {
+/**
+ * Removal → reconstruction → fine-tuning of `removed`; or, given `searched` (a model the progressive search already
+ * pruned, reconstructed and briefly fine-tuned), its measurement and the long fine-tune only.
+ */
+export async function recover(removed: Set<number>, rc: RecoveryContext, searched?: ModelIR): Promise<Recovered> {
   const steps: RecoveryStep[] = [];
   const measure = async (step: RecoveryStep['step'], ir: ModelIR) => {
     const val = await rc.validate(ir);
@@ -70,10 +74,10 @@ export async function recover(removed: Set<number>, rc: RecoveryContext): Promis
     rc.log(`${next.step} lowered validation accuracy ${pct(best.val.accuracy)} → ${pct(next.val.accuracy)}: the model after ${best.step} is kept`);
     return best;
   };
-  const pruned = removeChannels(rc.original, rc.analysis, removed);
-  let best = await measure('removal', pruned);
   let fits: LayerFit[] = [];
-  if (rc.reconstructor) {
+  const pruned = searched ?? removeChannels(rc.original, rc.analysis, removed);
+  let best = await measure(searched ? 'search' : 'removal', pruned);
+  if (rc.reconstructor && !searched) {
     const rebuilt = await rc.reconstructor.run(pruned, reconstructionTargets(rc.analysis, removed));
     fits = rebuilt.fits;
     best = keepBetter(best, await measure('reconstruction', rebuilt.ir));

@@ -52,14 +52,60 @@ export interface SearchSpace {
   memo: Map<string, Sizes>;
 }
 
-export async function sensitivityAnalysis(space: SearchSpace, ratios: number[], baseAccuracy: number, evaluate: EvaluatePlan, queue: PQueue): Promise<GroupSensitivity[]> {
-  const grid = [...new Set(ratios.map((r) => Math.min(r, space.maxRatio)))].sort((a, b) => a - b);
+export interface SensitivityOptions {
+  /** Most evaluations the analysis may spend; the ratio grid thins out to fit (at least one ratio per group). */
+  maxEvaluations?: number;
+  /** Called after each evaluated point (for progress lines). */
+  onEvaluated?: (done: number, total: number) => void;
+}
+
+/**
+ * Each free group pruned alone at each ratio. A ratio whose plan removes nothing (roundTo, minChannels) or the same
+ * channels as the previous ratio is not evaluated again. With `maxEvaluations` below groups × ratios, each group gets
+ * the evenly spread subset of the grid that fits (`thinGrid`).
+ */
+export async function sensitivityAnalysis(space: SearchSpace, ratios: number[], baseAccuracy: number, evaluate: EvaluatePlan, queue: PQueue, opts: SensitivityOptions = {}): Promise<GroupSensitivity[]> {
+  const full = [...new Set(ratios.map((r) => Math.min(r, space.maxRatio)))].sort((a, b) => a - b);
+  const perGroup = opts.maxEvaluations === undefined ? full.length : Math.floor(opts.maxEvaluations / Math.max(1, space.free.length));
+  const grid = thinGrid(full, Math.max(1, perGroup));
+  const jobs = space.free.map((g) => {
+    const plans: { ratio: number; removed: Set<number> }[] = [];
+    for (const ratio of grid) {
+      const removed = planFromRatios(space.planner, new Map([[g.id, ratio]]));
+      plans.push({ ratio, removed });
+    }
+    return { g, plans };
+  });
+  const keyOf = (r: Set<number>) => [...r].sort((a, b) => a - b).join(',');
+  const total = new Set(jobs.flatMap((j) => j.plans.filter((p) => p.removed.size > 0).map((p) => keyOf(p.removed)))).size;
+  let done = 0;
+  const seen = new Map<string, Promise<number>>();
+  const accuracyOf = (removed: Set<number>) => {
+    if (removed.size === 0) return Promise.resolve(baseAccuracy);
+    const key = keyOf(removed);
+    let a = seen.get(key);
+    if (!a) {
+      a = queue.add(async () => {
+        const acc = (await evaluate(removed)).accuracy;
+        opts.onEvaluated?.(++done, total);
+        return acc;
+      }) as Promise<number>;
+      seen.set(key, a);
+    }
+    return a;
+  };
   return Promise.all(
-    space.free.map(async (g) => {
-      const points = await Promise.all(grid.map((ratio) => queue.add(async () => ({ ratio, accuracy: (await evaluate(planFromRatios(space.planner, new Map([[g.id, ratio]])))).accuracy }))));
+    jobs.map(async ({ g, plans }) => {
+      const points = await Promise.all(plans.map(async (p) => ({ ratio: p.ratio, accuracy: await accuracyOf(p.removed) })));
       return { group: g.name, groupId: g.id, points: [{ ratio: 0, accuracy: baseAccuracy }, ...points] };
     }),
   );
+}
+
+/** `k` of the sorted grid's ratios, spread evenly (k = 1: the one just below the middle, e.g. 0.5 of 0.25…0.9). */
+export function thinGrid(grid: number[], k: number): number[] {
+  if (k >= grid.length) return grid;
+  return [...new Set(Array.from({ length: k }, (_, i) => grid[Math.ceil(((i + 1) * grid.length) / (k + 1)) - 1]!))];
 }
 
 /** Largest ratio per free group whose (monotone, interpolated) drop stays ≤ tau. */
@@ -116,8 +162,9 @@ export function allocationForFraction(space: SearchSpace, sens: GroupSensitivity
 export const planOfPoint = new WeakMap<ExploredPoint, Set<number>>();
 
 /** Evaluates the allocation (deduplicated by plan) and records it as an explored point. */
-export function explorer(space: SearchSpace, evaluate: EvaluatePlan, queue: PQueue) {
+export function explorer(space: SearchSpace, evaluate: EvaluatePlan, queue: PQueue, onEvaluated?: (done: number, total: number) => void) {
   const seen = new Map<string, Promise<ExploredPoint>>();
+  let done = 0;
   const groupName = new Map(space.planner.analysis.groups.map((g) => [g.id, g.name]));
   return (ratios: Map<number, number>, strategy: ExploredPoint['strategy']): Promise<ExploredPoint> => {
     const removed = planFromRatios(space.planner, ratios);
@@ -127,6 +174,7 @@ export function explorer(space: SearchSpace, evaluate: EvaluatePlan, queue: PQue
       point = queue.add(async () => {
         const sizes = sizeOfPlan(space.ir, space.planner.analysis, removed, space.memo);
         const score = await evaluate(removed);
+        onEvaluated?.(++done, seen.size);
         const named: Record<string, number> = {};
         for (const [id, r] of ratios) if (r > 0) named[groupName.get(id)!] = round(removedShare(space, id, removed));
         const p: ExploredPoint = { fraction: sizes[space.metric] / space.inputSizes[space.metric], sizes, strategy, ratios: named, accuracy: score.accuracy, loss: score.loss, smoothedAccuracy: score.accuracy, passed: false };
@@ -146,7 +194,11 @@ function removedShare(space: SearchSpace, groupId: number, removed: Set<number>)
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
-export const SIZE_LADDER = [0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
+/**
+ * Sizes (of the search metric, as fractions of the input model) the one-shot search tries: from a mild cut — a
+ * compact network such as MobileNetV2 passes nothing at ½ — down to 1/33 for over-parameterised ones.
+ */
+export const SIZE_LADDER = [0.8, 0.65, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
 
 /**
  * Validation accuracy of one candidate is noisy (a few samples on a small split), and a smaller model that
@@ -178,12 +230,14 @@ export function judge(points: ExploredPoint[], floor: number): void {
  * The smallest allocation (by `space.metric`) that passes, exploring the size ladder and then `refineSteps`
  * points between the smallest passing rung and the next one down.
  */
-export async function searchSmallestPassing(space: SearchSpace, sens: GroupSensitivity[], explore: ReturnType<typeof explorer>, floor: number, refineSteps: number): Promise<ExploredPoint[]> {
+export async function searchSmallestPassing(
+  space: SearchSpace, sens: GroupSensitivity[] | undefined, explore: ReturnType<typeof explorer>, floor: number, refineSteps: number, ladder = SIZE_LADDER,
+): Promise<ExploredPoint[]> {
   const tryFraction = (f: number) => {
     const ratios = allocationForFraction(space, sens, f);
-    return ratios ? explore(ratios, 'sensitivity') : undefined;
+    return ratios ? explore(ratios, sens ? 'sensitivity' : 'uniform') : undefined;
   };
-  const points = dedupe((await Promise.all(SIZE_LADDER.map(tryFraction))).filter((p): p is ExploredPoint => p !== undefined));
+  const points = dedupe((await Promise.all(ladder.map(tryFraction))).filter((p): p is ExploredPoint => p !== undefined));
   judge(points, floor);
   const best = smallestPassing(points);
   if (best && refineSteps > 0) {

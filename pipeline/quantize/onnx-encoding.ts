@@ -17,7 +17,7 @@
 import path from 'node:path';
 import type { Predictor } from '../evaluate.ts';
 import type { ActivationCalibration, ModelIR } from '../ir.ts';
-import { interleavedLatency, type LatencySpread } from '../latency.ts';
+import { comparePredictorLatency, type LatencyStats } from '../measure/latency.ts';
 import type { StageContext } from '../stage.ts';
 import { writeAndLoad } from './shipped.ts';
 
@@ -25,9 +25,9 @@ export type OnnxEncoding = 'DequantizeLinear' | 'cast-mul' | 'qdq';
 
 export interface LatencyRow {
   batch: number;
-  float: LatencySpread;
-  /** The quantised ONNX model per encoding timed. */
-  quantized: Partial<Record<OnnxEncoding, LatencySpread>>;
+  float: LatencyStats;
+  /** The quantised ONNX model per weight encoding. */
+  quantized: Partial<Record<OnnxEncoding, LatencyStats>>;
   /** The encoding shipped; speedup = float median / its median. */
   shipped: OnnxEncoding;
   speedup: number;
@@ -98,8 +98,8 @@ export async function chooseOnnxEncoding(
     }
     if (timed.length === 0) return { candidates };
     if (runs === 0 || timed.length === 1) return { encoding: timed[0]!.encoding, candidates };
-    const measured: LatencySpread[][] = [];
-    for (const batch of LATENCY_BATCHES) measured.push(await interleavedLatency([float, ...timed.map((t) => t.predictor)], ctx.data.test, runs, batch));
+    const measured: LatencyStats[][] = [];
+    for (const batch of LATENCY_BATCHES) measured.push(await comparePredictorLatency([float, ...timed.map((t) => t.predictor)], ctx.data.test, runs, { batch }));
     const score = (k: number) => Math.exp(measured.reduce((s, m) => s + Math.log(m[k + 1]!.median), 0) / measured.length);
     let pick = 0;
     for (let k = 1; k < timed.length; k++) if (score(k) < score(pick)) pick = k;
@@ -120,7 +120,7 @@ export async function chooseOnnxEncoding(
 export async function timeAgainstFloat(float: Predictor, quantized: Predictor, ctx: StageContext, runs: number, encoding: OnnxEncoding): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const batch of LATENCY_BATCHES) {
-    const [f, q] = (await interleavedLatency([float, quantized], ctx.data.test, runs, batch)) as [LatencySpread, LatencySpread];
+    const [f, q] = (await comparePredictorLatency([float, quantized], ctx.data.test, runs, { batch })) as [LatencyStats, LatencyStats];
     rows.push({ batch, float: f, quantized: { [encoding]: q }, shipped: encoding, speedup: f.median / q.median });
   }
   return rows;

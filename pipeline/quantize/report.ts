@@ -1,5 +1,5 @@
 /** The quantize stage's report.json details and their report.md rendering. */
-import type { LatencySpread } from '../latency.ts';
+import type { LatencyStats } from '../measure/latency.ts';
 import type { EncodingCandidate, LatencyRow, OnnxEncoding } from './onnx-encoding.ts';
 import type { Precision } from './plan.ts';
 import type { ShippedArtifact, ShippedFormat } from './shipped.ts';
@@ -41,7 +41,7 @@ export interface QuantizeDetails {
 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(2)}%`);
 const n = (x: number) => x.toLocaleString('en-US');
-const ms = (l: LatencySpread) => `${l.median.toFixed(3)} ms (${l.q1.toFixed(3)}–${l.q3.toFixed(3)})`;
+const ms = (l: LatencyStats) => `${l.median.toFixed(3)} ms (${l.p25.toFixed(3)}–${l.p75.toFixed(3)})`;
 
 export function renderQuantizeDetails(d: QuantizeDetails): string[] {
   const lines = [
@@ -59,7 +59,7 @@ export function renderQuantizeDetails(d: QuantizeDetails): string[] {
   if (d.latency) {
     lines.push('', 'onnxruntime latency, float vs quantised ONNX (median of interleaved runs, quartiles; speed-up of the shipped encoding):', '',
       '| batch | float | int8 weights, DequantizeLinear | int8 weights, Cast+Mul | int8 weights + activations (QDQ) | shipped | speed-up |', '|---|---|---|---|---|---|---|');
-    const cell = (l?: LatencySpread) => (l ? ms(l) : '–');
+    const cell = (l?: LatencyStats) => (l ? ms(l) : '–');
     for (const l of d.latency) lines.push(`| ${l.batch} | ${ms(l.float)} | ${cell(l.quantized.DequantizeLinear)} | ${cell(l.quantized['cast-mul'])} | ${cell(l.quantized.qdq)} | ${l.shipped} | ×${l.speedup.toFixed(2)} |`);
   }
   if (d.onnxCandidates) {

@@ -19,19 +19,43 @@ export const fineTuneOptions = z.strictObject({
   temperature: z.number().positive().default(2).describe('softmax temperature of the distillation targets'),
   alpha: z.number().min(0).max(1).default(0.5).describe('weight of the distillation loss; 1 − alpha goes to the hard labels'),
   learningRate: z.number().positive().default(5e-4).describe('optimizer learning rate'),
-  batchSize: z.number().int().positive().default(64).describe('training batch size'),
+  batchSize: z.number().int().positive().default(64).describe('training batch size (lowered to fit memoryBudgetMB)'),
   optimizer: z.enum(['adam', 'sgd-momentum']).default('adam').describe('optimizer'),
+  batchNorm: z.enum(['auto', 'batch', 'moving']).default('auto')
+    .describe("BatchNormalization while fine-tuning: 'batch' statistics, the running ('moving') ones frozen, or 'auto': frozen when the batch (after memoryBudgetMB) is below 16"),
 });
 
 /** `fineTune: false | {...}` as stages declare it: distillation from the stage's input model, on by default. */
 export const fineTuneOption = z.union([z.literal(false), fineTuneOptions]).prefault({}).describe('distillation fine-tuning from the input model, or false');
 
-export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer'>;
+export type FineTuneSettings = Pick<FineTuneOptions, 'temperature' | 'alpha' | 'epochs' | 'maxSamples' | 'maxSeconds' | 'batchSize' | 'learningRate' | 'optimizer' | 'batchNorm'>;
 
-export function fineTuneSettings(ft: z.output<typeof fineTuneOption>): FineTuneSettings | false {
+/** Below this fine-tuning batch, BatchNormalization trains with its running statistics frozen (batchNorm 'auto'). */
+export const SMALL_BATCH = 16;
+
+/** The options as a fine-tuner takes them; `maxBatch` is the largest batch the memory budget allows. */
+export function fineTuneSettings(ft: z.output<typeof fineTuneOption>, maxBatch = Number.POSITIVE_INFINITY): FineTuneSettings | false {
   if (!ft) return false;
-  const { samples, seconds, ...rest } = ft;
-  return { ...rest, maxSamples: samples, maxSeconds: seconds };
+  const { samples, seconds, batchSize, batchNorm, ...rest } = ft;
+  const batch = Math.max(1, Math.min(batchSize, maxBatch));
+  // Batch statistics of a few samples are too noisy to normalise with (Wu & He 2018: BN's error climbs below ~16
+  // per batch); a memory-lowered batch fine-tunes with the running statistics frozen instead.
+  const bn = batchNorm === 'auto' ? (batch < SMALL_BATCH ? 'moving' : 'batch') : batchNorm;
+  return { ...rest, batchSize: batch, maxSamples: samples, maxSeconds: seconds, batchNorm: bn };
+}
+
+/** Samples a fine-tune will run: its epochs over `trainCount` samples or its sample limit, whichever is less. */
+export function plannedSamples(ft: Pick<FineTuneOptions, 'epochs' | 'maxSamples'>, trainCount: number): number {
+  return Math.min((ft.epochs ?? Number.POSITIVE_INFINITY) * trainCount, ft.maxSamples ?? Number.POSITIVE_INFINITY);
+}
+
+/** Progress lines of a fine-tune: samples done of planned, loss, time, and an estimate of the time left. */
+export function fineTuneProgress(log: (m: string) => void, planned: number, label = 'fine-tune') {
+  return (p: { samples: number; loss: number; seconds: number }) => {
+    const left = Number.isFinite(planned) && p.samples > 0 ? (p.seconds * (planned - p.samples)) / p.samples : Number.NaN;
+    const of = Number.isFinite(planned) ? `/${planned}` : '';
+    log(`${label}: ${p.samples}${of} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s${left > 0 ? `, ~${left.toFixed(0)} s left` : ''}`);
+  };
 }
 
 export interface DistillRun {
@@ -41,6 +65,8 @@ export interface DistillRun {
   train: LabelledSet;
   seed: number;
   log(message: string): void;
+  /** What progress lines start with (default 'fine-tune'). */
+  label?: string;
 }
 
 /** Fine-tunes `ir` against `teacher`'s soft targets (and the labels), logging progress. */
@@ -50,7 +76,7 @@ export function distill(ir: ModelIR, run: DistillRun): Promise<FineTuneResult> {
     train: run.train,
     teacher: run.teacher,
     seed: run.seed,
-    onProgress: (p) => run.log(`fine-tune: ${p.samples} samples, loss ${p.loss.toFixed(4)}, ${p.seconds.toFixed(1)} s`),
+    onProgress: fineTuneProgress(run.log, plannedSamples(run.settings, run.train.count), run.label),
   });
 }
 
@@ -64,10 +90,10 @@ export function fineTuneHelped(before: Accuracy, after: Accuracy): boolean {
 }
 
 /** Test accuracy of a recovery step, for the report only: never compared against anything. */
-export async function testAccuracy(ir: ModelIR, test: LabelledSet): Promise<number> {
+export async function testAccuracy(ir: ModelIR, test: LabelledSet, batchSize = 256): Promise<number> {
   const predictor = await createPredictor(ir, 'auto');
   try {
-    return (await measureQuality(predictor, test, 256)).accuracy;
+    return (await measureQuality(predictor, test, batchSize)).accuracy;
   } finally {
     predictor.dispose();
   }

@@ -20,6 +20,11 @@ export interface FineTuneOptions {
   batchSize: number;
   learningRate: number;
   optimizer: 'adam' | 'sgd-momentum';
+  /**
+   * BatchNormalization while training: 'batch' statistics (and running ones updated), or the 'moving' ones frozen.
+   * Default 'batch'. onnxruntime only: the tfjs fallback always trains with batch statistics.
+   */
+  batchNorm?: 'batch' | 'moving';
   /** Seeds batch order and dropout masks. */
   seed: number;
   onProgress?: (p: { samples: number; loss: number; seconds: number }) => void;

@@ -101,10 +101,18 @@ async function pruneAndExport(t: TestContext, name: string, cell: tf.layers.Laye
   assert.ok(report.final.params < report.baseline.params, `params ${report.baseline.params} → ${report.final.params}`);
   assert.ok(report.final.macs < report.baseline.macs, `MACs ${report.baseline.macs} → ${report.final.macs}`);
   assert.ok(report.final.valAccuracy >= report.baseline.valAccuracy - BUDGET, `validation accuracy ${report.baseline.valAccuracy} → ${report.final.valAccuracy}`);
-  // Removing hidden units costs accuracy; reconstruction and fine-tuning bring it back.
+  // Removing hidden units costs accuracy; reconstruction and fine-tuning bring it back. When the one-shot candidate
+  // misses the floor, the search approaches the target in steps with short fine-tunes ('search'), then the long one.
   const steps = (prune!.details as { recovery: RecoveryStep[] }).recovery;
-  assert.deepEqual(steps.map((s) => s.step), ['removal', 'reconstruction', 'fine-tuning']);
-  assert.ok(steps[0]!.valAccuracy < steps[2]!.valAccuracy, `val accuracy after removal ${steps[0]!.valAccuracy}, after fine-tuning ${steps[2]!.valAccuracy}`);
+  const names = steps.map((s) => s.step);
+  if (names[0] === 'search') {
+    assert.deepEqual(names, ['search', 'fine-tuning']);
+    const progressive = (prune!.details as { progressive: { passed: boolean }[] }).progressive;
+    assert.ok(progressive.length > 0, 'the progressive steps are reported');
+  } else {
+    assert.deepEqual(names, ['removal', 'reconstruction', 'fine-tuning']);
+    assert.ok(steps[0]!.valAccuracy < steps[2]!.valAccuracy, `val accuracy after removal ${steps[0]!.valAccuracy}, after fine-tuning ${steps[2]!.valAccuracy}`);
+  }
   assert.equal(exp!.status, 'accepted');
   type Parity = { top1Agreement: number; maxAbsDiff: number };
   const parity = (exp!.details as { parity: Record<string, Parity> }).parity;

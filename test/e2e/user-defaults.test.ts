@@ -149,7 +149,7 @@ test('report.json ok/exitCode match the process exit code: 0, 1 (a budget miss u
     { expect: 0, args: ['--config', config('ok', `['export']`)] },
     {
       expect: 1,
-      args: ['--config', config('miss', `[{ name: 'prune', options: { ratio: 0.9, search: false, reconstruct: false, fineTune: false }, onBudgetMiss: 'fail' }, 'export']`, 'budget: { maxAccuracyDrop: 0 },')],
+      args: ['--config', config('miss', `[{ name: 'prune', options: { ratio: 0.9, roundTo: 1, search: false, reconstruct: false, fineTune: false }, onBudgetMiss: 'fail' }, 'export']`, 'budget: { maxAccuracyDrop: 0 },')],
     },
   ];
   // A LayerNormalization (γ 1, β 0) before Flatten: tfjs runs it, the ONNX export does not cover it.

@@ -61,7 +61,7 @@ test('formats tfjs, onnx and tflite: each verified in its runtime, sized, and ti
   assert.equal(tflite.parity!.accuracy, tflite.parity!.referenceAccuracy);
   for (const [id, f] of Object.entries(formats(out))) {
     assert.equal(f.latencyMs?.runs, 5, id);
-    assert.ok(f.latencyMs!.q1 <= f.latencyMs!.median && f.latencyMs!.median <= f.latencyMs!.q3, id);
+    assert.ok(f.latencyMs!.p25 <= f.latencyMs!.median && f.latencyMs!.median <= f.latencyMs!.p75, id);
   }
   const rendered = exportStage.renderDetails!(out.details!).join('\n');
   assert.match(rendered, /\| tflite \| [\d,]+ \| float \| 100\.00% \|/);

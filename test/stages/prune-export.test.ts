@@ -54,7 +54,7 @@ function context(): StageContext {
 }
 
 test('a pruned residual + BN + Concatenate model exports to TF.js and ONNX with parity', async () => {
-  const prune = pruneStage.create(pruneStage.options.parse({ ratio: 0.5, search: false, fineTune: false, calibrationSamples: 64 }));
+  const prune = pruneStage.create(pruneStage.options.parse({ ratio: 0.5, search: false, fineTune: false, calibrationSamples: 64, roundTo: 1 }));
   const pruned = (await prune.run(ir, context())).ir;
   assert.ok(countParams(pruned) < countParams(ir), `${countParams(pruned)} vs ${countParams(ir)}`);
   // The residual group (conv_a, bn_a, proj, the Add) shrinks as one, and the Concatenate's offsets follow.

@@ -47,7 +47,8 @@ async function prune(ir: ModelIR) {
     data, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-families-')), baseline: metrics, budget: { maxDrop: 0.05 },
     evaluation: { engine: 'auto', batchSize: 64 },
   });
-  const options = pruneStage.options.parse({ ratio: 0.5, calibrationSamples: 64, fineTune: { epochs: 3, batchSize: 16, learningRate: 0.002 } });
+  // roundTo 1: 6 filters halve to 3 (the default multiple of 4 would keep 4).
+  const options = pruneStage.options.parse({ ratio: 0.5, roundTo: 1, calibrationSamples: 64, fineTune: { epochs: 3, batchSize: 16, learningRate: 0.002 } });
   return pruneStage.create(options).run(ir, ctx);
 }
 

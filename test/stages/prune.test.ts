@@ -40,11 +40,13 @@ function context(over: Partial<StageContext> = {}, splits = data): StageContext 
   const ctx = createStageContext({
     data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, budget: { maxDrop: 0.025 },
     evaluation: { engine: 'tfjs', batchSize: 64 },
+    log: (m) => void (process.env.PRUNE_LOG && console.error(m)),
   });
   return { ...ctx, ...over };
 }
 
-const quick = { fineTune: { epochs: 2, batchSize: 16, learningRate: 0.002 }, calibrationSamples: 64 };
+// roundTo 1: the tiny model (8 filters, 16 units) would otherwise leave the search two or three distinct sizes.
+const quick = { fineTune: { epochs: 2, batchSize: 16, learningRate: 0.002 }, calibrationSamples: 64, roundTo: 1, progressive: { fineTuneSamples: 300 } };
 
 async function run(options: Record<string, unknown>, ctx = context()): Promise<StageOutput> {
   return pruneStage.create(pruneStage.options.parse(options)).run(trained, ctx);
@@ -68,7 +70,12 @@ test('default search: smaller model within the budget, full report, replayable h
   assert.deepEqual(d.sensitivity.map((s: any) => s.group), ['conv', 'hidden']);
   assert.ok(d.explored.length >= 2);
   assert.ok(d.explored.some((e: any) => e.passed));
-  assert.deepEqual(d.recovery.map((s: any) => s.step), ['removal', 'reconstruction', 'fine-tuning']);
+  // The one-shot search's smallest passing model went on shrinking in progressive steps (each with a short
+  // fine-tune); the model the descent ended with gets the long fine-tune.
+  assert.ok(d.progressive.length >= 1 && d.progressive.every((s: any) => Number.isFinite(s.afterReconstruction) && Number.isFinite(s.afterFineTune)));
+  assert.ok(d.progressive.some((s: any) => s.passed));
+  assert.deepEqual(d.recovery.map((s: any) => s.step), ['search', 'fine-tuning']);
+  assert.ok(d.explored.every((e: any) => e.fraction >= d.sizes.after.params / d.sizes.before.params - 1e-9));
   for (const s of d.recovery) for (const k of ['valAccuracy', 'testAccuracy', 'valLoss']) assert.ok(Number.isFinite(s[k]));
   assert.equal(d.sizes.after.params, countParams(out.ir));
   assert.ok(d.sizes.after.macs < d.sizes.before.macs && d.sizes.after.bytes < d.sizes.before.bytes);
@@ -79,7 +86,7 @@ test('default search: smaller model within the budget, full report, replayable h
   const replayed = replayPruning(trained, history);
   assert.deepEqual(replayed.layers.map((l) => l.weights.map((w) => w.shape)), out.ir.layers.map((l) => l.weights.map((w) => w.shape)));
   assert.equal(history.criterion, 'l1');
-  assert.ok(out.notes!.some((n) => /params .* fewer/.test(n)) && out.notes!.some((n) => /after removal .* reconstruction .* fine-tuning/.test(n)));
+  assert.ok(out.notes!.some((n) => /params .* fewer/.test(n)) && out.notes!.some((n) => /after search .* fine-tuning/.test(n)));
 });
 
 test('the test split never steers a decision: scrambled test labels give the same model', async () => {
@@ -160,4 +167,28 @@ test('layers the analysis (or inferShapes) does not know block only their own ch
   assert.equal((rebuilt.getLayer('c1d').outputShape as number[])[2], 4);
   rebuilt.dispose();
   assert.ok(Number.isNaN(d.sizes.after.macs)); // countMacs cannot shape a TimeDistributed
+});
+
+test('roundTo: the searched model keeps multiples of 4 (the default) in every pruned layer', async () => {
+  const out = await run({ ...quick, roundTo: 4, fineTune: false, progressive: false });
+  const [conv, hidden] = [channels(out.ir, 'conv'), channels(out.ir, 'hidden')];
+  assert.ok(conv * hidden < 8 * 16, `${conv}, ${hidden}`);
+  assert.equal(conv % 4, 0);
+  assert.equal(hidden % 4, 0);
+});
+
+test('progressive false: the one-shot search, recovered by removal → reconstruction → fine-tuning', async () => {
+  const out = await run({ ...quick, progressive: false });
+  const d = out.details as Record<string, any>;
+  assert.deepEqual(d.progressive, []);
+  assert.deepEqual(d.recovery.map((s: any) => s.step), ['removal', 'reconstruction', 'fine-tuning']);
+  assert.ok(d.work.evaluations <= d.work.maxCandidates && d.work.evaluations > 0);
+  assert.ok(d.latency.batches.length === 2 && d.latency.batches.every((b: any) => b.before.runs > 0 && b.after.median > 0));
+});
+
+test('maxCandidates bounds the evaluations: too few for a sensitivity point per group skips the analysis', async () => {
+  const out = await run({ ...quick, fineTune: false, maxCandidates: 3 });
+  const d = out.details as Record<string, any>;
+  assert.equal(d.sensitivity, undefined);
+  assert.ok(d.work.evaluations <= 3, `${d.work.evaluations}`);
 });

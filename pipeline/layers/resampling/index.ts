@@ -9,6 +9,7 @@ import { heldDims, repeatAlong, resize, upSampling1dRule, upSampling2dNearestRul
 import { inputOfRank, invalid, noWeights, passChannels } from '../shared.ts';
 import { defineLayer, type LayerConfig } from '../types.ts';
 import { cropping2dTflite, upSampling2dTflite, zeroPadding2dTflite } from './tflite.ts';
+import { cropping2dRule, zeroPadding2dRule } from './padding-train.ts';
 
 /** [[top, bottom], [left, right]] */
 export type Sides = [[number, number], [number, number]];
@@ -87,7 +88,7 @@ export const zeroPadding2d = defineLayer<ZeroPadding2DConfig>({
     const negativeZero = b.floatConst(`${layer.name}/value`, [], [-0]);
     return { name: b.op('Pad', [x.name, padsName, negativeZero], { mode: { s: 'constant' } }, `${layer.name}/pad`), layout: x.layout };
   },
-  ort: 'no ORT training rule for ZeroPadding2D',
+  ort: zeroPadding2dRule,
   tflite: zeroPadding2dTflite,
 });
 
@@ -115,7 +116,7 @@ export const cropping2d = defineLayer<Cropping2DConfig>({
     const axesName = b.int64Const(`${layer.name}/axes`, axes);
     return { name: b.op('Slice', [x.name, starts, ends, axesName], {}, `${layer.name}/crop`), layout: x.layout };
   },
-  ort: 'no ORT training rule for Cropping2D',
+  ort: cropping2dRule,
   tflite: cropping2dTflite,
 });
 

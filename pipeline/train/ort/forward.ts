@@ -3,7 +3,7 @@ import type { Dim, GraphBuilder, TensorRef } from '../../onnx/builder.ts';
 import type { LayerIR, ModelIR } from '../../ir.ts';
 import { activationForward } from '../../layers/activations/functions.ts';
 import { classOf } from '../../layers/registry.ts';
-import type { Forward, LayerRule } from './rule.ts';
+import type { BatchNormMode, Forward, LayerRule } from './rule.ts';
 import type { WeightRegistry } from './weights.ts';
 
 export interface LayerRecord {
@@ -24,7 +24,7 @@ export interface ForwardPass {
 }
 
 /** `shapes`: Keras shapes with the batch (null) first, per layer. Model inputs must already be graph inputs. */
-export function buildForward(b: GraphBuilder, ir: ModelIR, shapes: Map<string, Dim[]>, registry: WeightRegistry): ForwardPass {
+export function buildForward(b: GraphBuilder, ir: ModelIR, shapes: Map<string, Dim[]>, registry: WeightRegistry, batchNorm: BatchNormMode = 'batch'): ForwardPass {
   const outputs = new Map<string, TensorRef>();
   const records = new Map<string, LayerRecord>();
   for (const name of ir.inputs) outputs.set(name, { name, layout: 'keras', shape: shapes.get(name)! });
@@ -39,7 +39,7 @@ export function buildForward(b: GraphBuilder, ir: ModelIR, shapes: Map<string, D
       return ref;
     });
     const outShape = shapes.get(layer.name)!;
-    const forward = rule.forward({ b, layer, inputs, outShape, weights: registry.accessFor(layer) });
+    const forward = rule.forward({ b, layer, inputs, outShape, weights: registry.accessFor(layer), batchNorm });
     const out = activationForward(b, forward.activation, forward.pre, layer.name);
     records.set(layer.name, { layer, rule, inputs, forward, out: { ...out, shape: outShape } });
     outputs.set(layer.name, { ...out, shape: outShape });

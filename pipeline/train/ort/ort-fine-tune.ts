@@ -35,7 +35,7 @@ export async function ortFineTuneWith(ir: ModelIR, opts: FineTuneOptions, extras
   const distil = opts.teacher !== undefined && opts.alpha > 0;
   const trainer = await OrtTrainer.create(ir, {
     optimizer: { name: opts.optimizer }, learningRate: opts.learningRate, alpha: distil ? opts.alpha : 0,
-    temperature: opts.temperature, threads: extras.threads ?? 1, seed: deriveSeed(opts.seed, 'dropout'),
+    temperature: opts.temperature, batchNorm: opts.batchNorm, threads: extras.threads ?? 1, seed: deriveSeed(opts.seed, 'dropout'),
   });
   let teacher: Predictor | undefined;
   try {

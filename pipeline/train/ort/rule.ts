@@ -35,7 +35,15 @@ export interface ForwardContext<C extends LayerConfig = LayerConfig> {
   /** The layer's Keras output shape, batch first (null). */
   outShape: Dim[];
   weights: WeightAccess;
+  /**
+   * BatchNormalization's statistics while training: 'batch' normalises with each batch's mean and variance and
+   * updates the running ones (Keras fit()); 'moving' uses the running statistics, frozen (Keras' fine-tuning advice,
+   * and what a small batch needs: its statistics are too noisy to normalise with).
+   */
+  batchNorm: BatchNormMode;
 }
+
+export type BatchNormMode = 'batch' | 'moving';
 
 export interface Forward<S = unknown> {
   /** The layer's output before its activation, in a layout of the rule's choice. */

@@ -15,6 +15,7 @@ import { buildForward } from './forward.ts';
 import { opInto } from './ops.ts';
 import { buildLoss } from './loss.ts';
 import { buildOptimizer, type OptimizerConfig } from './optimizers.ts';
+import type { BatchNormMode } from './rule.ts';
 import { canTrainOnOrt } from './support.ts';
 import { WeightRegistry, type CarriedTensor, type CarriedWeight, type DropoutMask } from './weights.ts';
 
@@ -29,6 +30,8 @@ export interface StepGraphOptions {
   temperature: number;
   /** Also output each trained weight's gradient as `grad:<layer>/<weight>` (tests compare them with tfjs). */
   exposeGradients?: boolean;
+  /** BatchNormalization statistics while training (default 'batch'). */
+  batchNorm?: BatchNormMode;
 }
 
 export interface StepGraph {
@@ -62,7 +65,7 @@ export function buildStepGraph(ir: ModelIR, opts: StepGraphOptions): StepGraph {
   b.addInput(input, inShape);
 
   const registry = new WeightRegistry(b);
-  const pass = buildForward(b, ir, shapes, registry);
+  const pass = buildForward(b, ir, shapes, registry, opts.batchNorm ?? 'batch');
   const outputLayer = ir.outputs[0];
   const record = pass.records.get(outputLayer)!;
   const logits = b.inLayout(record.forward.pre, 'keras').name;

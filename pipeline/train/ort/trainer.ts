@@ -9,6 +9,7 @@ import { withValues } from '../../weight-storage.ts';
 import { createOrtSession, type OrtSession } from '../../onnx/ort.ts';
 import { createRng, type Rng } from '../../random.ts';
 import { optimizerSchedule, type OptimizerConfig } from './optimizers.ts';
+import type { BatchNormMode } from './rule.ts';
 import { buildStepGraph, LOSS_OUTPUT, type StepGraph } from './step-graph.ts';
 import type { CarriedTensor } from './weights.ts';
 
@@ -19,6 +20,8 @@ export interface OrtTrainerOptions {
   alpha?: number;
   temperature?: number;
   exposeGradients?: boolean;
+  /** BatchNormalization statistics while training (default 'batch'). */
+  batchNorm?: BatchNormMode;
   /** onnxruntime intra-op threads (default 1). */
   threads?: number;
   /** Seeds the dropout masks the trainer draws when a batch brings none. */
@@ -66,7 +69,7 @@ export class OrtTrainer {
 
   static async create(ir: ModelIR, opts: OrtTrainerOptions = {}): Promise<OrtTrainer> {
     const graph = buildStepGraph(ir, {
-      optimizer: opts.optimizer, alpha: opts.alpha ?? 0, temperature: opts.temperature ?? 1, exposeGradients: opts.exposeGradients,
+      optimizer: opts.optimizer, alpha: opts.alpha ?? 0, temperature: opts.temperature ?? 1, exposeGradients: opts.exposeGradients, batchNorm: opts.batchNorm,
     });
     const session = await createOrtSession(graph.bytes, { threads: opts.threads ?? 1 });
     return new OrtTrainer(graph, session, ir, opts);

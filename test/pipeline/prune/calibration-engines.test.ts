@@ -50,7 +50,7 @@ for (const [label, build] of Object.entries(models)) {
     const pruned = removeChannels(ir, analysis, removed);
     const calibration = randomInputSet(shape, 40, 5);
     const run = async (engine: ActivationEngine) => {
-      const r = await createReconstructor(ir, { calibration, batchSize: 16, ridge: 1e-2, maxConvRows: 4096, seed: 1, engine });
+      const r = await createReconstructor(ir, { calibration, batchSize: 16, ridge: 1e-2, maxRows: 4096, seed: 1, engine });
       try {
         return await r.run(pruned, reconstructionTargets(analysis, removed));
       } finally {

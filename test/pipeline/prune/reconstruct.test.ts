@@ -57,7 +57,7 @@ for (const [label, geometry] of Object.entries(geometries)) {
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv_p');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 48, 5), batchSize: 16, ridge: 1e-4, maxRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.deepEqual(fits.map((f) => f.layer), ['conv_q']);
@@ -79,7 +79,7 @@ test('a removed channel that duplicates a kept one is recovered exactly (its wei
   const a = analyzeChannels(ir);
   const removed = new Set([a.producerClasses.get('conv_p')![5]!]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], 32, 5), batchSize: 16, ridge: 1e-7, maxRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.ok(fits[0]!.mseBefore > 1e-3);
@@ -95,7 +95,7 @@ test('Flatten → Dense consumer, primal and dual (fewer calibration rows than f
     const a = analyzeChannels(ir);
     const removed = firstHalf(a, 'conv');
     const pruned = removeChannels(ir, a, removed);
-    const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+    const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], samples, 6), batchSize: 32, ridge: 1e-3, maxRows: 4096, seed: 1 });
     const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
     r.dispose();
     assert.equal(fits[0]!.features, 18); // 3x3 positions × 2 kept channels
@@ -112,10 +112,29 @@ test('consumers of silenced channels are left as they are (nothing to correct)',
   const removed = new Set([...firstHalf(a, 'conv'), ...firstHalf(a, 'fc1')]);
   silenceClasses(ir, a, [...removed]);
   const pruned = removeChannels(ir, a, removed);
-  const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxConvRows: 4096, seed: 1 });
+  const r = await createReconstructor(ir, { calibration: randomInputSet([8, 8, 1], 64, 7), batchSize: 32, ridge: 1e-3, maxRows: 4096, seed: 1 });
   const { ir: rebuilt, fits } = await r.run(pruned, reconstructionTargets(a, removed));
   r.dispose();
   assert.deepEqual(fits.map((f) => f.layer), ['fc1', 'fc2']);
   for (const f of fits) assert.ok(f.mseBefore < 1e-10, JSON.stringify(f));
   assert.ok((await outputError(pruned, rebuilt)) < 1e-10);
+});
+
+test('rows per fit follow the memory budget and reconstructionRows, not the number of calibration images', async () => {
+  const m = convConsumer({ strides: 1, padding: 'same' });
+  const ir = await irFromTfjsModel(m);
+  m.dispose();
+  const rowsFor = async (images: number, memoryBytes: number, maxRows = 8192) => {
+    const r = await createReconstructor(ir, { calibration: randomInputSet([7, 7, 2], images, 5), ridge: 1e-3, maxRows, memoryBytes, seed: 1 });
+    const rows = r.rowsOf('conv_q')!;
+    r.dispose();
+    return rows;
+  };
+  // 7×7 positions per image: 40 images have 1,960 rows, 400 images 19,600; the cap and the budget decide.
+  assert.equal(await rowsFor(40, 2 ** 30), 40 * 49);
+  assert.equal(await rowsFor(400, 2 ** 30), 8192);
+  assert.equal(await rowsFor(4000, 2 ** 30), 8192);
+  assert.equal(await rowsFor(4000, 2 ** 30, 1000), 1000);
+  assert.ok((await rowsFor(4000, 2 ** 20)) < 8192);
+  assert.equal(await rowsFor(4000, 2 ** 20), await rowsFor(400, 2 ** 20));
 });

@@ -58,7 +58,7 @@ test('fine-tuning that lowers validation loss but also validation accuracy is di
   const analysis = analyzeChannels(original);
   const hiddenClasses = [...analysis.producerClasses.get('hidden')!];
   const removed = new Set(hiddenClasses.slice(3));
-  const reconstructor = await createReconstructor(original, { calibration: train, batchSize: 64, ridge: 1e-6, maxConvRows: 4096, seed: 1 });
+  const reconstructor = await createReconstructor(original, { calibration: train, batchSize: 64, ridge: 1e-6, maxRows: 4096, seed: 1 });
   const logs: string[] = [];
   const rc: RecoveryContext = {
     original, analysis, reconstructor, fineTuner: flatteningFineTune, train, seed: 1,

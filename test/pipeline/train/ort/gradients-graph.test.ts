@@ -38,6 +38,27 @@ test('BatchNormalization in training mode: batch statistics, gamma/beta gradient
   }
 });
 
+test("BatchNormalization with frozen statistics (batchNorm: 'moving', for small batches): inference-mode normalisation, gamma/beta trained, running statistics unchanged", async () => {
+  const input = tf.input({ shape: [6, 6, 2], name: 'in' });
+  let x = apply(tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c1' }), input);
+  x = apply(tf.layers.batchNormalization({ momentum: 0.9, name: 'bn1' }), x);
+  x = apply(tf.layers.activation({ activation: 'relu', name: 'r1' }), x);
+  x = apply(tf.layers.flatten({ name: 'flat' }), x);
+  x = apply(tf.layers.dense({ units: 5, name: 'd1' }), x);
+  x = apply(tf.layers.batchNormalization({ name: 'bn2' }), x);
+  x = apply(tf.layers.dense({ units: 3, activation: 'softmax', name: 'head' }), x);
+  const ir = await irOf(tf.model({ inputs: input, outputs: x }));
+  // Running statistics away from 0/1, so that normalising with them differs from normalising with the batch's.
+  for (const l of ir.layers.filter((l) => l.className === 'BatchNormalization')) {
+    for (const w of l.weights) {
+      if (w.name === 'moving_mean') w.values = w.values.map((_, i) => 0.3 * (i % 3) - 0.2);
+      if (w.name === 'moving_variance') w.values = w.values.map((_, i) => 0.5 + 0.4 * (i % 2));
+    }
+  }
+  const c = await compareStep(ir, { batch: 3, batchNorm: 'moving' });
+  assertClose(c, [...keys('c1', 'd1', 'head'), 'bn1/gamma', 'bn1/beta', 'bn2/gamma', 'bn2/beta']);
+});
+
 test('Dropout: the same seeded mask on both engines, after Dense and after a convolution (NCHW inside the graph)', async () => {
   const m = tf.sequential();
   m.add(tf.layers.inputLayer({ inputShape: [6, 6, 2], name: 'in' }));
@@ -99,4 +120,17 @@ test('SGD with momentum, and a frozen layer (trainable: false) that passes gradi
   const c = await compareStep(await irOf(m), { optimizer: 'sgd-momentum', learningRate: 0.05 });
   assertClose(c, keys('c1', 'head'));
   assert.equal(c.perWeight.get('frozen/kernel'), 0);
+});
+
+test('ZeroPadding2D and Cropping2D: asymmetric borders on NCHW tensors (after a conv) and on the NHWC input, as MobileNetV2 pads before a stride-2 depthwise conv', async () => {
+  const input = tf.input({ shape: [6, 5, 2], name: 'in' });
+  const padIn = apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]], name: 'pad_in' }), input);
+  const c1 = apply(tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }), padIn);
+  const pad = apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'pad' }), c1);
+  const dw = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, name: 'dw' }), pad);
+  const crop = apply(tf.layers.cropping2D({ cropping: [[0, 1], [1, 0]], name: 'crop' }), apply(tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'c2' }), c1));
+  const joined = apply(tf.layers.concatenate({ name: 'joined' }), [apply(tf.layers.flatten({ name: 'f1' }), dw), apply(tf.layers.flatten({ name: 'f2' }), crop)]);
+  const out = apply(tf.layers.dense({ units: 3, activation: 'softmax', name: 'head' }), joined);
+  const ir = await irOf(tf.model({ inputs: input, outputs: out }));
+  assertClose(await compareStep(ir, { batch: 3 }), [...keys('c1', 'c2', 'head'), 'dw/depthwise_kernel', 'dw/bias']);
 });

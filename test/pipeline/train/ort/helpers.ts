@@ -29,6 +29,8 @@ export interface CompareOptions {
   /** Input values: uniform in [-1, 1) by default, or small integers (to make ties). */
   integerInputs?: number;
   seed?: number;
+  /** BatchNormalization statistics while training (default 'batch'). */
+  batchNorm?: 'batch' | 'moving';
   /** Edit the IR before both engines see it (e.g. integer kernels). */
   edit?: (ir: ModelIR) => void;
 }
@@ -91,7 +93,7 @@ export async function compareStep(ir: ModelIR, opts: CompareOptions = {}): Promi
   const optimizer = opts.optimizer ?? 'adam';
   const learningRate = opts.learningRate ?? 1e-3;
 
-  const trainer = await OrtTrainer.create(ir, { optimizer: { name: optimizer }, learningRate, alpha, temperature, exposeGradients: true });
+  const trainer = await OrtTrainer.create(ir, { optimizer: { name: optimizer }, learningRate, alpha, temperature, exposeGradients: true, batchNorm: opts.batchNorm });
   const batch = randomBatch(sampleShape, trainer.graph.numClasses, opts);
   const maskRng = createRng((opts.seed ?? 11) + 1);
   batch.masks = new Map(trainer.graph.masks.map((m) => {
@@ -105,7 +107,7 @@ export async function compareStep(ir: ModelIR, opts: CompareOptions = {}): Promi
     await trainer.release();
   }
   const after = trainer.toIR();
-  const ref = await tfjsReferenceStep(ir, batch, { alpha, temperature, optimizer: { name: optimizer, learningRate } });
+  const ref = await tfjsReferenceStep(ir, batch, { alpha, temperature, optimizer: { name: optimizer, learningRate }, batchNorm: opts.batchNorm });
 
   const perGradient = new Map<string, number>();
   for (const [key, g] of ref.gradients) {

@@ -27,6 +27,8 @@ export interface ReferenceOptions {
   alpha: number;
   temperature: number;
   optimizer?: { name: 'adam' | 'sgd-momentum'; learningRate: number };
+  /** 'moving': BatchNormalization layers run in inference mode (frozen running statistics). */
+  batchNorm?: 'batch' | 'moving';
 }
 
 export interface ReferenceResult {
@@ -40,8 +42,9 @@ export interface ReferenceResult {
 const pair = (v: unknown, fallback: [number, number]): [number, number] =>
   v === undefined || v === null ? fallback : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1]];
 
-function callLayer(layer: tf.layers.Layer, className: string, ins: tf.Tensor[], mask?: tf.Tensor): tf.Tensor {
+function callLayer(layer: tf.layers.Layer, className: string, ins: tf.Tensor[], mask?: tf.Tensor, batchNorm: 'batch' | 'moving' = 'batch'): tf.Tensor {
   const config = layer.getConfig();
+  if (className === 'BatchNormalization' && batchNorm === 'moving') return layer.apply(ins[0]!, { training: false }) as tf.Tensor;
   if (className === 'Dropout' && mask) return tf.mul(ins[0], mask.reshape(ins[0].shape));
   if (className === 'Conv2D' && pair(config.dilationRate, [1, 1]).some((d) => d > 1)) return dilatedConv(layer, ins[0] as tf.Tensor4D);
   if (className === 'AveragePooling2D' && config.padding === 'same') return samePaddedAveragePool(layer, ins[0] as tf.Tensor4D);
@@ -117,7 +120,7 @@ export async function tfjsReferenceStep(ir: ModelIR, batch: ReferenceBatch, opts
         continue;
       }
       const ins = layerIR.inputs.map((n) => outputs.get(n)!);
-      outputs.set(layerIR.name, callLayer(model.getLayer(layerIR.name), layerIR.className, ins, masks.get(layerIR.name)));
+      outputs.set(layerIR.name, callLayer(model.getLayer(layerIR.name), layerIR.className, ins, masks.get(layerIR.name), opts.batchNorm));
     }
     return outputs.get(ir.outputs[0])!;
   };

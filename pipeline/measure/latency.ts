@@ -1,0 +1,182 @@
+/**
+ * Latency the way a speed-up can be trusted on a shared machine: the models being compared run interleaved in one
+ * process (A B A B …, the order reversed every other round so neither always goes first), each round times one
+ * inference per model, and the report is the median with its spread, plus the speed-up against the reference both
+ * as a ratio of medians and as the median of the per-round ratios (each round's pair saw the same machine load).
+ *
+ * The core (`interleave`) takes plain async runners and a clock, so its logic is tested without timing anything;
+ * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes;
+ * `comparePredictorLatency` runs loaded predictors of any engine (the export stage's artifacts in their runtimes).
+ * Timings are for reports and latency targets only, never for a test assertion.
+ */
+import * as ort from 'onnxruntime-node';
+import { sampleSize } from '../data/splits.ts';
+import type { LabelledSet } from '../data/types.ts';
+import type { Predictor } from '../evaluate.ts';
+import type { ModelIR } from '../ir.ts';
+import { exportOnnx } from '../onnx/export.ts';
+import { createOrtSession } from '../onnx/ort.ts';
+
+export interface Spread {
+  median: number;
+  p25: number;
+  p75: number;
+  min: number;
+  max: number;
+}
+
+export interface LatencyStats extends Spread {
+  /** Timed runs (after warm-up). */
+  runs: number;
+}
+
+/** One inference of one model. */
+export interface LatencyRunner {
+  name: string;
+  run(): Promise<void>;
+}
+
+export interface InterleaveOptions {
+  /** Untimed runs of each model first (also interleaved). */
+  warmup: number;
+  /** Timed rounds: each round runs every model once. */
+  rounds: number;
+  /** Milliseconds; performance.now by default (tests pass a fake clock). */
+  now?: () => number;
+}
+
+/** Quantile of sorted values by linear interpolation. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
+export function spread(values: ArrayLike<number>): Spread {
+  const s = Float64Array.from(values).sort();
+  return { median: quantile(s, 0.5), p25: quantile(s, 0.25), p75: quantile(s, 0.75), min: s[0] ?? Number.NaN, max: s[s.length - 1] ?? Number.NaN };
+}
+
+/** Per-runner times (ms) of each round, in round order: times[i][r] belongs to runners[i]. */
+export async function interleave(runners: LatencyRunner[], opts: InterleaveOptions): Promise<number[][]> {
+  const now = opts.now ?? (() => performance.now());
+  const order = (round: number) => (round % 2 === 0 ? runners.map((_, i) => i) : runners.map((_, i) => runners.length - 1 - i));
+  for (let w = 0; w < opts.warmup; w++) for (const i of order(w)) await runners[i]!.run();
+  const times = runners.map(() => [] as number[]);
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const i of order(r)) {
+      const start = now();
+      await runners[i]!.run();
+      times[i]!.push(now() - start);
+    }
+  }
+  return times;
+}
+
+export interface Comparison {
+  /** Per runner, in the order given. */
+  stats: LatencyStats[];
+  /** Per runner: reference median / this median (>1 = faster than the reference). */
+  speedup: number[];
+  /** Per runner: spread of the per-round ratios reference / this. */
+  pairedSpeedup: Spread[];
+}
+
+/** Runs the runners interleaved and compares each against the first (the reference). */
+export async function compareLatency(runners: LatencyRunner[], opts: InterleaveOptions): Promise<Comparison> {
+  const times = await interleave(runners, opts);
+  const stats = times.map((t) => ({ ...spread(t), runs: t.length }));
+  const reference = times[0]!;
+  return {
+    stats,
+    speedup: stats.map((s) => stats[0]!.median / s.median),
+    pairedSpeedup: times.map((t) => spread(t.map((v, r) => reference[r]! / v))),
+  };
+}
+
+export interface PredictorLatencyOptions {
+  /** Samples per inference (default 1). */
+  batch?: number;
+  /** Untimed runs of each predictor first (default 3). */
+  warmup?: number;
+}
+
+/**
+ * Latency of loaded predictors (any engine), interleaved: every round runs each predictor once on the same `batch`
+ * consecutive samples of `set` (the next ones each round, cycling). Per predictor, in the order given.
+ */
+export async function comparePredictorLatency(predictors: Predictor[], set: LabelledSet, rounds: number, opts: PredictorLatencyOptions = {}): Promise<LatencyStats[]> {
+  if (predictors.length === 0 || rounds <= 0 || set.count === 0) return [];
+  const size = sampleSize(set);
+  const n = Math.min(opts.batch ?? 1, set.count);
+  const starts = Math.floor(set.count / n);
+  const runners = predictors.map((p, i) => {
+    let call = 0;
+    const run = async () => {
+      const from = (call++ % starts) * n;
+      await p.predict(set.x.subarray(from * size, (from + n) * size), n, set.sampleShape);
+    };
+    return { name: `${i}`, run };
+  });
+  return (await compareLatency(runners, { warmup: opts.warmup ?? 3, rounds })).stats;
+}
+
+export interface OnnxLatencyOptions {
+  batchSizes: number[];
+  /** Timed rounds at batch size b (e.g. fewer for large batches of a large model). */
+  rounds: (batchSize: number) => number;
+  warmup?: number;
+  /** onnxruntime intra-op threads (default 1, as evaluation). */
+  threads?: number;
+}
+
+export interface BatchLatency {
+  batchSize: number;
+  /** Milliseconds per inference of the whole batch, per model. */
+  models: { name: string; stats: LatencyStats }[];
+  /** Speed-up of each model against the first. */
+  speedup: number[];
+  pairedSpeedup: Spread[];
+}
+
+/**
+ * Latency of IR models on onnxruntime-node, interleaved, at each batch size; inputs are the first samples of
+ * `input` (repeated if fewer). Sessions exist only while their batch size is measured.
+ */
+export async function compareOnnxLatency(
+  models: { name: string; ir: ModelIR }[], input: { x: Float32Array; sampleShape: number[] }, opts: OnnxLatencyOptions,
+): Promise<BatchLatency[]> {
+  const per = input.sampleShape.reduce((a, b) => a * b, 1);
+  const available = Math.floor(input.x.length / per);
+  const results: BatchLatency[] = [];
+  const bytes = models.map((m) => exportOnnx(m.ir));
+  for (const batchSize of opts.batchSizes) {
+    const x = new Float32Array(batchSize * per);
+    for (let i = 0; i < batchSize; i++) x.set(input.x.subarray((i % available) * per, ((i % available) + 1) * per), i * per);
+    const sessions = await Promise.all(bytes.map((b) => createOrtSession(b, { threads: opts.threads ?? 1 })));
+    try {
+      const runners = sessions.map((s, i) => {
+        const feeds = { [s.inputNames[0]!]: new ort.Tensor('float32', x, [batchSize, ...input.sampleShape]) };
+        return { name: models[i]!.name, run: async () => void Object.values(await s.run(feeds)).forEach((t) => t.dispose()) };
+      });
+      const c = await compareLatency(runners, { warmup: opts.warmup ?? 2, rounds: opts.rounds(batchSize) });
+      results.push({
+        batchSize,
+        models: c.stats.map((stats, i) => ({ name: models[i]!.name, stats })),
+        speedup: c.speedup,
+        pairedSpeedup: c.pairedSpeedup,
+      });
+    } finally {
+      await Promise.all(sessions.map((s) => s.release()));
+    }
+  }
+  return results;
+}
+
+/** Rounds for a latency comparison: ~`workMacs` multiply-accumulates per model, within [min, max]. */
+export function roundsForWork(macsPerSample: number, batchSize: number, workMacs = 2e10, min = 5, max = 30): number {
+  if (!(macsPerSample > 0)) return max;
+  return Math.max(min, Math.min(max, Math.floor(workMacs / (macsPerSample * batchSize))));
+}
