@@ -157,10 +157,10 @@ export function descentGoals(from: number, opts: { target: number; steps: number
 
 /**
  * The candidate for the long fine-tune among steps that failed: the smallest below `passedFraction` (where the last
- * passing model is) whose accuracy after its short fine-tune is still ≥ `reachFloor`.
+ * passing model is) whose accuracy after its short fine-tune is still ≥ `reachFloor`; of equal sizes, the more accurate.
  */
 export function nearMiss<T extends { step: ProgressiveStep }>(failed: T[], passedFraction: number, reachFloor: number): T | undefined {
   return failed
     .filter((f) => f.step.fraction < passedFraction && f.step.accuracy >= reachFloor - 1e-9)
-    .sort((a, b) => a.step.fraction - b.step.fraction)[0];
+    .sort((a, b) => a.step.fraction - b.step.fraction || b.step.accuracy - a.step.accuracy)[0];
 }

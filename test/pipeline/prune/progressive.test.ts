@@ -18,6 +18,8 @@ test('nearMiss: the smallest failed step below the last passing size that is wit
   assert.equal(nearMiss(failed, 0.4, 0.8), undefined);
   assert.equal(nearMiss(failed, 0.55, 0.9), undefined);
   assert.equal(nearMiss([], 1, 0), undefined);
+  // Two steps that reached the same size: the more accurate one.
+  assert.equal(nearMiss([{ ...step(0.41, 0.88), id: 'first' }, { ...step(0.41, 0.89), id: 'second' }], 0.5, 0.8)?.id, 'second');
 });
 
 test('descentGoals: geometric steps from the start down to the target, none when already there', () => {
