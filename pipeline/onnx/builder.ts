@@ -46,6 +46,25 @@ export function onnxAxis(kerasAxis: number, rank: number, layout: Layout): numbe
   return a === 0 ? 0 : a === rank - 1 ? 1 : a + 1;
 }
 
+/** A layout change the builder emitted (a Transpose, or a Reshape when it moves only size-1 axes). */
+export interface LayoutChange {
+  input: string;
+  /** The input's shape in ONNX order (channels first for an 'nchw' tensor), batch first. */
+  inputShape: Dim[];
+  perm: number[];
+}
+
+/** The ONNX tensor's shape: the Keras shape, channels moved to axis 1 when the tensor is held channels-first. */
+function onnxShape(ref: TensorRef): Dim[] {
+  return ref.layout === 'keras' ? ref.shape : channelsPerm(ref.shape.length, false).map((p) => ref.shape[p]!);
+}
+
+/** Whether transposing `shape` by `perm` only moves axes of size 1 (the others keep their order): a reshape. */
+export function keepsElementOrder(shape: Dim[], perm: number[]): boolean {
+  const moved = perm.filter((p) => shape[p] !== 1);
+  return moved.every((p, i) => i === 0 || moved[i - 1]! < p);
+}
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** ONNX raw_data is little-endian; copy so later edits of the caller's array cannot change the model. */
@@ -84,6 +103,8 @@ export class GraphBuilder {
   private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
   /** `${tensor}->${layout}` → the transposed copy, so each tensor is transposed at most once per direction. */
   private readonly relayouts = new Map<string, TensorRef>();
+  /** Every layout change made, by output name: its input, the input's ONNX shape and the permutation. */
+  readonly transposes = new Map<string, LayoutChange>();
 
   /** Takes `name` exactly: graph inputs and outputs must carry the tfjs names. */
   claim(name: string): string {
@@ -166,7 +187,11 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, shape));
   }
 
-  /** `ref` in the requested layout, transposing (once, cached) if needed. */
+  /**
+   * `ref` in the requested layout, transposing (once, cached) if needed. A transpose that moves only size-1 axes
+   * (channels of a 1-channel image, the 1×1 map before a Flatten) keeps the element order: it is emitted as a
+   * Reshape, which costs a runtime nothing, where the spatial sizes are known.
+   */
   inLayout(ref: TensorRef, layout: Layout): TensorRef {
     if (ref.layout === layout) return ref;
     if (!CHANNELS_FIRST_RANKS.includes(ref.shape.length)) throw new Error(`cannot change the layout of a rank-${ref.shape.length} tensor`);
@@ -174,7 +199,14 @@ export class GraphBuilder {
     let moved = this.relayouts.get(key);
     if (!moved) {
       const perm = channelsPerm(ref.shape.length, layout === 'keras');
-      const name = this.op('Transpose', [ref.name], { perm: { ints: perm } }, `${ref.name}/to_${layout}`);
+      const from = onnxShape(ref);
+      const to = perm.map((p) => from[p]!);
+      const hint = `${ref.name}/to_${layout}`;
+      const name = keepsElementOrder(from, perm) && to.slice(1).every((d) => d !== null)
+        // Leading 0 copies the (dynamic) batch dimension.
+        ? this.op('Reshape', [ref.name, this.int64Const(`${hint}/shape`, [0, ...(to.slice(1) as number[])])], {}, hint)
+        : this.op('Transpose', [ref.name], { perm: { ints: perm } }, hint);
+      this.transposes.set(name, { input: ref.name, inputShape: from, perm });
       moved = { name, layout, shape: ref.shape };
       this.relayouts.set(key, moved);
       // The way back is the tensor we started from: no second transpose for a round trip.

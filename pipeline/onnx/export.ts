@@ -6,7 +6,8 @@
  *   dimension (dim_param "batch").
  * - The input takes the same NHWC tensor the tfjs model takes; the graph transposes to NCHW once for its
  *   convolutions and pools and back to NHWC before Flatten/Reshape/Dense and at 4-D outputs, so one
- *   preprocessing serves both runtimes and Dense weights apply unchanged.
+ *   preprocessing serves both runtimes. A transpose that moves only size-1 axes is a Reshape; a Flatten read only
+ *   by Dense layers flattens the NCHW tensor and their kernel rows are reordered instead (fold-flatten.ts).
  * - Opset 13 by default, IR version 8: every op used here has had its current semantics since opset 13
  *   (Softmax on a single axis, Clip/Pad taking tensors), opset 13 is what most runtimes (onnxruntime-web,
  *   mobile builds) support, and IR 8 / opset ≤ 17 is the newest the ONNX 1.12 checker in Debian accepts.
@@ -24,6 +25,7 @@ import { TOOL } from '../version.ts';
 import { GraphBuilder, type Dim, type TensorRef } from './builder.ts';
 import { unsupportedOption, type LayerConverter } from './converter.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
+import { foldFlattenTransposes } from './fold-flatten.ts';
 import { encodeModel } from './proto.ts';
 
 export const DEFAULT_OPSET = 13;
@@ -114,12 +116,14 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
     b.addOutput(name, shapeOf(name));
   }
 
+  const graph = b.graph(model.name || 'model', 'Inputs and outputs are channels-last (NHWC), exactly as the tfjs model.');
+  foldFlattenTransposes(graph, b.transposes);
   return encodeModel({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: opset }],
     producerName: TOOL.name,
     producerVersion: TOOL.version,
-    graph: b.graph(model.name || 'model', 'Inputs and outputs are channels-last (NHWC), exactly as the tfjs model.'),
+    graph,
     metadataProps: [{ key: 'input_layout', value: 'NHWC' }],
   });
 }

@@ -28,6 +28,24 @@ test('inLayout transposes once per tensor and direction, and a round trip return
   assert.throws(() => b.inLayout({ name: 'v', layout: 'keras', shape: [null, 3] }, 'nchw'));
 });
 
+test('inLayout moves size-1 axes by a Reshape (same element order), with the batch copied; free sizes keep the Transpose', () => {
+  const b = new GraphBuilder();
+  b.inLayout({ name: 'gray', layout: 'keras', shape: [null, 4, 5, 1] }, 'nchw');
+  b.inLayout({ name: 'map1x1', layout: 'nchw', shape: [null, 1, 1, 7] }, 'keras');
+  b.inLayout({ name: 'free', layout: 'keras', shape: [null, null, 5, 1] }, 'nchw');
+  b.inLayout({ name: 'seq', layout: 'keras', shape: [null, 6, 1] }, 'nchw');
+  const g = b.graph('g');
+  assert.deepEqual(g.node!.map((n) => n.opType), ['Reshape', 'Reshape', 'Transpose', 'Reshape']);
+  const shapeOf = (name: string) => {
+    const raw = g.initializer!.find((t) => t.name === name)!.rawData!;
+    return Array.from(new BigInt64Array(raw.slice().buffer), Number);
+  };
+  assert.deepEqual(shapeOf(g.node![0].input![1]!), [0, 1, 4, 5]);
+  assert.deepEqual(shapeOf(g.node![1].input![1]!), [0, 1, 1, 7]);
+  assert.deepEqual(shapeOf(g.node![3].input![1]!), [0, 1, 6]);
+  assert.deepEqual(b.transposes.get(g.node![2].output![0]!), { input: 'free', inputShape: [null, null, 5, 1], perm: [0, 3, 1, 2] });
+});
+
 test('Keras axes map into NCHW positions', () => {
   assert.deepEqual([0, 1, 2, 3].map((a) => onnxAxis(a, 4, 'nchw')), [0, 2, 3, 1]);
   assert.equal(onnxAxis(-1, 4, 'nchw'), 1);
