@@ -12,7 +12,7 @@
  *   engine) and returns an ActivationCalibration stamped with the model's digest. Methods are a registry
  *   (CALIBRATION_METHODS: an observer that sees every batch of every tensor, then reports its range); `minmax` is
  *   the reference one. A new method is one more entry there and in `calibrationOptions`.
- * - `calibrationOptions`: the option schema a stage or format exposes to users (`{ method, samples }`).
+ * - `calibrationOptions`: the option schema a stage or format exposes to users (`{ method, percentile, samples }`).
  * - `calibrationSamples(train, count, seed)`: the seeded draw from the training split (never validation or test).
  * - `currentCalibration(ir)`: the IR's calibration if it was measured on this very model, else undefined (a later
  *   stage changed the model: consumers recalibrate rather than use stale ranges).
@@ -30,6 +30,7 @@ import type { SeparableConv2DConfig } from './layers/convolution/config.ts';
 import { classOf, isClass, layerFromKeras } from './layers/registry.ts';
 import type { KerasConfig } from './layers/types.ts';
 import { createRng, deriveSeed, permutation } from './random.ts';
+import { EntropyObserver, MinMaxObserver, PercentileObserver, type RangeObserver } from './range-observers.ts';
 
 function weight(layer: LayerIR, name: string) {
   const w = layer.weights.find((x) => x.name === name);
@@ -120,38 +121,16 @@ export function currentCalibration(ir: ModelIR): ActivationCalibration | undefin
   return ir.calibration && ir.calibration.modelDigest === calibrationDigest(ir) ? ir.calibration : undefined;
 }
 
-/** Collects one tensor's statistics batch by batch, then reports the range its quantisation should cover. */
-export interface RangeObserver {
-  observe(values: Float32Array): void;
-  range(): ActivationRange;
-}
-
-class MinMaxObserver implements RangeObserver {
-  private min = Infinity;
-  private max = -Infinity;
-  observe(values: Float32Array): void {
-    let { min, max } = this;
-    for (const v of values) {
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    this.min = min;
-    this.max = max;
-  }
-  range(): ActivationRange {
-    return { min: this.min, max: this.max };
-  }
-}
-
 /** Calibration method ids: each a CALIBRATION_METHODS entry. */
-export const CALIBRATION_METHOD_IDS = ['minmax'] as const;
+export const CALIBRATION_METHOD_IDS = ['minmax', 'percentile', 'entropy'] as const;
 
 export type CalibrationMethod = (typeof CALIBRATION_METHOD_IDS)[number];
 
 /** What users choose, wherever activations are calibrated (a stage's or a format's `calibration` option). */
 export const calibrationOptions = z.strictObject({
   method: z.enum(CALIBRATION_METHOD_IDS).default('minmax')
-    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes)'),
+    .describe('how a tensor\'s range is computed from its observed values: minmax (the observed extremes), percentile (clipping the rarest values) or entropy (the range whose int8 rounding loses the least information, by KL divergence)'),
+  percentile: z.number().gt(50).lt(100).default(99.99).describe('percentile method: the quantile kept at each end (99.99 keeps all but the 0.01% most extreme values)'),
   samples: z.number().int().positive().default(1024).describe('training samples (a seeded draw) run through the model to observe activations'),
 });
 
@@ -161,6 +140,8 @@ export type CalibrationOptions = z.output<typeof calibrationOptions>;
 export const CALIBRATION_METHODS: Readonly<Record<CalibrationMethod, (options: CalibrationOptions) => RangeObserver>> = {
   /** The observed minimum and maximum (TF's converter and onnxruntime's default). */
   minmax: () => new MinMaxObserver(),
+  percentile: (options) => new PercentileObserver(options.percentile),
+  entropy: () => new EntropyObserver(),
 };
 
 /** `count` training samples in a seeded order (all of them when there are fewer): what calibration observes. */
@@ -171,6 +152,8 @@ export function calibrationSamples(train: LabelledSet, count: number, seed: numb
 
 export interface CalibrateOptions {
   method?: CalibrationMethod;
+  /** percentile method: the quantile kept at each end (default 99.99). */
+  percentile?: number;
   /** Samples per batch; default: as many as fit a 256 MiB activation budget, at most 256. */
   batchSize?: number;
   engine?: ActivationEngine;
@@ -186,7 +169,7 @@ const BATCH_BYTES = 256 * 2 ** 20;
 export async function calibrateActivations(ir: ModelIR, samples: LabelledSet, opts: CalibrateOptions = {}): Promise<ActivationCalibration> {
   if (samples.count === 0) throw new Error('calibration needs at least one sample');
   const method = opts.method ?? 'minmax';
-  const options = calibrationOptions.parse({ method, samples: samples.count });
+  const options = calibrationOptions.parse({ method, samples: samples.count, ...(opts.percentile === undefined ? {} : { percentile: opts.percentile }) });
   const view = calibrationView(ir);
   const names = view.layers.map((l) => l.name);
   const perSample = [...inferShapes(view).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1) * 4, 0);

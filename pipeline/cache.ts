@@ -121,13 +121,7 @@ async function verifyAndRestore(dir: string, restoreInto: string): Promise<Cache
   } catch (e) {
     throw e instanceof CorruptEntry ? e : new CorruptEntry(`${IR_DIR}/ does not read back: ${(e as Error).message}`);
   }
-  if (recorded.calibration) {
-    const bytes = await readFile(path.join(dir, CALIBRATION_FILE)).catch(() => {
-      throw new CorruptEntry(`${CALIBRATION_FILE} is missing`);
-    });
-    if (sha256(bytes) !== recorded.calibration.sha256) throw new CorruptEntry(`${CALIBRATION_FILE} does not match its sha256`);
-    ir.calibration = JSON.parse(bytes.toString('utf8')) as ModelIR['calibration'];
-  }
+  await restoreCalibration(dir, recorded, ir);
   const restored: Array<{ to: string; bytes: Uint8Array }> = [];
   for (const file of expected) {
     const bytes = await readFile(path.join(filesDir, ...file.split('/')));
@@ -139,6 +133,16 @@ async function verifyAndRestore(dir: string, restoreInto: string): Promise<Cache
     await writeFile(to, bytes);
   }
   return { entry: recorded.entry, ir };
+}
+
+/** The entry's calibration (verified against its recorded sha256) set on `ir`; an entry without one leaves it unset. */
+async function restoreCalibration(dir: string, recorded: EntryFile, ir: ModelIR): Promise<void> {
+  if (!recorded.calibration) return;
+  const bytes = await readFile(path.join(dir, CALIBRATION_FILE)).catch(() => {
+    throw new CorruptEntry(`${CALIBRATION_FILE} is missing`);
+  });
+  if (sha256(bytes) !== recorded.calibration.sha256) throw new CorruptEntry(`${CALIBRATION_FILE} does not match its sha256`);
+  ir.calibration = JSON.parse(bytes.toString('utf8')) as ModelIR['calibration'];
 }
 
 /**
@@ -212,7 +216,10 @@ export async function peekCache(cacheDir: string, key: string): Promise<CacheHit
     const recorded = JSON.parse(await readFile(path.join(dir, ENTRY_FILE), 'utf8')) as EntryFile;
     if (recorded?.format !== ENTRY_FORMAT) return undefined;
     const source = await readModelSource(path.join(dir, IR_DIR, 'model.json'));
-    return source.sha256 === recorded.irSha256 ? { entry: recorded.entry, ir: source.ir } : undefined;
+    if (source.sha256 !== recorded.irSha256) return undefined;
+    // The next stage's key covers the calibration: without it the look-ahead would miss what a run hits.
+    await restoreCalibration(dir, recorded, source.ir);
+    return { entry: recorded.entry, ir: source.ir };
   } catch {
     return undefined;
   }

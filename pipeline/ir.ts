@@ -135,6 +135,13 @@ export interface ActivationCalibration {
    * is written with the BN's range (its output is the BN's).
    */
   ranges: Readonly<Record<string, ActivationRange>>;
+  /**
+   * Set by the quantize stage when it ships int8 activations in the ONNX export: a static QDQ graph, with
+   * QuantizeLinear → DequantizeLinear (int8, per tensor, the range widened to hold 0) on the input and every layer
+   * output but the model's outputs, scaled by these ranges (pipeline/onnx/activation-qdq.ts). Absent: ONNX
+   * activations stay float.
+   */
+  onnxQdq?: true;
 }
 
 /** ActivationCalibration's key for a layer's linear part before an activation a writer cannot fuse. */

@@ -16,8 +16,12 @@ export type StorageSpec =
   | { dtype: 'float32' }
   | { dtype: 'float16' }
   | { dtype: 'uint8' | 'uint16' }
-  /** Linear int8: symmetric (zero points 0, codes −127..127) or affine (−128..127); per tensor, or per slice along `axis`. */
-  | { dtype: 'int8'; axis?: number; symmetric: boolean; tfjs?: TfjsShipping; onnx?: 'cast-mul' };
+  /**
+   * Linear int8: symmetric (zero points 0, codes −127..127) or affine (−128..127); per tensor, or per slice along
+   * `axis`. `reduceRange` (symmetric only): codes −63..63, 7 bits — what onnxruntime's u8s8 integer kernels need on
+   * x86 without VNNI, whose int16 sums of two u8×s8 products overflow with 8-bit weights (onnxruntime's reduce_range).
+   */
+  | { dtype: 'int8'; axis?: number; symmetric: boolean; tfjs?: TfjsShipping; onnx?: 'cast-mul'; reduceRange?: boolean };
 
 export type StorageDtype = StorageSpec['dtype'];
 
@@ -121,20 +125,21 @@ function quantizeInt8(values: Float32Array, shape: number[], spec: Extract<Stora
     if (v < lo[c]!) lo[c] = v;
     if (v > hi[c]!) hi[c] = v;
   }
+  const qmax = spec.symmetric && spec.reduceRange ? 63 : 127;
   const scales: number[] = [];
   const zeroPoints: number[] = [];
   for (let c = 0; c < n; c++) {
     // The range always holds 0, so zero (padding, pruned weights) is exactly representable.
-    const range = spec.symmetric ? Math.max(-lo[c]!, hi[c]!) / 127 : (hi[c]! - lo[c]!) / 255;
+    const range = spec.symmetric ? Math.max(-lo[c]!, hi[c]!) / qmax : (hi[c]! - lo[c]!) / 255;
     const s = range > 0 ? Math.fround(range) : 1;
     scales.push(s);
     zeroPoints.push(spec.symmetric ? 0 : clamp(rint(-128 - lo[c]! / s), -128, 127));
   }
-  const qmin = spec.symmetric ? -127 : -128;
+  const qmin = spec.symmetric ? -qmax : -128;
   const codes = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const c = Math.floor(i / inner) % n;
-    codes[i] = clamp(rint(values[i]! / scales[c]!) + zeroPoints[c]!, qmin, 127);
+    codes[i] = clamp(rint(values[i]! / scales[c]!) + zeroPoints[c]!, qmin, qmax);
   }
   return { dtype: 'int8', ...(spec.axis === undefined ? {} : { axis: spec.axis }), scales, zeroPoints, codes, ...(spec.tfjs ? { tfjs: spec.tfjs } : {}), ...(spec.onnx && spec.symmetric ? { onnx: spec.onnx } : {}) };
 }

@@ -21,6 +21,8 @@ const ratio = z.number().min(0).max(0.95);
 const progressiveOptions = z.strictObject({
   steps: z.number().int().min(1).default(4).describe('most shrink steps after the smallest model that passes without fine-tuning'),
   fineTuneSamples: z.number().int().positive().default(4096).describe('samples of the short distillation fine-tune after each step'),
+  reach: z.number().min(0).default(1)
+    .describe("how far below the floor (in multiples of the stage's allowed drop) a step may end after its short fine-tune and still get the long fine-tune first; 0: never"),
 });
 
 const options = z.strictObject({

@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Predictor } from '../pipeline/evaluate.ts';
-import type { ModelIR } from '../pipeline/ir.ts';
+import type { ActivationCalibration, ModelIR } from '../pipeline/ir.ts';
 import { applyAssignment, tfjsWritten, type WeightAssignment } from '../pipeline/quantize/assign.ts';
 import { layerSensitivity, raiseNext, type LayerSensitivity } from '../pipeline/quantize/fallback.ts';
-import { chooseOnnxEncoding, hasSymmetricInt8, timeAgainstFloat, withOnnxEncoding, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
+import { calibrateActivations, calibrationOptions, calibrationSamples } from '../pipeline/activation-calibration.ts';
+import { asEncoded, chooseOnnxEncoding, encodingsFor, hasSymmetricInt8, timeAgainstFloat, type LatencyRow, type OnnxEncoding } from '../pipeline/quantize/onnx-encoding.ts';
 import { planWeights } from '../pipeline/quantize/plan.ts';
 import { renderQuantizeDetails, type QuantizeDetails, type WeightRow } from '../pipeline/quantize/report.ts';
 import { measureShipped, SHIPPED_FORMATS, type ShippedFormat, type ShippedSet } from '../pipeline/quantize/shipped.ts';
@@ -27,14 +28,16 @@ const precision = z.enum(['int8', 'uint8', 'uint16', 'float16', 'float32']);
 const options = z.strictObject({
   weights: z.enum(['int8', 'uint8', 'uint16', 'float16']).default('int8').describe('precision of kernels (biases and BatchNormalization stay float32)'),
   granularity: z.enum(['per-channel', 'per-tensor']).default('per-channel').describe('int8 scales: one per output channel (the family\'s axis) or one per tensor'),
-  activations: z.enum(['none']).default('none').describe("activation quantisation: 'none' (weights only, dequantised at load). Static int8 QDQ is not implemented yet"),
+  activations: z.enum(['none', 'int8']).default('int8').describe("'int8': calibrate activations and offer static int8 QDQ to the ONNX export, shipped when it holds the budget and runs faster than weights-only; 'none': weights only"),
+  calibration: calibrationOptions.prefault({}).describe('activation calibration on a seeded draw of training samples (activations: int8)'),
+  reduceRange: z.boolean().default(true).describe("static QDQ: weights in 7 bits (−63..63), so onnxruntime's u8s8 kernels on x86 without VNNI cannot overflow (onnxruntime's reduce_range)"),
   layers: z.record(z.string(), precision).default({}).describe('precision by layer name, glob ("conv*") or "layer/weight"; float32 keeps it unquantised'),
   tfjsMaxErrorRatio: z.number().min(1).default(2).describe('TF.js: an int8 weight ships as tfjs uint8 when its error is at most this × the int8 error, else uint16/float16'),
   fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
   maxFallbackSteps: z.number().int().min(0).default(32).describe('most layers the fallback raises (one rung each)'),
   latencyRuns: z.number().int().min(0).default(30).describe('interleaved onnxruntime runs, float vs quantised, at batch 1 and 64 (0: none)'),
-  onnxWeights: z.enum(['auto', 'DequantizeLinear', 'cast-mul']).default('auto').describe('ONNX int8 weights: DequantizeLinear, Cast+Mul (folded by onnxruntime at load), or auto: the faster one measured (DequantizeLinear when latencyRuns is 0)'),
-});
+  onnxEncoding: z.enum(['auto', 'DequantizeLinear', 'cast-mul', 'qdq']).default('auto').describe('ONNX: int8 weights + DequantizeLinear, Cast+Mul (folded by onnxruntime at load), qdq (int8 activations too), or auto: the fastest that holds the budget, measured'),
+}).refine((o) => o.onnxEncoding !== 'qdq' || o.activations === 'int8', { message: "onnxEncoding 'qdq' needs activations: 'int8'", path: ['onnxEncoding'] });
 type QuantizeOptions = z.output<typeof options>;
 
 export const quantizeStage: StageDefinition<typeof options> = {
@@ -51,7 +54,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export async function runQuantize(input: ModelIR, ctx: StageContext, opts: QuantizeOptions): Promise<StageOutput> {
   const floor = ctx.budget.floor;
   const assignment: WeightAssignment[] = planWeights(input, opts.weights, opts.layers).map((plan) => ({ plan, precision: plan.requested, raised: [] }));
-  const build = () => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio);
+  const build = (reduceRange = false) => applyAssignment(input, assignment, opts.granularity, opts.tfjsMaxErrorRatio, reduceRange);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'slimnet-quantize-float-'));
   const keep: Partial<Record<'float' | 'quantized', Predictor>> = {};
   try {
@@ -79,13 +82,40 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
       ir = build();
       shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
     }
-    // ONNX weight encoding by measured speed, then the final artifacts: measured on test too (reported only), checked.
+    // Activation calibration (int8), then the ONNX encoding by measured speed among those that hold the floor, then
+    // the final artifacts: measured on test too (reported only), checked by the ONNX checker.
+    // The static QDQ model has its own weights (7-bit with reduceRange) and so its own calibration; the weight-only
+    // model's calibration stays with it for writers that quantise activations themselves (TFLite int8).
+    const calibrate = async (model: ModelIR) => {
+      const c = await calibrateActivations(model, calibrationSamples(ctx.data.train, opts.calibration.samples, ctx.seed), { method: opts.calibration.method, percentile: opts.calibration.percentile });
+      ctx.log(`calibrated ${Object.keys(c.ranges).length} activation ranges (${c.method}, ${c.samples} training samples)`);
+      return c;
+    };
+    let calibration: ActivationCalibration | undefined;
+    let qdq: { ir: ModelIR; calibration: ActivationCalibration } | undefined;
+    if (opts.activations === 'int8') {
+      calibration = await calibrate(ir);
+      // Only symmetric int8 weights have a 7-bit form (uint8/uint16/float16 ship as they are).
+      const reduce = opts.reduceRange && hasSymmetricInt8(ir);
+      const qdqIr = reduce ? build(true) : ir;
+      qdq = { ir: qdqIr, calibration: reduce ? await calibrate(qdqIr) : calibration };
+    }
+    const modelFor = (e: OnnxEncoding) => (e === 'qdq' ? asEncoded(qdq!.ir, e, qdq!.calibration) : asEncoded(ir, e, calibration));
     let latency: LatencyRow[] | undefined;
-    if (opts.onnxWeights !== 'auto') ir = withOnnxEncoding(ir, opts.onnxWeights);
-    else if (opts.latencyRuns > 0 && hasSymmetricInt8(ir)) ({ ir, latency } = await chooseOnnxEncoding(keep.float!, ir, scratch, ctx, opts.latencyRuns));
+    let candidates: QuantizeDetails['onnxCandidates'];
+    let encoding: OnnxEncoding = opts.onnxEncoding === 'auto' ? 'DequantizeLinear' : opts.onnxEncoding;
+    if (opts.onnxEncoding === 'auto') {
+      const chosen = await chooseOnnxEncoding(keep.float!, encodingsFor(ir, calibration), modelFor, floor, scratch, ctx, opts.latencyRuns);
+      ({ candidates, latency } = chosen);
+      encoding = chosen.encoding ?? encoding;
+    }
+    ir = modelFor(encoding);
     shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: true, check: true, keep: (f, p) => (f === 'onnx' ? (keep.quantized = p) : p.dispose()) });
-    if (!latency && opts.latencyRuns > 0) latency = await timeAgainstFloat(keep.float!, keep.quantized!, ctx, opts.latencyRuns, hasSymmetricInt8(ir) ? encodingOf(ir) : 'DequantizeLinear');
+    if (!latency && opts.latencyRuns > 0) latency = await timeAgainstFloat(keep.float!, keep.quantized!, ctx, opts.latencyRuns, encoding);
     const details = detailsOf(ir, assignment, float, shipped, floor, sensitivity, steps, latency, ctx.stageDir);
+    details.onnxEncoding = encoding;
+    if (candidates) details.onnxCandidates = candidates;
+    if (calibration) details.calibration = { method: calibration.method, samples: calibration.samples };
     const output: StageOutput = { ir, modelJson: path.relative(ctx.stageDir, shipped.tfjs.file), details: details as unknown as Record<string, unknown> };
     const notes = notesOf(details);
     if (notes.length > 0) output.notes = notes;
@@ -100,10 +130,6 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
     keep.quantized?.dispose();
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-function encodingOf(ir: ModelIR): OnnxEncoding {
-  return ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx === 'cast-mul')) ? 'cast-mul' : 'DequantizeLinear';
 }
 
 function detailsOf(
@@ -137,14 +163,16 @@ function notesOf(d: QuantizeDetails): string[] {
   }
   const kept = d.weights.filter((w) => w.raised);
   if (kept.length > 0) notes.push(`kept at higher precision: ${kept.map((w) => `${w.layer}/${w.weight} (${w.stored}; tfjs ${w.tfjs})`).join(', ')}`);
-  for (const l of d.latency ?? []) {
-    const dq = l.quantized.DequantizeLinear;
-    if (dq && dq.median > l.float.median) {
-      notes.push(`onnxruntime runs int8 weights through DequantizeLinear slower than float at batch ${l.batch} (×${(l.float.median / dq.median).toFixed(2)}, median of interleaved runs)` +
-        (l.shipped === 'cast-mul' ? `: shipped Cast+Mul instead (×${l.speedup.toFixed(2)}), the same int8 bytes folded to float at load` : ''));
-    } else if (l.speedup < 1) {
-      notes.push(`the quantised ONNX model runs slower than float at batch ${l.batch} (×${l.speedup.toFixed(2)}, median of interleaved runs)`);
-    }
+  const rows = d.latency ?? [];
+  const times = (e: OnnxEncoding) => rows.map((l) => (l.quantized[e] ? `batch ${l.batch} ×${(l.float.median / l.quantized[e]!.median).toFixed(2)}` : '')).filter(Boolean).join(', ');
+  const shippedAs = d.onnxEncoding ?? 'DequantizeLinear';
+  for (const e of ['DequantizeLinear', 'qdq'] as const) {
+    const c = d.onnxCandidates?.[e];
+    if (!c || e === shippedAs) continue;
+    const what = e === 'qdq' ? 'int8 activations (static QDQ)' : 'int8 weights through DequantizeLinear';
+    if (!c.passed) notes.push(`onnx: ${what} held validation accuracy ${pct(c.valAccuracy)}, below the floor ${pct(d.floor)}: shipped ${shippedAs}`);
+    else if (rows.length > 0) notes.push(`onnx: onnxruntime ran ${what} slower (speed-up vs float: ${times(e)}) than ${shippedAs} (${times(shippedAs)}): shipped ${shippedAs}`);
   }
+  for (const l of rows) if (l.speedup < 1) notes.push(`onnx: the shipped model (${l.shipped}) runs slower than float at batch ${l.batch} (×${l.speedup.toFixed(2)}, median of interleaved runs)`);
   return notes;
 }

@@ -7,7 +7,6 @@ import type { ResolvedConfig } from '../config.ts';
 import type { ConfigOrigins, ConfigOverrides, Origin } from '../load-config.ts';
 import type { Report } from '../report.ts';
 import { verdictLine } from '../report-verdict.ts';
-import { printPlan } from './dry-run.ts';
 import { num, pct, progressPrinter, runCommand, type CliIO } from './shared.ts';
 
 export interface CompressArgs extends ConfigOverrides {
@@ -30,7 +29,15 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   const { installChildSignalHandlers, isSupervisedChild, reportProgress, superviseCompress } = await import('../supervisor.ts');
   const child = isSupervisedChild();
   // A dry run writes nothing and needs no supervisor.
-  if (opts.supervise && !child && !args.dryRun) return superviseCompress(argv, io.stderr);
+  if (opts.supervise && !child && !args.dryRun) {
+    // Inputs named by flags are checked before the child starts and loads the engines: a bad manifest, shard or
+    // IDX header is refused in a fraction of a second (the child checks them again as it reads, with the rest).
+    const refused = await runCommand(io, args, async () => {
+      await (await import('../preflight.ts')).preflightInputs(args);
+      return 0;
+    });
+    return refused !== 0 ? refused : superviseCompress(argv, io.stderr);
+  }
   const releaseSupervisor = child ? installChildSignalHandlers() : undefined;
   const print = progressPrinter(io);
   const progress = child ? (message: string) => { print(message); reportProgress(message); } : print;
@@ -47,7 +54,7 @@ function runCompress(args: CompressArgs, io: CliIO, progress: (message: string) 
     const { config, origins } = await loadConfig(args.config, args);
     progress(startupLine(config, origins));
     if (args.dryRun) {
-      const { planPipeline } = await import('../plan.ts');
+      const [{ planPipeline }, { printPlan }] = await Promise.all([import('../plan.ts'), import('./dry-run.ts')]);
       const plan = await planPipeline(config, { force: args.force });
       if (args.json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
       else io.stdout(printPlan(plan, origins));

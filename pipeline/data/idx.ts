@@ -1,19 +1,18 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { SlimnetError } from '../errors.ts';
 import { openRegularFile } from '../io/model-files.ts';
 import { concatTyped } from '../typed-arrays.ts';
 import { forEachSlice } from '../yield.ts';
+import {
+  checkDeclaredSize, checkPairHeaders, gzipSource, idxInvalid, incompleteHeader, inflateInto, isGzip, parseHeader, readIdxHeader, sampleShapeOf,
+  type IdxHeader, type IdxSource, type IdxType,
+} from './idx-header.ts';
 import { byteTable, resolveScaling, scaleInPlace, type Scaling, type ScalingSpec } from './scaling.ts';
 import type { LabelledSet } from './types.ts';
 
-/**
- * The IDX format of MNIST and its relatives: two zero bytes, a type code, the number of dimensions, then each
- * dimension as a big-endian uint32, then the values big-endian, row-major. Files may be gzipped.
- */
-export type IdxType = 'ubyte' | 'byte' | 'short' | 'int' | 'float' | 'double';
+export { IDX_TYPES, MAX_IDX_VALUES, type IdxType } from './idx-header.ts';
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 export interface IdxArray {
@@ -22,61 +21,7 @@ export interface IdxArray {
   data: IdxData;
 }
 
-interface TypeInfo { name: IdxType; bytes: number; make: (n: number) => IdxData; read: (v: DataView, offset: number) => number }
-
-export const IDX_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
-  [0x08, { name: 'ubyte', bytes: 1, make: (n) => new Uint8Array(n), read: (v, o) => v.getUint8(o) }],
-  [0x09, { name: 'byte', bytes: 1, make: (n) => new Int8Array(n), read: (v, o) => v.getInt8(o) }],
-  [0x0b, { name: 'short', bytes: 2, make: (n) => new Int16Array(n), read: (v, o) => v.getInt16(o) }],
-  [0x0c, { name: 'int', bytes: 4, make: (n) => new Int32Array(n), read: (v, o) => v.getInt32(o) }],
-  [0x0d, { name: 'float', bytes: 4, make: (n) => new Float32Array(n), read: (v, o) => v.getFloat32(o) }],
-  [0x0e, { name: 'double', bytes: 8, make: (n) => new Float64Array(n), read: (v, o) => v.getFloat64(o) }],
-]);
-
-/** What to do about a file whose bytes are not a consistent IDX file. */
-const DAMAGED = 'the file is damaged or not an IDX file: re-download or re-create it';
-
-const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
-
-/** Values slimnet holds in memory per file (typed arrays and their float32 copies stay addressable). */
-export const MAX_IDX_VALUES = 2 ** 31 - 1;
-/** Deflate cannot compress better than about 1032:1, so a .gz file cannot hold more than this many bytes per byte. */
-const MAX_DEFLATE_RATIO = 1032;
 const CHUNK = 4 * 1024 * 1024;
-/** The largest header: 4 bytes, then 4 per dimension (at most 255). */
-const MAX_HEADER = 4 + 4 * 255;
-
-interface IdxHeader {
-  type: TypeInfo;
-  dims: number[];
-  headerBytes: number;
-  count: number;
-  dataBytes: number;
-}
-
-/** The header at the start of `bytes`, or undefined if more bytes are needed. Checks magic, type and sizes. */
-function parseHeader(bytes: Uint8Array, invalid: (message: string, hint?: string) => SlimnetError): IdxHeader | undefined {
-  if (bytes.length >= 2 && (bytes[0] !== 0 || bytes[1] !== 0)) {
-    throw invalid(`bad magic number: starts with ${hex(bytes[0]!)} ${hex(bytes[1]!)}, IDX files start with 0x00 0x00`, 'is this an IDX file?');
-  }
-  if (bytes.length < 4) return undefined;
-  const type = IDX_TYPES.get(bytes[2]!);
-  if (!type) {
-    throw invalid(`unknown IDX type code ${hex(bytes[2]!)}`, `known codes: ${[...IDX_TYPES].map(([c, t]) => `${hex(c)} ${t.name}`).join(', ')}`);
-  }
-  const rank = bytes[3]!;
-  if (rank === 0) throw invalid('IDX header declares 0 dimensions');
-  const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, headerBytes);
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-  const count = dims.reduce((a, b) => a * b, 1);
-  if (count > MAX_IDX_VALUES) {
-    throw invalid(`dims [${dims}] declare ${count} values; slimnet holds data in memory and reads at most ${MAX_IDX_VALUES} per file`,
-      'check the header, or split the data set');
-  }
-  return { type, dims, headerBytes, count, dataBytes: count * type.bytes };
-}
 
 /**
  * Collects an IDX byte stream chunk by chunk. The header is checked as soon as it is complete, against the most
@@ -91,7 +36,7 @@ class IdxCollector {
 
   constructor(
     private readonly invalid: (message: string, hint?: string) => SlimnetError,
-    private readonly source: { exactTotal: number } | { maxTotal: number; describe: string },
+    private readonly source: IdxSource,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -117,25 +62,13 @@ class IdxCollector {
   }
 
   private start(header: IdxHeader): void {
-    const { dims, type, headerBytes, dataBytes } = header;
-    const total = headerBytes + dataBytes;
-    if ('exactTotal' in this.source) {
-      const actual = this.source.exactTotal - headerBytes;
-      if (actual < dataBytes) throw this.invalid(`truncated data: dims [${dims}] of ${type.name} need ${dataBytes} bytes but only ${actual} follow the header`);
-      if (actual > dataBytes) throw this.invalid(`${actual - dataBytes} unexpected trailing bytes after the data (dims [${dims}] of ${type.name} need ${dataBytes})`);
-      this.data = new Uint8Array(dataBytes);
-    } else if (total > this.source.maxTotal) {
-      throw this.invalid(`dims [${dims}] of ${type.name} declare ${dataBytes} bytes of data, more than ${this.source.describe} can hold`, 'the header is corrupt');
-    }
+    checkDeclaredSize(header, this.source, this.invalid);
+    if ('exactTotal' in this.source) this.data = new Uint8Array(header.dataBytes);
     this.header = header;
   }
 
   async finish(): Promise<IdxArray> {
-    if (!this.header) {
-      const have = this.head.length;
-      if (have < 4) throw this.invalid(`too short for an IDX header (${have} bytes)`);
-      throw this.invalid(`truncated header: ${this.head[3]} dimensions need ${4 + 4 * this.head[3]!} bytes, file has ${have}`);
-    }
+    if (!this.header) throw incompleteHeader(this.head, this.invalid);
     const { dims, type, count, dataBytes } = this.header;
     if (this.filled < dataBytes) {
       throw this.invalid(`truncated data: dims [${dims}] of ${type.name} need ${dataBytes} bytes but only ${this.filled} follow the header`);
@@ -155,11 +88,9 @@ class IdxCollector {
   }
 }
 
-const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-
 /** Parses IDX bytes held in memory (raw or gzip, told apart by the gzip magic 1f 8b). `where` names the source. */
 export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArray> {
-  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', where, message, hint);
+  const invalid = idxInvalid(where);
   if (isGzip(bytes)) return readGzip(Readable.from([bytes]), bytes.length, invalid);
   const collector = new IdxCollector(invalid, { exactTotal: bytes.length });
   collector.push(bytes);
@@ -167,29 +98,14 @@ export async function parseIdx(bytes: Uint8Array, where: string): Promise<IdxArr
 }
 
 async function readGzip(compressed: Readable, compressedBytes: number, invalid: (message: string, hint?: string) => SlimnetError): Promise<IdxArray> {
-  const collector = new IdxCollector(invalid, {
-    maxTotal: compressedBytes * MAX_DEFLATE_RATIO + MAX_HEADER,
-    describe: `a ${compressedBytes}-byte gzip file`,
-  });
-  const gunzip = createGunzip();
-  const inflated = compressed.pipe(gunzip);
-  compressed.on('error', (e) => gunzip.destroy(e));
-  try {
-    for await (const chunk of inflated) collector.push(chunk as Uint8Array);
-  } catch (e) {
-    if (e instanceof SlimnetError) throw e;
-    throw invalid(`corrupt gzip data: ${(e as Error).message}`, 're-download or re-compress the file');
-  } finally {
-    // Stops inflating at once when the collector refused the data (a bomb, or more than the header declares).
-    gunzip.destroy();
-    compressed.destroy();
-  }
+  const collector = new IdxCollector(invalid, gzipSource(compressedBytes));
+  await inflateInto(compressed, invalid, (chunk) => collector.push(chunk));
   return collector.finish();
 }
 
 /** Reads an IDX file (raw or gzip): a regular file, its header checked against its size before the data are read. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
-  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
+  const invalid = idxInvalid(path);
   const { handle, size } = await openRegularFile(path, 'IDX file', { missing: 'DATA_NOT_FOUND', invalid: 'DATA_INVALID' }, 'check the data folder');
   try {
     const magic = new Uint8Array(2);
@@ -248,12 +164,11 @@ export function findIdxFiles(dir: string): Record<IdxRole, string> {
 /** What an IDX images file stores: 8-bit values (0–255) or floats. */
 export type IdxRaw = 'uint8' | 'float';
 
+/** Images as float32 (raw · scale + offset); their header was checked by checkPairHeaders (rank, type). */
 async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): Promise<{ x: Float32Array; sampleShape: number[]; count: number; scaling: Scaling; raw: IdxRaw }> {
-  const invalid = (message: string, hint = DAMAGED) => new SlimnetError('DATA_INVALID', path, message, hint);
-  const [count, ...rest] = arr.dims as [number, ...number[]];
-  if (rest.length < 1 || rest.length > 3) throw invalid(`images must have 2 to 4 dimensions (count first), got [${arr.dims}]`);
+  const count = arr.dims[0]!;
   // idx3 is [count, rows, cols] of one channel; idx4 is [count, rows, cols, channels] (NHWC).
-  const sampleShape = rest.length === 2 ? [...rest, 1] : rest;
+  const sampleShape = sampleShapeOf(arr.dims);
   let x: Float32Array;
   let resolved: Scaling;
   if (arr.type === 'ubyte') {
@@ -266,18 +181,17 @@ async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): P
       for (let i = start; i < end; i++) scaled[i] = table[data[i] as number]!;
     });
     x = scaled;
-  } else if (arr.type === 'float' || arr.type === 'double') {
+  } else {
+    // float or double (checkPairHeaders refuses the integer types)
     const values = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
     let bad = -1;
     await forEachSlice(values.length, (start, end) => {
       for (let i = start; i < end && bad < 0; i++) if (!Number.isFinite(values[i])) bad = i;
     });
-    if (bad >= 0) throw invalid(`image value ${bad} is ${values[bad]}; values must be finite`);
+    if (bad >= 0) throw idxInvalid(path)(`image value ${bad} is ${values[bad]}; values must be finite`);
     resolved = resolveScaling(scaling, false);
     scaleInPlace(values, resolved);
     x = values;
-  } else {
-    throw invalid(`images of type ${arr.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255) or float/double images (data.scale default 1)');
   }
   return { x, sampleShape, count, scaling: resolved, raw: arr.type === 'ubyte' ? 'uint8' : 'float' };
 }
@@ -287,7 +201,6 @@ const MAX_LABEL = 2 ** 31 - 2;
 
 async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
   const invalid = (message: string) => new SlimnetError('DATA_INVALID', path, message, 'labels are class indices 0 … classes−1');
-  if (arr.dims.length !== 1) throw invalid(`labels must have 1 dimension, got [${arr.dims}]`);
   const data = arr.data;
   const y = new Int32Array(data.length);
   let bad = -1;
@@ -303,13 +216,11 @@ async function labelsFrom(arr: IdxArray, path: string): Promise<Int32Array> {
 }
 
 async function loadPair(imagesPath: string, labelsPath: string, scaling?: ScalingSpec): Promise<Omit<LabelledSet, 'numClasses'> & { scaling: Scaling; raw: IdxRaw }> {
-  const y = await labelsFrom(await readIdxFile(labelsPath), labelsPath);
-  const images = await imagesFrom(await readIdxFile(imagesPath), imagesPath, scaling);
-  if (y.length !== images.count) {
-    throw new SlimnetError('DATA_INVALID', labelsPath, `${y.length} labels but ${imagesPath} holds ${images.count} images`,
-      'the images and labels files must come from the same set');
-  }
-  if (images.count === 0) throw new SlimnetError('DATA_INVALID', imagesPath, 'holds no images', 'an IDX images file needs at least one image');
+  const labels = await readIdxFile(labelsPath);
+  const imageArray = await readIdxFile(imagesPath);
+  checkPairHeaders(imageArray, imagesPath, labels, labelsPath);
+  const y = await labelsFrom(labels, labelsPath);
+  const images = await imagesFrom(imageArray, imagesPath, scaling);
   return { x: images.x, y, count: images.count, sampleShape: images.sampleShape, scaling: images.scaling, raw: images.raw };
 }
 
@@ -329,10 +240,7 @@ export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise
   const files = findIdxFiles(dir);
   const { scaling: trainScaling, raw, ...train } = await loadPair(files.trainImages, files.trainLabels, scaling);
   const { scaling: _testScaling, raw: _testRaw, ...test } = await loadPair(files.testImages, files.testLabels, scaling);
-  if (train.sampleShape.join('x') !== test.sampleShape.join('x')) {
-    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test.sampleShape}] but train images (${files.trainImages}) are [${train.sampleShape}]`,
-      'the train and test files must come from the same data set');
-  }
+  checkSameSampleShape(train.sampleShape, test.sampleShape, files);
   let maxLabel = 0;
   for (const s of [train, test]) for (const v of s.y) maxLabel = Math.max(maxLabel, v);
   return {
@@ -342,6 +250,29 @@ export async function loadIdxFolder(dir: string, scaling?: ScalingSpec): Promise
     scaling: trainScaling,
     raw,
   };
+}
+
+function checkSameSampleShape(train: number[], test: number[], files: Record<IdxRole, string>): void {
+  if (train.join('x') !== test.join('x')) {
+    throw new SlimnetError('DATA_INVALID', files.testImages, `test images are [${test}] but train images (${files.trainImages}) are [${train}]`,
+      'the train and test files must come from the same data set');
+  }
+}
+
+/**
+ * An IDX folder checked from its files' headers alone (each file's size against its header, each pair's counts,
+ * train and test shapes): what loadIdxFolder would refuse about the files' layout, without reading the data.
+ */
+export async function checkIdxFolderHeaders(dir: string): Promise<void> {
+  const files = findIdxFiles(dir);
+  const shapes: number[][] = [];
+  for (const [imagesFile, labelsFile] of [[files.trainImages, files.trainLabels], [files.testImages, files.testLabels]] as const) {
+    const labels = await readIdxHeader(labelsFile);
+    const images = await readIdxHeader(imagesFile);
+    checkPairHeaders({ dims: images.dims, type: images.type.name }, imagesFile, labels, labelsFile);
+    shapes.push(sampleShapeOf(images.dims));
+  }
+  checkSameSampleShape(shapes[0]!, shapes[1]!, files);
 }
 
 /** `<prefix>-images-idx3-ubyte` / `<prefix>-labels-idx1-ubyte` (dash or dot before "idx", raw or .gz); idx4 images too. */
@@ -354,6 +285,21 @@ const PAIR_FILE = /^(.*?)[-_.]?(images|labels)[-.](idx[134])-ubyte(\.gz)?$/;
  * t10k pairs is ambiguous.
  */
 export async function loadIdxSetFolder(dir: string, scaling?: ScalingSpec): Promise<{ set: Omit<LabelledSet, 'numClasses'>; labelsFile: string; imagesFile: string; raw: IdxRaw }> {
+  const { images, labels } = findIdxSetPair(dir);
+  const { scaling: _scaling, raw, ...set } = await loadPair(images, labels, scaling);
+  return { set, labelsFile: labels, imagesFile: images, raw };
+}
+
+/** A validation folder checked from its pair's headers alone (see checkIdxFolderHeaders). */
+export async function checkIdxSetFolderHeaders(dir: string): Promise<void> {
+  const { images: imagesFile, labels: labelsFile } = findIdxSetPair(dir);
+  const labels = await readIdxHeader(labelsFile);
+  const images = await readIdxHeader(imagesFile);
+  checkPairHeaders({ dims: images.dims, type: images.type.name }, imagesFile, labels, labelsFile);
+}
+
+/** The one images/labels pair of a validation folder. */
+function findIdxSetPair(dir: string): { images: string; labels: string } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new SlimnetError('DATA_NOT_FOUND', dir, 'IDX validation folder does not exist or is not a folder');
   }
@@ -375,6 +321,5 @@ export async function loadIdxSetFolder(dir: string, scaling?: ScalingSpec): Prom
       `the folder holds ${listing}; expected one <name>-images-idx3-ubyte and one <name>-labels-idx1-ubyte (raw or .gz)`);
   }
   const { images, labels } = complete[0]![1];
-  const { scaling: _scaling, raw, ...set } = await loadPair(images!, labels!, scaling);
-  return { set, labelsFile: labels!, imagesFile: images!, raw };
+  return { images: images!, labels: labels! };
 }

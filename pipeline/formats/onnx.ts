@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { currentCalibration } from '../activation-calibration.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { DEFAULT_OPSET, exportOnnx, MAX_OPSET, MIN_OPSET } from '../onnx/export.ts';
 import { createOrtSession, ortPredictor } from '../onnx/ort.ts';
@@ -24,7 +25,9 @@ export const onnxFormat: ExportFormat<typeof options> = {
   artifact: 'onnx/model.onnx',
   options,
   async write(ir, file, ctx) {
-    await writeFileAtomic(file, exportOnnx(ir, { opset: ctx.options.opset }));
+    const calibration = currentCalibration(ir);
+    const activationRanges = calibration?.onnxQdq ? calibration.ranges : undefined;
+    await writeFileAtomic(file, exportOnnx(ir, { opset: ctx.options.opset, ...(activationRanges ? { activationRanges } : {}) }));
     return { files: [file] };
   },
   async load(file) {
@@ -36,7 +39,9 @@ export const onnxFormat: ExportFormat<typeof options> = {
   async check(file) {
     return runOnnxChecker(file);
   },
-  parity: (ir) => (ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx !== 'cast-mul'))
-    ? { kind: 'quantized', why: 'int8 (QDQ)' }
+  parity: (ir) => (currentCalibration(ir)?.onnxQdq
+    ? { kind: 'quantized', why: 'int8 activations (static QDQ)' }
+    : ir.layers.some((l) => l.weights.some((w) => w.storage?.dtype === 'int8' && w.storage.onnx !== 'cast-mul'))
+    ? { kind: 'quantized', why: 'int8 weights (DequantizeLinear)' }
     : { kind: 'float' }),
 };

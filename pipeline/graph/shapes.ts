@@ -4,6 +4,7 @@
  */
 import type { LayerIR, ModelIR } from '../ir.ts';
 import { classOf, layerClass } from '../layers/registry.ts';
+import { MAX_CONFIG_INT } from '../layers/config.ts';
 import { invalid } from '../layers/shared.ts';
 import type { LayerClass } from '../layers/types.ts';
 
@@ -11,7 +12,14 @@ export type Shape = number[];
 
 function outputShape(cls: LayerClass<any>, layer: LayerIR, inputs: Shape[]): Shape {
   if (cls.arity === 'one' && inputs.length !== 1) throw invalid(layer, `takes one input but is wired to ${inputs.length}`);
-  return cls.outputShape(layer, inputs);
+  const shape = cls.outputShape(layer, inputs);
+  // A config that does not fit its input (a window larger than it, a stride past it) leaves an empty or absurd
+  // output; said here, about this layer, rather than as a weight mismatch downstream or a runtime's shape error.
+  if (!shape.every((d) => Number.isInteger(d) && d >= 1 && d <= MAX_CONFIG_INT)) {
+    throw invalid(layer, `its output shape would be [${shape}]${inputs.length ? ` for input ${inputs.map((s) => `[${s}]`).join(', ')}` : ''}: its config does not fit its input`,
+      'check the layer\'s sizes, strides and padding against its input; re-save the model');
+  }
+  return shape;
 }
 
 function inputShapes(layer: LayerIR, shapes: Map<string, Shape>): Shape[] {

@@ -154,7 +154,7 @@ export interface ModelFiles {
   shards: ShardFile[][];
 }
 
-/** Reads and parses model.json, checks its manifest and resolves its shards (no shard is read). */
+/** Reads and parses model.json, checks it has a topology and a sound manifest, and resolves its shards (no shard is read). */
 export async function listModelFiles(modelJsonPath: string): Promise<ModelFiles> {
   const jsonBytes = await readModelJsonBytes(modelJsonPath);
   let json: unknown;
@@ -165,6 +165,9 @@ export async function listModelFiles(modelJsonPath: string): Promise<ModelFiles>
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new SlimnetError('MODEL_INVALID', modelJsonPath, 'is not a JSON object', 'expected a TF.js LayersModel model.json (format "layers-model")');
+  }
+  if (!(json as { modelTopology?: unknown }).modelTopology) {
+    throw new SlimnetError('MODEL_INVALID', modelJsonPath, 'has no modelTopology', 'expected a TF.js LayersModel model.json (format "layers-model")');
   }
   const groups = checkManifest((json as { weightsManifest?: unknown }).weightsManifest, modelJsonPath);
   return { jsonBytes, json: json as Record<string, unknown>, groups, shards: resolveShards(modelJsonPath, groups) };

@@ -44,13 +44,22 @@ export function unsupportedValue(ctx: FieldContext, what: string, hint: string):
 const absent = (v: KerasValue | undefined): v is null | undefined => v === undefined || v === null;
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
-export function int(key: string, opts: { min?: number; default?: number } = {}): Field<number> {
+/**
+ * The largest size, stride, rate or count a layer config may hold: ONNX and TFLite store them as int32 (XNNPACK
+ * and TFLite's kernels compute with them as such), so a larger one cannot be exported and breaks the runtimes.
+ */
+export const MAX_CONFIG_INT = 2 ** 31 - 1;
+
+const intRange = (min: number, max: number) => (max === MAX_CONFIG_INT ? `an integer from ${min} to 2^31−1` : `an integer from ${min} to ${max}`);
+
+export function int(key: string, opts: { min?: number; max?: number; default?: number } = {}): Field<number> {
   const min = opts.min ?? 1;
+  const max = opts.max ?? MAX_CONFIG_INT;
   return {
     key,
     read(v, ctx) {
       if (absent(v) && opts.default !== undefined) return opts.default;
-      if (!isInt(v) || v < min) throw badValue(ctx, `an integer ≥ ${min}`, v);
+      if (!isInt(v) || v < min || v > max) throw badValue(ctx, intRange(min, max), v);
       return v;
     },
     write: (v) => v,
@@ -122,8 +131,9 @@ export function intTuple<N extends 1 | 2>(key: string, n: N, opts: { default?: n
     read(v, ctx) {
       if (absent(v) && opts.default) return [...opts.default] as T;
       const items = isInt(v) ? [v] : Array.isArray(v) ? v : undefined;
-      if (!items || (items.length !== n && !(items.length === 1 && isInt(v))) || !items.every((x) => isInt(x) && x >= min)) {
-        throw badValue(ctx, n === 1 ? `an integer ≥ ${min} or a list of one` : `an integer ≥ ${min} or a pair of them`, v);
+      if (!items || (items.length !== n && !(items.length === 1 && isInt(v))) || !items.every((x) => isInt(x) && x >= min && x <= MAX_CONFIG_INT)) {
+        const range = intRange(min, MAX_CONFIG_INT);
+        throw badValue(ctx, n === 1 ? `${range} or a list of one` : `${range} or a pair of them`, v);
       }
       return (items.length === n ? [...items] : new Array(n).fill(items[0])) as T;
     },

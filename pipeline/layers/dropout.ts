@@ -38,7 +38,7 @@ const noiseShape = custom<(number | null)[] | undefined>('noise_shape', (v, ctx)
 const dropoutFields = () => ({
   rate: num('rate', { min: 0, max: 1 }),
   noiseShape,
-  seed: optional(int('seed', { min: 0 })),
+  seed: optional(int('seed', { min: 0, max: Number.MAX_SAFE_INTEGER })),
 });
 
 interface DropoutSaved {

@@ -18,12 +18,13 @@
  */
 import { SlimnetError } from '../errors.ts';
 import { inferShapes } from '../graph/shapes.ts';
-import type { LayerIR, ModelIR } from '../ir.ts';
+import type { ActivationRange, LayerIR, ModelIR } from '../ir.ts';
 import { classOf, isClass, LAYER_CLASSES, layerClass } from '../layers/registry.ts';
 import { layerWhere } from '../layers/shared.ts';
 import { TOOL } from '../version.ts';
 import { GraphBuilder, type Dim, type TensorRef } from './builder.ts';
 import { unsupportedOption, type LayerConverter } from './converter.ts';
+import { qdq } from './activation-qdq.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { foldFlattenTransposes } from './fold-flatten.ts';
 import { encodeModel } from './proto.ts';
@@ -41,6 +42,11 @@ export interface ExportOnnxOptions {
    * channels-last (as tfjs has them), dynamic batch. A BatchNormalization is not folded into a listed layer.
    */
   extraOutputs?: string[];
+  /**
+   * Static int8 activations: tensor ranges (ModelIR.calibration's) for the input and layer outputs to quantise.
+   * Model outputs stay float. Absent: float activations.
+   */
+  activationRanges?: Readonly<Record<string, ActivationRange>>;
 }
 
 function checkOpset(opset: number): void {
@@ -91,11 +97,20 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   };
 
   const b = new GraphBuilder();
+  const ranges = opts.activationRanges;
+  const outputs = new Set([...model.outputs, ...extras]);
+  /** The tensor consumers read for layer `name`: its QDQ'd copy when its activations are quantised. */
+  // A layer a BatchNormalization is folded into outputs the BN's values: it is quantised with the BN's range.
+  const rangeOwner = new Map(model.layers.filter((l) => folded.has(l.name)).map((bn) => [bn.inputs[0]!, bn.name]));
+  const quantized = (name: string, tensor: string) => {
+    const owner = rangeOwner.get(name) ?? name;
+    return ranges?.[owner] && !outputs.has(owner) && !outputs.has(name) ? qdq(b, tensor, ranges[owner]!, name) : tensor;
+  };
   for (const name of new Set([...model.inputs, ...model.outputs, ...extras])) b.claim(name);
   const refs = new Map<string, TensorRef>();
   for (const name of model.inputs) {
     b.addInput(name, shapeOf(name));
-    refs.set(name, { name, layout: 'keras', shape: shapeOf(name) });
+    refs.set(name, { name: quantized(name, name), layout: 'keras', shape: shapeOf(name) });
   }
   for (const layer of model.layers) {
     if (classOf(layer).arity === 'none') continue;
@@ -107,7 +122,8 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
     const produced = folded.has(layer.name)
       ? inputs[0]
       : converterFor(layer)({ b, layer, inputs, outShape: shapeOf(layer.name) });
-    refs.set(layer.name, { name: produced.name, layout: produced.layout, shape: shapeOf(layer.name) });
+    const name = folded.has(layer.name) ? produced.name : quantized(layer.name, produced.name);
+    refs.set(layer.name, { name, layout: produced.layout, shape: shapeOf(layer.name) });
   }
   for (const name of [...model.outputs, ...extras]) {
     // An input layer's output is the graph input itself: listing it as an output needs no node.

@@ -39,7 +39,9 @@ export interface ProgressiveStep {
   afterReconstruction: number;
   afterFineTune?: number;
   fineTuneSamples?: number;
-  /** The better of the two ≥ the floor. */
+  /** Validation accuracy of the model the step hands on (the best of reconstruction and the fine-tune rounds). */
+  accuracy: number;
+  /** `accuracy` ≥ the floor. */
   passed: boolean;
 }
 
@@ -105,7 +107,7 @@ export async function progressiveStep(from: PrunedState, goal: number, index: nu
   const sizes = sizeOfPlan(space.ir, space.planner.analysis, removed, space.memo);
   const fraction = sizes[space.metric] / space.inputSizes[space.metric];
   const afterReconstruction = (await ctx.validate(ir)).accuracy;
-  const step: ProgressiveStep = { goal, fraction, sizes, afterReconstruction, passed: afterReconstruction >= ctx.floor - 1e-9 };
+  const step: ProgressiveStep = { goal, fraction, sizes, afterReconstruction, accuracy: afterReconstruction, passed: afterReconstruction >= ctx.floor - 1e-9 };
   if (ctx.shortFineTune) {
     // Every step gets a short fine-tune; one that still misses the floor gets one more round (a warm restart of
     // the same length) before it counts as failed: recovery is still climbing after one round.
@@ -121,6 +123,7 @@ export async function progressiveStep(from: PrunedState, goal: number, index: nu
     }
     if (samples > 0) step.fineTuneSamples = samples;
     ir = best;
+    step.accuracy = bestAccuracy;
     step.passed = bestAccuracy >= ctx.floor - 1e-9;
   }
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -150,4 +153,14 @@ export function classMap(original: ChannelAnalysis, current: ChannelAnalysis, re
 export function descentGoals(from: number, opts: { target: number; steps: number }): number[] {
   if (opts.target >= from) return [];
   return Array.from({ length: opts.steps }, (_, i) => from * (opts.target / from) ** ((i + 1) / opts.steps));
+}
+
+/**
+ * The candidate for the long fine-tune among steps that failed: the smallest below `passedFraction` (where the last
+ * passing model is) whose accuracy after its short fine-tune is still ≥ `reachFloor`; of equal sizes, the more accurate.
+ */
+export function nearMiss<T extends { step: ProgressiveStep }>(failed: T[], passedFraction: number, reachFloor: number): T | undefined {
+  return failed
+    .filter((f) => f.step.fraction < passedFraction && f.step.accuracy >= reachFloor - 1e-9)
+    .sort((a, b) => a.step.fraction - b.step.fraction || b.step.accuracy - a.step.accuracy)[0];
 }

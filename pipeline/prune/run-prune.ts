@@ -19,7 +19,7 @@ import type { PruningHistory } from './history.ts';
 import { macsForLatency, onnxLatencyRatio, type LatencyGoal } from './latency-target.ts';
 import { measurePruneLatency } from './prune-latency.ts';
 import { layerShapes } from './model-shapes.ts';
-import { descentGoals, progressiveStep, type PrunedState, type ProgressiveContext, type ProgressiveStep } from './progressive.ts';
+import { descentGoals, nearMiss, progressiveStep, type PrunedState, type ProgressiveContext, type ProgressiveStep } from './progressive.ts';
 import { layerChanges, outcomeNotes } from './prune-report.ts';
 import { createReconstructor, reconstructionTargets, type Reconstructor } from './reconstruct.ts';
 import { distill, fineTuneSettings, testAccuracy } from '../recovery/distill.ts';
@@ -149,8 +149,16 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
           const start: PrunedState = best ? { ir: await candidate(planOfPoint.get(best)!), removed: planOfPoint.get(best)! } : { ir, removed: new Set() };
           const descent = await descendWhilePassing(start, best ? best.fraction : 1, opts.progressive.steps, progressiveContext(sensitivity), left);
           steps = descent.steps;
+          // A step that ended the descent close below the floor after its short fine-tune is the most promising
+          // candidate for the long one (NetAdapt's long-term fine-tune recovers more than the short-term one): it
+          // goes first, and if it still ends below the floor, the passing states follow.
+          const near = nearMiss(descent.failed, descent.states.at(-1)?.fraction ?? (best ? best.fraction : 1), floor - opts.progressive.reach * dropAllowed);
+          if (near) ctx.log(`step ${near.index + 1} (${metric} ×${near.step.fraction.toFixed(3)}, val ${(near.step.accuracy * 100).toFixed(2)}% after its short fine-tune) is within reach of the floor: the long fine-tune tries it first`);
           // Newest first; each passed after its short fine-tune. The one-shot plans stay as further fallbacks.
-          plans = [...descent.states.reverse().map((s) => ({ removed: s.removed, searched: s.ir })), ...plans];
+          plans = [
+            ...(near ? [{ removed: near.state.removed, searched: near.state.ir }] : []),
+            ...descent.states.reverse().map((s) => ({ removed: s.removed, searched: s.ir })), ...plans,
+          ];
         }
       }
     } else if (goal !== undefined) {
@@ -229,7 +237,8 @@ const STEP_RATIO = 0.85;
  */
 async function descendWhilePassing(start: PrunedState, fraction: number, maxSteps: number, pc: ProgressiveContext, left: () => number) {
   const steps: ProgressiveStep[] = [];
-  const states: PrunedState[] = [];
+  const states: (PrunedState & { fraction: number })[] = [];
+  const failed: { index: number; step: ProgressiveStep; state: PrunedState }[] = [];
   let [state, at, ratio, retried] = [start, fraction, STEP_RATIO, false];
   for (let i = 0; steps.length < maxSteps && i < 4 * maxSteps; i++) {
     if (left() <= 0) {
@@ -244,15 +253,15 @@ async function descendWhilePassing(start: PrunedState, fraction: number, maxStep
     }
     steps.push(outcome.step);
     if (outcome.step.passed) {
-      states.push(outcome.state);
+      states.push({ ...outcome.state, fraction: outcome.step.fraction });
       [state, at] = [outcome.state, outcome.step.fraction];
-    } else if (!retried) {
-      [retried, ratio] = [true, Math.sqrt(ratio)];
-    } else {
-      break;
+      continue;
     }
+    failed.push({ index: steps.length - 1, step: outcome.step, state: outcome.state });
+    if (retried) break;
+    [retried, ratio] = [true, Math.sqrt(ratio)];
   }
-  return { steps, states };
+  return { steps, states, failed };
 }
 
 /** Progressive steps through `goals` towards a target, on through failures; the last state is the result. */

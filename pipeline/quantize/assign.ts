@@ -23,15 +23,16 @@ export const key = (a: { layer: string; weight: string }) => `${a.layer}/${a.wei
 
 /**
  * `ir` with every assigned weight stored at its precision. An int8 weight without a TF.js decision gets one here
- * (chooseTfjsShipping, against the input's float values).
+ * (chooseTfjsShipping, against the input's float values). `reduceRange`: int8 codes in 7 bits (the static QDQ
+ * encoding's weights, see StorageSpec).
  */
-export function applyAssignment(ir: ModelIR, assignment: WeightAssignment[], granularity: Granularity, maxErrorRatio: number): ModelIR {
+export function applyAssignment(ir: ModelIR, assignment: WeightAssignment[], granularity: Granularity, maxErrorRatio: number, reduceRange = false): ModelIR {
   const byKey = new Map(assignment.map((a) => [key(a.plan), a]));
   const quantize = (layer: string, w: WeightIR): WeightIR => {
     const a = byKey.get(`${layer}/${w.name}`);
     if (!a || a.precision === 'float32') return a ? { name: w.name, shape: [...w.shape], values: w.values.slice() } : w;
     if (a.precision !== 'int8') return quantizeWeight(w, storageFor(a.plan, a.precision, granularity, 'float32'));
-    const q = quantizeWeight(w, storageFor(a.plan, 'int8', granularity, 'float32'));
+    const q = quantizeWeight(w, storageFor(a.plan, 'int8', granularity, 'float32', reduceRange));
     if (!a.tfjs) {
       a.tfjsChoice = chooseTfjsShipping(w.values, q, maxErrorRatio);
       a.tfjs = a.tfjsChoice.written;

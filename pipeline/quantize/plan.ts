@@ -75,10 +75,10 @@ export function planWeights(ir: ModelIR, dtype: WeightDtype, overrides: Record<s
 }
 
 /** The storage a weight gets at a precision; `tfjs` is the TF.js shipping format of an int8 weight. */
-export function storageFor(p: PlannedWeight, precision: Precision, granularity: Granularity, tfjs: TfjsShipping | 'float32'): StorageSpec {
+export function storageFor(p: PlannedWeight, precision: Precision, granularity: Granularity, tfjs: TfjsShipping | 'float32', reduceRange = false): StorageSpec {
   if (precision !== 'int8') return { dtype: precision };
   const axis = granularity === 'per-channel' ? p.channelAxis : undefined;
-  return { dtype: 'int8', symmetric: true, ...(axis === undefined ? {} : { axis }), ...(tfjs === 'float32' ? {} : { tfjs }) };
+  return { dtype: 'int8', symmetric: true, ...(axis === undefined ? {} : { axis }), ...(tfjs === 'float32' ? {} : { tfjs }), ...(reduceRange ? { reduceRange } : {}) };
 }
 
 /** Bytes per value of a precision as stored (ONNX/TFLite) — for ordering fallbacks by size. */

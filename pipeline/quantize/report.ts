@@ -1,6 +1,6 @@
 /** The quantize stage's report.json details and their report.md rendering. */
 import type { LatencyStats } from '../measure/latency.ts';
-import type { LatencyRow } from './onnx-encoding.ts';
+import type { EncodingCandidate, LatencyRow, OnnxEncoding } from './onnx-encoding.ts';
 import type { Precision } from './plan.ts';
 import type { ShippedArtifact, ShippedFormat } from './shipped.ts';
 
@@ -31,6 +31,12 @@ export interface QuantizeDetails {
   fallbackSteps: string[];
   /** onnxruntime, float vs quantised ONNX (each weight encoding tried), interleaved in one process; speed-up = float median / shipped median. */
   latency?: LatencyRow[];
+  /** What the ONNX export ships: int8 weights via DequantizeLinear or Cast+Mul, or static QDQ with int8 activations. */
+  onnxEncoding?: OnnxEncoding;
+  /** Each encoding's validation accuracy as shipped (onnxruntime), when they were compared. */
+  onnxCandidates?: Partial<Record<OnnxEncoding, EncodingCandidate>>;
+  /** Activation calibration (activations: int8): method and training samples; the ranges are in the model (ModelIR.calibration). */
+  calibration?: { method: string; samples: number };
 }
 
 const pct = (x: number | undefined) => (x === undefined ? '–' : `${(x * 100).toFixed(2)}%`);
@@ -52,9 +58,13 @@ export function renderQuantizeDetails(d: QuantizeDetails): string[] {
   }
   if (d.latency) {
     lines.push('', 'onnxruntime latency, float vs quantised ONNX (median of interleaved runs, quartiles; speed-up of the shipped encoding):', '',
-      '| batch | float | int8, DequantizeLinear | int8, Cast+Mul | shipped | speed-up |', '|---|---|---|---|---|---|');
+      '| batch | float | int8 weights, DequantizeLinear | int8 weights, Cast+Mul | int8 weights + activations (QDQ) | shipped | speed-up |', '|---|---|---|---|---|---|---|');
     const cell = (l?: LatencyStats) => (l ? ms(l) : '–');
-    for (const l of d.latency) lines.push(`| ${l.batch} | ${ms(l.float)} | ${cell(l.quantized.DequantizeLinear)} | ${cell(l.quantized['cast-mul'])} | ${l.shipped} | ×${l.speedup.toFixed(2)} |`);
+    for (const l of d.latency) lines.push(`| ${l.batch} | ${ms(l.float)} | ${cell(l.quantized.DequantizeLinear)} | ${cell(l.quantized['cast-mul'])} | ${cell(l.quantized.qdq)} | ${l.shipped} | ×${l.speedup.toFixed(2)} |`);
+  }
+  if (d.onnxCandidates) {
+    const c = Object.entries(d.onnxCandidates).map(([e, x]) => `${e} ${pct(x!.valAccuracy)}${x!.passed ? '' : ' (below the floor)'}`).join(', ');
+    lines.push('', `ONNX encodings, validation accuracy in onnxruntime: ${c}; shipped: ${d.onnxEncoding}${d.calibration ? ` (activations calibrated: ${d.calibration.method}, ${d.calibration.samples} training samples)` : ''}.`);
   }
   lines.push('', 'Per weight (biases and normalisation stay float32):', '', '| weight | shape | stored (ONNX/TFLite) | TF.js wrote | error int8 / tfjs | sensitivity onnx / tfjs | why |', '|---|---|---|---|---|---|---|');
   for (const w of d.weights) {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCliInProcess, runCliProcess, type CliResult } from '../fixtures/cli.ts';
 import { encodeIdx } from '../fixtures/idx.ts';
-import { TINY, writeTinyTask } from '../fixtures/tiny-task.ts';
+import { writeModel } from '../../pipeline/io/write-model.ts';
+import { TINY, tinyHiddenModelIR, writeTinyTask } from '../fixtures/tiny-task.ts';
 
 let template: string;
 const sandboxes: string[] = [];
@@ -52,7 +53,10 @@ test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2,
     group.paths = ['../../../../../../../../etc/passwd'];
     weights.splice(0, weights.length, { name: 'dense/kernel', shape: [size], dtype: 'uint8', quantization: { dtype: 'uint8', scale: 1, min: 0 } });
   });
-  assertBadInput(runCliProcess(args, dir), /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
+  const r = runCliProcess(args, dir);
+  assertBadInput(r, /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
+  // Refused by the CLI's preflight: the run (its start-up line, the engines) never started.
+  assert.doesNotMatch(r.stderr, /stages .* budget/);
 });
 
 test('a [100000, 100000, 100000] weight: one line, exit 2', async () => {
@@ -72,12 +76,12 @@ test('NaN weights: exit 2 naming the weight (not an exporter failure)', async ()
 
 test('finite weights that overflow float32 on the data: exit 2 naming the model (not an exporter failure)', async () => {
   const dir = project();
-  const shard = path.join(dir, 'model/group1-shard1of1.bin');
-  const bytes = readFileSync(shard);
-  // The kernel (36×3 float32) comes first: every entry 3e38, so each logit sums past float32's largest value.
-  for (let i = 0; i < 36 * 3; i++) bytes.writeFloatLE(3e38, 4 * i);
-  writeFileSync(shard, bytes);
-  assertBadInput(await runCliInProcess(args, dir), /model\/model\.json: computes NaN or Infinity for validation sample \d+: its weights are finite but overflow float32 on this data \(largest \|weight\| 3\.00e\+38\)/);
+  // Every kernel entry 1e19 (below the 2^64 a weight may have): the hidden layer's sums reach ~1e20 and the output
+  // layer's products of those with 1e19 pass float32's largest value.
+  const ir = tinyHiddenModelIR();
+  for (const l of ir.layers) for (const w of l.weights) if (w.name === 'kernel') w.values.fill(1e19);
+  await writeModel(ir, path.join(dir, 'model'));
+  assertBadInput(await runCliInProcess(args, dir), /model\/model\.json: computes NaN or Infinity for validation sample \d+: its weights are finite but overflow float32 on this data \(largest \|weight\| 1\.00e\+19\)/);
   assert.ok(!existsSync(path.join(dir, 'out')), 'nothing written');
 });
 

@@ -6,11 +6,11 @@
  * seed and mutations so it can be replayed (test/fuzz/replay.ts).
  *
  * SLIMNET_FUZZ_CASES (default 100) and SLIMNET_FUZZ_SEED (default 15) choose the run; `npm run fuzz` (2,000 cases)
- * is how new crashes are found.
+ * is how new crashes are found. SLIMNET_FUZZ_PROGRESS=<file> appends a line per case to the file as it finishes.
  */
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -26,6 +26,8 @@ const SEED = Number(process.env.SLIMNET_FUZZ_SEED ?? 15);
 const CASE_TIMEOUT_MS = 30_000;
 /** A worker's resident memory after a case: beyond this, memory is not bounded. */
 const MAX_RSS = 2.5 * 1024 ** 3;
+/** A file that gets one line per case as it finishes: a long run (npm run fuzz) shows its failures as they happen. */
+const PROGRESS = process.env.SLIMNET_FUZZ_PROGRESS;
 /** Cases replayed through the real binary (a process each, so only a few). */
 const REAL_CLI_CASES = 1;
 
@@ -51,6 +53,11 @@ function classify(r: CaseResult): { outcome: Outcome; why?: string; errorCode?: 
   return { outcome: 'failure', why: `exit ${r.code}: ${lines.join(' | ') || r.stderr.slice(-500)}` };
 }
 
+function progressLine(r: Classified): string {
+  const what = r.outcome === 'failure' ? `FAILURE ${r.why}` : r.outcome === 'refused' ? `exit 2 ${r.errorCode}` : 'exit 0';
+  return `case ${r.index} (seed ${SEED}, base ${r.base}, ${r.ms.toFixed(0)} ms): ${what}; mutations: ${r.mutations.join('; ')}\n`;
+}
+
 /** Runs cases [0, CASES) in worker processes, restarting a worker after a hang or a crash. */
 async function runAll(): Promise<Classified[]> {
   const results: Classified[] = [];
@@ -69,7 +76,9 @@ async function runAll(): Promise<Classified[]> {
       let current = request.from;
       let timer: NodeJS.Timeout | undefined;
       const fail = (why: string) => {
-        results.push({ index: current, base: '?', mutations: ['(replay with its seed)'], code: null, stderr, noise: '', ms: CASE_TIMEOUT_MS, rss: 0, outcome: 'failure', why });
+        const r: Classified = { index: current, base: '?', mutations: ['(replay with its seed)'], code: null, stderr, noise: '', ms: CASE_TIMEOUT_MS, rss: 0, outcome: 'failure', why };
+        results.push(r);
+        if (PROGRESS) appendFileSync(PROGRESS, progressLine(r));
       };
       worker.on('message', (m: WorkerMessage) => {
         if ('started' in m) {
@@ -81,7 +90,9 @@ async function runAll(): Promise<Classified[]> {
           }, CASE_TIMEOUT_MS);
         } else if ('index' in m) {
           clearTimeout(timer);
-          results.push({ ...m, ...classify(m) });
+          const r: Classified = { ...m, ...classify(m) };
+          results.push(r);
+          if (PROGRESS) appendFileSync(PROGRESS, progressLine(r));
         }
       });
       worker.on('exit', (code, signal) => {

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  calibrateActivations, calibrationDigest, calibrationOptions, calibrationSamples, calibrationView, currentCalibration,
+  CALIBRATION_METHODS, calibrateActivations, calibrationDigest, calibrationOptions, calibrationSamples, calibrationView, currentCalibration,
 } from '../../pipeline/activation-calibration.ts';
+import { createRng } from '../../pipeline/random.ts';
 import { openActivationReader } from '../../pipeline/calibrate.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
@@ -78,6 +79,55 @@ test('min/max ranges cover every tensor of the view, input included, stamped wit
   assert.deepEqual(whole.ranges, ranges, 'batching does not change the ranges');
 });
 
+test('percentile ranges clip the rare extremes a min/max range stretches over; percentile and entropy stay within the observed range, deterministic', async () => {
+  const model = activationStack();
+  const ir = await irFromTfjsModel(model);
+  const samples = inputSet(model, 64, 5);
+  const input = ir.inputs[0]!;
+  samples.x[3] = 1000; // one outlier pixel
+  const minmax = await calibrateActivations(ir, samples, { batchSize: 64 });
+  assert.equal(minmax.ranges[input]!.max, 1000);
+  for (const how of [{ method: 'percentile', percentile: 99 }, { method: 'entropy' }] as const) {
+    const clipped = await calibrateActivations(ir, samples, { ...how, batchSize: 32 });
+    assert.equal(clipped.method, how.method);
+    if (how.method === 'percentile') assert.ok(clipped.ranges[input]!.max < 10, JSON.stringify(clipped.ranges[input]));
+    for (const [name, r] of Object.entries(clipped.ranges)) {
+      const widened = { min: Math.min(0, minmax.ranges[name]!.min), max: Math.max(0, minmax.ranges[name]!.max) };
+      assert.ok(r.min >= widened.min && r.max <= widened.max && r.min <= r.max, `${how.method} ${name}`);
+    }
+    assert.deepEqual((await calibrateActivations(ir, samples, { ...how, batchSize: 32 })).ranges, clipped.ranges, `${how.method}: deterministic`);
+  }
+});
+
+test('entropy: a long thin tail is trimmed; compact, spiky and ReLU outputs kept whole; batches in any sizes agree', () => {
+  const rng = createRng(7);
+  const observe = (chunks: Float32Array[]) => {
+    const o = CALIBRATION_METHODS.entropy(calibrationOptions.parse({ method: 'entropy' }));
+    for (const c of chunks) o.observe(c);
+    return o.range();
+  };
+  const draw = (f: () => number) => Float32Array.from({ length: 20000 }, f);
+  const lognormal = draw(() => Math.exp(1.5 * rng.normal()));
+  const whole = observe([lognormal]);
+  const max = Math.max(...lognormal);
+  assert.ok(whole.min === 0 && whole.max < max && whole.max > 0.5 * max, `tail trimmed: ${JSON.stringify(whole)} of max ${max}`);
+  // Re-binning when a later batch widens the range: the first batch holds only the bulk.
+  const split = observe([lognormal.filter((v) => v < 10), lognormal.filter((v) => v >= 10)]);
+  assert.ok(Math.abs(split.max - whole.max) < 0.1 * whole.max, `${JSON.stringify(split)} vs ${JSON.stringify(whole)}`);
+  const uniform = observe([draw(() => rng.next())]);
+  assert.ok(uniform.min === 0 && uniform.max > 0.9, `compact: ${JSON.stringify(uniform)}`);
+  const normal = draw(() => rng.normal());
+  const r = observe([normal]);
+  assert.ok(r.min < 0.85 * Math.min(...normal) && r.max > 0.85 * Math.max(...normal), `normal: ${JSON.stringify(r)}`);
+  // Half the values of a ReLU are exactly 0, which int8 holds exactly: they do not drag the range down.
+  const relu = observe([normal.map((v) => Math.max(0, v))]);
+  assert.ok(relu.min === 0 && relu.max > 0.85 * Math.max(...normal), `relu: ${JSON.stringify(relu)}`);
+  // A constant background through a conv (ReLU(bias) on 80% of the values): a spike KL alone would clip the
+  // strokes' values to a fraction of their range for.
+  const spiky = draw(() => (rng.next() < 0.8 ? 0.013 : Math.abs(rng.normal()) * 0.2));
+  assert.ok(observe([spiky]).max > 0.85 * Math.max(...spiky), JSON.stringify(observe([spiky])));
+});
+
 test('a calibration counts only for the model it was measured on', async () => {
   const ir = await irFromTfjsModel(sequentialCnn());
   const calibrated: ModelIR = { ...ir, calibration: await calibrateActivations(ir, inputSet(sequentialCnn(), 8, 2)) };
@@ -100,6 +150,6 @@ test('calibration samples: a seeded draw from the training split, capped at its 
   assert.notDeepEqual(calibrationSamples(train, 10, 2).x, a.x);
   assert.equal(new Set(a.x).size, 10, 'without repeats');
   assert.equal(calibrationSamples(train, 500, 1).count, 50);
-  assert.deepEqual(calibrationOptions.parse({}), { method: 'minmax', samples: 1024 });
+  assert.deepEqual(calibrationOptions.parse({}), { method: 'minmax', samples: 1024, percentile: 99.99 });
   assert.throws(() => calibrationOptions.parse({ method: 'median' }));
 });

@@ -1,6 +1,7 @@
 /**
  * The stage cache keeps weight storage and activation calibration: a model restored from the cache is the model
- * that was cached, codes and calibrated ranges included (and a different calibration is a different key).
+ * that was cached, codes and calibrated ranges included, for a run and for a dry run's look-ahead alike (and a
+ * different calibration is a different key).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -8,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { calibrateActivations, currentCalibration } from '../../pipeline/activation-calibration.ts';
-import { readCache, stageCacheKey, writeCache } from '../../pipeline/cache.ts';
+import { peekCache, readCache, stageCacheKey, writeCache } from '../../pipeline/cache.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { irFromTfjsModel } from '../../pipeline/io/tfjs-model.ts';
 import type { ModelIR } from '../../pipeline/ir.ts';
@@ -48,5 +49,8 @@ async function roundTrip(ir: ModelIR): Promise<ModelIR> {
   await writeCache(path.join(root, 'cache'), 'k'.repeat(64), stageDir, ir, entry);
   const hit = await readCache(path.join(root, 'cache'), 'k'.repeat(64), path.join(root, 'restored'));
   assert.ok(hit, 'cache hit');
+  // A dry run's look-ahead reads the same model (the next stage's key depends on all of it, calibration included).
+  const peeked = await peekCache(path.join(root, 'cache'), 'k'.repeat(64));
+  assert.deepEqual(peeked?.ir, hit.ir, 'peekCache sees what readCache restores');
   return hit.ir;
 }

@@ -59,6 +59,13 @@ test('int8 keeps zero exact and follows its symmetry: symmetric codes in −127.
   assert.ok(sym.storage.scales.every((s) => s === Math.fround(s)), 'scales are float32');
   const asym = quantizeWeight({ ...w, values: w.values.map((v) => Math.abs(v)) }, { dtype: 'int8', symmetric: false });
   assert.ok(asym.storage?.dtype === 'int8' && asym.storage.zeroPoints[0] === -128, 'a non-negative tensor uses the full code range');
+  // reduceRange: 7-bit codes spanning −63..63 per channel, each value within half a (doubled) step.
+  const seven = quantizeWeight(w, { dtype: 'int8', symmetric: true, axis: 1, reduceRange: true });
+  assert.ok(seven.storage?.dtype === 'int8');
+  const codes = [...seven.storage.codes];
+  assert.equal(Math.max(...codes.map(Math.abs)), 63);
+  assert.ok(seven.storage.scales.every((s, c) => Math.abs(s - 2 * (sym.storage as { scales: number[] }).scales[c]! * 127 / 126) < 1e-6 * s), 'scale = range / 63');
+  for (let i = 0; i < w.values.length; i++) assert.ok(Math.abs(seven.values[i]! - w.values[i]!) <= seven.storage.scales[i % 6]! * 0.51);
 });
 
 test('withValues re-encodes new values in the existing storage: a uint8 weight stays uint8, on its new grid', () => {

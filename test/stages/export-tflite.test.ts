@@ -4,44 +4,28 @@
  * installed, "written, not verified" — a failed verdict (exit class 1) unless the options allow it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { calibrateActivations, calibrationSamples } from '../../pipeline/activation-calibration.ts';
 import type { DataSplits } from '../../pipeline/data/types.ts';
-import { initEngine } from '../../pipeline/engine.ts';
-import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { FORMATS } from '../../pipeline/formats/index.ts';
 import { exportTflite } from '../../pipeline/formats/tflite/export.ts';
 import { TensorType } from '../../pipeline/formats/tflite/model-spec.ts';
 import { readTflite } from '../../pipeline/formats/tflite/read.ts';
 import { loadTfliteRuntime } from '../../pipeline/formats/tflite/runtime.ts';
 import type { ModelIR } from '../../pipeline/ir.ts';
-import type { Metrics } from '../../pipeline/metrics.ts';
-import { createStageContext } from '../../pipeline/stage-context.ts';
 import { exportStage, runExport, type FormatOutcome } from '../../stages/export.ts';
-import { barSet } from '../fixtures/sets.ts';
-import { tinyModelIR } from '../fixtures/tiny-task.ts';
+import { exportTask, type ExportTask } from '../fixtures/export-task.ts';
 import { needsValidator } from '../helpers/validators.ts';
 
 let ir: ModelIR;
 let data: DataSplits;
-let metrics: Metrics;
+let context: ExportTask['context'];
 
 before(async () => {
-  await initEngine('wasm');
-  ir = tinyModelIR();
-  data = { train: barSet(40, 1), validation: barSet(30, 2), test: barSet(50, 3), fingerprint: 'bars', describe: {} };
-  metrics = { ...(await evaluateModel(ir, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+  ({ ir, data, context } = await exportTask('slimnet-export-tflite-'));
 });
-
-function context() {
-  return createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-tflite-')), baseline: metrics, budget: { maxDrop: 0.01 },
-    evaluation: { engine: 'tfjs', batchSize: 64 },
-  });
-}
 
 const formats = (out: { details?: Record<string, unknown> }) => (out.details as { formats: Record<string, FormatOutcome> }).formats;
 

@@ -9,36 +9,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import type { DataSplits } from '../../pipeline/data/types.ts';
-import { initEngine } from '../../pipeline/engine.ts';
-import { evaluateModel } from '../../pipeline/evaluate.ts';
 import { FORMAT_IDS, FORMATS } from '../../pipeline/formats/index.ts';
 import { runOnnxCheckerOn } from '../../pipeline/formats/onnx-checker.ts';
 import { needsValidator } from '../helpers/validators.ts';
 import type { ModelIR } from '../../pipeline/ir.ts';
-import type { Metrics } from '../../pipeline/metrics.ts';
 import { decodeModel } from '../../pipeline/onnx/proto.ts';
-import { createStageContext } from '../../pipeline/stage-context.ts';
 import { exportStage, parityProblem, type FormatOutcome } from '../../stages/export.ts';
-import { barSet } from '../fixtures/sets.ts';
-import { tinyModelIR } from '../fixtures/tiny-task.ts';
+import { exportTask, type ExportTask } from '../fixtures/export-task.ts';
 
 let ir: ModelIR;
 let data: DataSplits;
-let metrics: Metrics;
+let context: ExportTask['context'];
 
 before(async () => {
-  await initEngine('wasm');
-  ir = tinyModelIR();
-  data = { train: barSet(40, 1), validation: barSet(30, 2), test: barSet(50, 3), fingerprint: 'bars', describe: {} };
-  metrics = { ...(await evaluateModel(ir, data, { batchSize: 64, latencySamples: 1, engine: 'tfjs' })), bytes: 1 };
+  ({ ir, data, context } = await exportTask('slimnet-export-stage-'));
 });
-
-function context() {
-  return createStageContext({
-    data, seed: 1, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-export-stage-')), baseline: metrics, budget: { maxDrop: 0.01 },
-    evaluation: { engine: 'tfjs', batchSize: 64 },
-  });
-}
 
 test('every registered format has an id matching its key, an artifact path and options that default from {}', () => {
   assert.deepEqual(FORMAT_IDS, Object.keys(FORMATS));

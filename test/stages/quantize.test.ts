@@ -23,6 +23,7 @@ import { quantizeStage } from '../../stages/quantize.ts';
 import { needsValidator } from '../helpers/validators.ts';
 import { scaledDepthwiseIR } from '../fixtures/scaled-depthwise.ts';
 import { barSet } from '../fixtures/sets.ts';
+import { tinyModelIR } from '../fixtures/tiny-task.ts';
 
 let data: DataSplits;
 const baselines = new Map<ModelIR, Metrics>();
@@ -45,7 +46,7 @@ async function run(ir: ModelIR, options: Record<string, unknown>, maxAccuracyDro
 const depthwise = scaledDepthwiseIR();
 
 test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int8 + per-axis DequantizeLinear that the checker passes', async (t) => {
-  const { out, ctx, details } = await run(depthwise, { onnxWeights: 'DequantizeLinear', fallback: false });
+  const { out, ctx, details } = await run(depthwise, { onnxEncoding: 'DequantizeLinear', activations: 'none', fallback: false });
   assert.equal(out.verdict, undefined, JSON.stringify(details.quantized));
   // Channels 1e-3…30 apart: one tfjs uint8 range would round the small ones away; the per-channel error sees it.
   const written = Object.fromEntries(details.weights.map((w) => [`${w.layer}/${w.weight}`, w.tfjs]));
@@ -91,7 +92,7 @@ test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int
 });
 
 test('ONNX weight encoding by measured speed: float, DequantizeLinear and Cast+Mul timed side by side; the file holds what was picked', async (t) => {
-  const { out, ctx, details } = await run(depthwise, { latencyRuns: 5 });
+  const { out, ctx, details } = await run(depthwise, { latencyRuns: 5, activations: 'none' });
   assert.deepEqual(details.latency!.map((l) => l.batch), [1, 64]);
   const shipped = details.latency![0]!.shipped;
   for (const l of details.latency!) {
@@ -103,6 +104,26 @@ test('ONNX weight encoding by measured speed: float, DequantizeLinear and Cast+M
   const int8 = out.ir.layers.flatMap((l) => l.weights).filter((w) => w.storage?.dtype === 'int8');
   assert.ok(int8.every((w) => (w.storage as { onnx?: string }).onnx === (shipped === 'cast-mul' ? 'cast-mul' : undefined)));
   if (needsValidator(t, 'onnx-checker')) assert.equal(details.quantized.onnx.check?.status, 'passed');
+});
+
+test('int8 activations: calibrated on training samples, offered as QDQ; forced, the ONNX file is a static QDQ graph the checker passes', async (t) => {
+  const tiny = tinyModelIR();
+  const auto = (await run(tiny, { latencyRuns: 3 })).details;
+  assert.deepEqual(auto.calibration, { method: 'minmax', samples: data.train.count });
+  assert.ok(auto.onnxCandidates?.qdq && auto.onnxCandidates.DequantizeLinear, JSON.stringify(auto.onnxCandidates));
+  assert.ok(auto.latency!.every((l) => l.quantized[l.shipped]));
+  const { out, ctx, details } = await run(tiny, { onnxEncoding: 'qdq', calibration: { method: 'percentile', percentile: 99.9 } });
+  assert.equal(out.verdict, undefined, JSON.stringify(details.quantized));
+  assert.equal(details.onnxEncoding, 'qdq');
+  assert.equal(out.ir.calibration?.onnxQdq, true);
+  assert.equal(out.ir.calibration?.method, 'percentile');
+  // reduceRange (default): 7-bit weight codes, which onnxruntime's u8s8 kernels cannot overflow.
+  const int8 = out.ir.layers.flatMap((l) => l.weights).flatMap((w) => (w.storage?.dtype === 'int8' ? [w.storage.codes] : []));
+  assert.ok(int8.length > 0 && int8.every((codes) => codes.every((c) => Math.abs(c) <= 63)));
+  const ops = decodeModel(readFileSync(path.join(ctx.stageDir, 'onnx/model.onnx'))).graph!.node!.map((n) => n.opType);
+  assert.ok(ops.includes('QuantizeLinear') && ops.includes('DequantizeLinear'), ops.join());
+  if (needsValidator(t, 'onnx-checker')) assert.equal(details.quantized.onnx.check?.status, 'passed', JSON.stringify(details.quantized.onnx.check));
+  assert.equal(quantizeStage.options.safeParse({ activations: 'none', onnxEncoding: 'qdq' }).success, false);
 });
 
 test('per-channel int8 is at least as accurate as per-tensor on the channel-scaled depthwise model, and per-tensor alone misses', async () => {

@@ -59,8 +59,8 @@ export const tfliteInt8Format: ExportFormat<typeof int8Options> = {
     if (calibration) {
       note = `tflite-int8: activation ranges from the model's calibration (${calibration.method} over ${calibration.samples} training samples)`;
     } else {
-      const { method, samples } = ctx.options.calibration;
-      calibration = await calibrateActivations(ir, calibrationSamples(ctx.data.train, samples, ctx.seed), { method });
+      const { method, samples, percentile } = ctx.options.calibration;
+      calibration = await calibrateActivations(ir, calibrationSamples(ctx.data.train, samples, ctx.seed), { method, percentile });
       const stale = ir.calibration ? '; the model\'s own calibration was measured before a later stage changed it' : '';
       note = `tflite-int8: activation ranges calibrated here (${method} over ${calibration.samples} training samples${stale})`;
     }

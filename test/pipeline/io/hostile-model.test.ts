@@ -136,4 +136,12 @@ describe('manifest entries and values', () => {
       await rejects(readModel(writeCase(() => {}, { [SHARD]: bytes }).modelJson), new RegExp(`weight "dense/kernel": value 40 is ${bad}`));
     }
   });
+
+  test('a weight past ±2^64 is a named error (float32 products overflow; runtimes disagree); 2^64 itself is read', async () => {
+    const bytes = goodBytes.slice();
+    new DataView(bytes.buffer).setFloat32(4 * 40, -3.4e38, true);
+    await rejects(readModel(writeCase(() => {}, { [SHARD]: bytes }).modelJson), /weight "dense\/kernel": value 40 is -3\.40e\+38, past ±1\.8e19 where float32 products overflow/);
+    new DataView(bytes.buffer).setFloat32(4 * 40, 2 ** 64, true);
+    assert.equal((await readModel(writeCase(() => {}, { [SHARD]: bytes }).modelJson)).layers[2]!.weights[0]!.values[40], 2 ** 64);
+  });
 });

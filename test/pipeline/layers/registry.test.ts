@@ -49,6 +49,16 @@ test('a class the registry lacks: one named error for shapes, MACs and export; O
   assert.deepEqual(Object.keys(ir.layers[2]!.config).sort(), ['name', 'trainable']);
 });
 
+test('a size, stride or rate past int32 is a config error; a window that does not fit its input is a shape error, on the layer', () => {
+  // ONNX and TFLite hold these as int32: 2^53 once broke XNNPACK's conv setup inside onnxruntime (exit 3).
+  assert.throws(() => layer('c', 'Conv2D', ['in'], { filters: 3, kernel_size: 3, padding: 'same', dilation_rate: 2 ** 53 }),
+    (e: unknown) => isSlimnetError(e) && /config\.dilation_rate should be an integer from 1 to 2\^31−1 or a pair of them, got 9007199254740992/.test(e.message));
+  assert.throws(() => layer('d', 'Dense', ['in'], { units: 2 ** 31 }), (e: unknown) => isSlimnetError(e) && /config\.units should be an integer from 1 to 2\^31−1/.test(e.message));
+  const ir = model(inputLayer([4, 4, 2]), layer('p', 'MaxPooling2D', ['in'], { pool_size: 5 }));
+  assert.throws(() => inferShapes(ir), (e: unknown) => isSlimnetError(e) && e.where === 'layer "p" (MaxPooling2D)' &&
+    /its output shape would be \[0,0,2\] for input \[4,4,2\]: its config does not fit its input/.test(e.message));
+});
+
 test('configs are frozen; withConfig rewrites the Keras key in place (key order kept), reparses, and leaves the old layer alone', () => {
   const conv = layer('c', 'Conv2D', ['in'], { filters: 8, kernel_size: 3, padding: 'same', activation: 'relu', use_bias: true });
   assert.throws(() => { (conv.config as unknown as { filters: number }).filters = 2; }, TypeError);
