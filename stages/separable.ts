@@ -29,6 +29,8 @@ import { fineTune } from '../pipeline/train/fine-tune.ts';
 const options = z.strictObject({
   convolutions: z.boolean().default(true).describe('replace Conv2D layers (kernel > 1×1) by DepthwiseConv2D + 1×1 Conv2D'),
   dense: z.boolean().default(true).describe('replace Dense layers by Dense(r, linear, no bias) + Dense'),
+  minSaving: z.number().min(1).default(1.5)
+    .describe('a pair must have more than this many times fewer params and MACs than the layer (1: any saving): its extra layer and activations cost runtime a small saving does not repay'),
   layers: z.record(z.string(), z.union([z.literal(false), z.number().int().positive()])).default({})
     .describe('fixed choices by layer name: false keeps the layer, a number is its m (Conv2D) or r (Dense); never searched'),
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples the refits read activations of'),
@@ -53,7 +55,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const shapes = inferShapes(ir);
-  const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense });
+  const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense }, opts.minSaving);
   const { fixed, kept } = fixedChoices(opts, found.candidates, ir);
   const free = found.candidates.filter((c) => !fixed.has(c.layer) && !kept.has(c.layer));
   // The runner's share of the budget (cumulative: what earlier stages left unspent is ours too): every plan the

@@ -73,6 +73,10 @@ function layerClassAndConfig(raw: unknown, where: string, index: number): { clas
   if (typeof name !== 'string' || name === '') {
     throw new SlimnetError('MODEL_INVALID', where, `layer #${index} (${raw.class_name}) has no name`, 'every layer config needs a name');
   }
+  if (!LAYER_NAME.test(name)) {
+    throw new SlimnetError('MODEL_INVALID', where, `layer #${index} (${raw.class_name}) is named ${JSON.stringify(name)}, which TF.js cannot load`,
+      'layer names start with a letter or digit and hold only letters, digits and - . _ /; rename the layer and save the model again');
+  }
   if (NESTED_MODEL_CLASSES.has(raw.class_name)) {
     throw new SlimnetError(
       'LAYER_UNSUPPORTED',
@@ -81,8 +85,14 @@ function layerClassAndConfig(raw: unknown, where: string, index: number): { clas
       'flatten the model so every layer is a plain layer',
     );
   }
-  return { className: raw.class_name, config: structuredClone(raw.config), name };
+  const config = structuredClone(raw.config);
+  // The layer's name is what the graph wires by; its config (what tfjs builds the layer from) must say the same.
+  if (config.name !== name) config.name = name;
+  return { className: raw.class_name, config, name };
 }
+
+/** What tfjs-layers accepts as a layer (and tensor) name (tfjs-layers common.ts, isValidTensorName). */
+const LAYER_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
 
 function uniqueName(base: string, taken: Set<string>): string {
   let name = base;

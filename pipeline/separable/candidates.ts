@@ -1,9 +1,11 @@
 /**
  * Which layers the separable stage may replace, and by what. A Conv2D with a kernel larger than 1×1 may become
  * DepthwiseConv2D(m) → 1×1 Conv2D for m = 1, 2, 4, … while the pair has fewer parameters AND fewer MACs than the
- * layer (with C inputs, F filters and kh·kw taps both reduce to m·(kh·kw + F) < kh·kw·F; m never exceeds kh·kw,
- * where the pair is already exact). A Dense (in → out) may become Dense(r) → Dense(out) for r on a ladder
- * (1, 2, 3, 4, 6, 8, 12, …) while r·(in + out) < in·out. Everything else stays, with the reason.
+ * layer by more than `minSaving` times (with C inputs, F filters and kh·kw taps both reduce to
+ * minSaving·m·(kh·kw + F) < kh·kw·F; m never exceeds kh·kw, where the pair is already exact). A Dense (in → out) may
+ * become Dense(r) → Dense(out) for r on a ladder (1, 2, 3, 4, 6, 8, 12, …) while minSaving·r·(in + out) < in·out.
+ * The margin is there because the pair is one more layer, whose intermediate activations a runtime writes and reads
+ * back: a pair that saves little runs slower than the layer it replaces. Everything else stays, with the reason.
  */
 import type { ModelIR, LayerIR } from '../ir.ts';
 import { isClass } from '../layers/registry.ts';
@@ -50,15 +52,17 @@ export function rankLadder(limit: number): number[] {
 }
 
 /** Candidate and ineligible layers of `ir`, in model order. `shapes`: each layer's output shape (per sample). */
-export function survey(ir: ModelIR, shapes: Map<string, number[]>, kinds: { convolutions: boolean; dense: boolean }): Survey {
+export function survey(
+  ir: ModelIR, shapes: Map<string, number[]>, kinds: { convolutions: boolean; dense: boolean }, minSaving = 1,
+): Survey {
   const candidates: Candidate[] = [];
   const ineligible: Ineligible[] = [];
   for (const layer of ir.layers) {
     const inShape = layer.inputs.length === 1 ? shapes.get(layer.inputs[0]!) : undefined;
     const outShape = shapes.get(layer.name);
     let result: Candidate | string | undefined;
-    if (isClass(layer, 'Conv2D')) result = kinds.convolutions ? convCandidate(layer, inShape, outShape) : 'convolutions: false';
-    else if (isClass(layer, 'Dense')) result = kinds.dense ? denseCandidate(layer, inShape, outShape) : 'dense: false';
+    if (isClass(layer, 'Conv2D')) result = kinds.convolutions ? convCandidate(layer, minSaving, inShape, outShape) : 'convolutions: false';
+    else if (isClass(layer, 'Dense')) result = kinds.dense ? denseCandidate(layer, minSaving, inShape, outShape) : 'dense: false';
     if (result === undefined) continue;
     if (typeof result === 'string') ineligible.push({ layer: layer.name, className: layer.className, reason: result });
     else candidates.push(result);
@@ -68,7 +72,12 @@ export function survey(ir: ModelIR, shapes: Map<string, number[]>, kinds: { conv
 
 const hasBias = (layer: LayerIR) => layer.weights.some((w) => w.name === 'bias');
 
-function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Conv2D']>, inShape?: number[], outShape?: number[]): Candidate | string {
+/** The pair has fewer params and MACs than the layer by more than `minSaving` times. */
+const pays = (o: Option, params: number, macs: number, minSaving: number) => o.params * minSaving < params && o.macs * minSaving < macs;
+
+const fewer = (minSaving: number) => (minSaving === 1 ? 'fewer' : `${minSaving}× fewer (minSaving)`);
+
+function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Conv2D']>, minSaving: number, inShape?: number[], outShape?: number[]): Candidate | string {
   const c = layer.config;
   const [kh, kw] = c.kernelSize;
   if (kh * kw === 1) return 'a 1×1 convolution has no spatial kernel to separate';
@@ -84,16 +93,16 @@ function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfi
   const options: Option[] = [];
   for (let m = 1; m <= taps; m *= 2) {
     const option = { size: m, params: taps * channels * m + channels * m * filters + bias, macs: positions * channels * m * (taps + filters) };
-    if (option.params >= params || option.macs >= macs) break;
+    if (!pays(option, params, macs, minSaving)) break;
     options.push(option);
   }
   if (options.length === 0) {
-    return `a depthwise + pointwise pair does not pay: at m = 1 it has ${taps * channels + channels * filters + bias} params vs ${params} (fewer only when m·(kh·kw + filters) < kh·kw·filters)`;
+    return `a depthwise + pointwise pair does not pay: at m = 1 it has ${taps * channels + channels * filters + bias} params vs ${params}, not ${fewer(minSaving)}`;
   }
   return { layer: layer.name, className: 'Conv2D', kind: 'separable', params, macs, options };
 }
 
-function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Dense']>, inShape?: number[], outShape?: number[]): Candidate | string {
+function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Dense']>, minSaving: number, inShape?: number[], outShape?: number[]): Candidate | string {
   if (!inShape || !outShape) return 'its input shape is not known';
   const inputs = inShape[inShape.length - 1]!;
   const units = layer.config.units;
@@ -102,8 +111,8 @@ function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConf
   const params = inputs * units + bias;
   const macs = positions * inputs * units;
   const options = rankLadder(Math.min(inputs, units))
-    .filter((r) => r * (inputs + units) < inputs * units)
-    .map((r) => ({ size: r, params: r * (inputs + units) + bias, macs: positions * r * (inputs + units) }));
-  if (options.length === 0) return `a low-rank pair does not pay: even rank 1 has ${inputs + units + bias} params vs ${params}`;
+    .map((r) => ({ size: r, params: r * (inputs + units) + bias, macs: positions * r * (inputs + units) }))
+    .filter((o) => pays(o, params, macs, minSaving));
+  if (options.length === 0) return `a low-rank pair does not pay: even rank 1 has ${inputs + units + bias} params vs ${params}, not ${fewer(minSaving)}`;
   return { layer: layer.name, className: 'Dense', kind: 'low-rank', params, macs, options };
 }

@@ -125,7 +125,7 @@ async function parityWithOnnx(ir: ModelIR): Promise<number> {
 test('composes: prune → separable → prune again; every result exports to ONNX with parity and to TFLite', async () => {
   const pruneCtx = context();
   const pruned = await pruneStage.create(pruneStage.options.parse({ ratio: 0.25, fineTune: false, calibrationSamples: 64 })).run(trained, pruneCtx);
-  const separated = await run({ ...quick, fineTune: false, layers: { conv: 4, conv_b: 2, hidden: 4 } }, pruned.ir);
+  const separated = await run({ ...quick, fineTune: false, layers: { conv: 2, conv_b: 2, hidden: 4 } }, pruned.ir);
   assert.ok(separated.ir.layers.some((l) => l.className === 'DepthwiseConv2D'));
   const again = await pruneStage.create(pruneStage.options.parse({ ratio: 0.25, fineTune: false, calibrationSamples: 64 })).run(separated.ir, context());
   assert.ok(countParams(again.ir) < countParams(separated.ir), 'the separable output prunes further');

@@ -200,6 +200,24 @@ describe('readModel: errors name the file, shard, layer or weight', () => {
     await assert.rejects(bypass, /does not lead to any of the model's outputs \(head\)/);
   });
 
+  test('a layer name TF.js cannot load is a named error; a config name that differs from the layer name follows it', async () => {
+    const { json, bytes } = await validModel();
+    const files = { 'group1-shard1of1.bin': bytes };
+    const copy = structuredClone(json) as any;
+    copy.modelTopology.config.layers.find((l: any) => l.name === 'gap').config.name = 'something else';
+    const ir = await readModel(await writeRaw(copy, files));
+    assert.equal(ir.layers.find((l) => l.name === 'gap')!.keras.name, 'gap');
+    // A name quoted by a damaged file (the fuzzer's JSON-stringified value) was tfjs's 'Not a valid tensor name' (exit 3).
+    const quoted = structuredClone(json) as any;
+    const input = quoted.modelTopology.config.layers[0];
+    for (const l of quoted.modelTopology.config.layers) for (const node of l.inbound_nodes ?? []) for (const e of node) if (e[0] === input.name) e[0] = `"${input.name}"`;
+    quoted.modelTopology.config.input_layers[0][0] = `"${input.name}"`;
+    input.name = input.config.name = `"${input.name}"`;
+    const file = await writeRaw(quoted, files);
+    await rejectsWith(readModel(file), 'MODEL_INVALID', file);
+    await assert.rejects(readModel(file), /layer #0 \(InputLayer\) is named "\\"\w+\\"", which TF\.js cannot load/);
+  });
+
   test('Sequential without an input shape names its first layer', async () => {
     const path = await writeRaw({ modelTopology: { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'd0', units: 1 } }] } } });
     await rejectsWith(readModel(path), 'MODEL_INVALID', 'layer "d0"');

@@ -138,6 +138,23 @@ test('the m ladder stops where the pair stops paying; a 1-input-channel convolut
   assert.deepEqual(candidates[0]!.options.map((o) => o.size), [1, 2, 4]);
   // 128 filters: m ≤ 8 (m·(kh·kw + F) < kh·kw·F keeps m below kh·kw, where the pair is exact).
   assert.deepEqual(candidates[1]!.options.map((o) => o.size), [1, 2, 4, 8]);
+  // Asking for more than 1.5× fewer params and MACs: m = 4 on 32 filters is 1.76× (kept), m = 8 on 128 is 1.05×.
+  const strict = survey(ir, inferShapes(ir), { convolutions: true, dense: true }, 1.5).candidates;
+  assert.deepEqual(strict.map((c) => c.options.map((o) => o.size)), [[1, 2, 4], [1, 2, 4]]);
+  for (const c of strict) for (const o of c.options) assert.ok(o.params * 1.5 < c.params && o.macs * 1.5 < c.macs);
+  // 12 filters on one channel: m = 4 saves only 1.29× (108 → 84 weights), so only m = 1, 2 remain.
+  const small = tf.sequential();
+  small.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 12, kernelSize: 3, name: 'small', useBias: false }));
+  small.add(tf.layers.flatten({}));
+  small.add(tf.layers.dense({ units: 64, name: 'wide' }));
+  const smallIr = await irFromTfjsModel(small);
+  small.dispose();
+  const [conv, dense] = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 1.5).candidates;
+  assert.deepEqual(conv!.options.map((o) => o.size), [1, 2]);
+  // Dense 8,112 → 64: r·8,176·1.5 < 519,168 ⇔ r ≤ 42, so the ladder ends at 32.
+  assert.equal(dense!.options[dense!.options.length - 1]!.size, 32);
+  const none = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 100);
+  assert.match(none.ineligible.find((i) => i.layer === 'small')!.reason, /does not pay: at m = 1 .* not 100× fewer \(minSaving\)/);
 });
 
 test('a quantised input stays quantised: the new kernels take the original kernel\'s storage, so the model ships fewer bytes', async () => {

@@ -1,0 +1,143 @@
+/**
+ * onnxruntime-node latency of what a run ships against its input, side by side: the baseline model exported to ONNX
+ * by this build and a run's ONNX artifact, timed interleaved (each round runs both, in alternating order, on the
+ * same input) at several batch sizes, one intra-op thread (as slimnet evaluates). Prints per batch size each
+ * model's median with quartiles and the median of the per-round ratios with its quartiles; then, to show where the
+ * time goes, onnxruntime's own per-node kernel times (its profiler, batch 1 and the largest batch) and the
+ * per-call floor of the binding (a graph of one Identity on the same input).
+ *
+ *   tsx bench/shipped-latency.ts [--baseline examples/mnist-cnn/model/model.json]
+ *     [--candidate artifacts/mnist-cnn/export/onnx/model.onnx] [--batches 1,32,64] [--rounds 400] [--json]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { readModel } from '../pipeline/io/read-model.ts';
+import { exportOnnx } from '../pipeline/onnx/export.ts';
+import { GraphBuilder } from '../pipeline/onnx/builder.ts';
+import { encodeModel } from '../pipeline/onnx/proto.ts';
+import { createRng } from '../pipeline/random.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    baseline: { type: 'string', default: 'examples/mnist-cnn/model/model.json' },
+    candidate: { type: 'string', default: 'artifacts/mnist-cnn/export/onnx/model.onnx' },
+    batches: { type: 'string', default: '1,32,64' },
+    rounds: { type: 'string', default: '400' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const batches = args.batches.split(',').map(Number);
+const rounds = Number(args.rounds);
+const WARMUP = 30;
+
+const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions =>
+  ({ graphOptimizationLevel: 'all', executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: 1, ...extra });
+
+const baselineBytes = exportOnnx(await readModel(args.baseline));
+const candidateBytes = new Uint8Array(readFileSync(args.candidate));
+const models = { baseline: baselineBytes, candidate: candidateBytes };
+
+/** One Identity on the models' input: what a call costs the binding and the session before any kernel runs. */
+function floorModel(inputName: string, shape: number[]): Uint8Array {
+  const b = new GraphBuilder();
+  const dims = [null, ...shape];
+  b.claim(inputName);
+  b.claim('y');
+  b.addInput(inputName, dims);
+  b.alias(inputName, 'y');
+  b.addOutput('y', dims);
+  return encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], producerName: 'bench', graph: b.graph('floor') });
+}
+
+const probe = await ort.InferenceSession.create(candidateBytes, sessionOptions());
+const inputName = probe.inputNames[0]!;
+const sampleShape = (probe.inputMetadata?.[0] as { shape?: (number | string)[] } | undefined)?.shape?.slice(1).map(Number)
+  ?? [28, 28, 1];
+await probe.release();
+const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
+const rng = createRng(7);
+const input = Float32Array.from({ length: Math.max(...batches) * sampleSize }, () => rng.next());
+const feed = (name: string, batch: number) => ({ [name]: new ort.Tensor('float32', input.subarray(0, batch * sampleSize), [batch, ...sampleShape]) });
+
+interface Spread { median: number; q1: number; q3: number }
+const spread = (values: number[]): Spread => {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))]!;
+  return { median: at(0.5), q1: at(0.25), q3: at(0.75) };
+};
+
+/** ms per run of each session, interleaved round by round, alternating which goes first. */
+async function interleaved(sessions: ort.InferenceSession[], batch: number): Promise<number[][]> {
+  const feeds = sessions.map((s) => feed(s.inputNames[0]!, batch));
+  const times = sessions.map(() => [] as number[]);
+  for (let r = 0; r < rounds + WARMUP; r++) {
+    const order = sessions.map((_, i) => (r % 2 ? sessions.length - 1 - i : i));
+    for (const i of order) {
+      const t = process.hrtime.bigint();
+      await sessions[i]!.run(feeds[i]!);
+      if (r >= WARMUP) times[i]!.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  }
+  return times;
+}
+
+const sessions = [
+  await ort.InferenceSession.create(baselineBytes, sessionOptions()),
+  await ort.InferenceSession.create(candidateBytes, sessionOptions()),
+  await ort.InferenceSession.create(floorModel(inputName, sampleShape), sessionOptions()),
+];
+const rows: { batch: number; baseline: Spread; candidate: Spread; floor: Spread; ratio: Spread }[] = [];
+for (const batch of batches) {
+  const [base, cand, floor] = await interleaved(sessions, batch);
+  rows.push({ batch, baseline: spread(base!), candidate: spread(cand!), floor: spread(floor!), ratio: spread(base!.map((t, i) => t / cand![i]!)) });
+}
+for (const s of sessions) await s.release();
+
+/** Median kernel µs per node over `runs` runs, from onnxruntime's profiler. */
+async function nodeTimes(bytes: Uint8Array, batch: number, runs: number): Promise<{ node: string; op: string; us: number }[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'slimnet-profile-'));
+  try {
+    const s = await ort.InferenceSession.create(bytes, sessionOptions({ enableProfiling: true, profileFilePrefix: join(dir, 'p') }));
+    const f = feed(s.inputNames[0]!, batch);
+    for (let i = 0; i < runs; i++) await s.run(f);
+    s.endProfiling();
+    await s.release();
+    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+    const per = new Map<string, { op: string; us: number[] }>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const node = e.name.slice(0, -'_kernel_time'.length);
+      const entry = per.get(node) ?? per.set(node, { op: e.args?.op_name ?? '?', us: [] }).get(node)!;
+      entry.us.push(e.dur);
+    }
+    return [...per].map(([node, { op, us }]) => ({ node, op, us: spread(us).median }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const profiles: Record<string, Record<number, { node: string; op: string; us: number }[]>> = {};
+for (const [name, bytes] of Object.entries(models)) {
+  profiles[name] = {};
+  for (const batch of [batches[0]!, batches[batches.length - 1]!]) profiles[name]![batch] = await nodeTimes(bytes, batch, Math.min(rounds, 200));
+}
+
+if (args.json) {
+  console.log(JSON.stringify({ baseline: args.baseline, candidate: args.candidate, rounds, latency: rows, profiles }, null, 1));
+} else {
+  const f = (s: Spread) => `${s.median.toFixed(3)} (${s.q1.toFixed(3)}–${s.q3.toFixed(3)})`;
+  console.log(`onnxruntime-node, 1 thread, ${rounds} interleaved rounds; ms: median (quartiles)`);
+  console.log('| batch | baseline ms | candidate ms | baseline / candidate, per round | one Identity (floor) ms |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.batch} | ${f(r.baseline)} | ${f(r.candidate)} | ${r.ratio.median.toFixed(2)}× (${r.ratio.q1.toFixed(2)}–${r.ratio.q3.toFixed(2)}) | ${f(r.floor)} |`);
+  for (const [name, byBatch] of Object.entries(profiles)) {
+    for (const [batch, nodes] of Object.entries(byBatch)) {
+      const total = nodes.reduce((a, n) => a + n.us, 0);
+      console.log(`\n${name}, batch ${batch}: kernel µs per node (onnxruntime profiler, median), total ${total}`);
+      for (const n of nodes) console.log(`  ${String(n.us).padStart(6)}  ${n.op.padEnd(16)} ${n.node}`);
+    }
+  }
+}
