@@ -46,9 +46,13 @@ async function caught(p: Promise<unknown>): Promise<SlimnetError> {
   return e;
 }
 
-/** The preflight's error is the full reader's error, word for word. */
-async function sameRefusal(preflight: Promise<unknown>, full: Promise<unknown>, message: RegExp): Promise<void> {
-  const [early, late] = [await caught(preflight), await caught(full)];
+/**
+ * The preflight's error is the full reader's error, word for word. Each is started only when awaited: a second
+ * promise started early could reject before its handler is attached (an unhandled rejection fails the test).
+ */
+async function sameRefusal(preflight: () => Promise<unknown>, full: () => Promise<unknown>, message: RegExp): Promise<void> {
+  const early = await caught(preflight());
+  const late = await caught(full());
   assert.equal(early.oneLine(), late.oneLine());
   assert.match(early.oneLine(), message);
 }
@@ -72,7 +76,7 @@ for (const [name, mutate, message] of modelCases) {
   test(`model: ${name} is refused by the preflight as by the reader`, async () => {
     const dir = task();
     mutate(dir);
-    await sameRefusal(preflightInputs({ model: model(dir) }), readModel(model(dir)), message);
+    await sameRefusal(() => preflightInputs({ model: model(dir) }), () => readModel(model(dir)), message);
   });
 }
 
@@ -93,7 +97,7 @@ for (const [name, mutate, message] of dataCases) {
   test(`data: ${name} is refused by the preflight as by the reader`, async () => {
     const dir = task();
     mutate(dir);
-    await sameRefusal(preflightInputs({ data: data(dir) }), loadIdxFolder(data(dir)), message);
+    await sameRefusal(() => preflightInputs({ data: data(dir) }), () => loadIdxFolder(data(dir)), message);
   });
 }
 
@@ -103,7 +107,7 @@ test('a validation folder whose labels outnumber its images is refused by the pr
   mkdirSync(val);
   writeFileSync(path.join(val, 'val-images-idx3-ubyte'), encodeIdx('ubyte', [4, 6, 6], new Uint8Array(4 * 36)));
   writeFileSync(path.join(val, 'val-labels-idx1-ubyte'), encodeIdx('ubyte', [5], new Uint8Array(5)));
-  await sameRefusal(preflightInputs({ validationData: val }), loadIdxSetFolder(val), /5 labels but .* holds 4 images/);
+  await sameRefusal(() => preflightInputs({ validationData: val }), () => loadIdxSetFolder(val), /5 labels but .* holds 4 images/);
 });
 
 test('sane inputs pass, relative paths resolve against cwd, and the preflight loads neither tfjs nor onnxruntime', () => {
