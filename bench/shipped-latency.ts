@@ -1,13 +1,14 @@
 /**
  * onnxruntime-node latency of what a run ships against its input, side by side: the baseline model exported to ONNX
- * by this build and a run's ONNX artifact, timed interleaved (each round runs both, in alternating order, on the
- * same input) at several batch sizes, one intra-op thread (as slimnet evaluates). Prints per batch size each
- * model's median with quartiles and the median of the per-round ratios with its quartiles; then, to show where the
+ * by this build and a run's ONNX artifact (or several: a comma list, e.g. two builds to compare), timed interleaved
+ * (each round runs every model, in rotating order, on the same input) at several batch sizes, one intra-op thread
+ * (as slimnet evaluates), the same session options for every model. Prints per batch size each model's median with
+ * quartiles and the median of its per-round ratios to the baseline with their quartiles; then, to show where the
  * time goes, onnxruntime's own per-node kernel times (its profiler, batch 1 and the largest batch) and the
  * per-call floor of the binding (a graph of one Identity on the same input).
  *
  *   tsx bench/shipped-latency.ts [--baseline examples/mnist-cnn/model/model.json]
- *     [--candidate artifacts/mnist-cnn/export/onnx/model.onnx] [--batches 1,32,64] [--rounds 400] [--json]
+ *     [--candidate artifacts/mnist-cnn/export/onnx/model.onnx[,other.onnx…]] [--batches 1,32,64] [--rounds 400] [--json]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,8 +38,11 @@ const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.In
   ({ graphOptimizationLevel: 'all', executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: 1, ...extra });
 
 const baselineBytes = exportOnnx(await readModel(args.baseline));
-const candidateBytes = new Uint8Array(readFileSync(args.candidate));
-const models = { baseline: baselineBytes, candidate: candidateBytes };
+const candidatePaths = args.candidate.split(',');
+const candidateBytes = candidatePaths.map((p) => new Uint8Array(readFileSync(p)));
+/** Display names: "candidate" for one, else each file's path. */
+const candidateNames = candidatePaths.length === 1 ? ['candidate'] : candidatePaths;
+const models: Record<string, Uint8Array> = { baseline: baselineBytes, ...Object.fromEntries(candidateNames.map((n, i) => [n, candidateBytes[i]!])) };
 
 /** One Identity on the models' input: what a call costs the binding and the session before any kernel runs. */
 function floorModel(inputName: string, shape: number[]): Uint8Array {
@@ -52,7 +56,7 @@ function floorModel(inputName: string, shape: number[]): Uint8Array {
   return encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], producerName: 'bench', graph: b.graph('floor') });
 }
 
-const probe = await ort.InferenceSession.create(candidateBytes, sessionOptions());
+const probe = await ort.InferenceSession.create(candidateBytes[0]!, sessionOptions());
 const inputName = probe.inputNames[0]!;
 const sampleShape = (probe.inputMetadata?.[0] as { shape?: (number | string)[] } | undefined)?.shape?.slice(1).map(Number)
   ?? [28, 28, 1];
@@ -69,12 +73,12 @@ const spread = (values: number[]): Spread => {
   return { median: at(0.5), q1: at(0.25), q3: at(0.75) };
 };
 
-/** ms per run of each session, interleaved round by round, alternating which goes first. */
+/** ms per run of each session, interleaved round by round, rotating which goes first. */
 async function interleaved(sessions: ort.InferenceSession[], batch: number): Promise<number[][]> {
   const feeds = sessions.map((s) => feed(s.inputNames[0]!, batch));
   const times = sessions.map(() => [] as number[]);
   for (let r = 0; r < rounds + WARMUP; r++) {
-    const order = sessions.map((_, i) => (r % 2 ? sessions.length - 1 - i : i));
+    const order = sessions.map((_, i) => (i + r) % sessions.length);
     for (const i of order) {
       const t = process.hrtime.bigint();
       await sessions[i]!.run(feeds[i]!);
@@ -86,13 +90,16 @@ async function interleaved(sessions: ort.InferenceSession[], batch: number): Pro
 
 const sessions = [
   await ort.InferenceSession.create(baselineBytes, sessionOptions()),
-  await ort.InferenceSession.create(candidateBytes, sessionOptions()),
   await ort.InferenceSession.create(floorModel(inputName, sampleShape), sessionOptions()),
+  ...(await Promise.all(candidateBytes.map((bytes) => ort.InferenceSession.create(bytes, sessionOptions())))),
 ];
-const rows: { batch: number; baseline: Spread; candidate: Spread; floor: Spread; ratio: Spread }[] = [];
+interface Row { batch: number; candidate: string; baseline: Spread; ms: Spread; floor: Spread; ratio: Spread }
+const rows: Row[] = [];
 for (const batch of batches) {
-  const [base, cand, floor] = await interleaved(sessions, batch);
-  rows.push({ batch, baseline: spread(base!), candidate: spread(cand!), floor: spread(floor!), ratio: spread(base!.map((t, i) => t / cand![i]!)) });
+  const [base, floor, ...cands] = await interleaved(sessions, batch);
+  cands.forEach((cand, k) => rows.push({
+    batch, candidate: candidateNames[k]!, baseline: spread(base!), ms: spread(cand), floor: spread(floor!), ratio: spread(base!.map((t, i) => t / cand[i]!)),
+  }));
 }
 for (const s of sessions) await s.release();
 
@@ -130,9 +137,10 @@ if (args.json) {
 } else {
   const f = (s: Spread) => `${s.median.toFixed(3)} (${s.q1.toFixed(3)}–${s.q3.toFixed(3)})`;
   console.log(`onnxruntime-node, 1 thread, ${rounds} interleaved rounds; ms: median (quartiles)`);
-  console.log('| batch | baseline ms | candidate ms | baseline / candidate, per round | one Identity (floor) ms |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.batch} | ${f(r.baseline)} | ${f(r.candidate)} | ${r.ratio.median.toFixed(2)}× (${r.ratio.q1.toFixed(2)}–${r.ratio.q3.toFixed(2)}) | ${f(r.floor)} |`);
+  const named = candidateNames.length > 1;
+  console.log(`| batch |${named ? ' candidate |' : ''} baseline ms | candidate ms | baseline / candidate, per round | one Identity (floor) ms |`);
+  console.log(`|---|${named ? '---|' : ''}---|---|---|---|`);
+  for (const r of rows) console.log(`| ${r.batch} |${named ? ` ${r.candidate} |` : ''} ${f(r.baseline)} | ${f(r.ms)} | ${r.ratio.median.toFixed(2)}× (${r.ratio.q1.toFixed(2)}–${r.ratio.q3.toFixed(2)}) | ${f(r.floor)} |`);
   for (const [name, byBatch] of Object.entries(profiles)) {
     for (const [batch, nodes] of Object.entries(byBatch)) {
       const total = nodes.reduce((a, n) => a + n.us, 0);
