@@ -28,7 +28,7 @@ const precision = z.enum(['int8', 'uint8', 'uint16', 'float16', 'float32']);
 const options = z.strictObject({
   weights: z.enum(['int8', 'uint8', 'uint16', 'float16']).default('int8').describe('precision of kernels (biases and BatchNormalization stay float32)'),
   granularity: z.enum(['per-channel', 'per-tensor']).default('per-channel').describe('int8 scales: one per output channel (the family\'s axis) or one per tensor'),
-  activations: z.enum(['none', 'int8']).default('int8').describe("'int8': calibrate activations and offer static int8 QDQ to the ONNX export, shipped when it holds the budget and runs faster than weights-only; 'none': weights only"),
+  activations: z.enum(['none', 'int8']).default('int8').describe("'int8': calibrate activations on training samples (kept in the model for the TFLite int8 export; ONNX ships them as static QDQ with onnxEncoding 'qdq', or 'auto' when faster); 'none': weights only"),
   calibration: calibrationOptions.prefault({}).describe('activation calibration on a seeded draw of training samples (activations: int8)'),
   reduceRange: z.boolean().default(true).describe("static QDQ: weights in 7 bits (−63..63), so onnxruntime's u8s8 kernels on x86 without VNNI cannot overflow (onnxruntime's reduce_range)"),
   layers: z.record(z.string(), precision).default({}).describe('precision by layer name, glob ("conv*") or "layer/weight"; float32 keeps it unquantised'),
@@ -36,7 +36,9 @@ const options = z.strictObject({
   fallback: z.boolean().default(true).describe('when an artifact misses the budget, raise the costliest layers to higher precision until it holds'),
   maxFallbackSteps: z.number().int().min(0).default(32).describe('most layers the fallback raises (one rung each)'),
   latencyRuns: z.number().int().min(0).default(30).describe('interleaved onnxruntime runs, float vs quantised, at batch 1 and 64 (0: none)'),
-  onnxEncoding: z.enum(['auto', 'DequantizeLinear', 'cast-mul', 'qdq']).default('auto').describe('ONNX: int8 weights + DequantizeLinear, Cast+Mul (folded by onnxruntime at load), qdq (int8 activations too), or auto: the fastest that holds the budget, measured'),
+  // Default Cast+Mul: int8 bytes at float speed, and the same bytes on every run; 'auto' decides by timing, so two
+  // clean builds may ship different files (a near-tie flipped the example's encoding between two runs).
+  onnxEncoding: z.enum(['auto', 'DequantizeLinear', 'cast-mul', 'qdq']).default('cast-mul').describe('ONNX: int8 weights as Cast+Mul (folded by onnxruntime at load: float speed, reproducible), + DequantizeLinear, qdq (int8 activations too), or auto: the fastest that holds the budget, by measured speed (not byte-reproducible)'),
 }).refine((o) => o.onnxEncoding !== 'qdq' || o.activations === 'int8', { message: "onnxEncoding 'qdq' needs activations: 'int8'", path: ['onnxEncoding'] });
 type QuantizeOptions = z.output<typeof options>;
 
@@ -82,7 +84,8 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
       ir = build();
       shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
     }
-    // Activation calibration (int8), then the ONNX encoding by measured speed among those that hold the floor, then
+    // Activation calibration (int8), then the ONNX encoding (as configured; 'auto': by measured speed among those that
+    // hold the floor), then
     // the final artifacts: measured on test too (reported only), checked by the ONNX checker.
     // The static QDQ model has its own weights (7-bit with reduceRange) and so its own calibration; the weight-only
     // model's calibration stays with it for writers that quantise activations themselves (TFLite int8).
@@ -93,8 +96,9 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
     };
     let calibration: ActivationCalibration | undefined;
     let qdq: { ir: ModelIR; calibration: ActivationCalibration } | undefined;
-    if (opts.activations === 'int8') {
-      calibration = await calibrate(ir);
+    if (opts.activations === 'int8') calibration = await calibrate(ir);
+    // The QDQ model only when it may ship.
+    if (calibration && (opts.onnxEncoding === 'qdq' || opts.onnxEncoding === 'auto')) {
       // Only symmetric int8 weights have a 7-bit form (uint8/uint16/float16 ship as they are).
       const reduce = opts.reduceRange && hasSymmetricInt8(ir);
       const qdqIr = reduce ? build(true) : ir;

@@ -11,10 +11,11 @@
  *   its float time). Its u8s8 kernels on x86 without VNNI sum pairs of u8×s8 products in int16, which 8-bit weights
  *   overflow: on the pruned example validation fell from 97.88% (as written) to 96.75% (fused); 7-bit weights
  *   (onnxruntime's reduce_range) computed the same 97.63% both ways.
- * The stage measures each candidate's validation accuracy as shipped (onnxruntime), times the ones that pass against
- * the float model interleaved in one process at batch 1 and 64, and ships the fastest (geometric mean of medians) —
- * the first listed unless another is clearly (DECISIVE_MARGIN) faster, so near-equal encodings do not flip between
- * identical runs. Pin `onnxWeights` for builds that must be byte-reproducible on every machine.
+ * The stage ships `cast-mul` unless configured otherwise: the same bytes on every run. With `onnxEncoding: 'auto'` it
+ * measures each candidate's validation accuracy as shipped (onnxruntime), times the ones that pass against the float
+ * model interleaved in one process at batch 1 and 64, and ships the fastest (geometric mean of medians) — the first
+ * listed unless another is clearly (DECISIVE_MARGIN) faster; even so a near-tie can flip between two runs or machines,
+ * so 'auto' is an explicit opt-in, not for byte-reproducible builds.
  */
 import path from 'node:path';
 import type { Predictor } from '../evaluate.ts';

@@ -92,8 +92,9 @@ test('per-channel int8: TF.js in stock tfjs with manifest quantisation, ONNX int
   assert.ok(quantizeStage.renderDetails!(out.details!).some((l) => l.includes('| dw/depthwise_kernel |')));
 });
 
-test('ONNX weight encoding by measured speed: float, DequantizeLinear and Cast+Mul timed side by side; the file holds what was picked', async (t) => {
-  const { out, ctx, details } = await run(depthwise, { latencyRuns: 5, activations: 'none' });
+test('ONNX weight encoding: Cast+Mul by default, with no timing in the choice; by measured speed with auto: float, DequantizeLinear and Cast+Mul timed side by side; the file holds what was picked', async (t) => {
+  assert.equal(quantizeStage.options.parse({}).onnxEncoding, 'cast-mul');
+  const { out, ctx, details } = await run(depthwise, { latencyRuns: 5, activations: 'none', onnxEncoding: 'auto' });
   assert.deepEqual(details.latency!.map((l) => l.batch), [1, 64]);
   const shipped = details.latency![0]!.shipped;
   for (const l of details.latency!) {
@@ -109,7 +110,7 @@ test('ONNX weight encoding by measured speed: float, DequantizeLinear and Cast+M
 
 test('int8 activations: calibrated on training samples, offered as QDQ; forced, the ONNX file is a static QDQ graph the checker passes', async (t) => {
   const tiny = tinyModelIR();
-  const auto = (await run(tiny, { latencyRuns: 3 })).details;
+  const auto = (await run(tiny, { latencyRuns: 3, onnxEncoding: 'auto' })).details;
   assert.deepEqual(auto.calibration, { method: 'minmax', samples: data.train.count });
   assert.ok(auto.onnxCandidates?.qdq && auto.onnxCandidates.DequantizeLinear, JSON.stringify(auto.onnxCandidates));
   assert.ok(auto.latency!.every((l) => l.quantized[l.shipped]));
