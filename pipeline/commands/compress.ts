@@ -45,12 +45,16 @@ export async function compress(args: CompressArgs, io: CliIO, opts: CompressOpti
   if (opts.supervise && !child && !args.dryRun) {
     // Inputs named by flags are checked before the child starts and loads the engines: a bad manifest, shard or
     // IDX header is refused in a fraction of a second (the child checks them again as it reads, with the rest).
+    // So are a config's own errors and the inputs it names (the child would find the same, seconds later).
     const refused = await runCommand(io, args, async () => {
-      await (await import('../preflight.ts')).preflightInputs(args);
+      const { preflightInputs, preflightRunInputs } = await import('../preflight.ts');
+      await preflightInputs(args);
+      loaded = await loadedOrChildDecides(args);
+      for (const run of loaded?.runs ?? []) await preflightRunInputs(run.config);
       return 0;
     });
     if (refused !== 0) return refused;
-    loaded = await replayable(args);
+    loaded = loaded && (await replayable(loaded)) ? loaded : undefined;
     if (!loaded) return superviseCompress(argv, io.stderr);
   }
   const releaseSupervisor = child || opts.supervise ? installChildSignalHandlers() : undefined;
@@ -71,15 +75,27 @@ function selectedTargets(args: CompressArgs): Promise<LoadedTargets> {
   });
 }
 
-/** The runs this command line selects when every one of them can be replayed from the cache; any doubt (even an error) says no. */
-async function replayable(args: CompressArgs): Promise<LoadedTargets | undefined> {
+/**
+ * The runs this command line selects; a config error (a SlimnetError: one line, exit 2) is thrown here. Anything
+ * else that goes wrong while loading is left to the child, which reports it the way a run does.
+ */
+async function loadedOrChildDecides(args: CompressArgs): Promise<LoadedTargets | undefined> {
   try {
-    const loaded = await selectedTargets(args);
-    const { canReplay } = await import('../cache/replay.ts');
-    for (const run of loaded.runs) if (!(await canReplay(run.config))) return undefined;
-    return loaded.runs.length > 0 ? loaded : undefined;
-  } catch {
+    return await selectedTargets(args);
+  } catch (e) {
+    if (isSlimnetError(e)) throw e;
     return undefined;
+  }
+}
+
+/** Whether every run can be replayed from the cache; any doubt (even an error) says no. */
+async function replayable(loaded: LoadedTargets): Promise<boolean> {
+  try {
+    const { canReplay } = await import('../cache/replay.ts');
+    for (const run of loaded.runs) if (!(await canReplay(run.config))) return false;
+    return loaded.runs.length > 0;
+  } catch {
+    return false;
   }
 }
 

@@ -46,7 +46,7 @@ function editManifest(dir: string, edit: (weights: any[], group: any) => void): 
   writeFileSync(file, JSON.stringify(json));
 }
 
-test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2, the file is not read (real CLI)', () => {
+test('a manifest path to ../../etc/passwd with its exact size, named by a flag or by a config file: one line, exit 2, the file is not read (real CLI)', () => {
   const dir = project();
   const size = readFileSync('/etc/passwd').length;
   editManifest(dir, (weights, group) => {
@@ -57,6 +57,11 @@ test('a manifest path to ../../etc/passwd with its exact size: one line, exit 2,
   assertBadInput(r, /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
   // Refused by the CLI's preflight: the run (its start-up line, the engines) never started.
   assert.doesNotMatch(r.stderr, /stages .* budget/);
+  // The same model named by a config file instead of flags: refused the same way, before the run starts.
+  writeFileSync(path.join(dir, 'pipeline.config.ts'), "export default { model: 'model/model.json', data: { source: 'idx', dir: 'data' }, stages: ['export'], out: 'out' };\n");
+  const fromConfig = runCliProcess(['compress'], dir);
+  assertBadInput(fromConfig, /weightsManifest\[0\]\.paths\[0\] ".*etc\/passwd" leaves the model's folder/);
+  assert.doesNotMatch(fromConfig.stderr, /stages .* budget/);
 });
 
 test('a [100000, 100000, 100000] weight: one line, exit 2', async () => {
