@@ -1,8 +1,9 @@
 /**
  * The cut between a candidate and its reference (pipeline/graph/cut.ts) and the shared-prefix evaluation built on it
  * (pipeline/evaluate-shared.ts): on a small residual net and a small MobileNetV2-style depthwise net, every
- * candidate pruned one group at a time must score exactly what its whole model scores on onnxruntime. Models are
- * hand-built IRs (no tfjs), a few hundred samples: the file runs in about two seconds.
+ * candidate pruned one group at a time must score what its whole model scores on onnxruntime (the same accuracy;
+ * outputs within 1e-5 of their scale, float reassociation at the cut). Models are
+ * hand-built IRs (no tfjs), 64 samples: the file runs in about three seconds, most of it start-up.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -122,7 +123,7 @@ test('the cut is the first changed layer\'s input plus every skip connection tha
 for (const [label, build] of [['residual net (1×1 projection shortcut, identity block)', residualNet], ['depthwise net (inverted residual, ReLU6, stride-2 depthwise)', depthwiseNet]] as const) {
   test(`${label}: every one-group candidate scores through the shared prefix what its whole model scores`, async () => {
     const ir = build();
-    const set = randomSet(inferShapes(ir).get('in')!, 96, 3);
+    const set = randomSet(inferShapes(ir).get('in')!, 64, 3);
     const candidates = candidatesOf(ir);
     assert.ok(candidates.length >= 4, `${candidates.length - 1} groups`);
     const shared = candidates.map(() => [] as Float32Array[]);
