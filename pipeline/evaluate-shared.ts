@@ -7,8 +7,8 @@
  * Only one batch's cut activations are held at a time (two while the next batch's prefix runs beside this batch's
  * suffixes), never the whole set's, and the batch is lowered until they and the sessions' working memory fit.
  *
- * Numerics: the prefix and the suffixes are the same ONNX export of the same layers (the cut tensors cross between
- * them in the Keras layout, a transpose pair that moves values without arithmetic). What can differ from running a
+ * Numerics: the prefix and the suffixes are the same ONNX export of the same layers (feature maps cross the cut
+ * channels-first, as the graphs hold them, so neither side transposes them). What can differ from running a
  * candidate whole is the export's graph rewrites at the cut: a BatchNormalization is not folded into a producer whose
  * output is a cut tensor, and onnxruntime's own fusions stop at a graph boundary. Outputs then agree to float
  * reassociation (relative 1e-5; the parity tests measure it), and quality is scored by the same meter.
@@ -108,8 +108,11 @@ export async function runSharingPrefix(
 
   const sessions: OrtSession[] = [];
   let inFlight: Promise<unknown> | undefined;
+  // Feature maps cross the cut channels-first, as the ONNX graphs compute them: no transpose on either side.
+  const direct = new Set(parts.flatMap((p) => (p.direct ? [p.direct] : [])));
+  const channelsFirst = new Set(cutTensors.filter((t) => t !== input && !direct.has(t)));
   const open = async (ir: ModelIR) => {
-    const s = await createOrtSession(exportOnnx(ir), { threads: 1 });
+    const s = await createOrtSession(exportOnnx(ir, { channelsFirst }), { threads: 1 });
     sessions.push(s);
     return s;
   };
