@@ -8,10 +8,11 @@
  *
  *   tsx bench/run.ts [--json] [--skip-compress] [--cpu] [--runs 5] [--threads 1,2] [--prune example,resnet,mobilenet | --skip-prune]
  *
- * --json prints only `{ machine, results, compress: { cold, warm, ratio }, prune }` on stdout (progress goes to stderr). ORT figures
+ * --json prints only `{ machine, results, compress: { cold, warm, ratio }, prune, prefixReuse }` on stdout (progress goes to stderr). ORT figures
  * in the JSON use one intra-op thread (what the targets assume); --threads adds rows for other counts to the table.
  * The prune rows take long (the residual net fine-tunes on 54,000 images, MobileNetV2 runs at 224×224): --prune
- * picks models, --skip-prune skips them.
+ * picks models, --skip-prune skips them. The shared-prefix rows (bench/prefix-reuse.ts: the sensitivity candidates
+ * measured whole vs sharing the input model's forward prefix) run for --prefix resnet,mobilenet; --skip-prefix skips them.
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,6 +22,7 @@ import { INFER_BATCH, measureOrt, measureTfjs, TRAIN_BATCH, type Figure, type Pl
 import type { BenchModel } from './models.ts';
 import { benchPrune, pruneTable } from './prune-bench.ts';
 import type { PruneBenchModel } from './prune-child.ts';
+import { benchPrefixReuse, prefixReuseTable, type PrefixBenchModel } from './prefix-reuse.ts';
 
 type Engine = 'ort' | 'wasm' | 'tfjs-node' | 'cpu';
 
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     prune: { type: 'string', default: 'example,resnet,mobilenet' },
     'skip-prune': { type: 'boolean', default: false },
     'skip-speed': { type: 'boolean', default: false },
+    prefix: { type: 'string', default: 'resnet,mobilenet' },
+    'skip-prefix': { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
@@ -99,12 +103,20 @@ for (const model of pruneModels) {
   prune.push(await benchPrune(model, log));
 }
 
+const prefixModels = args['skip-prefix'] ? [] : (args.prefix.split(',').map((m) => m.trim()).filter(Boolean) as PrefixBenchModel[]);
+const prefixReuse = [];
+for (const model of prefixModels) {
+  log(`shared-prefix row: ${model}...`);
+  prefixReuse.push(await benchPrefixReuse(model, 2, log));
+}
+
 const cpuInfo = cpus();
 const report = {
   machine: { cpus: cpuInfo.length, model: cpuInfo[0]?.model ?? 'unknown', node: process.version },
   results,
   compress,
   prune,
+  prefixReuse,
 };
 
 if (args.json) {
@@ -128,6 +140,7 @@ if (args.json) {
         `(${compress.ratio <= 0.05 ? 'within' : 'OVER'} the 5% bar)`,
     `train batch ${TRAIN_BATCH} (forward + backward + Adam), infer batch ${INFER_BATCH}; medians of ${runs} runs after a warm-up` +
       (args.cpu ? '; cpu: one batch after a warm-up batch' : ''),
+    ...(prefixReuse.length > 0 ? ['', ...prefixReuseTable(prefixReuse), 'shared-prefix rows: the prune sensitivity candidates on onnxruntime, each whole vs sharing the forward prefix; medians of 2 alternating rounds'] : []),
     ...(prune.length > 0 ? ['', ...pruneTable(prune), 'prune rows: one cold run each with only the prune stage (peak RSS from /usr/bin/time -v; load = 1-minute load average at start → end)'] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -11,7 +11,7 @@ import { buildTfjsModel } from './io/tfjs-model.ts';
 import { countParams, type ModelIR } from './ir.ts';
 import { isSlimnetError } from './errors.ts';
 import { onnxPredictor } from './onnx/ort.ts';
-import { FidelityMeter } from './fidelity.ts';
+import { qualityMeter } from './quality-meter.ts';
 import { concatTyped } from './typed-arrays.ts';
 import type { Accuracy, Metrics } from './metrics.ts';
 
@@ -44,8 +44,6 @@ export function layersModelPredictor(model: tf.LayersModel): Predictor {
   };
 }
 
-const EPS = 1e-7;
-
 /** All of a set's outputs, batch by batch, in sample order. */
 export async function predictSet(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Float32Array> {
   const parts: Float32Array[] = [];
@@ -60,46 +58,9 @@ export async function predictSet(predictor: Predictor, set: LabelledSet, batchSi
  * relative MSE as the loss and PSNR beside it. Outputs that are not probabilities (logits) are softmaxed first.
  */
 export async function measureQuality(predictor: Predictor, set: LabelledSet, batchSize: number): Promise<Accuracy> {
-  if (set.targets) {
-    const meter = new FidelityMeter();
-    for (const batch of batches(set, batchSize)) meter.add(await predictor.predict(batch.x, batch.size, set.sampleShape), batch.targets!);
-    const relativeMse = meter.relativeMse();
-    return { accuracy: 1 - relativeMse, loss: relativeMse, count: set.count, relativeMse, psnr: meter.psnr() };
-  }
-  let correct = 0;
-  let lossSum = 0;
-  let seen = 0;
-  let firstNonFinite: number | undefined;
-  for (const batch of batches(set, batchSize)) {
-    const out = await predictor.predict(batch.x, batch.size, set.sampleShape);
-    const classes = out.length / batch.size;
-    for (let i = 0; i < batch.size; i++) {
-      const raw = out.subarray(i * classes, (i + 1) * classes);
-      if (firstNonFinite === undefined && !raw.every(Number.isFinite)) firstNonFinite = seen + i;
-      const row = toProbabilities(raw);
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
-      const label = batch.y[i]!;
-      if (best === label) correct++;
-      lossSum -= Math.log(Math.max(row[label] ?? 0, EPS));
-    }
-    seen += batch.size;
-  }
-  return { accuracy: set.count ? correct / set.count : 0, loss: set.count ? lossSum / set.count : 0, count: set.count, ...(firstNonFinite === undefined ? {} : { firstNonFinite }) };
-}
-
-function toProbabilities(row: Float32Array): Float32Array {
-  let sum = 0;
-  let negative = false;
-  for (const v of row) {
-    sum += v;
-    if (v < 0) negative = true;
-  }
-  if (!negative && Math.abs(sum - 1) < 1e-3) return row;
-  const max = Math.max(...row);
-  const exp = row.map((v) => Math.exp(v - max));
-  const total = exp.reduce((a, b) => a + b, 0);
-  return exp.map((v) => v / total);
+  const meter = qualityMeter(set);
+  for (const batch of batches(set, batchSize)) meter.add(await predictor.predict(batch.x, batch.size, set.sampleShape), batch);
+  return meter.result();
 }
 
 export type EvaluationEngine = 'auto' | 'ort' | 'tfjs';

@@ -5,6 +5,8 @@
 import { stratifiedSample, subset } from './data/splits.ts';
 import type { DataSplits, LabelledSet } from './data/types.ts';
 import { createPredictor, measureQuality, type EvaluationEngine } from './evaluate.ts';
+import { measureSharingPrefix } from './evaluate-shared.ts';
+import { isSlimnetError } from './errors.ts';
 import type { ModelIR } from './ir.ts';
 import { DEFAULT_MEMORY_BUDGET_MB, inferenceBatch, megabytes } from './memory.ts';
 import type { QualitySetting } from './quality.ts';
@@ -42,6 +44,18 @@ export function createStageContext(parts: StageContextParts): StageContext {
   const { data, evaluation } = parts;
   let candidates = 0;
   const memoryBudgetMB = parts.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB;
+  const setFor = (samples: number | undefined) => (samples === undefined ? data.validation : validationSample(data.validation, samples, parts.seed));
+  const evaluateCandidate: StageContext['evaluateCandidate'] = async (ir, opts = {}) => {
+    const set = setFor(opts.samples);
+    const batchSize = Math.min(opts.batchSize ?? Infinity, evaluationBatch(ir, evaluation.batchSize, memoryBudgetMB));
+    const predictor = await createPredictor(ir, evaluation.engine);
+    try {
+      return await measureQuality(predictor, set, batchSize);
+    } finally {
+      predictor.dispose();
+      reportStep({ label: 'candidates', done: ++candidates, unit: 'evaluated' });
+    }
+  };
   return {
     data,
     seed: parts.seed,
@@ -56,16 +70,25 @@ export function createStageContext(parts: StageContextParts): StageContext {
       floor: parts.baseline.valAccuracy - parts.budget.maxDrop,
     },
     memoryBudgetMB,
-    async evaluateCandidate(ir, opts = {}) {
-      const set = opts.samples === undefined ? data.validation : validationSample(data.validation, opts.samples, parts.seed);
-      const batchSize = Math.min(opts.batchSize ?? Infinity, evaluationBatch(ir, evaluation.batchSize, memoryBudgetMB));
-      const predictor = await createPredictor(ir, evaluation.engine);
+    evaluateCandidate,
+    async evaluateCandidates(reference, list, opts = {}) {
+      const eachWhole = async () => {
+        const results = [];
+        for (const c of list) results.push(await evaluateCandidate(c, opts));
+        return { results };
+      };
+      if (evaluation.engine === 'tfjs' || reference.inputs.length !== 1 || list.length === 0) return eachWhole();
+      const batchSize = Math.min(opts.batchSize ?? Infinity, evaluationBatch(reference, evaluation.batchSize, memoryBudgetMB));
+      let shared;
       try {
-        return await measureQuality(predictor, set, batchSize);
-      } finally {
-        predictor.dispose();
-        reportStep({ label: 'candidates', done: ++candidates, unit: 'evaluated' });
+        shared = await measureSharingPrefix(reference, list, setFor(opts.samples), { batchSize, memoryBytes: megabytes(memoryBudgetMB) / 2, concurrency: opts.concurrency ?? 1 });
+      } catch (e) {
+        // As createPredictor: a layer the ONNX export does not take is evaluated by tfjs ('auto'), whole.
+        if (evaluation.engine === 'auto' && isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED') return eachWhole();
+        throw e;
       }
+      for (let i = 0; i < list.length; i++) reportStep({ label: 'candidates', done: ++candidates, unit: 'evaluated' });
+      return shared;
     },
     measure: (predictor, split) => measureQuality(predictor, data[split], evaluation.batchSize),
     log: parts.log ?? (() => {}),

@@ -8,6 +8,7 @@ import type { StageBudget } from './budget.ts';
 import type { QualitySetting } from './quality.ts';
 import type { DataSplits } from './data/types.ts';
 import type { Predictor } from './evaluate.ts';
+import type { PrefixReuse } from './evaluate-shared.ts';
 import type { ModelIR } from './ir.ts';
 import type { Metrics, Accuracy } from './metrics.ts';
 
@@ -34,6 +35,12 @@ export interface StageContext {
   memoryBudgetMB: number;
   /** Validation quality/loss of a candidate model (measureQuality): what searches compare. Never looks at the test split. */
   evaluateCandidate(ir: ModelIR, opts?: CandidateEvaluation): Promise<Accuracy>;
+  /**
+   * evaluateCandidate for several candidates derived from `reference` (results in their order), sharing the forward
+   * pass up to where each first differs from it (pipeline/evaluate-shared.ts) when onnxruntime evaluates; `reuse`
+   * says what that saved (absent when each ran whole: tfjs, or a layer ONNX cannot export).
+   */
+  evaluateCandidates(reference: ModelIR, candidates: ModelIR[], opts?: CandidateEvaluation & { concurrency?: number }): Promise<{ results: Accuracy[]; reuse?: PrefixReuse }>;
   /** Accuracy/loss of any predictor (e.g. an exported artifact) on a split: validation decides, test is reported. */
   measure(predictor: Predictor, split: 'validation' | 'test'): Promise<Accuracy>;
   log(message: string): void;

@@ -44,6 +44,7 @@ const options = z.strictObject({
   refineSteps: z.number().int().min(0).default(2).describe('extra search points between the smallest passing size and the next one down'),
   progressive: z.union([z.literal(false), progressiveOptions]).prefault({}).describe('shrink further in steps with a short fine-tune each (NetAdapt), or false'),
   fallbacks: z.number().int().min(0).default(2).describe('after a search, larger passing models to try when the recovered model ends below the floor'),
+  sharedPrefix: z.boolean().default(true).describe('sensitivity candidates share the input model\'s forward pass up to the group they prune (onnxruntime); false: each runs whole'),
   concurrency: z.number().int().positive().optional().describe('candidate evaluations at once (default: the number of cores, as far as memoryBudgetMB allows)'),
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples for reconstruction and data-driven criteria'),
   reconstruct: z.boolean().default(true).describe('refit each consumer layer by least squares on calibration activations after removal'),

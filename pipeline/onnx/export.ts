@@ -22,7 +22,7 @@ import type { ActivationRange, LayerIR, ModelIR } from '../ir.ts';
 import { classOf, isClass, LAYER_CLASSES, layerClass } from '../layers/registry.ts';
 import { layerWhere } from '../layers/shared.ts';
 import { TOOL } from '../version.ts';
-import { GraphBuilder, type Dim, type TensorRef } from './builder.ts';
+import { GraphBuilder, NHWC_TO_NCHW, type Dim, type Layout, type TensorRef } from './builder.ts';
 import { unsupportedOption, type LayerConverter } from './converter.ts';
 import { qdq } from './activation-qdq.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
@@ -47,6 +47,12 @@ export interface ExportOnnxOptions {
    * Model outputs stay float. Absent: float activations.
    */
   activationRanges?: Readonly<Record<string, ActivationRange>>;
+  /**
+   * Graph inputs and outputs (by layer name) of rank 4 exchanged channels-first ([N,C,H,W]) instead of in the Keras
+   * layout: for a model split in two (pipeline/graph/cut.ts) whose halves pass feature maps to each other, so that
+   * neither half transposes them at the boundary.
+   */
+  channelsFirst?: ReadonlySet<string>;
 }
 
 function checkOpset(opset: number): void {
@@ -108,9 +114,11 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   };
   for (const name of new Set([...model.inputs, ...model.outputs, ...extras])) b.claim(name);
   const refs = new Map<string, TensorRef>();
+  const boundaryLayout = (name: string): Layout => (opts.channelsFirst?.has(name) && shapeOf(name).length === 4 ? 'nchw' : 'keras');
   for (const name of model.inputs) {
-    b.addInput(name, shapeOf(name));
-    refs.set(name, { name: quantized(name, name), layout: 'keras', shape: shapeOf(name) });
+    const layout = boundaryLayout(name);
+    b.addInput(name, layout === 'nchw' ? NHWC_TO_NCHW.map((p) => shapeOf(name)[p]!) : shapeOf(name));
+    refs.set(name, { name: quantized(name, name), layout, shape: shapeOf(name) });
   }
   for (const layer of model.layers) {
     if (classOf(layer).arity === 'none') continue;
@@ -127,9 +135,10 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   }
   for (const name of [...model.outputs, ...extras]) {
     // An input layer's output is the graph input itself: listing it as an output needs no node.
-    const ref = b.inLayout(refs.get(name)!, 'keras');
+    const layout = boundaryLayout(name);
+    const ref = b.inLayout(refs.get(name)!, layout);
     if (ref.name !== name) b.alias(ref.name, name);
-    b.addOutput(name, shapeOf(name));
+    b.addOutput(name, layout === 'nchw' ? NHWC_TO_NCHW.map((p) => shapeOf(name)[p]!) : shapeOf(name));
   }
 
   const graph = b.graph(model.name || 'model', 'Inputs and outputs are channels-last (NHWC), exactly as the tfjs model.');

@@ -29,6 +29,7 @@ import {
   allocationForFraction, explorer, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
   planOfPoint, uniformRatios, SIZE_LADDER, type ExploredPoint, type GroupSensitivity, type SearchSpace,
 } from './search.ts';
+import { sharedPlanEvaluator } from './shared-evaluation.ts';
 import { planWork } from './work-plan.ts';
 
 /** Share of maxCandidates the sensitivity analysis may use; the ladder and the steps share the rest. */
@@ -100,6 +101,8 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     });
 
     let sensitivity: GroupSensitivity[] | undefined;
+    let shared: ReturnType<typeof sharedPlanEvaluator> | undefined;
+    let sensitivitySeconds: number | undefined;
     let explored: ExploredPoint[] = [];
     let steps: ProgressiveStep[] = [];
     let latencyGoal: LatencyGoal | undefined;
@@ -114,9 +117,16 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         const base = opts.sensitivitySamples < ctx.data.validation.count
           ? (await ctx.evaluateCandidate(ir, { samples: opts.sensitivitySamples, batchSize: work.evalBatch })).accuracy
           : ctx.inputMetrics.valAccuracy;
+        const sensitivityStarted = performance.now();
+        // Each sensitivity candidate prunes one group: candidates share the input model's forward pass up to it.
+        shared = opts.sharedPrefix ? sharedPlanEvaluator({ ir, ctx, build: candidate, queue, samples: opts.sensitivitySamples, batchSize: work.evalBatch, concurrency: work.concurrency }) : undefined;
         sensitivity = await sensitivityAnalysis(space, opts.sensitivityRatios, base, evaluate(opts.sensitivitySamples), queue, {
           maxEvaluations: sensitivityBudget, onEvaluated: progress('sensitivity candidates'),
+          ...(shared ? { evaluateAll: (plans: Set<number>[], onEvaluated?: (done: number, total: number) => void) => { evaluations += plans.length; return shared!.evaluateAll(plans, onEvaluated); } } : {}),
         });
+        sensitivitySeconds = (performance.now() - sensitivityStarted) / 1000;
+        const reuse = shared?.summary();
+        if (reuse) ctx.log(`sensitivity: ${reuse.suffixOnly}/${reuse.candidates} candidates ran only their suffix after a shared prefix (${reuse.chunks} prefix run(s) per batch); forward MACs ${reuse.macsWhole.toExponential(3)} → ${reuse.macsShared.toExponential(3)} (${(reuse.macsWhole / reuse.macsShared).toFixed(2)}× fewer)`);
         ctx.log(`sensitivity (${elapsed().toFixed(1)} s): ${sensitivity.map((s) => `${s.group} ${s.points.map((p) => `${p.ratio}:${(p.accuracy * 100).toFixed(1)}`).join(' ')}`).join('; ')}`);
       } else {
         ctx.log(`sensitivity skipped: ${space.free.length} groups need more than ${sensitivityBudget} evaluations (maxCandidates ${opts.maxCandidates}); allocating uniformly`);
@@ -176,11 +186,13 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     }
 
     const budget = { floor, maxAccuracyDrop: dropAllowed };
-    const workDetails = { ...work, evaluations, maxCandidates: opts.maxCandidates, rowsPerFit: reconstructor ? rowsSummary(reconstructor, analysis) : undefined };
+    const workDetails = { ...work, evaluations, maxCandidates: opts.maxCandidates, rowsPerFit: reconstructor ? rowsSummary(reconstructor, analysis) : undefined, prefixReuse: shared?.summary() };
+    // Wall time of the sensitivity analysis (with or without the shared prefix): it varies run to run.
+    const searchTimings = sensitivitySeconds === undefined ? {} : { sensitivitySeconds, sharedPrefix: shared !== undefined };
     if (plans.length === 0 || plans[0]!.removed.size === 0) {
       const why = plans.length > 0 ? 'the plan removes no channel' : `no candidate kept validation accuracy ≥ ${(floor * 100).toFixed(2)}%`;
       ctx.log(`nothing pruned: ${why}`);
-      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, progressive: steps, budget, work: workDetails }, notes: [`nothing pruned (${why})`] };
+      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, progressive: steps, budget, work: workDetails }, notes: [`nothing pruned (${why})`], ...(sensitivitySeconds === undefined ? {} : { timings: searchTimings }) };
     }
     const recoveryContext: RecoveryContext = {
       original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
@@ -222,7 +234,8 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     const skipped = opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [];
     const notes = [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed(), final.result.discarded), ...skipped];
     // The before/after timing differs run to run: the stage's timings, not its details or notes.
-    return { ir: final.result.ir, details, notes, ...(latency ? { timings: { latency, notes: pruneLatencyNotes(latency) } } : {}) };
+    const timings = { ...searchTimings, ...(latency ? { latency, notes: pruneLatencyNotes(latency) } : {}) };
+    return { ir: final.result.ir, details, notes, ...(Object.keys(timings).length > 0 ? { timings } : {}) };
   } finally {
     reconstructor?.dispose();
   }

@@ -57,6 +57,11 @@ export interface SensitivityOptions {
   maxEvaluations?: number;
   /** Called after each evaluated point (for progress lines). */
   onEvaluated?: (done: number, total: number) => void;
+  /**
+   * Evaluates all the analysis's plans in one call (results in their order) instead of one `evaluate` each: so that
+   * candidates can share the forward pass up to their first pruned layer (pipeline/prune/shared-evaluation.ts).
+   */
+  evaluateAll?: (plans: Set<number>[], onEvaluated?: (done: number, total: number) => void) => Promise<CandidateScore[]>;
 }
 
 /**
@@ -80,6 +85,12 @@ export async function sensitivityAnalysis(space: SearchSpace, ratios: number[], 
   const total = new Set(jobs.flatMap((j) => j.plans.filter((p) => p.removed.size > 0).map((p) => keyOf(p.removed)))).size;
   let done = 0;
   const seen = new Map<string, Promise<number>>();
+  if (opts.evaluateAll) {
+    const unique = new Map<string, Set<number>>();
+    for (const j of jobs) for (const p of j.plans) if (p.removed.size > 0 && !unique.has(keyOf(p.removed))) unique.set(keyOf(p.removed), p.removed);
+    const scores = opts.evaluateAll([...unique.values()], opts.onEvaluated);
+    [...unique.keys()].forEach((key, i) => seen.set(key, scores.then((s) => s[i]!.accuracy)));
+  }
   const accuracyOf = (removed: Set<number>) => {
     if (removed.size === 0) return Promise.resolve(baseAccuracy);
     const key = keyOf(removed);

@@ -36,10 +36,10 @@ before(async () => {
   ({ data, trained, metrics } = await trainedOnBars(m, { train: 150, validation: 60, test: 60 }, 20));
 });
 
-function context(over: Partial<StageContext> = {}, splits = data): StageContext {
+function context(over: Partial<StageContext> = {}, splits = data, engine: 'tfjs' | 'ort' = 'tfjs'): StageContext {
   const ctx = createStageContext({
     data: splits, seed: 42, stageDir: mkdtempSync(path.join(os.tmpdir(), 'slimnet-prune-stage-')), baseline: metrics, budget: { maxDrop: 0.025 },
-    evaluation: { engine: 'tfjs', batchSize: 64 },
+    evaluation: { engine, batchSize: 64 },
     log: (m) => void (process.env.PRUNE_LOG && console.error(m)),
   });
   return { ...ctx, ...over };
@@ -96,9 +96,17 @@ test('the test split never steers a decision: scrambled test labels give the sam
   assert.deepEqual((b.details as any).explored, (a.details as any).explored);
 });
 
-test('candidate evaluations on a p-queue: concurrency does not change the result', async () => {
-  const [a, b] = [await run({ ...quick, fineTune: false }), await run({ ...quick, fineTune: false, concurrency: 3 })];
+test('candidate evaluations on onnxruntime: neither the shared forward prefix nor the concurrency changes the result', async () => {
+  const ort = () => context({}, data, 'ort');
+  const [a, b] = [await run({ ...quick, fineTune: false, sharedPrefix: false }, ort()), await run({ ...quick, fineTune: false, concurrency: 3 }, ort())];
   assert.deepEqual(b.ir, a.ir);
+  const [da, db] = [a.details as Record<string, any>, b.details as Record<string, any>];
+  assert.deepEqual(db.sensitivity, da.sensitivity);
+  assert.equal(da.work.prefixReuse, undefined);
+  // The hidden layer's candidates ran only from the Flatten on: fewer forward MACs than running them whole.
+  const reuse = db.work.prefixReuse;
+  assert.ok(reuse.suffixOnly >= 1 && reuse.macsShared < reuse.macsWhole, JSON.stringify(reuse));
+  assert.equal(typeof b.timings?.sensitivitySeconds, 'number');
 });
 
 test('a fixed ratio prunes every group by that share; per-layer overrides win', async () => {
