@@ -4,8 +4,10 @@
  * to preserve the function (per-channel and truncated SVD, factorize.ts) and refitted by least squares on
  * calibration activations (refit-pairs.ts). A sensitivity pass on the validation split prices each layer and size;
  * layers are replaced greedily, cheapest accuracy cost per parameter saved first, as far as the stage's share of the
- * budget allows (search.ts); then optional distillation fine-tuning from the stage's input model. Decisions use the
- * validation split only; test accuracy is reported.
+ * budget allows (search.ts); then optional distillation fine-tuning from the stage's input model. The plan one step
+ * beyond the furthest passing one, when it missed the floor by little before fine-tuning, is fine-tuned first and
+ * ships if that brings it above the floor (NetAdapt's long fine-tune of a near miss, as prune does). Decisions use
+ * the validation split only; test accuracy is reported.
  */
 import { z } from 'zod';
 import { subset } from '../pipeline/data/splits.ts';
@@ -21,16 +23,20 @@ import type { FineTuneReport } from '../pipeline/recovery/steps.ts';
 import { survey, type Candidate } from '../pipeline/separable/candidates.ts';
 import { refitPairs, TeacherActivations, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
 import { applyPlan, FactorCache, type Plan } from '../pipeline/separable/replace.ts';
-import { layerOutcomes, renderSeparableDetails, separableNotes, type RecoveryStep } from '../pipeline/separable/report.ts';
-import { furthestPassing, greedyPath, type LayerSensitivity, type PathStep } from '../pipeline/separable/search.ts';
+import { layerOutcomes, renderSeparableDetails, separableNotes, type NearMissAttempt, type RecoveryStep } from '../pipeline/separable/report.ts';
+import { furthestPassing, greedyPath, nearMiss, type LayerSensitivity, type PathStep } from '../pipeline/separable/search.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
-import { fineTune } from '../pipeline/train/fine-tune.ts';
+import { fineTune as fineTuneModel } from '../pipeline/train/fine-tune.ts';
 
 const options = z.strictObject({
   convolutions: z.boolean().default(true).describe('replace Conv2D layers (kernel > 1×1) by DepthwiseConv2D + 1×1 Conv2D'),
   dense: z.boolean().default(true).describe('replace Dense layers by Dense(r, linear, no bias) + Dense'),
   minSaving: z.number().min(1).default(1.5)
     .describe('a pair must have more than this many times fewer params and MACs than the layer (1: any saving): its extra layer and activations cost runtime a small saving does not repay'),
+  roundTo: z.number().int().positive().default(1)
+    .describe("the pair's inner width (Dense rank r, DepthwiseConv2D channels C·m) is a multiple of this: runtimes compute in blocks (onnxruntime's sgemm on AVX2: 16 columns), so a width off the block costs the whole block"),
+  reach: z.number().min(0).default(1)
+    .describe("the plan after the furthest passing one is fine-tuned first when it missed the floor by at most reach × the allowed drop before fine-tuning (0: never); it ships only if fine-tuning takes it to the floor"),
   layers: z.record(z.string(), z.union([z.literal(false), z.number().int().positive()])).default({})
     .describe('fixed choices by layer name: false keeps the layer, a number is its m (Conv2D) or r (Dense); never searched'),
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples the refits read activations of'),
@@ -55,7 +61,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const shapes = inferShapes(ir);
-  const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense }, opts.minSaving);
+  const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense }, opts.minSaving, opts.roundTo);
   const { fixed, kept } = fixedChoices(opts, found.candidates, ir);
   const free = found.candidates.filter((c) => !fixed.has(c.layer) && !kept.has(c.layer));
   // The runner's share of the budget (cumulative: what earlier stages left unspent is ours too): every plan the
@@ -97,44 +103,74 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
       ctx.log(`plan ${[...p].map(([l, s]) => `${l}:${s}`).join(' ')}: val ${pct(acc)}`);
       return acc;
     });
-    const plan = chosenIndex >= 0 ? withFixed(plans[chosenIndex]!) : fixedOnly;
-    const reasons = stayReasons(free, sensitivity, steps, chosenIndex, floor);
-    for (const layer of kept) reasons.set(layer, 'kept by the layers option');
-    if (plan.size === 0) {
-      const why = free.length === 0 ? 'no layer is replaceable' : `no replacement keeps validation accuracy ≥ ${pct(floor)}`;
-      ctx.log(`nothing replaced: ${why}`);
-      return {
-        ir,
-        details: { budget, ineligible: found.ineligible, candidates: found.candidates, sensitivity, path: steps, layers: layerOutcomes(ir, found, new Map(), [], reasons), seconds: elapsed() },
-        notes: [`nothing replaced (${why})`],
-      };
-    }
-
-    // Recovery of the chosen plan, measured after each step.
-    const recovery: RecoveryStep[] = [];
-    const measure = async (step: RecoveryStep['step'], model: ModelIR): Promise<Accuracy> => {
-      const val = await ctx.evaluateCandidate(model);
-      const test = await testAccuracy(model, ctx.data.test);
-      recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: elapsed() });
-      ctx.log(`after ${step}: val ${pct(val.accuracy)} (loss ${val.loss.toFixed(4)}), test ${pct(test)} (${elapsed().toFixed(1)} s)`);
-      return val;
-    };
-    const built = await build(plan, true);
-    if (opts.refit) await measure('replacement', built.init);
-    let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
-    let fineTuneReport: FineTuneReport | undefined;
     // Distillation trains on class probabilities; a regress model recovers by the refit only.
     const distils = ctx.quality.task === 'classify';
     if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by the refit)");
     const settings = distils && fineTuneSettings(opts.fineTune);
-    if (settings) {
-      const result = await distill(best.ir, { fineTuner: fineTune, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });
-      const val = await measure('fine-tuning', result.ir);
-      // Kept when it helped on validation and does not leave the floor (the refitted plan passed it).
-      const kept = fineTuneHelped(best.val, val) && val.accuracy >= floor - 1e-9;
-      fineTuneReport = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
-      if (kept) best = { ir: result.ir, val };
+    const near = settings ? nearMiss(steps, chosenIndex, floor - opts.reach * maxDrop) : -1;
+    // Plans to recover, in order, until one ends at or above the floor: the near miss, then the passing plan.
+    const tries = [...(near >= 0 ? [near] : []), ...(chosenIndex >= 0 || fixedOnly.size > 0 ? [chosenIndex] : [])];
+    const reasonsAt = (index: number) => {
+      const reasons = stayReasons(free, sensitivity, steps, index, floor);
+      for (const layer of kept) reasons.set(layer, 'kept by the layers option');
+      return reasons;
+    };
+    const nothingReplaced = (why: string, extra: Record<string, unknown> = {}) => {
+      ctx.log(`nothing replaced: ${why}`);
+      return {
+        ir,
+        details: { budget, ineligible: found.ineligible, candidates: found.candidates, sensitivity, path: steps, ...extra, layers: layerOutcomes(ir, found, new Map(), [], reasonsAt(chosenIndex)), seconds: elapsed() },
+        notes: [`nothing replaced (${why})`],
+      };
+    };
+    if (tries.length === 0) return nothingReplaced(free.length === 0 ? 'no layer is replaceable' : `no replacement keeps validation accuracy ≥ ${pct(floor)}`);
+    const planName = (index: number) => (index >= 0 ? [...withFixed(plans[index]!)] : [...fixedOnly]).map(([l, size]) => `${l}:${size}`).join(' ');
+    if (near >= 0) ctx.log(`plan ${planName(near)} (val ${pct(steps[near]!.valAccuracy!)} before fine-tuning) is within reach of the floor ${pct(floor)}: fine-tuning tries it first`);
+
+    /** Replacement, refit and fine-tuning of one plan, measured after each step. */
+    const recoverPlan = async (plan: Plan) => {
+      const recovery: RecoveryStep[] = [];
+      const measure = async (step: RecoveryStep['step'], model: ModelIR): Promise<Accuracy> => {
+        const val = await ctx.evaluateCandidate(model);
+        const test = await testAccuracy(model, ctx.data.test);
+        recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: elapsed() });
+        ctx.log(`after ${step}: val ${pct(val.accuracy)} (loss ${val.loss.toFixed(4)}), test ${pct(test)} (${elapsed().toFixed(1)} s)`);
+        return val;
+      };
+      const built = await build(plan, true);
+      if (opts.refit) await measure('replacement', built.init);
+      let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
+      let fineTune: FineTuneReport | undefined;
+      if (settings) {
+        const result = await distill(best.ir, { fineTuner: fineTuneModel, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });
+        const val = await measure('fine-tuning', result.ir);
+        // Kept when it helped on validation and does not leave the floor (a passing plan's refit met it).
+        const kept = fineTuneHelped(best.val, val) && val.accuracy >= floor - 1e-9;
+        fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
+        if (kept) best = { ir: result.ir, val };
+      }
+      return { plan, fits: built.fits, recovery, fineTune, best };
+    };
+    const attempts: NearMissAttempt[] = [];
+    let shipped: Awaited<ReturnType<typeof recoverPlan>> | undefined;
+    let shippedIndex = chosenIndex;
+    for (const index of tries) {
+      const result = await recoverPlan(index >= 0 ? withFixed(plans[index]!) : fixedOnly);
+      const passed = result.best.val.accuracy >= floor - 1e-9;
+      attempts.push({ planIndex: index, plan: Object.fromEntries(result.plan), recovery: result.recovery, passed });
+      // The near miss ships only above the floor; the passing plan (or the fixed choices alone) as before: the
+      // runner's gate judges it.
+      if (passed || index !== near) {
+        shipped = result;
+        shippedIndex = index;
+        break;
+      }
+      ctx.log(`plan ${planName(index)} reaches val ${pct(result.recovery.at(-1)!.valAccuracy)} after fine-tuning, below the floor ${pct(floor)}${chosenIndex >= 0 || fixedOnly.size > 0 ? ': the passing plan follows' : ''}`);
     }
+    // Only a near miss was tried and it stayed below the floor: the input goes on unchanged.
+    if (!shipped) return nothingReplaced(`no replacement keeps validation accuracy ≥ ${pct(floor)}, even the nearest miss after fine-tuning`, { nearMiss: attempts });
+    const { plan, fits, recovery, fineTune: fineTuneReport, best } = shipped;
+    const reasons = reasonsAt(shippedIndex);
     const sizes = { before: measureSizes(ir), after: measureSizes(best.ir) };
     const details = {
       budget,
@@ -142,9 +178,10 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
       candidates: found.candidates,
       sensitivity,
       path: steps,
+      ...(near >= 0 ? { nearMiss: attempts } : {}),
       plan: Object.fromEntries(plan),
-      layers: layerOutcomes(ir, found, plan, built.fits, reasons),
-      refit: built.fits,
+      layers: layerOutcomes(ir, found, plan, fits, reasons),
+      refit: fits,
       recovery,
       fineTune: fineTuneReport,
       sizes,

@@ -5,7 +5,11 @@
  * minSaving·m·(kh·kw + F) < kh·kw·F; m never exceeds kh·kw, where the pair is already exact). A Dense (in → out) may
  * become Dense(r) → Dense(out) for r on a ladder (1, 2, 3, 4, 6, 8, 12, …) while minSaving·r·(in + out) < in·out.
  * The margin is there because the pair is one more layer, whose intermediate activations a runtime writes and reads
- * back: a pair that saves little runs slower than the layer it replaces. Everything else stays, with the reason.
+ * back: a pair that saves little runs slower than the layer it replaces. With `roundTo` > 1 only pairs whose inner
+ * width — the rank r (then on the ladder roundTo × (1, 2, 3, 4, 6, …)), or the depthwise layer's C·m channels — is a
+ * multiple of it are offered: a runtime's kernels
+ * work in blocks of channels or columns (onnxruntime's sgemm on AVX2 in 16 columns: a rank of 24 costs as much as
+ * 32), so a width off the block pays for the block anyway. Everything else stays, with the reason.
  */
 import type { ModelIR, LayerIR } from '../ir.ts';
 import { isClass } from '../layers/registry.ts';
@@ -51,9 +55,12 @@ export function rankLadder(limit: number): number[] {
   return out.filter((r) => r <= limit);
 }
 
-/** Candidate and ineligible layers of `ir`, in model order. `shapes`: each layer's output shape (per sample). */
+/**
+ * Candidate and ineligible layers of `ir`, in model order. `shapes`: each layer's output shape (per sample);
+ * `roundTo`: the pair's inner width (r, or C·m) must be a multiple of it.
+ */
 export function survey(
-  ir: ModelIR, shapes: Map<string, number[]>, kinds: { convolutions: boolean; dense: boolean }, minSaving = 1,
+  ir: ModelIR, shapes: Map<string, number[]>, kinds: { convolutions: boolean; dense: boolean }, minSaving = 1, roundTo = 1,
 ): Survey {
   const candidates: Candidate[] = [];
   const ineligible: Ineligible[] = [];
@@ -61,8 +68,8 @@ export function survey(
     const inShape = layer.inputs.length === 1 ? shapes.get(layer.inputs[0]!) : undefined;
     const outShape = shapes.get(layer.name);
     let result: Candidate | string | undefined;
-    if (isClass(layer, 'Conv2D')) result = kinds.convolutions ? convCandidate(layer, minSaving, inShape, outShape) : 'convolutions: false';
-    else if (isClass(layer, 'Dense')) result = kinds.dense ? denseCandidate(layer, minSaving, inShape, outShape) : 'dense: false';
+    if (isClass(layer, 'Conv2D')) result = kinds.convolutions ? convCandidate(layer, minSaving, roundTo, inShape, outShape) : 'convolutions: false';
+    else if (isClass(layer, 'Dense')) result = kinds.dense ? denseCandidate(layer, minSaving, roundTo, inShape, outShape) : 'dense: false';
     if (result === undefined) continue;
     if (typeof result === 'string') ineligible.push({ layer: layer.name, className: layer.className, reason: result });
     else candidates.push(result);
@@ -77,7 +84,11 @@ const pays = (o: Option, params: number, macs: number, minSaving: number) => o.p
 
 const fewer = (minSaving: number) => (minSaving === 1 ? 'fewer' : `${minSaving}× fewer (minSaving)`);
 
-function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Conv2D']>, minSaving: number, inShape?: number[], outShape?: number[]): Candidate | string {
+/** Why nothing is offered when the only sizes that pay are off the `roundTo` block. */
+const offBlock = (what: string, paying: number[], roundTo: number) =>
+  `no ${what} that pays is a multiple of roundTo ${roundTo} (paying: ${paying.join(', ')})`;
+
+function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Conv2D']>, minSaving: number, roundTo: number, inShape?: number[], outShape?: number[]): Candidate | string {
   const c = layer.config;
   const [kh, kw] = c.kernelSize;
   if (kh * kw === 1) return 'a 1×1 convolution has no spatial kernel to separate';
@@ -90,19 +101,21 @@ function convCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfi
   const bias = hasBias(layer) ? filters : 0;
   const params = taps * channels * filters + bias;
   const macs = positions * taps * channels * filters;
-  const options: Option[] = [];
+  const paying: Option[] = [];
   for (let m = 1; m <= taps; m *= 2) {
     const option = { size: m, params: taps * channels * m + channels * m * filters + bias, macs: positions * channels * m * (taps + filters) };
     if (!pays(option, params, macs, minSaving)) break;
-    options.push(option);
+    paying.push(option);
   }
-  if (options.length === 0) {
+  if (paying.length === 0) {
     return `a depthwise + pointwise pair does not pay: at m = 1 it has ${taps * channels + channels * filters + bias} params vs ${params}, not ${fewer(minSaving)}`;
   }
+  const options = paying.filter((o) => (channels * o.size) % roundTo === 0);
+  if (options.length === 0) return offBlock(`depthwise width C·m (C = ${channels})`, paying.map((o) => channels * o.size), roundTo);
   return { layer: layer.name, className: 'Conv2D', kind: 'separable', params, macs, options };
 }
 
-function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Dense']>, minSaving: number, inShape?: number[], outShape?: number[]): Candidate | string {
+function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConfigs['Dense']>, minSaving: number, roundTo: number, inShape?: number[], outShape?: number[]): Candidate | string {
   if (!inShape || !outShape) return 'its input shape is not known';
   const inputs = inShape[inShape.length - 1]!;
   const units = layer.config.units;
@@ -110,9 +123,12 @@ function denseCandidate(layer: LayerIR<import('../layers/registry.ts').LayerConf
   const bias = hasBias(layer) ? units : 0;
   const params = inputs * units + bias;
   const macs = positions * inputs * units;
-  const options = rankLadder(Math.min(inputs, units))
-    .map((r) => ({ size: r, params: r * (inputs + units) + bias, macs: positions * r * (inputs + units) }))
-    .filter((o) => pays(o, params, macs, minSaving));
-  if (options.length === 0) return `a low-rank pair does not pay: even rank 1 has ${inputs + units + bias} params vs ${params}, not ${fewer(minSaving)}`;
+  const option = (r: number) => ({ size: r, params: r * (inputs + units) + bias, macs: positions * r * (inputs + units) });
+  const limit = Math.min(inputs, units);
+  const paying = rankLadder(limit).map(option).filter((o) => pays(o, params, macs, minSaving));
+  if (paying.length === 0) return `a low-rank pair does not pay: even rank 1 has ${inputs + units + bias} params vs ${params}, not ${fewer(minSaving)}`;
+  // The same ladder in units of roundTo: roundTo × (1, 2, 3, 4, 6, …).
+  const options = rankLadder(Math.floor(limit / roundTo)).map((k) => option(k * roundTo)).filter((o) => pays(o, params, macs, minSaving));
+  if (options.length === 0) return offBlock('rank', paying.map((o) => o.size), roundTo);
   return { layer: layer.name, className: 'Dense', kind: 'low-rank', params, macs, options };
 }

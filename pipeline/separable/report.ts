@@ -7,6 +7,15 @@ import type { PairFit } from './refit-pairs.ts';
 
 export type RecoveryStep = Step<'replacement' | 'refit' | 'fine-tuning'>;
 
+/** A plan recovered in turn when the near miss was tried first: its place on the path (-1: the fixed choices alone). */
+export interface NearMissAttempt {
+  planIndex: number;
+  plan: Record<string, number>;
+  recovery: RecoveryStep[];
+  /** At or above the floor after recovery. */
+  passed: boolean;
+}
+
 export interface LayerOutcome {
   layer: string;
   className: string;
@@ -64,7 +73,7 @@ export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: Rea
 
 /** report.md's separable section. */
 export function renderSeparableDetails(details: Record<string, unknown>): string[] {
-  const d = details as { layers?: LayerOutcome[]; recovery?: RecoveryStep[]; fineTune?: FineTuneReport };
+  const d = details as { layers?: LayerOutcome[]; recovery?: RecoveryStep[]; fineTune?: FineTuneReport; nearMiss?: NearMissAttempt[]; budget?: { floor: number } };
   const lines: string[] = [];
   const err = (v?: number) => (v === undefined ? '' : v.toExponential(2));
   if (d.layers?.length) {
@@ -75,6 +84,12 @@ export function renderSeparableDetails(details: Record<string, unknown>): string
       lines.push(`| ${l.layer} | ${l.className} | ${became} | ${n(l.paramsBefore)} → ${n(l.paramsAfter)} | ${n(l.macsBefore)} → ${n(l.macsAfter)} | ${error} | ${l.reason ?? ''} |`);
     }
     lines.push('');
+  }
+  const [near, ...after] = d.nearMiss ?? [];
+  if (near) {
+    const plan = (a: NearMissAttempt) => Object.entries(a.plan).map(([l, size]) => `${l}: ${size}`).join(', ');
+    const floor = d.budget ? ` (floor ${pct(d.budget.floor)})` : '';
+    lines.push(`Near miss tried first: ${plan(near)}, validation ${near.recovery.map((r) => `${pct(r.valAccuracy)} after ${r.step}`).join(', ')}${floor}: ${near.passed ? 'it ships' : `below the floor${after.length ? `; ${plan(after[0]!)} ships` : ', nothing replaced'}`}.`, '');
   }
   lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy (or the floor), so the model before it ships'));
   return lines;

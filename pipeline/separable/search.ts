@@ -99,3 +99,12 @@ export async function furthestPassing(steps: PathStep[], plans: Plan[], floor: n
   }
   return lo;
 }
+
+/**
+ * The step after the furthest passing one (`chosen`, -1 for none) when the search evaluated it and it reached at
+ * least `reachFloor`: a near miss worth fine-tuning before giving up on it. -1 otherwise.
+ */
+export function nearMiss(steps: PathStep[], chosen: number, reachFloor: number): number {
+  const next = steps[chosen + 1];
+  return next?.valAccuracy !== undefined && !next.passed && next.valAccuracy >= reachFloor - 1e-9 ? chosen + 1 : -1;
+}

@@ -57,8 +57,16 @@ test('the baseline solves the task', () => {
 });
 
 test('default search: replaces layers within the budget share, reports every layer, leaves the non-paying one alone', async () => {
-  const out = await run(quick);
+  // reach 100: whatever plan follows the furthest passing one is fine-tuned first, and ships only above the floor.
+  const out = await run({ ...quick, reach: 100 });
   const d = out.details as Record<string, any>;
+  const tried = d.nearMiss as { planIndex: number; passed: boolean; recovery: { step: string; valAccuracy: number }[] }[] | undefined;
+  if (tried) {
+    assert.equal(tried[0]!.planIndex, d.path.findIndex((s: any) => s.passed === false), 'the near miss is the first failing step');
+    // Either it passed after fine-tuning and shipped, or it did not and the passing plan followed.
+    assert.ok(tried[0]!.passed ? tried.length === 1 : tried.length === 2 && tried[1]!.passed, JSON.stringify(tried));
+    assert.deepEqual(d.recovery, tried.at(-1)!.recovery);
+  }
   assert.ok(countParams(out.ir) < countParams(trained));
   const floor = metrics.valAccuracy - 0.05; // the stage's budget from the context
   assert.ok(Math.abs(d.budget.floor - floor) < 1e-12);
@@ -106,11 +114,14 @@ test('fixed choices: a size per layer, false keeps a layer; bad names and sizes 
   await assert.rejects(run({ layers: { conv: 8 }, fineTune: false }), (e) => e instanceof SlimnetError && /does not pay/.test(e.message));
 });
 
-test('nothing passes the floor: the input comes back untouched, with the reasons', async () => {
-  const out = await run({ ...quick, fineTune: false }, trained, context({ budget: { total: 0.1, share: 0.5, maxDrop: 0.05, floor: 1.5 } }));
+test('nothing passes the floor, even the nearest miss after fine-tuning: the input comes back untouched, with the reasons', async () => {
+  const out = await run({ ...quick, fineTune: { epochs: 1, batchSize: 32 }, reach: 100 }, trained, context({ budget: { total: 0.1, share: 0.5, maxDrop: 0.05, floor: 1.5 } }));
   assert.equal(out.ir, trained);
-  assert.match(out.notes![0]!, /nothing replaced/);
-  for (const l of (out.details as any).layers) assert.equal(l.outcome, 'kept');
+  assert.match(out.notes![0]!, /nothing replaced .*nearest miss/);
+  const d = out.details as any;
+  assert.deepEqual(d.nearMiss.map((a: any) => [a.planIndex, a.passed]), [[0, false]]);
+  assert.deepEqual(d.nearMiss[0].recovery.map((r: any) => r.step), ['replacement', 'refit', 'fine-tuning']);
+  for (const l of d.layers) assert.equal(l.outcome, 'kept');
 });
 
 async function parityWithOnnx(ir: ModelIR): Promise<number> {

@@ -155,6 +155,14 @@ test('the m ladder stops where the pair stops paying; a 1-input-channel convolut
   assert.equal(dense!.options[dense!.options.length - 1]!.size, 32);
   const none = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 100);
   assert.match(none.ineligible.find((i) => i.layer === 'small')!.reason, /does not pay: at m = 1 .* not 100× fewer \(minSaving\)/);
+  // roundTo: ranks on the ladder in units of it (16, 32: 48 no longer pays), depthwise widths C·m multiples of it.
+  const blocked = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 1.5, 16);
+  assert.deepEqual(blocked.candidates.map((c) => [c.layer, c.options.map((o) => o.size)]), [['wide', [16, 32]]]);
+  assert.match(blocked.ineligible.find((i) => i.layer === 'small')!.reason, /no depthwise width C·m \(C = 1\) that pays is a multiple of roundTo 16 \(paying: 1, 2\)/);
+  const fives = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 1.5, 5).candidates.find((c) => c.layer === 'wide')!;
+  assert.deepEqual(fives.options.map((o) => o.size), [5, 10, 15, 20, 30, 40]);
+  const tooCoarse = survey(smallIr, inferShapes(smallIr), { convolutions: true, dense: true }, 1.5, 64);
+  assert.match(tooCoarse.ineligible.find((i) => i.layer === 'wide')!.reason, /no rank that pays is a multiple of roundTo 64/);
 });
 
 test('a quantised input stays quantised: the new kernels take the original kernel\'s storage, so the model ships fewer bytes', async () => {
