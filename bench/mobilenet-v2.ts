@@ -19,6 +19,14 @@ export interface MobileNetV2Options {
   size?: number;
   classes?: number;
   seed?: number;
+  /**
+   * Build only the network from this inverted-residual block on (0: the whole network), its input the previous
+   * block's output at the size the full network gives it: the top a frozen prefix feeds (bench/mobilenet-train.ts).
+   * Layer names are the full network's, so weights move between the two by name.
+   */
+  fromBlock?: number;
+  /** BatchNormalization momentum (Keras' MobileNetV2: 0.999); a short training run needs a faster one to track its weights. */
+  bnMomentum?: number;
 }
 
 /** (expansion t, output channels c, repeats n, first stride s) per stage: Table 2 of the paper. */
@@ -33,25 +41,35 @@ export function makeDivisible(v: number, divisor = 8): number {
 }
 
 export function buildMobileNetV2(opts: MobileNetV2Options = {}): tf.LayersModel {
-  const { alpha = 1, size = 224, classes = 10, seed = 1 } = opts;
+  const { alpha = 1, size = 224, classes = 10, seed = 1, fromBlock = 0, bnMomentum = 0.999 } = opts;
   let next = 0;
   const he = () => tf.initializers.heNormal({ seed: seed * 1000 + next++ });
   const glorot = () => tf.initializers.glorotUniform({ seed: seed * 1000 + next++ });
   const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
-  const bn = (name: string, x: tf.SymbolicTensor) => apply(tf.layers.batchNormalization({ name, epsilon: 1e-3, momentum: 0.999 }), x);
+  const bn = (name: string, x: tf.SymbolicTensor) => apply(tf.layers.batchNormalization({ name, epsilon: 1e-3, momentum: bnMomentum }), x);
   const relu6 = (name: string, x: tf.SymbolicTensor) => apply(tf.layers.reLU({ name, maxValue: 6 }), x);
   const conv1x1 = (name: string, filters: number, x: tf.SymbolicTensor) =>
     apply(tf.layers.conv2d({ name, filters, kernelSize: 1, padding: 'same', useBias: false, kernelInitializer: he() }), x);
 
-  const input = tf.input({ shape: [size, size, 3], name: 'input_1' });
-  let x = apply(tf.layers.conv2d({ name: 'Conv1', filters: makeDivisible(32 * alpha), kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: he() }), input);
-  x = relu6('Conv1_relu', bn('bn_Conv1', x));
+  let input = tf.input({ shape: [size, size, 3], name: 'input_1' });
+  let x = input;
+  let [side, channels] = [Math.ceil(size / 2), makeDivisible(32 * alpha)];
+  if (fromBlock === 0) {
+    x = apply(tf.layers.conv2d({ name: 'Conv1', filters: channels, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: he() }), input);
+    x = relu6('Conv1_relu', bn('bn_Conv1', x));
+  }
   let block = 0;
   for (const [t, c, n, s] of STAGES) {
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? s : 1;
-      const inChannels = x.shape[x.shape.length - 1]!;
       const outChannels = makeDivisible(c * alpha);
+      if (block < fromBlock) {
+        [side, channels] = [stride === 2 ? Math.ceil(side / 2) : side, outChannels];
+        block++;
+        continue;
+      }
+      if (block === fromBlock && fromBlock > 0) x = input = tf.input({ shape: [side, side, channels], name: 'features' });
+      const inChannels = x.shape[x.shape.length - 1]!;
       const prefix = block === 0 ? 'expanded_conv_' : `block_${block}_`;
       const inputs = x;
       let y = x;

@@ -1,12 +1,12 @@
 /**
  * One `prune` bench run in its own process (so the parent can read its peak RSS with /usr/bin/time -v):
  *
- *   tsx bench/prune-child.ts run <example|resnet|mobilenet> <workdir>
- *   tsx bench/prune-child.ts prepare-mobilenet <workdir>
+ *   tsx bench/prune-child.ts run <example|resnet|mobilenet> <workdir> [<fixture dir>]
+ *   tsx bench/prune-child.ts prepare-mobilenet <fixture dir>
  *
  * `run` runs the model's pipeline with only the `prune` stage, the stage cache off, into <workdir>/out (the report
- * is read by the parent). `prepare-mobilenet` builds the MobileNetV2 input (bench/mobilenet-fixture.ts) first, in
- * a process of its own, so its cost is not counted in the prune run.
+ * is read by the parent). `prepare-mobilenet` builds the MobileNetV2 input (bench/mobilenet-fixture.ts: trained
+ * once, then kept in the fixture folder) in a process of its own, so its cost is not counted in the prune run.
  */
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../pipeline/load-config.ts';
@@ -40,12 +40,12 @@ export const MOBILENET_PRUNE_OPTIONS = {
   progressive: false,
 };
 
-async function configFor(model: PruneBenchModel, workdir: string): Promise<ResolvedConfig> {
+async function configFor(model: PruneBenchModel, workdir: string, fixture: string): Promise<ResolvedConfig> {
   const out = join(workdir, 'out');
   if (model === 'mobilenet') {
     return validateConfig({
-      name: 'mobilenet-v2', model: join(workdir, 'model', 'model.json'), out, cacheDir: false,
-      data: { source: 'arrays', load: () => loadMobileNetBenchData(workdir) },
+      name: 'mobilenet-v2', model: join(fixture, 'model', 'model.json'), out, cacheDir: false,
+      data: { source: 'arrays', load: () => loadMobileNetBenchData(fixture) },
       // A weak task (a linear probe on random features, ~45% accuracy) measured on 205 validation images: 3 points
       // of budget is 6 images, all of it for prune.
       validationFraction: 0.2, budget: { maxAccuracyDrop: 0.03 },
@@ -58,16 +58,16 @@ async function configFor(model: PruneBenchModel, workdir: string): Promise<Resol
 }
 
 async function main(): Promise<void> {
-  const [command, model, dir] = process.argv.slice(2);
+  const [command, model, dir, fixture] = process.argv.slice(2);
   if (command === 'prepare-mobilenet' && model) {
     await initEngine('wasm');
     await prepareMobileNetBench(resolve(model), MOBILENET_BENCH, (line) => process.stderr.write(`${line}\n`));
     return;
   }
   if (command !== 'run' || !dir || !['example', 'resnet', 'mobilenet'].includes(model!)) {
-    throw new Error('usage: prune-child.ts run <example|resnet|mobilenet> <workdir> | prepare-mobilenet <workdir>');
+    throw new Error('usage: prune-child.ts run <example|resnet|mobilenet> <workdir> [<fixture dir>] | prepare-mobilenet <fixture dir>');
   }
-  const config = await configFor(model as PruneBenchModel, resolve(dir));
+  const config = await configFor(model as PruneBenchModel, resolve(dir), resolve(fixture ?? dir));
   const result = await runPipeline(config, { log: (line) => process.stderr.write(`[${model}] ${line}\n`) });
   process.exitCode = result.exitCode;
 }

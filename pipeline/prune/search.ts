@@ -207,9 +207,18 @@ const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
 /**
  * Sizes (of the search metric, as fractions of the input model) the one-shot search tries: from a mild cut — a
- * compact network such as MobileNetV2 passes nothing at ½ — down to 1/33 for over-parameterised ones.
+ * compact network such as MobileNetV2 passes nothing at ½, and a trained one at 224×224 misses the floor at ×0.8
+ * before fine-tuning (README, MobileNetV2 bench) — down to 1/33 for over-parameterised ones.
  */
-export const SIZE_LADDER = [0.8, 0.65, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
+export const SIZE_LADDER = [0.9, 0.8, 0.65, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09, 0.0625, 0.045, 0.03];
+
+/**
+ * Rungs measured at once, largest first. The ladder stops after a wave whose every rung misses the floor: accuracy
+ * falls as the model shrinks, so the smaller rungs would miss it too, and on a 224×224 network each rung costs a
+ * reconstruction and a validation pass (tens of seconds). A fixed size, not the machine's concurrency, so which
+ * rungs are measured — and the result — does not depend on the machine.
+ */
+export const LADDER_WAVE = 2;
 
 /**
  * Validation accuracy of one candidate is noisy (a few samples on a small split), and a smaller model that
@@ -248,7 +257,13 @@ export async function searchSmallestPassing(
     const ratios = allocationForFraction(space, sens, f);
     return ratios ? explore(ratios, sens ? 'sensitivity' : 'uniform') : undefined;
   };
-  const points = dedupe((await Promise.all(ladder.map(tryFraction))).filter((p): p is ExploredPoint => p !== undefined));
+  const measured: ExploredPoint[] = [];
+  for (let i = 0; i < ladder.length; i += LADDER_WAVE) {
+    const wave = (await Promise.all(ladder.slice(i, i + LADDER_WAVE).map(tryFraction))).filter((p): p is ExploredPoint => p !== undefined);
+    measured.push(...wave);
+    if (wave.length > 0 && wave.every((p) => p.accuracy < floor - 1e-9)) break;
+  }
+  const points = dedupe(measured);
   judge(points, floor);
   const best = smallestPassing(points);
   if (best && refineSteps > 0) {

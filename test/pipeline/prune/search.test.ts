@@ -94,6 +94,8 @@ test('sensitivity + search: the smallest passing allocation, identical whatever 
     assert.ok(best.fraction >= 0.4 - 1e-9);
     assert.ok(explored.every((p) => p.passed === p.fraction >= 0.4 - 1e-9));
     assert.ok(explored.some((p) => !p.passed), 'the search also explores past the floor');
+    // The ladder stops after a wave (×0.35, ×0.25) where every rung misses the floor: no ×0.18 or smaller.
+    assert.ok(explored.every((p) => p.fraction > 0.18), `explored ${explored.map((p) => p.fraction.toFixed(3)).join(', ')}`);
   }
   assert.deepEqual(runs[0], runs[1]);
 });
