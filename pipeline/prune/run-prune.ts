@@ -26,7 +26,7 @@ import { distill, fineTuneSettings, testAccuracy } from '../recovery/distill.ts'
 import { recover, type Recovered, type RecoveryContext } from './recover.ts';
 import { removeChannels, removedProducerChannels } from './remove-channels.ts';
 import {
-  allocationForFraction, explorer, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
+  allocationForFraction, explorer, largestGroups, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
   planOfPoint, uniformRatios, SIZE_LADDER, type ExploredPoint, type GroupSensitivity, type SearchSpace,
 } from './search.ts';
 import { sharedPlanEvaluator } from './shared-evaluation.ts';
@@ -112,7 +112,15 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       plans = [{ removed: planFromRatios(planner, uniformRatios(space, opts.ratio)) }];
     } else if (opts.search && space.free.length > 0) {
       const sensitivityBudget = Math.floor(opts.maxCandidates * SENSITIVITY_SHARE);
-      if (sensitivityBudget >= space.free.length) {
+      // Too few evaluations for a point per group: the groups holding the most of the size metric are measured and
+      // the others keep their channels; none at all: a uniform allocation.
+      const analysed = largestGroups(space, sensitivityBudget);
+      if (analysed.length < space.free.length) {
+        ctx.log(analysed.length > 0
+          ? `sensitivity: ${space.free.length} groups need more than ${sensitivityBudget} evaluations (maxCandidates ${opts.maxCandidates}); the ${analysed.length} holding the most ${metric} are measured, the others keep their channels`
+          : `sensitivity skipped: no evaluations for it (maxCandidates ${opts.maxCandidates}); allocating uniformly`);
+      }
+      if (analysed.length > 0) {
         // The curves start from the input model measured on the same validation sample as the candidates.
         const base = opts.sensitivitySamples < ctx.data.validation.count
           ? (await ctx.evaluateCandidate(ir, { samples: opts.sensitivitySamples, batchSize: work.evalBatch })).accuracy
@@ -120,7 +128,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         const sensitivityStarted = performance.now();
         // Each sensitivity candidate prunes one group: candidates share the input model's forward pass up to it.
         shared = opts.sharedPrefix ? sharedPlanEvaluator({ ir, ctx, build: candidate, queue, samples: opts.sensitivitySamples, batchSize: work.evalBatch, concurrency: work.concurrency }) : undefined;
-        sensitivity = await sensitivityAnalysis(space, opts.sensitivityRatios, base, evaluate(opts.sensitivitySamples), queue, {
+        sensitivity = await sensitivityAnalysis({ ...space, free: analysed }, opts.sensitivityRatios, base, evaluate(opts.sensitivitySamples), queue, {
           maxEvaluations: sensitivityBudget, onEvaluated: progress('sensitivity candidates'),
           ...(shared ? { evaluateAll: (plans: Set<number>[], onEvaluated?: (done: number, total: number) => void) => { evaluations += plans.length; return shared!.evaluateAll(plans, onEvaluated); } } : {}),
         });
@@ -128,8 +136,6 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         const reuse = shared?.summary();
         if (reuse) ctx.log(`sensitivity: ${reuse.suffixOnly}/${reuse.candidates} candidates ran only their suffix after a shared prefix (${reuse.chunks} prefix run(s) per batch); forward MACs ${reuse.macsWhole.toExponential(3)} → ${reuse.macsShared.toExponential(3)} (${(reuse.macsWhole / reuse.macsShared).toFixed(2)}× fewer)`);
         ctx.log(`sensitivity (${elapsed().toFixed(1)} s): ${sensitivity.map((s) => `${s.group} ${s.points.map((p) => `${p.ratio}:${(p.accuracy * 100).toFixed(1)}`).join(' ')}`).join('; ')}`);
-      } else {
-        ctx.log(`sensitivity skipped: ${space.free.length} groups need more than ${sensitivityBudget} evaluations (maxCandidates ${opts.maxCandidates}); allocating uniformly`);
       }
       const left = () => opts.maxCandidates - evaluations;
       let targetFraction = goal === undefined ? undefined : opts.target![goal]!;

@@ -197,9 +197,13 @@ test('progressive false: the one-shot search, recovered by removal → reconstru
   assert.equal(d.latency, undefined);
 });
 
-test('maxCandidates bounds the evaluations: too few for a sensitivity point per group skips the analysis', async () => {
+test('maxCandidates bounds the evaluations: too few for a sensitivity point per group measures the largest group only', async () => {
   const out = await run({ ...quick, fineTune: false, maxCandidates: 3 });
   const d = out.details as Record<string, any>;
-  assert.equal(d.sensitivity, undefined);
+  // 3 evaluations: 1 for the analysis, so one group at one ratio — the one holding the most parameters.
+  assert.equal(d.sensitivity.length, 1);
+  assert.equal(d.sensitivity[0].points.length, 2);
+  // At maxRatio 0.9, conv's 7 filters take 7 × (9 + 1) + 7 × 4 × 16 = 518 params with them, hidden's 14 units 14 × (32 + 1 + 3) = 504.
+  assert.equal(d.sensitivity[0].group, 'conv');
   assert.ok(d.work.evaluations <= 3, `${d.work.evaluations}`);
 });
