@@ -46,8 +46,7 @@ async function configFor(model: PruneBenchModel, workdir: string, fixture: strin
     return validateConfig({
       name: 'mobilenet-v2', model: join(fixture, 'model', 'model.json'), out, cacheDir: false,
       data: { source: 'arrays', load: () => loadMobileNetBenchData(fixture) },
-      // A weak task (a linear probe on random features, ~45% accuracy) measured on 205 validation images: 3 points
-      // of budget is 6 images, all of it for prune.
+      // 205 validation images: 3 points of budget is 6 images, all of it for prune.
       validationFraction: 0.2, budget: { maxAccuracyDrop: 0.03 },
       stages: [{ name: 'prune', options: MOBILENET_PRUNE_OPTIONS }],
     }, 'bench (mobilenet)');
