@@ -74,7 +74,8 @@ export async function benchPrune(model: PruneBenchModel, log: (line: string) => 
     if (!existsSync(reportPath)) throw new Error(`the ${model} prune run wrote no report (exit ${run.code}):\n${run.stderr.slice(-2000)}`);
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
     const stage = report.stages.find((s) => s.name === 'prune')!;
-    const latency = ((stage.details as { latency?: { batches: { batchSize: number; before: { median: number }; after: { median: number }; speedup: number }[] } })?.latency?.batches ?? [])
+    // The stage's own before/after latency: in its timings (it differs run to run, so it is not in details).
+    const latency = ((stage.timings as { latency?: { batches: { batchSize: number; before: { median: number }; after: { median: number }; speedup: number }[] } })?.latency?.batches ?? [])
       .map((b) => ({ batchSize: b.batchSize, before: b.before.median, after: b.after.median, speedup: b.speedup }));
     const after = stage.metrics ?? report.baseline;
     return {

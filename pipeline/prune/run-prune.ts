@@ -60,7 +60,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
   const space: SearchSpace = { ir, planner, fixed, metric, maxRatio: opts.maxRatio, inputSizes: measureSizes(ir), memo: new Map(), free: planner.groups.filter((g) => !fixed.has(g.id)) };
   ctx.log(`${planner.groups.length} prunable group(s): ${planner.groups.map((g) => `${g.name} (${g.classes.length - g.blocked.size}/${g.classes.length})`).join(', ') || 'none'}`);
   ctx.log(`memory budget ${work.memoryBudgetMB} MB: ${work.concurrency} candidate(s) at once, inference batch ${work.evalBatch}` +
-    (opts.fineTune ? `, fine-tune batch ${work.trainBatch}${work.trainBatch < fineTuneBatch ? ` (lowered from ${fineTuneBatch})` : ''}` +
+    (opts.fineTune ? `, fine-tune batch ${work.trainBatch}${work.trainBatch < fineTuneBatch && settings ? ` (lowered from ${fineTuneBatch}; learning rate ${settings.learningRate.toPrecision(2)})` : ''}` +
       `${settings && settings.batchNorm === 'moving' ? ', BatchNormalization statistics frozen while fine-tuning' : ''}` : ''));
 
   const newReconstructor = (teacher: ModelIR): Promise<Reconstructor> => createReconstructor(teacher, {
