@@ -11,7 +11,7 @@
  *
  * resnet: examples/fashion-resnet's model, 1,024 Fashion-MNIST test images (the stage's default sensitivitySamples),
  * ratios 0.25/0.5/0.75/0.9. mobilenet: the bench's MobileNetV2 at 224×224×3 (bench/mobilenet-fixture.ts, built
- * once into $TMPDIR/slimnet-bench-mobilenet), 64 images and ratio 0.25 (its prune options in bench/prune-child.ts).
+ * once into the prune bench's fixture folder), 64 images and ratio 0.25 (its prune options in bench/prune-child.ts).
  */
 import { existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -34,6 +34,7 @@ import { createStageContext } from '../pipeline/stage-context.ts';
 import { DEFAULT_MEMORY_BUDGET_MB } from '../pipeline/memory.ts';
 import { fashionMnistAvailable, FASHION_MNIST_DIR } from './images.ts';
 import { loadMobileNetBenchData, MOBILENET_BENCH, prepareMobileNetBench } from './mobilenet-fixture.ts';
+import { MOBILENET_FIXTURE_DIR } from './prune-bench.ts';
 
 export type PrefixBenchModel = 'resnet' | 'mobilenet';
 
@@ -63,8 +64,8 @@ async function inputOf(model: PrefixBenchModel, log: (line: string) => void): Pr
     const { test } = await loadIdxFolder(FASHION_MNIST_DIR);
     return { ir, set: subset(test, Array.from({ length: 1024 }, (_, i) => i)), ratios: [0.25, 0.5, 0.75, 0.9] };
   }
-  const dir = join(tmpdir(), 'slimnet-bench-mobilenet');
-  log('mobilenet: building the MobileNetV2 input (once; not timed)...');
+  const dir = MOBILENET_FIXTURE_DIR;
+  log(`mobilenet: the trained MobileNetV2 input (built once into ${dir}; not timed)...`);
   const modelJson = await prepareMobileNetBench(dir, MOBILENET_BENCH, log);
   const data = await loadMobileNetBenchData(dir);
   const per = data.sampleShape.reduce((a, b) => a * b, 1);
