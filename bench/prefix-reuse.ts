@@ -7,7 +7,7 @@
  * (whole, shared / shared, whole); the row gives the median wall time of each, forward MACs with and without the
  * shared prefix (the IR's count), the largest accuracy difference between the two (0 expected), and the load.
  *
- *   tsx bench/prefix-reuse.ts [--models resnet,mobilenet] [--rounds 2]
+ *   tsx bench/prefix-reuse.ts [--models resnet,mobilenet] [--rounds N]   (default: 6 for resnet, 2 for mobilenet)
  *
  * resnet: examples/fashion-resnet's model, 1,024 Fashion-MNIST test images (the stage's default sensitivitySamples),
  * ratios 0.25/0.5/0.75/0.9. mobilenet: the bench's MobileNetV2 at 224×224×3 (bench/mobilenet-fixture.ts, built
@@ -94,6 +94,9 @@ async function sensitivityCandidates(ir: ModelIR, ratios: number[]): Promise<Mod
   return out;
 }
 
+/** Rounds per model by default: the residual net's take seconds and vary with the load, MobileNetV2's take a minute. */
+export const DEFAULT_ROUNDS: Record<PrefixBenchModel, number> = { resnet: 6, mobilenet: 2 };
+
 export async function benchPrefixReuse(model: PrefixBenchModel, rounds: number, log: (line: string) => void): Promise<PrefixReuseRow | { model: PrefixBenchModel; skipped: string }> {
   if (!fashionMnistAvailable() || (model === 'resnet' && !existsSync(join(ROOT, 'examples', 'fashion-resnet', 'model', 'model.json')))) {
     return { model, skipped: "needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)" };
@@ -127,7 +130,10 @@ export async function benchPrefixReuse(model: PrefixBenchModel, rounds: number, 
   for (let i = 0; i < rounds; i++) {
     for (const way of i % 2 === 0 ? (['whole', 'shared'] as const) : (['shared', 'whole'] as const)) await timed(way);
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
+  };
   if (!reuse) throw new Error('the shared evaluation reported no reuse (did onnxruntime refuse the model?)');
   return {
     model, candidates: candidates.length, samples: set.count, concurrency: work.concurrency, rounds,
@@ -148,10 +154,10 @@ export function prefixReuseTable(rows: (PrefixReuseRow | { model: PrefixBenchMod
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'resnet,mobilenet' }, rounds: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'resnet,mobilenet' }, rounds: { type: 'string' } } });
   await initEngine('wasm');
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const rows = [];
-  for (const m of values.models.split(',').map((s) => s.trim()).filter(Boolean) as PrefixBenchModel[]) rows.push(await benchPrefixReuse(m, Number(values.rounds), log));
+  for (const m of values.models.split(',').map((s) => s.trim()).filter(Boolean) as PrefixBenchModel[]) rows.push(await benchPrefixReuse(m, values.rounds ? Number(values.rounds) : DEFAULT_ROUNDS[m], log));
   process.stdout.write(`${prefixReuseTable(rows).join('\n')}\n`);
 }

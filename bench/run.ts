@@ -22,7 +22,7 @@ import { INFER_BATCH, measureOrt, measureTfjs, TRAIN_BATCH, type Figure, type Pl
 import type { BenchModel } from './models.ts';
 import { benchPrune, pruneTable } from './prune-bench.ts';
 import type { PruneBenchModel } from './prune-child.ts';
-import { benchPrefixReuse, prefixReuseTable, type PrefixBenchModel } from './prefix-reuse.ts';
+import { benchPrefixReuse, DEFAULT_ROUNDS, prefixReuseTable, type PrefixBenchModel } from './prefix-reuse.ts';
 
 type Engine = 'ort' | 'wasm' | 'tfjs-node' | 'cpu';
 
@@ -107,7 +107,7 @@ const prefixModels = args['skip-prefix'] ? [] : (args.prefix.split(',').map((m) 
 const prefixReuse = [];
 for (const model of prefixModels) {
   log(`shared-prefix row: ${model}...`);
-  prefixReuse.push(await benchPrefixReuse(model, 2, log));
+  prefixReuse.push(await benchPrefixReuse(model, DEFAULT_ROUNDS[model], log));
 }
 
 const cpuInfo = cpus();
@@ -140,7 +140,7 @@ if (args.json) {
         `(${compress.ratio <= 0.05 ? 'within' : 'OVER'} the 5% bar)`,
     `train batch ${TRAIN_BATCH} (forward + backward + Adam), infer batch ${INFER_BATCH}; medians of ${runs} runs after a warm-up` +
       (args.cpu ? '; cpu: one batch after a warm-up batch' : ''),
-    ...(prefixReuse.length > 0 ? ['', ...prefixReuseTable(prefixReuse), 'shared-prefix rows: the prune sensitivity candidates on onnxruntime, each whole vs sharing the forward prefix; medians of 2 alternating rounds'] : []),
+    ...(prefixReuse.length > 0 ? ['', ...prefixReuseTable(prefixReuse), 'shared-prefix rows: the prune sensitivity candidates on onnxruntime, each whole vs sharing the forward prefix; medians of alternating rounds (resnet 6, mobilenet 2)'] : []),
     ...(prune.length > 0 ? ['', ...pruneTable(prune), 'prune rows: one cold run each with only the prune stage (peak RSS from /usr/bin/time -v; load = 1-minute load average at start → end)'] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

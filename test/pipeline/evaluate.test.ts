@@ -4,6 +4,9 @@ import type { LabelledSet } from '../../pipeline/data/types.ts';
 import { initEngine } from '../../pipeline/engine.ts';
 import { createPredictor, measureQuality, predictSet, type Predictor } from '../../pipeline/evaluate.ts';
 import { tinyModelIR } from '../fixtures/tiny-task.ts';
+import { cloneIR } from '../../pipeline/ir.ts';
+import type { Metrics } from '../../pipeline/metrics.ts';
+import { createStageContext } from '../../pipeline/stage-context.ts';
 import { layer } from '../fixtures/ir.ts';
 
 before(async () => {
@@ -70,4 +73,27 @@ test('ORT and tfjs predictors agree on the same IR; auto falls back to tfjs for 
   assert.match(fallback.engine, /^tfjs/);
   fallback.dispose();
   await assert.rejects(createPredictor(ir, 'ort'), /PReLU/);
+});
+
+test('the stage context measures candidates of one reference together: through a shared prefix on onnxruntime, whole on tfjs for layers ONNX does not cover', async () => {
+  const x = Float32Array.from({ length: 12 * 36 }, (_, i) => ((i * 37) % 11) / 10);
+  const data = { x, y: Int32Array.from({ length: 12 }, (_, i) => i % 3), count: 12, sampleShape: [6, 6, 1], numClasses: 3 };
+  const splits = { train: data, validation: data, test: data, fingerprint: 'test', describe: {} };
+  const baseline = { valAccuracy: 1, testAccuracy: 1, loss: 0, params: 0, macs: 0, bytes: 0 } as Metrics;
+  const ctx = createStageContext({ data: splits, seed: 1, stageDir: '.', baseline, budget: { maxDrop: 0 }, evaluation: { engine: 'auto', batchSize: 5 } });
+  for (const withPrelu of [false, true]) {
+    const ir = tinyModelIR();
+    if (withPrelu) {
+      ir.layers.splice(1, 0, layer('prelu', 'PReLU', ['input'], {}, [{ name: 'alpha', shape: [6, 6, 1], values: new Float32Array(36).fill(1) }]));
+      ir.layers.find((l) => l.name === 'flatten')!.inputs = ['prelu'];
+    }
+    const changed = cloneIR(ir);
+    changed.layers.at(-1)!.weights[0]!.values.reverse();
+    const candidates = [changed, cloneIR(ir)];
+    const { results, reuse } = await ctx.evaluateCandidates(ir, candidates);
+    assert.deepEqual(results, await Promise.all(candidates.map((c) => ctx.evaluateCandidate(c))));
+    // The PReLU model cannot export: each candidate ran whole on tfjs, and nothing was shared.
+    assert.equal(reuse === undefined, withPrelu);
+    if (reuse) assert.equal(reuse.suffixOnly, 1);
+  }
 });
