@@ -7,14 +7,24 @@
  * time goes, onnxruntime's own per-node kernel times (its profiler, batch 1 and the largest batch) and the
  * per-call floor of the binding (a graph of one Identity on the same input).
  *
+ * `--bound-filters F` adds two reference graphs, exported by the same exporter, to show what a model of the
+ * baseline's kind could reach at best: its first Conv2D (kernel, strides, padding, activation) with F filters, its
+ * first pooling, Flatten and its output Dense straight after (no hidden layer), and its output Dense alone on the
+ * flattened input — random weights (seeded): only their speed matters.
+ *
  *   tsx bench/shipped-latency.ts [--baseline examples/mnist-cnn/model/model.json]
- *     [--candidate artifacts/mnist-cnn/export/onnx/model.onnx[,other.onnx…]] [--batches 1,32,64] [--rounds 400] [--json]
+ *     [--candidate artifacts/mnist-cnn/export/onnx/model.onnx[,other.onnx…]] [--batches 1,32,64] [--rounds 400]
+ *     [--bound-filters 8] [--json]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
+import { initEngine } from '../pipeline/engine.ts';
+import type { ModelIR } from '../pipeline/ir.ts';
+import { irFromTfjsModel } from '../pipeline/io/tfjs-model.ts';
 import { readModel } from '../pipeline/io/read-model.ts';
 import { exportOnnx } from '../pipeline/onnx/export.ts';
 import { GraphBuilder } from '../pipeline/onnx/builder.ts';
@@ -28,6 +38,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '1,32,64' },
     rounds: { type: 'string', default: '400' },
     json: { type: 'boolean', default: false },
+    'bound-filters': { type: 'string' },
   },
 });
 const batches = args.batches.split(',').map(Number);
@@ -37,11 +48,46 @@ const WARMUP = 30;
 const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions =>
   ({ graphOptimizationLevel: 'all', executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: 1, ...extra });
 
-const baselineBytes = exportOnnx(await readModel(args.baseline));
+const baselineIr = await readModel(args.baseline);
+const baselineBytes = exportOnnx(baselineIr);
+
+/** The baseline's first Conv2D (with `filters`) → its first pooling → Flatten → its output Dense; or the Dense alone. */
+async function boundModel(ir: ModelIR, filters: number | undefined): Promise<Uint8Array> {
+  const find = (cls: string[]) => ir.layers.find((l) => cls.includes(l.className));
+  const conv = find(['Conv2D']);
+  const pool = find(['MaxPooling2D', 'AveragePooling2D']);
+  const dense = [...ir.layers].reverse().find((l) => l.className === 'Dense');
+  const input = ir.layers.find((l) => l.className === 'InputLayer')!;
+  if (!dense || (filters !== undefined && (!conv || !pool))) throw new Error('--bound-filters needs a baseline with a Conv2D, a pooling layer and a Dense output');
+  const m = tf.sequential();
+  const inputShape = (input.config as unknown as { batchInputShape: number[] }).batchInputShape.slice(1);
+  const c = conv?.config as unknown as { kernelSize: number[]; strides: number[]; padding: 'valid' | 'same'; activation: string } | undefined;
+  if (filters !== undefined) {
+    m.add(tf.layers.conv2d({ inputShape, filters, kernelSize: c!.kernelSize, strides: c!.strides, padding: c!.padding, activation: c!.activation as 'relu', seed: 1 } as never));
+    const p = pool!.config as unknown as { poolSize: number[]; strides: number[]; padding: 'valid' | 'same' };
+    const layer = pool!.className === 'MaxPooling2D' ? tf.layers.maxPooling2d : tf.layers.averagePooling2d;
+    m.add(layer({ poolSize: p.poolSize as [number, number], strides: p.strides as [number, number], padding: p.padding }));
+    m.add(tf.layers.flatten());
+  } else {
+    m.add(tf.layers.flatten({ inputShape }));
+  }
+  const d = dense.config as unknown as { units: number; activation: string };
+  m.add(tf.layers.dense({ units: d.units, activation: d.activation as 'softmax' }));
+  const bytes = exportOnnx(await irFromTfjsModel(m));
+  m.dispose();
+  return bytes;
+}
+
 const candidatePaths = args.candidate.split(',');
-const candidateBytes = candidatePaths.map((p) => new Uint8Array(readFileSync(p)));
+const candidateBytes: Uint8Array[] = candidatePaths.map((p) => new Uint8Array(readFileSync(p)));
 /** Display names: "candidate" for one, else each file's path. */
-const candidateNames = candidatePaths.length === 1 ? ['candidate'] : candidatePaths;
+const candidateNames = candidatePaths.length === 1 && !args['bound-filters'] ? ['candidate'] : candidatePaths;
+if (args['bound-filters']) {
+  await initEngine('wasm');
+  const filters = Number(args['bound-filters']);
+  candidateBytes.push(await boundModel(baselineIr, filters), await boundModel(baselineIr, undefined));
+  candidateNames.push(`bound: Conv2D(${filters}) → pooling → output Dense`, 'bound: output Dense alone');
+}
 const models: Record<string, Uint8Array> = { baseline: baselineBytes, ...Object.fromEntries(candidateNames.map((n, i) => [n, candidateBytes[i]!])) };
 
 /** One Identity on the models' input: what a call costs the binding and the session before any kernel runs. */
