@@ -127,7 +127,10 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
           : ctx.inputMetrics.valAccuracy;
         const sensitivityStarted = performance.now();
         // Each sensitivity candidate prunes one group: candidates share the input model's forward pass up to it.
-        shared = opts.sharedPrefix ? sharedPlanEvaluator({ ir, ctx, build: candidate, queue, samples: opts.sensitivitySamples, batchSize: work.evalBatch, concurrency: work.concurrency }) : undefined;
+        shared = opts.sharedPrefix ? sharedPlanEvaluator({
+          ir, ctx, build: candidate, queue, samples: opts.sensitivitySamples, batchSize: work.evalBatch, concurrency: work.concurrency,
+          onBuilt: progress('sensitivity candidates', opts.reconstruct ? 'pruned and reconstructed' : 'pruned'),
+        }) : undefined;
         sensitivity = await sensitivityAnalysis({ ...space, free: analysed }, opts.sensitivityRatios, base, evaluate(opts.sensitivitySamples), queue, {
           maxEvaluations: sensitivityBudget, onEvaluated: progress('sensitivity candidates'),
           ...(shared ? { evaluateAll: (plans: Set<number>[], onEvaluated?: (done: number, total: number) => void) => { evaluations += plans.length; return shared!.evaluateAll(plans, onEvaluated); } } : {}),
@@ -300,12 +303,12 @@ async function descendToTarget(start: PrunedState, goals: number[], pc: Progress
 
 /** "phase k/n (elapsed)" lines, at most every few seconds and at the last one. */
 function progressLogger(log: (m: string) => void, elapsed: () => number) {
-  return (label: string) => {
+  return (label: string, verb = 'evaluated') => {
     let last = 0;
     return (done: number, total: number) => {
       if (done < total && elapsed() - last < PROGRESS_SECONDS) return;
       last = elapsed();
-      log(`${label}: ${done}/${total} evaluated (${elapsed().toFixed(1)} s)`);
+      log(`${label}: ${done}/${total} ${verb} (${elapsed().toFixed(1)} s)`);
     };
   };
 }

@@ -43,6 +43,8 @@ export interface SharedEvaluatorOptions {
   samples?: number;
   batchSize: number;
   concurrency: number;
+  /** Called as candidates are built (they are measured a chunk at a time): progress through the slow part. */
+  onBuilt?: (done: number, total: number) => void;
 }
 
 /** An `evaluateAll` for sensitivityAnalysis, and the account of what it saved. */
@@ -53,9 +55,14 @@ export function sharedPlanEvaluator(opts: SharedEvaluatorOptions) {
   const evaluateAll = async (plans: Set<number>[], onEvaluated?: (done: number, total: number) => void): Promise<CandidateScore[]> => {
     const started = performance.now();
     const scores: CandidateScore[] = [];
+    let built = 0;
     for (let start = 0; start < plans.length; start += perChunk) {
       const chunk = plans.slice(start, start + perChunk);
-      const candidates = await Promise.all(chunk.map((removed) => opts.queue.add(() => opts.build(removed)) as Promise<ModelIR>));
+      const candidates = await Promise.all(chunk.map((removed) => opts.queue.add(async () => {
+        const c = await opts.build(removed);
+        opts.onBuilt?.(++built, plans.length);
+        return c;
+      }) as Promise<ModelIR>));
       const { results, reuse } = await opts.ctx.evaluateCandidates(opts.ir, candidates, { samples: opts.samples, batchSize: opts.batchSize, concurrency: opts.concurrency });
       scores.push(...results.map((r) => ({ accuracy: r.accuracy, loss: r.loss })));
       if (reuse) {
