@@ -10,10 +10,10 @@
  * the validation split only; test accuracy is reported.
  */
 import { z } from 'zod';
-import { subset } from '../pipeline/data/splits.ts';
 import { SlimnetError } from '../pipeline/errors.ts';
 import { inferShapes } from '../pipeline/graph/shapes.ts';
 import { cloneIR, type ModelIR } from '../pipeline/ir.ts';
+import { megabytes, trainingBatch } from '../pipeline/memory.ts';
 import type { Accuracy } from '../pipeline/metrics.ts';
 import { measureSizes } from '../pipeline/prune/allocate.ts';
 import { newQueue } from '../pipeline/prune/search.ts';
@@ -21,11 +21,12 @@ import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
 import { distill, fineTuneHelped, fineTuneOption, fineTuneSettings, testAccuracy } from '../pipeline/recovery/distill.ts';
 import type { FineTuneReport } from '../pipeline/recovery/steps.ts';
 import { survey, type Candidate } from '../pipeline/separable/candidates.ts';
-import { refitPairs, TeacherActivations, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
+import { refitPairs, TeacherRows, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
 import { applyPlan, FactorCache, type Plan } from '../pipeline/separable/replace.ts';
 import { layerOutcomes, renderSeparableDetails, separableNotes, type NearMissAttempt, type RecoveryStep } from '../pipeline/separable/report.ts';
 import { furthestPassing, greedyPath, nearMiss, type LayerSensitivity, type PathStep } from '../pipeline/separable/search.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
+import { evaluationBatch } from '../pipeline/stage-context.ts';
 import { fineTune as fineTuneModel } from '../pipeline/train/fine-tune.ts';
 
 const options = z.strictObject({
@@ -42,7 +43,7 @@ const options = z.strictObject({
   calibrationSamples: z.number().int().positive().default(1024).describe('training samples the refits read activations of'),
   refit: z.boolean().default(true).describe("refit each pair's second layer by least squares so the pair reproduces the original layer"),
   ridge: z.number().nonnegative().default(0.01).describe("ridge strength of the refit, relative to the features' mean square"),
-  maxConvRows: z.number().int().positive().default(8192).describe('sampled output positions one convolution refit uses'),
+  maxConvRows: z.number().int().positive().default(8192).describe('most rows one refit uses: sampled (image, output position) pairs of a convolution, samples of a Dense (fewer when memoryBudgetMB says so)'),
   concurrency: z.number().int().positive().default(1).describe('sensitivity evaluations run at once (p-queue)'),
   fineTune: fineTuneOption,
 });
@@ -71,9 +72,14 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
   ctx.log(`${found.candidates.length} replaceable layer(s): ${found.candidates.map((c) => `${c.layer} (${c.kind}, sizes ${c.options.map((o) => o.size).join('/')})`).join(', ') || 'none'}; floor val ${pct(floor)}`);
   for (const i of found.ineligible) ctx.log(`${i.layer} stays: ${i.reason}`);
 
-  const calibration = subset(ctx.data.train, permutation(ctx.data.train.count, createRng(deriveSeed(ctx.seed, 'separable:calibration'))).slice(0, opts.calibrationSamples));
-  const refitOptions: RefitOptions = { calibration, batchSize: 256, ridge: opts.ridge, maxConvRows: opts.maxConvRows, seed: deriveSeed(ctx.seed, 'separable:refit') };
-  const teacher = new TeacherActivations(ir, refitOptions);
+  // Memory: refits hold sampled rows within a share of the budget (the input model's rows in a cache of their own),
+  // inference and fine-tuning batches are lowered to fit it, and calibration images are gathered a batch at a time.
+  const memory = megabytes(ctx.memoryBudgetMB);
+  const calibration = { set: ctx.data.train, order: permutation(ctx.data.train.count, createRng(deriveSeed(ctx.seed, 'separable:calibration'))).slice(0, opts.calibrationSamples) };
+  const refitOptions: RefitOptions = {
+    calibration, batchSize: 256, ridge: opts.ridge, maxRows: opts.maxConvRows, memoryBytes: memory * FIT_SHARE, cacheBytes: memory * CACHE_SHARE, seed: deriveSeed(ctx.seed, 'separable:refit'),
+  };
+  const teacher = new TeacherRows(ir, found.candidates.filter((c) => !kept.has(c.layer)).map((c) => c.layer), refitOptions);
   const factors = new FactorCache(ir);
   const build = async (plan: Plan, keepInit = false) => {
     const { ir: replaced, pairs } = applyPlan(ir, plan, factors);
@@ -106,7 +112,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     // Distillation trains on class probabilities; a regress model recovers by the refit only.
     const distils = ctx.quality.task === 'classify';
     if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by the refit)");
-    const settings = distils && fineTuneSettings(opts.fineTune);
+    const settings = distils && opts.fineTune && fineTuneSettings(opts.fineTune, trainingBatch(ir, opts.fineTune.batchSize, memory * TRAIN_SHARE));
     const near = settings ? nearMiss(steps, chosenIndex, floor - opts.reach * maxDrop) : -1;
     // Plans to recover, in order, until one ends at or above the floor: the near miss, then the passing plan.
     const tries = [...(near >= 0 ? [near] : []), ...(chosenIndex >= 0 || fixedOnly.size > 0 ? [chosenIndex] : [])];
@@ -132,7 +138,7 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
       const recovery: RecoveryStep[] = [];
       const measure = async (step: RecoveryStep['step'], model: ModelIR): Promise<Accuracy> => {
         const val = await ctx.evaluateCandidate(model);
-        const test = await testAccuracy(model, ctx.data.test);
+        const test = await testAccuracy(model, ctx.data.test, evaluationBatch(model, 256, ctx.memoryBudgetMB));
         recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: elapsed() });
         ctx.log(`after ${step}: val ${pct(val.accuracy)} (loss ${val.loss.toFixed(4)}), test ${pct(test)} (${elapsed().toFixed(1)} s)`);
         return val;
@@ -194,6 +200,11 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+/** Shares of memoryBudgetMB (as prune's work plan): one refit and its calibration pass; the input model's rows; fine-tuning. */
+const FIT_SHARE = 0.15;
+const CACHE_SHARE = 0.2;
+const TRAIN_SHARE = 0.75;
 
 /** The `layers` option checked against the model: each name a replaceable layer, each size one that pays. */
 function fixedChoices(opts: Options, candidates: Candidate[], ir: ModelIR): { fixed: Map<string, number>; kept: Set<string> } {

@@ -14,7 +14,7 @@ import type { ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import { batchWithin, footprint, inferenceBytesPerSample } from '../memory.ts';
-import { collectRows, sampleRows, type CalibrationSource, type RowSampling, type Rows } from './calibration-rows.ts';
+import { collectRows, featuresOf, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
 import { isRefittable, refitLayer } from '../recovery/refit.ts';
 import { layerShapes } from './model-shapes.ts';
 import { keptIndices } from './remove-channels.ts';
@@ -136,26 +136,6 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
 
 function never(layer: string): never {
   throw new Error(`reconstruction rows of "${layer}" were evicted while in use; raise the cache budget`);
-}
-
-/**
- * The most rows (≤ maxRows, halving) whose fit fits `budget` bytes: both row matrices, the tfjs temporaries
- * (targets, residuals, centred copies) and the float64 normal equations of min(rows, features)².
- */
-export function rowsWithin(layer: LayerIR, maxRows: number, budget: number): number {
-  const kernel = layer.weights.find((w) => w.name === 'kernel')!;
-  const features = featuresOf(layer);
-  const outputs = kernel.shape[kernel.shape.length - 1]!;
-  const bytes = (r: number) => 4 * r * (2 * features + 4 * outputs) + 16 * Math.min(r, features) ** 2;
-  let rows = Math.max(1, Math.floor(maxRows));
-  while (rows > 64 && bytes(rows) > budget) rows = Math.floor(rows / 2);
-  return rows;
-}
-
-/** Input features of a Dense/Conv2D row (kh·kw·C for a convolution). */
-function featuresOf(layer: LayerIR): number {
-  const kernel = layer.weights.find((w) => w.name === 'kernel')!;
-  return kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 }
 
 /** Consecutive waves joined so that there are at most `passes` (each of about the same number of waves). */

@@ -13,7 +13,7 @@ import { createRng, deriveSeed, permutation } from '../random.ts';
 import type { StageContext, StageOutput } from '../stage.ts';
 import { fineTune } from '../train/fine-tune.ts';
 import { createPlanner, measureSizes, planFromRatios, type SizeMetric } from './allocate.ts';
-import type { CalibrationSource } from './calibration-rows.ts';
+import type { CalibrationSource } from '../recovery/calibration-rows.ts';
 import { criterionFallbacks, scoreClasses } from './criteria.ts';
 import type { PruningHistory } from './history.ts';
 import { macsForLatency, onnxLatencyRatio, type LatencyGoal } from './latency-target.ts';

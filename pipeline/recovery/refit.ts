@@ -7,90 +7,23 @@
  * solution for the residual (pipeline/recovery/least-squares.ts). Forward passes only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
-import { batches } from '../data/splits.ts';
-import type { LabelledSet } from '../data/types.ts';
-import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
+import type { LayerIR, WeightIR } from '../ir.ts';
 import { layerClass } from '../layers/registry.ts';
-import type { LinearRows } from '../layers/types.ts';
-import { createRng } from '../random.ts';
 import { withValues } from '../weight-storage.ts';
 import { solveRidge } from './least-squares.ts';
-
-export interface Activations {
-  values: Float32Array;
-  /** Per-sample shape. */
-  shape: number[];
-  count: number;
-}
-
-export interface ActivationOptions {
-  calibration: LabelledSet;
-  batchSize: number;
-  /** Engine that reads the calibration activations (default 'auto': onnxruntime when the model exports). */
-  engine?: ActivationEngine;
-}
-
-/** What a refit reads and how it solves: calibration activations, the ridge, the rows a convolution fit samples. */
-export interface RefitSettings extends ActivationOptions {
-  /** Ridge strength relative to the features' mean square (see solveRidge). */
-  ridge: number;
-  /** Most rows (samples × positions) one sampled (convolution) fit uses. */
-  maxConvRows: number;
-  seed: number;
-}
-
-/** `layerName`'s output on every calibration sample, read batch by batch on the fastest engine. */
-export async function activations(ir: ModelIR, layerName: string, opts: ActivationOptions): Promise<Activations> {
-  const reader = await openActivationReader(ir, [layerName], { engine: opts.engine });
-  try {
-    const shape = reader.sampleShapes[layerName]!;
-    const per = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(opts.calibration.count * per);
-    for (const batch of batches(opts.calibration, opts.batchSize)) {
-      const y = await reader.read(batch.x, batch.size, opts.calibration.sampleShape);
-      values.set(y[layerName]!, batch.start * per);
-    }
-    return { values, shape, count: opts.calibration.count };
-  } finally {
-    reader.dispose();
-  }
-}
 
 /** Whether `layer` is a linear map per position that a refit can solve for (a `linearRows` view and a kernel). */
 export function isRefittable(layer: LayerIR): boolean {
   return layerClass(layer.className)?.linearRows !== undefined && layer.weights.some((w) => w.name === 'kernel');
 }
 
-export interface Rows {
+/** The two layers' input rows at the same (image, position) pairs (recovery/calibration-rows.ts samples them). */
+export interface PairedRows {
   count: number;
   nOrig: number;
   nNew: number;
   orig: Float32Array;
   new: Float32Array;
-}
-
-/**
- * The input rows of the original layer (from the original network's activations) and of the refitted one (from
- * the changed network's) at the same output positions: every position (Dense), or one seeded sample of at most
- * `maxSampledRows` (convolutions, whose rows are im2col patches). Both layers must have as many output positions.
- */
-export function pairedRows(orig: LayerIR, fresh: LayerIR, xOrig: Activations, xNew: Activations, maxSampledRows: number, seed: number): Rows {
-  const viewOrig = layerClass(orig.className)!.linearRows as LinearRows;
-  const viewNew = layerClass(fresh.className)!.linearRows as LinearRows;
-  const total = xNew.count * viewNew.positions(fresh.config, xNew.shape);
-  const totalOrig = xOrig.count * viewOrig.positions(orig.config, xOrig.shape);
-  if (total !== totalOrig) throw new Error(`refit of "${fresh.name}": ${total} output positions, the original has ${totalOrig}`);
-  let positions: number[] | undefined;
-  let count = total;
-  if (viewOrig.sampled || viewNew.sampled) {
-    count = Math.min(total, maxSampledRows);
-    const rng = createRng(seed);
-    positions = count === total ? Array.from({ length: total }, (_, i) => i) : Array.from({ length: count }, () => rng.int(total));
-  }
-  const rowsOrig = viewOrig.rows(orig.config, xOrig.values, xOrig.shape, positions);
-  const rowsNew = viewNew.rows(fresh.config, xNew.values, xNew.shape, positions);
-  return { count, nOrig: rowsOrig.length / count, nNew: rowsNew.length / count, orig: rowsOrig, new: rowsNew };
 }
 
 export interface RefitResult {
@@ -106,7 +39,7 @@ export interface RefitResult {
  * output channels `keptOutputs` (the refitted layer's outputs, in order). The fit solves for the change from the
  * current weights, so the ridge pulls towards them.
  */
-export function refitLayer(orig: LayerIR, fresh: LayerIR, keptOutputs: number[], rows: Rows, ridge: number): RefitResult {
+export function refitLayer(orig: LayerIR, fresh: LayerIR, keptOutputs: number[], rows: PairedRows, ridge: number): RefitResult {
   const kOrig = orig.weights.find((w) => w.name === 'kernel')!;
   const kNew = fresh.weights.find((w) => w.name === 'kernel')!;
   const bOrig = orig.weights.find((w) => w.name === 'bias');

@@ -5,13 +5,36 @@
  * output). Pairs are refitted in model order on the live replaced model, so each fit also corrects what the
  * replacements upstream changed. Reports each layer's relative output error (MSE / mean square of the original
  * output) before and after its refit.
+ *
+ * Rows are streamed and sampled as prune's reconstruction reads them (recovery/calibration-rows.ts): a seeded choice
+ * of (image, output position) pairs per layer, at most `maxRows` and fewer when the fit's memory share says so, so a
+ * 224×224 model's refit holds sampled rows, never whole feature maps of every calibration image. The original layer
+ * and the second layer have the same name and as many output positions, so one seeded sampling serves both.
  */
-import type { ModelIR } from '../ir.ts';
-import { activations, pairedRows, refitLayer, type Activations, type RefitSettings } from '../recovery/refit.ts';
-import { deriveSeed } from '../random.ts';
+import type { ActivationEngine } from '../calibrate.ts';
+import { inferShapes } from '../graph/shapes.ts';
+import type { LayerIR, ModelIR } from '../ir.ts';
+import { batchWithin, footprint, inferenceBytesPerSample } from '../memory.ts';
+import { collectRows, featuresOf, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
+import { refitLayer } from '../recovery/refit.ts';
 import type { Pair } from './factorize.ts';
 
-export type RefitOptions = RefitSettings;
+export interface RefitOptions {
+  /** Calibration images: chosen samples of the training split, gathered a batch at a time. */
+  calibration: CalibrationSource;
+  /** Largest inference batch of a calibration pass (lowered to fit `memoryBytes`). */
+  batchSize: number;
+  /** Ridge strength relative to the features' mean square (see solveRidge). */
+  ridge: number;
+  /** Most rows (sampled image positions) one fit uses. */
+  maxRows: number;
+  /** Working memory of one fit and its calibration pass, in bytes: lowers the rows and the batch to fit. */
+  memoryBytes: number;
+  /** Bytes the input model's rows may keep between the candidates of a search. */
+  cacheBytes: number;
+  seed: number;
+  engine?: ActivationEngine;
+}
 
 export interface PairFit {
   layer: string;
@@ -22,34 +45,103 @@ export interface PairFit {
   relErrorAfter: number;
 }
 
-/** The input model's activations, shared by every candidate a search refits. */
-export class TeacherActivations {
-  private readonly cache = new Map<string, Promise<Activations>>();
-  constructor(private readonly original: ModelIR, private readonly opts: RefitOptions) {}
-  of(layer: string): Promise<Activations> {
-    let a = this.cache.get(layer);
-    if (!a) this.cache.set(layer, (a = activations(this.original, layer, this.opts)));
-    return a;
+const bytesOf = (rows: Rows) => rows.values.byteLength;
+
+/** The input model's rows of each replaceable layer, read once and shared by every candidate a search refits. */
+export class TeacherRows {
+  private readonly shapes: Map<string, number[]>;
+  private readonly samplings = new Map<string, { sampling: RowSampling; limit: number }>();
+  private readonly cache = new Map<string, Rows>();
+  private cached = 0;
+  private prefetched = false;
+
+  constructor(private readonly original: ModelIR, private readonly layers: readonly string[], private readonly opts: RefitOptions) {
+    this.shapes = inferShapes(original);
   }
+
+  /** The seeded (image, position) choice for `layer` (a layer of the input model), within the fit's memory share. */
+  sampling(layer: string): RowSampling {
+    return this.chosen(layer).sampling;
+  }
+
+  /** The `maxRows` that `sampling(layer)` was drawn with: a layer with as many output positions draws the same pairs with it. */
+  limit(layer: string): number {
+    return this.chosen(layer).limit;
+  }
+
+  private chosen(layer: string): { sampling: RowSampling; limit: number } {
+    let c = this.samplings.get(layer);
+    if (!c) {
+      const l = this.layer(layer);
+      const limit = rowsWithin(l, this.opts.maxRows, this.opts.memoryBytes / 2);
+      this.samplings.set(layer, (c = { sampling: sampleRows(l, this.shapes.get(l.inputs[0]!)!, this.opts.calibration.order.length, limit, this.opts.seed), limit }));
+    }
+    return c;
+  }
+
+  async rows(layer: string): Promise<Rows> {
+    const hit = this.cache.get(layer);
+    if (hit) return hit;
+    // First use: when every replaceable layer's rows fit the cache, one pass over the calibration images reads them
+    // all (the sensitivity pass needs each of them).
+    let wanted = [this.sampling(layer)];
+    if (!this.prefetched) {
+      this.prefetched = true;
+      const all = this.layers.map((l) => this.sampling(l));
+      if (all.reduce((n, s) => n + 4 * s.rows * featuresOf(this.layer(s.layer)), 0) <= this.opts.cacheBytes) wanted = all;
+    }
+    const read = await collectRows(this.original, wanted, this.opts.calibration, { batchSize: passBatch(this.original, this.shapes, wanted, this.opts), engine: this.opts.engine });
+    for (const [name, rows] of read) {
+      if (this.cached + bytesOf(rows) > this.opts.cacheBytes) continue;
+      this.cache.set(name, rows);
+      this.cached += bytesOf(rows);
+    }
+    return read.get(layer)!;
+  }
+
   clear(): void {
     this.cache.clear();
+    this.cached = 0;
+  }
+
+  private layer(name: string): LayerIR {
+    const l = this.original.layers.find((x) => x.name === name);
+    if (!l) throw new Error(`separable refit: the input model has no layer "${name}"`);
+    return l;
   }
 }
 
 /** Refits every pair of `replaced` (in place: the second layers' kernel and bias) in model order. */
-export async function refitPairs(original: ModelIR, replaced: ModelIR, pairs: ReadonlyMap<string, Pair>, teacher: TeacherActivations, opts: RefitOptions): Promise<PairFit[]> {
+export async function refitPairs(original: ModelIR, replaced: ModelIR, pairs: ReadonlyMap<string, Pair>, teacher: TeacherRows, opts: RefitOptions): Promise<PairFit[]> {
   const fits: PairFit[] = [];
+  let shapes: Map<string, number[]> | undefined;
   for (const layer of replaced.layers) {
     const pair = pairs.get(layer.name);
     if (!pair || pair.second !== layer) continue;
     const orig = original.layers.find((l) => l.name === layer.name)!;
-    const xOrig = await teacher.of(orig.inputs[0]!);
-    const xNew = await activations(replaced, pair.first.name, opts);
-    const rows = pairedRows(orig, layer, xOrig, xNew, opts.maxConvRows, deriveSeed(opts.seed, `refit:${layer.name}`));
+    const want = teacher.sampling(orig.name);
+    // The second layer's rows at the same (image, position) pairs: same name (seed), same output positions.
+    shapes ??= inferShapes(replaced);
+    const mine = sampleRows(layer, shapes.get(pair.first.name)!, opts.calibration.order.length, teacher.limit(orig.name), opts.seed);
+    if (!samePicks(want, mine)) throw new Error(`separable refit of "${layer.name}": the pair samples other positions than the original layer`);
+    const [xOrig, xNew] = [await teacher.rows(orig.name), (await collectRows(replaced, [mine], opts.calibration, { batchSize: passBatch(replaced, shapes, [mine], opts), engine: opts.engine })).get(layer.name)!];
+    const rows = { count: xNew.rows, nOrig: xOrig.features, nNew: xNew.features, orig: xOrig.values, new: xNew.values };
     const outputs = Array.from({ length: layer.weights.find((w) => w.name === 'kernel')!.shape.at(-1)! }, (_, i) => i);
     const fit = refitLayer(orig, layer, outputs, rows, opts.ridge);
     const scale = fit.targetMeanSquare > 0 ? fit.targetMeanSquare : 1;
     fits.push({ layer: layer.name, rows: rows.count, features: rows.nNew, relErrorBefore: fit.mseBefore / scale, relErrorAfter: fit.mseAfter / scale });
   }
   return fits;
+}
+
+function samePicks(a: RowSampling, b: RowSampling): boolean {
+  const eq = (x: Int32Array, y: Int32Array) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return a.positions === b.positions && eq(a.images, b.images) && eq(a.starts, b.starts) && eq(a.picks, b.picks);
+}
+
+/** A calibration pass's batch: the model's inference footprint plus the outputs read, within half the fit's memory. */
+function passBatch(ir: ModelIR, shapes: Map<string, number[]>, wanted: RowSampling[], opts: RefitOptions): number {
+  const f = footprint(ir);
+  const extra = wanted.reduce((n, s) => n + 4 * (shapes.get(s.input) ?? []).reduce((a, b) => a * b, 1), 0);
+  return batchWithin(opts.batchSize, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, opts.memoryBytes / 2);
 }

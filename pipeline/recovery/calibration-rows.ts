@@ -1,7 +1,8 @@
 /**
- * Reconstruction rows, streamed. Least-squares reconstruction needs, per consumer layer, its input as a matrix of
- * rows: im2col patches for a Conv2D, input vectors for a Dense. Whole feature maps of every calibration image would
- * take gigabytes at 224×224 (MobileNetV2's first block alone: 1.6 MB per image and layer), so, as in He et al.
+ * Calibration rows, streamed. A least-squares refit (prune's reconstruction, separable's pair refits) needs, per
+ * layer, its input as a matrix of rows: im2col patches for a Conv2D, input vectors for a Dense. Whole feature maps
+ * of every calibration image would take gigabytes at 224×224 (MobileNetV2's first block alone: 1.6 MB per image
+ * and layer), so, as in He et al.
  * 2017 ("Channel Pruning for Accelerating Very Deep Neural Networks": 10 random positions per image) and AIMET's
  * channel pruning, each layer gets a seeded sample of (image, output position) pairs, and only those positions'
  * patches are kept while calibration images stream through the model batch by batch. A layer's rows are capped by
@@ -141,4 +142,24 @@ function binarySearch(a: Int32Array, v: number): number {
     else hi = mid - 1;
   }
   return -1;
+}
+
+/**
+ * The most rows (≤ maxRows, halving) whose fit fits `budget` bytes: both row matrices, the tfjs temporaries
+ * (targets, residuals, centred copies) and the float64 normal equations of min(rows, features)².
+ */
+export function rowsWithin(layer: LayerIR, maxRows: number, budget: number): number {
+  const kernel = layer.weights.find((w) => w.name === 'kernel')!;
+  const features = featuresOf(layer);
+  const outputs = kernel.shape[kernel.shape.length - 1]!;
+  const bytes = (r: number) => 4 * r * (2 * features + 4 * outputs) + 16 * Math.min(r, features) ** 2;
+  let rows = Math.max(1, Math.floor(maxRows));
+  while (rows > 64 && bytes(rows) > budget) rows = Math.floor(rows / 2);
+  return rows;
+}
+
+/** Input features of a Dense/Conv2D row (kh·kw·C for a convolution). */
+export function featuresOf(layer: LayerIR): number {
+  const kernel = layer.weights.find((w) => w.name === 'kernel')!;
+  return kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 }

@@ -8,8 +8,8 @@ import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { createLayer } from '../../../pipeline/layers/create.ts';
 import { layerClass } from '../../../pipeline/layers/registry.ts';
 import type { LinearRows } from '../../../pipeline/layers/types.ts';
-import { collectRows, sampleRows } from '../../../pipeline/prune/calibration-rows.ts';
-import { rowsWithin, waves } from '../../../pipeline/prune/reconstruct.ts';
+import { collectRows, rowsWithin, sampleRows } from '../../../pipeline/recovery/calibration-rows.ts';
+import { waves } from '../../../pipeline/prune/reconstruct.ts';
 import { randomizeWeights } from '../../fixtures/models.ts';
 import { randomInputSet } from '../../fixtures/sets.ts';
 
