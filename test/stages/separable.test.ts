@@ -97,6 +97,16 @@ test('default search: replaces layers within the budget share, reports every lay
   assert.equal(d.fineTune.engine, 'ort');
 });
 
+test('refits hold sampled rows, at most maxConvRows of them, whatever the calibration set', async () => {
+  const out = await run({ ...quick, fineTune: false, maxConvRows: 100 });
+  const fits = (out.details as Record<string, any>).refit as Array<{ layer: string; rows: number; relErrorBefore: number; relErrorAfter: number }>;
+  assert.ok(fits.length > 0);
+  for (const f of fits) {
+    assert.ok(f.rows > 0 && f.rows <= 100, `${f.layer}: ${f.rows} rows`);
+    assert.ok(f.relErrorAfter <= f.relErrorBefore + 1e-6, `${f.layer}: refit does not make it worse`);
+  }
+});
+
 test('the test split never steers a decision: scrambled test labels give the same model', async () => {
   const scrambled: DataSplits = { ...data, test: { ...data.test, y: data.test.y.map((y) => (y + 1) % 3) } };
   const [a, b] = [await run({ ...quick, fineTune: false }), await run({ ...quick, fineTune: false }, trained, context({}, scrambled))];
