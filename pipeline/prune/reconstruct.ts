@@ -13,8 +13,8 @@
 import type { ActivationEngine } from '../calibrate.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
-import { batchWithin, footprint, inferenceBytesPerSample } from '../memory.ts';
-import { collectRows, featuresOf, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
+import { footprint } from '../memory.ts';
+import { calibrationBatch, collectRows, featuresOf, RowCache, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
 import { isRefittable, refitLayer } from '../recovery/refit.ts';
 import { layerShapes } from './model-shapes.ts';
 import { keptIndices } from './remove-channels.ts';
@@ -88,10 +88,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
     return s;
   };
   const f = footprint(original);
-  const passBatch = (wave: RowSampling[]) => {
-    const extra = wave.reduce((n, s) => n + 4 * shapes.get(s.input)!.reduce((a, b) => a * b, 1), 0);
-    return batchWithin(opts.batchSize ?? 256, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, memory / 2);
-  };
+  const passBatch = (wave: RowSampling[]) => calibrationBatch(f, shapes, wave, opts.batchSize ?? 256, memory / 2);
   const cache = new RowCache(opts.cacheBytes ?? memory);
   const consumers = original.layers.filter(isRefittable).map((l) => l.name).filter((n) => shapes.has(byName.get(n)!.inputs[0]!));
   let prefetched = false;
@@ -173,37 +170,6 @@ export function waves(ir: ModelIR, targets: ReconstructTarget[]): ReconstructTar
   }
   if (current.length > 0) result.push(current);
   return result;
-}
-
-/** Least recently used rows go first once the total passes `budget` bytes. */
-class RowCache {
-  private readonly entries = new Map<string, Rows>();
-  private bytes = 0;
-  constructor(readonly budget: number) {}
-  has(layer: string): boolean {
-    return this.entries.has(layer);
-  }
-  get(layer: string): Rows | undefined {
-    const rows = this.entries.get(layer);
-    if (rows) {
-      this.entries.delete(layer);
-      this.entries.set(layer, rows);
-    }
-    return rows;
-  }
-  set(layer: string, rows: Rows): void {
-    this.entries.set(layer, rows);
-    this.bytes += rows.values.byteLength;
-    for (const [name, old] of this.entries) {
-      if (this.bytes <= this.budget || name === layer) break;
-      this.entries.delete(name);
-      this.bytes -= old.values.byteLength;
-    }
-  }
-  clear(): void {
-    this.entries.clear();
-    this.bytes = 0;
-  }
 }
 
 /** Consumers that lose input channels under `removed`, with the output channels each keeps. */

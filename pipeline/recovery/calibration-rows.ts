@@ -12,6 +12,7 @@ import { openActivationReader, type ActivationEngine } from '../calibrate.ts';
 import { batches } from '../data/splits.ts';
 import type { LabelledSet } from '../data/types.ts';
 import type { LayerIR, ModelIR } from '../ir.ts';
+import { batchWithin, inferenceBytesPerSample, type Footprint } from '../memory.ts';
 import { layerClass } from '../layers/registry.ts';
 import type { LayerConfig, LinearRows } from '../layers/types.ts';
 import { createRng, deriveSeed } from '../random.ts';
@@ -162,4 +163,41 @@ export function rowsWithin(layer: LayerIR, maxRows: number, budget: number): num
 export function featuresOf(layer: LayerIR): number {
   const kernel = layer.weights.find((w) => w.name === 'kernel')!;
   return kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+}
+
+/** A calibration pass's batch: the model's inference footprint plus the outputs it keeps, within `budgetBytes`. */
+export function calibrationBatch(f: Footprint | undefined, shapes: ReadonlyMap<string, number[]>, samplings: RowSampling[], requested: number, budgetBytes: number): number {
+  const extra = samplings.reduce((n, s) => n + 4 * shapes.get(s.input)!.reduce((a, b) => a * b, 1), 0);
+  return batchWithin(requested, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, budgetBytes);
+}
+
+/** Least recently used rows go first once the total passes `budget` bytes. */
+export class RowCache {
+  private readonly entries = new Map<string, Rows>();
+  private bytes = 0;
+  constructor(readonly budget: number) {}
+  has(layer: string): boolean {
+    return this.entries.has(layer);
+  }
+  get(layer: string): Rows | undefined {
+    const rows = this.entries.get(layer);
+    if (rows) {
+      this.entries.delete(layer);
+      this.entries.set(layer, rows);
+    }
+    return rows;
+  }
+  set(layer: string, rows: Rows): void {
+    this.entries.set(layer, rows);
+    this.bytes += rows.values.byteLength;
+    for (const [name, old] of this.entries) {
+      if (this.bytes <= this.budget || name === layer) break;
+      this.entries.delete(name);
+      this.bytes -= old.values.byteLength;
+    }
+  }
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
 }

@@ -14,8 +14,8 @@
 import type { ActivationEngine } from '../calibrate.ts';
 import { inferShapes } from '../graph/shapes.ts';
 import type { LayerIR, ModelIR } from '../ir.ts';
-import { batchWithin, footprint, inferenceBytesPerSample } from '../memory.ts';
-import { collectRows, featuresOf, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
+import { footprint } from '../memory.ts';
+import { calibrationBatch, collectRows, featuresOf, RowCache, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
 import { refitLayer } from '../recovery/refit.ts';
 import type { Pair } from './factorize.ts';
 
@@ -45,18 +45,16 @@ export interface PairFit {
   relErrorAfter: number;
 }
 
-const bytesOf = (rows: Rows) => rows.values.byteLength;
-
 /** The input model's rows of each replaceable layer, read once and shared by every candidate a search refits. */
 export class TeacherRows {
   private readonly shapes: Map<string, number[]>;
   private readonly samplings = new Map<string, { sampling: RowSampling; limit: number }>();
-  private readonly cache = new Map<string, Rows>();
-  private cached = 0;
+  private readonly cache: RowCache;
   private prefetched = false;
 
   constructor(private readonly original: ModelIR, private readonly layers: readonly string[], private readonly opts: RefitOptions) {
     this.shapes = inferShapes(original);
+    this.cache = new RowCache(opts.cacheBytes);
   }
 
   /** The seeded (image, position) choice for `layer` (a layer of the input model), within the fit's memory share. */
@@ -91,17 +89,12 @@ export class TeacherRows {
       if (all.reduce((n, s) => n + 4 * s.rows * featuresOf(this.layer(s.layer)), 0) <= this.opts.cacheBytes) wanted = all;
     }
     const read = await collectRows(this.original, wanted, this.opts.calibration, { batchSize: passBatch(this.original, this.shapes, wanted, this.opts), engine: this.opts.engine });
-    for (const [name, rows] of read) {
-      if (this.cached + bytesOf(rows) > this.opts.cacheBytes) continue;
-      this.cache.set(name, rows);
-      this.cached += bytesOf(rows);
-    }
+    for (const [name, rows] of read) this.cache.set(name, rows);
     return read.get(layer)!;
   }
 
   clear(): void {
     this.cache.clear();
-    this.cached = 0;
   }
 
   private layer(name: string): LayerIR {
@@ -139,9 +132,7 @@ function samePicks(a: RowSampling, b: RowSampling): boolean {
   return a.positions === b.positions && eq(a.images, b.images) && eq(a.starts, b.starts) && eq(a.picks, b.picks);
 }
 
-/** A calibration pass's batch: the model's inference footprint plus the outputs read, within half the fit's memory. */
+/** A calibration pass's batch within half the fit's memory. */
 function passBatch(ir: ModelIR, shapes: Map<string, number[]>, wanted: RowSampling[], opts: RefitOptions): number {
-  const f = footprint(ir);
-  const extra = wanted.reduce((n, s) => n + 4 * (shapes.get(s.input) ?? []).reduce((a, b) => a * b, 1), 0);
-  return batchWithin(opts.batchSize, (f ? inferenceBytesPerSample(f) : 0) + 2 * extra, opts.memoryBytes / 2);
+  return calibrationBatch(footprint(ir), shapes, wanted, opts.batchSize, opts.memoryBytes / 2);
 }
