@@ -85,8 +85,7 @@ export async function runQuantize(input: ModelIR, ctx: StageContext, opts: Quant
       shipped = await measureShipped(ir, ctx.stageDir, ctx, { withTest: false });
     }
     // Activation calibration (int8), then the ONNX encoding (as configured; 'auto': by measured speed among those that
-    // hold the floor), then
-    // the final artifacts: measured on test too (reported only), checked by the ONNX checker.
+    // hold the floor), then the final artifacts: measured on test too (reported only), checked by the ONNX checker.
     // The static QDQ model has its own weights (7-bit with reduceRange) and so its own calibration; the weight-only
     // model's calibration stays with it for writers that quantise activations themselves (TFLite int8).
     const calibrate = async (model: ModelIR) => {

@@ -2,10 +2,10 @@
  * Calibration rows, streamed. A least-squares refit (prune's reconstruction, separable's pair refits) needs, per
  * layer, its input as a matrix of rows: im2col patches for a Conv2D, input vectors for a Dense. Whole feature maps
  * of every calibration image would take gigabytes at 224×224 (MobileNetV2's first block alone: 1.6 MB per image
- * and layer), so, as in He et al.
- * 2017 ("Channel Pruning for Accelerating Very Deep Neural Networks": 10 random positions per image) and AIMET's
- * channel pruning, each layer gets a seeded sample of (image, output position) pairs, and only those positions'
- * patches are kept while calibration images stream through the model batch by batch. A layer's rows are capped by
+ * and layer), so, as in He et al. 2017 ("Channel Pruning for Accelerating Very Deep Neural Networks": 10 random
+ * positions per image) and AIMET's channel pruning, each layer gets a seeded sample of (image, output position)
+ * pairs, and only those positions' patches are kept while calibration images stream through the model batch by
+ * batch. A layer's rows are capped by
  * `maxRows` whatever the number of calibration images, so memory follows the budget, not the data.
  */
 import { openActivationReader, type ActivationEngine } from '../calibrate.ts';

@@ -9,12 +9,14 @@
  * Rows are streamed and sampled as prune's reconstruction reads them (recovery/calibration-rows.ts): a seeded choice
  * of (image, output position) pairs per layer, at most `maxRows` and fewer when the fit's memory share says so, so a
  * 224×224 model's refit holds sampled rows, never whole feature maps of every calibration image. The original layer
- * and the second layer have the same name and as many output positions, so one seeded sampling serves both.
+ * and the second layer have as many output positions, so the original's sampling serves both.
  */
 import type { ActivationEngine } from '../calibrate.ts';
 import { inferShapes } from '../graph/shapes.ts';
 import type { LayerIR, ModelIR } from '../ir.ts';
 import { footprint } from '../memory.ts';
+import { layerClass } from '../layers/registry.ts';
+import type { LinearRows } from '../layers/types.ts';
 import { calibrationBatch, collectRows, featuresOf, RowCache, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
 import { refitLayer } from '../recovery/refit.ts';
 import type { Pair } from './factorize.ts';
@@ -48,7 +50,7 @@ export interface PairFit {
 /** The input model's rows of each replaceable layer, read once and shared by every candidate a search refits. */
 export class TeacherRows {
   private readonly shapes: Map<string, number[]>;
-  private readonly samplings = new Map<string, { sampling: RowSampling; limit: number }>();
+  private readonly samplings = new Map<string, RowSampling>();
   private readonly cache: RowCache;
   private prefetched = false;
 
@@ -59,22 +61,13 @@ export class TeacherRows {
 
   /** The seeded (image, position) choice for `layer` (a layer of the input model), within the fit's memory share. */
   sampling(layer: string): RowSampling {
-    return this.chosen(layer).sampling;
-  }
-
-  /** The `maxRows` that `sampling(layer)` was drawn with: a layer with as many output positions draws the same pairs with it. */
-  limit(layer: string): number {
-    return this.chosen(layer).limit;
-  }
-
-  private chosen(layer: string): { sampling: RowSampling; limit: number } {
-    let c = this.samplings.get(layer);
-    if (!c) {
+    let s = this.samplings.get(layer);
+    if (!s) {
       const l = this.layer(layer);
-      const limit = rowsWithin(l, this.opts.maxRows, this.opts.memoryBytes / 2);
-      this.samplings.set(layer, (c = { sampling: sampleRows(l, this.shapes.get(l.inputs[0]!)!, this.opts.calibration.order.length, limit, this.opts.seed), limit }));
+      const rows = rowsWithin(l, this.opts.maxRows, this.opts.memoryBytes / 2);
+      this.samplings.set(layer, (s = sampleRows(l, this.shapes.get(l.inputs[0]!)!, this.opts.calibration.order.length, rows, this.opts.seed)));
     }
-    return c;
+    return s;
   }
 
   async rows(layer: string): Promise<Rows> {
@@ -112,11 +105,13 @@ export async function refitPairs(original: ModelIR, replaced: ModelIR, pairs: Re
     const pair = pairs.get(layer.name);
     if (!pair || pair.second !== layer) continue;
     const orig = original.layers.find((l) => l.name === layer.name)!;
+    // The second layer's rows at the original's (image, position) pairs: both have the same output positions.
     const want = teacher.sampling(orig.name);
-    // The second layer's rows at the same (image, position) pairs: same name (seed), same output positions.
     shapes ??= inferShapes(replaced);
-    const mine = sampleRows(layer, shapes.get(pair.first.name)!, opts.calibration.order.length, teacher.limit(orig.name), opts.seed);
-    if (!samePicks(want, mine)) throw new Error(`separable refit of "${layer.name}": the pair samples other positions than the original layer`);
+    const view = layerClass(layer.className)!.linearRows as LinearRows;
+    const positions = view.positions(layer.config, shapes.get(pair.first.name)!);
+    if (positions !== want.positions) throw new Error(`separable refit of "${layer.name}": ${positions} output positions per image, the original has ${want.positions}`);
+    const mine: RowSampling = { ...want, input: pair.first.name, config: layer.config, view };
     const [xOrig, xNew] = [await teacher.rows(orig.name), (await collectRows(replaced, [mine], opts.calibration, { batchSize: passBatch(replaced, shapes, [mine], opts), engine: opts.engine })).get(layer.name)!];
     const rows = { count: xNew.rows, nOrig: xOrig.features, nNew: xNew.features, orig: xOrig.values, new: xNew.values };
     const outputs = Array.from({ length: layer.weights.find((w) => w.name === 'kernel')!.shape.at(-1)! }, (_, i) => i);
@@ -125,11 +120,6 @@ export async function refitPairs(original: ModelIR, replaced: ModelIR, pairs: Re
     fits.push({ layer: layer.name, rows: rows.count, features: rows.nNew, relErrorBefore: fit.mseBefore / scale, relErrorAfter: fit.mseAfter / scale });
   }
   return fits;
-}
-
-function samePicks(a: RowSampling, b: RowSampling): boolean {
-  const eq = (x: Int32Array, y: Int32Array) => x.length === y.length && x.every((v, i) => v === y[i]);
-  return a.positions === b.positions && eq(a.images, b.images) && eq(a.starts, b.starts) && eq(a.picks, b.picks);
 }
 
 /** A calibration pass's batch within half the fit's memory. */
