@@ -28,7 +28,9 @@ import { irFromTfjsModel } from '../pipeline/io/tfjs-model.ts';
 import { readModel } from '../pipeline/io/read-model.ts';
 import { exportOnnx } from '../pipeline/onnx/export.ts';
 import { GraphBuilder } from '../pipeline/onnx/builder.ts';
+import { ortSessionOptions } from '../pipeline/onnx/ort.ts';
 import { encodeModel } from '../pipeline/onnx/proto.ts';
+import { openOrtTimed, type OrtTiming } from '../pipeline/measure/latency.ts';
 import { createRng } from '../pipeline/random.ts';
 
 const { values: args } = parseArgs({
@@ -46,7 +48,7 @@ const rounds = Number(args.rounds);
 const WARMUP = 30;
 
 const sessionOptions = (extra: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions =>
-  ({ graphOptimizationLevel: 'all', executionMode: 'sequential', interOpNumThreads: 1, intraOpNumThreads: 1, ...extra });
+  ({ ...ortSessionOptions({ threads: 1 }), ...extra });
 
 const baselineIr = await readModel(args.baseline);
 const baselineBytes = exportOnnx(baselineIr);
@@ -88,7 +90,8 @@ if (args['bound-filters']) {
   candidateBytes.push(await boundModel(baselineIr, filters), await boundModel(baselineIr, undefined));
   candidateNames.push(`bound: Conv2D(${filters}) → pooling → output Dense`, 'bound: output Dense alone');
 }
-const models: Record<string, Uint8Array> = { baseline: baselineBytes, ...Object.fromEntries(candidateNames.map((n, i) => [n, candidateBytes[i]!])) };
+/** Timed: the baseline, the floor (set below), the candidates, in that order. */
+const models: Record<string, Uint8Array> = { baseline: baselineBytes };
 
 /** One Identity on the models' input: what a call costs the binding and the session before any kernel runs. */
 function floorModel(inputName: string, shape: number[]): Uint8Array {
@@ -107,6 +110,8 @@ const inputName = probe.inputNames[0]!;
 const sampleShape = (probe.inputMetadata?.[0] as { shape?: (number | string)[] } | undefined)?.shape?.slice(1).map(Number)
   ?? [28, 28, 1];
 await probe.release();
+models['one Identity (floor)'] = floorModel(inputName, sampleShape);
+candidateNames.forEach((name, i) => (models[name] = candidateBytes[i]!));
 const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
 const rng = createRng(7);
 const input = Float32Array.from({ length: Math.max(...batches) * sampleSize }, () => rng.next());
@@ -119,35 +124,49 @@ const spread = (values: number[]): Spread => {
   return { median: at(0.5), q1: at(0.25), q3: at(0.75) };
 };
 
-/** ms per run of each session, interleaved round by round, rotating which goes first. */
-async function interleaved(sessions: ort.InferenceSession[], batch: number): Promise<number[][]> {
-  const feeds = sessions.map((s) => feed(s.inputNames[0]!, batch));
-  const times = sessions.map(() => [] as number[]);
-  for (let r = 0; r < rounds + WARMUP; r++) {
-    const order = sessions.map((_, i) => (i + r) % sessions.length);
-    for (const i of order) {
-      const t = process.hrtime.bigint();
-      await sessions[i]!.run(feeds[i]!);
-      if (r >= WARMUP) times[i]!.push(Number(process.hrtime.bigint() - t) / 1e6);
+/** One turn of Node's event loop, as onnxruntime-node's public `run` takes before calling the runtime. */
+const eventLoopTurn = { name: 'event-loop turn', run: () => new Promise<void>((resolve) => setImmediate(resolve)) };
+
+/**
+ * ms per run of each model by both methods (onnxruntime's Run through the binding, and the public API), and of one
+ * event-loop turn, interleaved round by round in rotating order. Models are [baseline, floor, ...candidates].
+ */
+async function interleaved(batch: number): Promise<{ method: OrtTiming; refused?: string; run: number[][]; api: number[][]; turn: number[] }> {
+  const timed = await openOrtTimed(Object.entries(models).map(([name, bytes]) => ({ name, bytes })), input.subarray(0, batch * sampleSize), [batch, ...sampleShape]);
+  try {
+    const runners = [...timed.runners, ...(timed.method === 'ort-run' ? timed.publicApi : []), eventLoopTurn];
+    const times = runners.map(() => [] as number[]);
+    for (let r = 0; r < rounds + WARMUP; r++) {
+      for (let k = 0; k < runners.length; k++) {
+        const i = (k + r) % runners.length;
+        const t = process.hrtime.bigint();
+        await runners[i]!.run();
+        if (r >= WARMUP) times[i]!.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
     }
+    const n = timed.runners.length;
+    return { method: timed.method, refused: timed.refused, run: times.slice(0, n), api: timed.method === 'ort-run' ? times.slice(n, 2 * n) : [], turn: times[times.length - 1]! };
+  } finally {
+    await timed.release();
   }
-  return times;
 }
 
-const sessions = [
-  await ort.InferenceSession.create(baselineBytes, sessionOptions()),
-  await ort.InferenceSession.create(floorModel(inputName, sampleShape), sessionOptions()),
-  ...(await Promise.all(candidateBytes.map((bytes) => ort.InferenceSession.create(bytes, sessionOptions())))),
-];
-interface Row { batch: number; candidate: string; baseline: Spread; ms: Spread; floor: Spread; ratio: Spread }
+interface Figures { baseline: Spread; ms: Spread; floor: Spread; ratio: Spread }
+interface Row { batch: number; candidate: string; ortRun?: Figures; publicApi: Figures; eventLoopTurn: Spread }
+const figures = (times: number[][], k: number): Figures => {
+  const [base, floor] = [times[0]!, times[1]!];
+  const cand = times[k + 2]!;
+  return { baseline: spread(base), ms: spread(cand), floor: spread(floor), ratio: spread(base.map((t, i) => t / cand[i]!)) };
+};
 const rows: Row[] = [];
+let refused: string | undefined;
 for (const batch of batches) {
-  const [base, floor, ...cands] = await interleaved(sessions, batch);
-  cands.forEach((cand, k) => rows.push({
-    batch, candidate: candidateNames[k]!, baseline: spread(base!), ms: spread(cand), floor: spread(floor!), ratio: spread(base!.map((t, i) => t / cand[i]!)),
+  const t = await interleaved(batch);
+  refused ??= t.refused;
+  candidateNames.forEach((candidate, k) => rows.push({
+    batch, candidate, ...(t.method === 'ort-run' ? { ortRun: figures(t.run, k), publicApi: figures(t.api, k) } : { publicApi: figures(t.run, k) }), eventLoopTurn: spread(t.turn),
   }));
 }
-for (const s of sessions) await s.release();
 
 /** Median kernel µs per node over `runs` runs, from onnxruntime's profiler. */
 async function nodeTimes(bytes: Uint8Array, batch: number, runs: number): Promise<{ node: string; op: string; us: number }[]> {
@@ -174,6 +193,7 @@ async function nodeTimes(bytes: Uint8Array, batch: number, runs: number): Promis
 
 const profiles: Record<string, Record<number, { node: string; op: string; us: number }[]>> = {};
 for (const [name, bytes] of Object.entries(models)) {
+  if (name === 'one Identity (floor)') continue;
   profiles[name] = {};
   for (const batch of [batches[0]!, batches[batches.length - 1]!]) profiles[name]![batch] = await nodeTimes(bytes, batch, Math.min(rounds, 200));
 }
@@ -182,11 +202,20 @@ if (args.json) {
   console.log(JSON.stringify({ baseline: args.baseline, candidate: args.candidate, rounds, latency: rows, profiles }, null, 1));
 } else {
   const f = (s: Spread) => `${s.median.toFixed(3)} (${s.q1.toFixed(3)}–${s.q3.toFixed(3)})`;
-  console.log(`onnxruntime-node, 1 thread, ${rounds} interleaved rounds; ms: median (quartiles)`);
   const named = candidateNames.length > 1;
-  console.log(`| batch |${named ? ' candidate |' : ''} baseline ms | candidate ms | baseline / candidate, per round | one Identity (floor) ms |`);
-  console.log(`|---|${named ? '---|' : ''}---|---|---|---|`);
-  for (const r of rows) console.log(`| ${r.batch} |${named ? ` ${r.candidate} |` : ''} ${f(r.baseline)} | ${f(r.ms)} | ${r.ratio.median.toFixed(2)}× (${r.ratio.q1.toFixed(2)}–${r.ratio.q3.toFixed(2)}) | ${f(r.floor)} |`);
+  const table = (what: string, pick: (r: Row) => Figures | undefined) => {
+    console.log(`\n${what}; ${rounds} interleaved rounds, onnxruntime-node, 1 thread; ms: median (quartiles)`);
+    console.log(`| batch |${named ? ' candidate |' : ''} baseline ms | candidate ms | baseline / candidate, per round | one Identity (floor) ms |`);
+    console.log(`|---|${named ? '---|' : ''}---|---|---|---|`);
+    for (const r of rows) {
+      const x = pick(r)!;
+      console.log(`| ${r.batch} |${named ? ` ${r.candidate} |` : ''} ${f(x.baseline)} | ${f(x.ms)} | ${x.ratio.median.toFixed(2)}× (${x.ratio.q1.toFixed(2)}–${x.ratio.q3.toFixed(2)}) | ${f(x.floor)} |`);
+    }
+  };
+  if (rows[0]?.ortRun) table("onnxruntime's Run (through onnxruntime-node's binding, synchronous)", (r) => r.ortRun);
+  else console.log(`onnxruntime's Run not timed directly: ${refused}`);
+  table("onnxruntime-node's public API (await session.run(): one event-loop turn more per call)", (r) => r.publicApi);
+  console.log(`\none event-loop turn (setImmediate) alone, same rounds: ${[...new Map(rows.map((r) => [r.batch, r.eventLoopTurn])).entries()].map(([b, s]) => `batch ${b} ${f(s)}`).join(', ')} ms`);
   for (const [name, byBatch] of Object.entries(profiles)) {
     for (const [batch, nodes] of Object.entries(byBatch)) {
       const total = nodes.reduce((a, n) => a + n.us, 0);

@@ -99,6 +99,20 @@ export function latencySummary(l: LatencyReport | undefined): string {
   return l.batches.map((b) => `b${b.batchSize} ${b.model.median.toFixed(3)} ms ×${b.speedup.toFixed(2)}`).join(', ');
 }
 
+/** The shipped model's latency: the last accepted stage's, or the baseline's. */
+function finalLatency(report: Report): LatencyReport | undefined {
+  return [...report.stages].reverse().find((s) => s.status === 'accepted')?.latency ?? report.baselineLatency;
+}
+
+/** What the latency figures time, and the final model through onnxruntime-node's public API beside them. */
+function timedWhat(l: LatencyReport | undefined): string {
+  if (!l || l.method === 'predict') return '';
+  if (l.method === 'public-api') return ` Timed through onnxruntime-node's public API (\`await session.run()\`): ${l.refused ?? 'its binding was not used'}.`;
+  const api = l.batches.filter((b) => b.publicApi).map((b) => `b${b.batchSize} ${b.publicApi!.model.median.toFixed(3)} ms ×${b.publicApi!.speedup.toFixed(2)}`);
+  return ` Timed: onnxruntime's Run through onnxruntime-node's native binding, called synchronously.` +
+    (api.length ? ` Through its public API (\`await session.run()\`, one event-loop turn more per call), the final model: ${api.join(', ')}.` : '');
+}
+
 function metricsRow(label: string, status: string, m: Metrics | undefined, l?: LatencyReport): string {
   if (!m) return `| ${label} | ${status} | – | – | – | – | – | – |`;
   return `| ${label} | ${status} | ${pct(m.valAccuracy)} | ${pct(m.testAccuracy)} | ${num(m.params)} | ${num(m.bytes)} | ${num(m.macs)} | ${latencySummary(l)} |`;
@@ -128,10 +142,11 @@ export function renderMarkdown(report: Report, renderers: Record<string, Details
     `|---|---|---|---|---|---|---|---|`,
     metricsRow('baseline', '', report.baseline, report.baselineLatency),
     ...report.stages.map((s) => metricsRow(s.name, s.status + (s.cached ? ' (cached)' : ''), s.metrics, s.latency)),
-    metricsRow('**final**', '', report.final, [...report.stages].reverse().find((s) => s.status === 'accepted')?.latency ?? report.baselineLatency),
+    metricsRow('**final**', '', report.final, finalLatency(report)),
     ``,
     `Latency: each model interleaved with the baseline in one process (A B A B …), median per batch size; ×N = median over rounds of baseline time ÷ model time (> 1 is faster).` +
-      (report.baselineLatency ? ` The baseline against a copy of itself: ${report.baselineLatency.batches.map((b) => `b${b.batchSize} ×${b.speedup.toFixed(3)}`).join(', ')} (noise).` : ''),
+      (report.baselineLatency ? ` The baseline against a copy of itself: ${report.baselineLatency.batches.map((b) => `b${b.batchSize} ×${b.speedup.toFixed(3)}`).join(', ')} (noise).` : '') +
+      timedWhat(finalLatency(report)),
     ``,
   ];
   for (const s of report.stages) {

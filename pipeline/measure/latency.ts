@@ -5,7 +5,9 @@
  * as a ratio of medians and as the median of the per-round ratios (each round's pair saw the same machine load).
  *
  * The core (`interleave`) takes plain async runners and a clock, so its logic is tested without timing anything;
- * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes;
+ * `compareOnnxLatency` runs IR models on onnxruntime-node (1 thread, as evaluation does) at several batch sizes,
+ * timing onnxruntime's Run through the native binding, synchronously (`openOrtTimed`; the public API beside it on
+ * request, and instead of it when the binding is unavailable: onnx/ort-binding.ts says why);
  * `comparePredictorLatency` runs loaded predictors of any engine (the export stage's artifacts in their runtimes, the
  * quantize stage's ONNX encodings) at a given batch size.
  * Timings are for reports and latency targets only, never for a test assertion.
@@ -16,7 +18,8 @@ import type { LabelledSet } from '../data/types.ts';
 import type { Predictor } from '../evaluate.ts';
 import type { ModelIR } from '../ir.ts';
 import { exportOnnx } from '../onnx/export.ts';
-import { createOrtSession } from '../onnx/ort.ts';
+import { ortSessionOptions } from '../onnx/ort.ts';
+import { loadOrtBinding, openBindingSession, type BindingLoader, type SyncOrtSession } from '../onnx/ort-binding.ts';
 
 export interface Spread {
   median: number;
@@ -85,9 +88,8 @@ export interface Comparison {
   pairedSpeedup: Spread[];
 }
 
-/** Runs the runners interleaved and compares each against the first (the reference). */
-export async function compareLatency(runners: LatencyRunner[], opts: InterleaveOptions): Promise<Comparison> {
-  const times = await interleave(runners, opts);
+/** Statistics of per-runner times (as `interleave` returns them), each compared against the first (the reference). */
+export function compareTimes(times: number[][]): Comparison {
   const stats = times.map((t) => ({ ...spread(t), runs: t.length }));
   const reference = times[0]!;
   return {
@@ -95,6 +97,75 @@ export async function compareLatency(runners: LatencyRunner[], opts: InterleaveO
     speedup: stats.map((s) => stats[0]!.median / s.median),
     pairedSpeedup: times.map((t) => spread(t.map((v, r) => reference[r]! / v))),
   };
+}
+
+/** Runs the runners interleaved and compares each against the first (the reference). */
+export async function compareLatency(runners: LatencyRunner[], opts: InterleaveOptions): Promise<Comparison> {
+  return compareTimes(await interleave(runners, opts));
+}
+
+/**
+ * How an onnxruntime inference is timed. `ort-run`: onnxruntime's Run through onnxruntime-node's native binding,
+ * called synchronously (feeds converted, outputs copied into JS tensors). `public-api`: `await session.run(feeds)`,
+ * which adds onnxruntime-common's argument checks and a turn of Node's event loop per call (onnx/ort-binding.ts).
+ */
+export type OrtTiming = 'ort-run' | 'public-api';
+
+export interface OrtTimedModels {
+  /** What `runners` time: `ort-run` when every model's binding session passed its probe, else `public-api`. */
+  method: OrtTiming;
+  /** Why the binding is not used (method `public-api`). */
+  refused?: string;
+  /** Per model, in the order given: one inference by `method` on the feeds given. */
+  runners: LatencyRunner[];
+  /** Per model: one inference through the public API, on the same feeds (the same session options). */
+  publicApi: LatencyRunner[];
+  release(): Promise<void>;
+}
+
+export interface OrtTimedOptions {
+  /** onnxruntime intra-op threads (default 1, as evaluation). */
+  threads?: number;
+  /** Where onnxruntime-node's binding comes from (tests pass others to check the fallback). */
+  loadBinding?: BindingLoader;
+}
+
+/**
+ * onnxruntime sessions for `models` (ONNX bytes), each fed `x` as its one input of shape `dims`, ready to time: by
+ * onnxruntime's own Run when the binding works for every model, else every model through the public API — the
+ * same method for all, so a comparison never mixes them. Outputs are every model output, released after each call.
+ */
+export async function openOrtTimed(models: { name: string; bytes: Uint8Array }[], x: Float32Array, dims: number[], opts: OrtTimedOptions = {}): Promise<OrtTimedModels> {
+  const options = ortSessionOptions({ threads: opts.threads ?? 1 });
+  const sessions: ort.InferenceSession[] = [];
+  const native: SyncOrtSession[] = [];
+  const release = async () => {
+    for (const n of native.splice(0)) n.release();
+    await Promise.all(sessions.splice(0).map((s) => s.release()));
+  };
+  try {
+    for (const m of models) sessions.push(await ort.InferenceSession.create(m.bytes, options));
+    const feeds = sessions.map((s) => ({ [s.inputNames[0]!]: new ort.Tensor('float32', x, dims) }));
+    let refused: string | undefined;
+    for (const [i, m] of models.entries()) {
+      const opened = await openBindingSession(m.bytes, options, feeds[i]!, sessions[i]!, opts.loadBinding ?? loadOrtBinding);
+      if (!opened.session) {
+        refused = opened.refused;
+        break;
+      }
+      native.push(opened.session);
+    }
+    if (refused !== undefined) for (const n of native.splice(0)) n.release();
+    const dispose = (out: Record<string, ort.Tensor>) => {
+      for (const t of Object.values(out)) t.dispose();
+    };
+    const publicApi = sessions.map((s, i) => ({ name: models[i]!.name, run: async () => dispose(await s.run(feeds[i]!)) }));
+    const runners = refused !== undefined ? publicApi : native.map((n, i) => ({ name: models[i]!.name, run: async () => dispose(n.run(feeds[i]!)) }));
+    return { method: refused !== undefined ? 'public-api' : 'ort-run', ...(refused !== undefined ? { refused } : {}), runners, publicApi, release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
 }
 
 export interface PredictorLatencyOptions {
@@ -124,22 +195,36 @@ export async function comparePredictorLatency(predictors: Predictor[], set: Labe
   return (await compareLatency(runners, { warmup: opts.warmup ?? 3, rounds })).stats;
 }
 
-export interface OnnxLatencyOptions {
+export interface OnnxLatencyOptions extends OrtTimedOptions {
   batchSizes: number[];
   /** Timed rounds at batch size b (e.g. fewer for large batches of a large model). */
   rounds: (batchSize: number) => number;
   warmup?: number;
-  /** onnxruntime intra-op threads (default 1, as evaluation). */
-  threads?: number;
+  /** Also time every model through the public API in the same rounds (`BatchLatency.publicApi`). */
+  publicApi?: boolean;
 }
 
-export interface BatchLatency {
-  batchSize: number;
+export interface BatchComparison {
   /** Milliseconds per inference of the whole batch, per model. */
   models: { name: string; stats: LatencyStats }[];
   /** Speed-up of each model against the first. */
   speedup: number[];
   pairedSpeedup: Spread[];
+}
+
+export interface BatchLatency extends BatchComparison {
+  batchSize: number;
+  /** What the figures time (see OrtTiming). */
+  method: OrtTiming;
+  /** Why onnxruntime's Run could not be timed directly (method `public-api`). */
+  refused?: string;
+  /** The same models through the public API, timed in the same rounds (option `publicApi`, method `ort-run`). */
+  publicApi?: BatchComparison;
+}
+
+function batchComparison(names: string[], times: number[][]): BatchComparison {
+  const c = compareTimes(times);
+  return { models: c.stats.map((stats, i) => ({ name: names[i]!, stats })), speedup: c.speedup, pairedSpeedup: c.pairedSpeedup };
 }
 
 /**
@@ -152,25 +237,24 @@ export async function compareOnnxLatency(
   const per = input.sampleShape.reduce((a, b) => a * b, 1);
   const available = Math.floor(input.x.length / per);
   const results: BatchLatency[] = [];
-  const bytes = models.map((m) => exportOnnx(m.ir));
+  const named = models.map((m) => ({ name: m.name, bytes: exportOnnx(m.ir) }));
+  const names = models.map((m) => m.name);
   for (const batchSize of opts.batchSizes) {
     const x = new Float32Array(batchSize * per);
     for (let i = 0; i < batchSize; i++) x.set(input.x.subarray((i % available) * per, ((i % available) + 1) * per), i * per);
-    const sessions = await Promise.all(bytes.map((b) => createOrtSession(b, { threads: opts.threads ?? 1 })));
+    const timed = await openOrtTimed(named, x, [batchSize, ...input.sampleShape], opts);
     try {
-      const runners = sessions.map((s, i) => {
-        const feeds = { [s.inputNames[0]!]: new ort.Tensor('float32', x, [batchSize, ...input.sampleShape]) };
-        return { name: models[i]!.name, run: async () => void Object.values(await s.run(feeds)).forEach((t) => t.dispose()) };
-      });
-      const c = await compareLatency(runners, { warmup: opts.warmup ?? 2, rounds: opts.rounds(batchSize) });
+      const both = opts.publicApi && timed.method === 'ort-run';
+      const times = await interleave(both ? [...timed.runners, ...timed.publicApi] : timed.runners, { warmup: opts.warmup ?? 2, rounds: opts.rounds(batchSize) });
       results.push({
         batchSize,
-        models: c.stats.map((stats, i) => ({ name: models[i]!.name, stats })),
-        speedup: c.speedup,
-        pairedSpeedup: c.pairedSpeedup,
+        ...batchComparison(names, times.slice(0, models.length)),
+        method: timed.method,
+        ...(timed.refused !== undefined ? { refused: timed.refused } : {}),
+        ...(both ? { publicApi: batchComparison(names, times.slice(models.length)) } : {}),
       });
     } finally {
-      await Promise.all(sessions.map((s) => s.release()));
+      await timed.release();
     }
   }
   return results;

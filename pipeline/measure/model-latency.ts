@@ -6,15 +6,22 @@
  *
  * The baseline is timed against a second copy of itself: its ratio says how much noise this machine's
  * measurements carry (it should be close to 1).
+ *
+ * On onnxruntime the figures time onnxruntime's Run through the native binding, synchronously (`method: 'ort-run'`);
+ * the same rounds also time both models through onnxruntime-node's public API (`publicApi`: what an `await
+ * session.run()` in a Node process sees, one event-loop turn more per call). Each inference reuses one input tensor
+ * per model and fetches every output, identically for both. tfjs models are timed through their predictors.
  */
 import type { LabelledSet } from '../data/types.ts';
-import { createPredictor, type EvaluationEngine, type Predictor } from '../evaluate.ts';
+import { isSlimnetError } from '../errors.ts';
+import { createPredictor, type EvaluationEngine } from '../evaluate.ts';
 import type { ModelIR } from '../ir.ts';
-import { compareLatency, type LatencyStats, type Spread } from './latency.ts';
+import { exportOnnx } from '../onnx/export.ts';
+import { compareTimes, interleave, openOrtTimed, type LatencyRunner, type LatencyStats, type OrtTiming, type Spread } from './latency.ts';
 import { DEFAULT_LATENCY, type LatencySettings } from './latency-settings.ts';
 
-export interface BatchLatency {
-  batchSize: number;
+/** A model against the reference in one batch size's rounds. */
+export interface PairLatency {
   /** Milliseconds per inference of the whole batch. */
   model: LatencyStats;
   reference: LatencyStats;
@@ -29,22 +36,22 @@ export interface BatchLatency {
   medianRatio: number;
 }
 
+export interface BatchLatency extends PairLatency {
+  batchSize: number;
+  /** The same models through onnxruntime-node's public API, in the same rounds (method `ort-run` only). */
+  publicApi?: PairLatency;
+}
+
 export interface LatencyReport {
   /** What ran the timings, e.g. `onnxruntime-node` (one thread) or `tfjs-wasm`. */
   engine: string;
+  /** What a figure times: onnxruntime's Run (`ort-run`), its public API (`public-api`) or a tfjs `predict`. */
+  method: OrtTiming | 'predict';
+  /** Why onnxruntime's Run was not timed directly (method `public-api`). */
+  refused?: string;
   /** What the speed-up is against. */
   reference: 'baseline' | 'itself';
   batches: BatchLatency[];
-}
-
-/** Both models on one engine: if either cannot use the requested one (auto: ONNX export refused), both use tfjs. */
-async function predictorPair(model: ModelIR, reference: ModelIR, engine: EvaluationEngine): Promise<[Predictor, Predictor]> {
-  const a = await createPredictor(model, engine);
-  const b = await createPredictor(reference, engine);
-  if (a.engine === b.engine) return [a, b];
-  a.dispose();
-  b.dispose();
-  return [await createPredictor(model, 'tfjs'), await createPredictor(reference, 'tfjs')];
 }
 
 /** The first `n` samples of `set`, repeated when it has fewer. */
@@ -58,6 +65,31 @@ function batchOf(set: LabelledSet, n: number): Float32Array {
   return x;
 }
 
+/** Both models' ONNX bytes, or undefined when the engine is tfjs (or 'auto' and either model does not export). */
+function onnxPair(model: ModelIR, reference: ModelIR, engine: EvaluationEngine): [Uint8Array, Uint8Array] | undefined {
+  if (engine === 'tfjs') return undefined;
+  try {
+    return [exportOnnx(model), exportOnnx(reference)];
+  } catch (e) {
+    if (engine === 'auto' && isSlimnetError(e) && e.code === 'LAYER_UNSUPPORTED') return undefined;
+    throw e;
+  }
+}
+
+function pair(times: number[][]): PairLatency {
+  const c = compareTimes(times);
+  return { model: c.stats[1]!, reference: c.stats[0]!, speedup: c.pairedSpeedup[1]!.median, pairedSpeedup: c.pairedSpeedup[1]!, medianRatio: c.speedup[1]! };
+}
+
+/** Interleaved rounds of `runners` after a warm-up, as many as fill the settings' time per batch size. */
+async function timedRounds(runners: LatencyRunner[], settings: LatencySettings): Promise<number[][]> {
+  const probe = performance.now();
+  for (let w = 0; w < 3; w++) for (const r of w % 2 ? [...runners].reverse() : runners) await r.run();
+  const perRound = Math.max((performance.now() - probe) / 3, 1e-3);
+  const rounds = Math.max(settings.minRounds, Math.min(settings.maxRounds, Math.floor((settings.secondsPerBatch * 1000) / perRound)));
+  return interleave(runners, { warmup: 0, rounds });
+}
+
 /**
  * Times `model` against `reference` (pass the same IR twice for the baseline's self-comparison). `set` supplies
  * the inputs (labels unused).
@@ -65,21 +97,34 @@ function batchOf(set: LabelledSet, n: number): Float32Array {
 export async function measureLatency(
   model: ModelIR, reference: ModelIR, set: LabelledSet, engine: EvaluationEngine, settings: LatencySettings = DEFAULT_LATENCY,
 ): Promise<LatencyReport> {
-  const [mine, theirs] = await predictorPair(model, reference, engine);
+  const against = model === reference ? 'itself' : 'baseline';
+  const onnx = onnxPair(model, reference, engine);
+  if (onnx) {
+    const batches: BatchLatency[] = [];
+    let method: OrtTiming = 'ort-run';
+    let refused: string | undefined;
+    for (const batchSize of settings.batchSizes) {
+      const timed = await openOrtTimed([{ name: 'reference', bytes: onnx[1] }, { name: 'model', bytes: onnx[0] }], batchOf(set, batchSize), [batchSize, ...set.sampleShape]);
+      try {
+        const both = timed.method === 'ort-run';
+        const times = await timedRounds(both ? [...timed.runners, ...timed.publicApi] : timed.runners, settings);
+        batches.push({ batchSize, ...pair(times.slice(0, 2)), ...(both ? { publicApi: pair(times.slice(2)) } : {}) });
+        if (timed.refused !== undefined) [method, refused] = ['public-api', timed.refused];
+      } finally {
+        await timed.release();
+      }
+    }
+    return { engine: 'onnxruntime-node', method, ...(refused !== undefined ? { refused } : {}), reference: against, batches };
+  }
+  const [mine, theirs] = [await createPredictor(model, 'tfjs'), await createPredictor(reference, 'tfjs')];
   try {
     const batches: BatchLatency[] = [];
     for (const batchSize of settings.batchSizes) {
       const x = batchOf(set, batchSize);
       const runners = [theirs, mine].map((p, i) => ({ name: i ? 'model' : 'reference', run: async () => void (await p.predict(x, batchSize, set.sampleShape)) }));
-      // Warm-up, then a rough cost per round to size the timed rounds to the time budget.
-      const probe = performance.now();
-      for (let w = 0; w < 3; w++) for (const r of w % 2 ? [...runners].reverse() : runners) await r.run();
-      const perRound = Math.max((performance.now() - probe) / 3, 1e-3);
-      const rounds = Math.max(settings.minRounds, Math.min(settings.maxRounds, Math.floor((settings.secondsPerBatch * 1000) / perRound)));
-      const c = await compareLatency(runners, { warmup: 0, rounds });
-      batches.push({ batchSize, model: c.stats[1]!, reference: c.stats[0]!, speedup: c.pairedSpeedup[1]!.median, pairedSpeedup: c.pairedSpeedup[1]!, medianRatio: c.speedup[1]! });
+      batches.push({ batchSize, ...pair(await timedRounds(runners, settings)) });
     }
-    return { engine: mine.engine, reference: model === reference ? 'itself' : 'baseline', batches };
+    return { engine: mine.engine, method: 'predict', reference: against, batches };
   } finally {
     mine.dispose();
     theirs.dispose();
@@ -90,6 +135,9 @@ export async function measureLatency(
 export function describeLatency(r: LatencyReport | undefined): string {
   if (!r) return 'latency not measured';
   return r.batches
-    .map((b) => `batch ${b.batchSize}: ${b.model.median.toFixed(3)} ms (IQR ${b.model.p25.toFixed(3)}–${b.model.p75.toFixed(3)}), ${b.speedup.toFixed(2)}× vs ${r.reference}`)
+    .map((b) => {
+      const api = b.publicApi ? ` (public API ${b.publicApi.model.median.toFixed(3)} ms, ${b.publicApi.speedup.toFixed(2)}×)` : '';
+      return `batch ${b.batchSize}: ${b.model.median.toFixed(3)} ms (IQR ${b.model.p25.toFixed(3)}–${b.model.p75.toFixed(3)}), ${b.speedup.toFixed(2)}× vs ${r.reference}${api}`;
+    })
     .join('; ');
 }

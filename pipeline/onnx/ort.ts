@@ -12,8 +12,9 @@ export interface OrtSessionOptions {
   threads?: number;
 }
 
-export async function createOrtSession(bytes: Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
-  return ort.InferenceSession.create(bytes, {
+/** The session options slimnet runs every onnxruntime session with (timing sessions included). */
+export function ortSessionOptions(opts: OrtSessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     interOpNumThreads: 1,
@@ -21,7 +22,11 @@ export async function createOrtSession(bytes: Uint8Array, opts: OrtSessionOption
     // constant of a training graph: 52 lines in one MobileNetV2 fine-tune) flood the run's progress display.
     logSeverityLevel: 3,
     ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads } : {}),
-  });
+  };
+}
+
+export async function createOrtSession(bytes: Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
+  return ort.InferenceSession.create(bytes, ortSessionOptions(opts));
 }
 
 /** Flat samples, sample-major, each of `sampleShape` (NHWC for images). A LabelledSet is one. */

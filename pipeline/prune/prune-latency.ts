@@ -6,13 +6,15 @@ import { takeFirst } from '../data/splits.ts';
 import type { LabelledSet } from '../data/types.ts';
 import { isSlimnetError } from '../errors.ts';
 import type { ModelIR } from '../ir.ts';
-import { compareOnnxLatency, roundsForWork, type LatencyStats, type Spread } from '../measure/latency.ts';
+import { compareOnnxLatency, roundsForWork, type LatencyStats, type OrtTiming, type Spread } from '../measure/latency.ts';
 
 export const LATENCY_BATCHES = [1, 32];
 
 export interface PruneLatency {
   engine: 'onnxruntime-node';
   threads: 1;
+  /** What was timed (pipeline/measure/latency.ts OrtTiming): onnxruntime's Run, or its public API as a fallback. */
+  method: OrtTiming;
   batches: { batchSize: number; before: LatencyStats; after: LatencyStats; speedup: number; pairedSpeedup: Spread }[];
 }
 
@@ -32,6 +34,7 @@ export async function measurePruneLatency(input: ModelIR, output: ModelIR, data:
   const result: PruneLatency = {
     engine: 'onnxruntime-node',
     threads: 1,
+    method: batches[0]?.method ?? 'ort-run',
     batches: batches.map((b) => ({ batchSize: b.batchSize, before: b.models[0]!.stats, after: b.models[1]!.stats, speedup: b.speedup[1]!, pairedSpeedup: b.pairedSpeedup[1]! })),
   };
   for (const b of result.batches) {

@@ -34,7 +34,7 @@ const report: Report = {
     {
       name: 'prune', status: 'accepted', seconds: 1, onBudgetMiss: 'reject', cached: false, metrics: m(0.895, 250), gate: stageGate(0.895, 10, 0.89, true), artifacts: { model: 'prune/model/model.json' }, options: {},
       latency: {
-        engine: 'onnxruntime-node', reference: 'baseline',
+        engine: 'onnxruntime-node', method: 'ort-run', reference: 'baseline',
         batches: [{ batchSize: 1, model: stats(0.05), reference: stats(0.1), speedup: 2.01, pairedSpeedup: stats(2.01), medianRatio: 2 }],
       },
       details: {

@@ -68,17 +68,19 @@ test('rounds follow the work of one run, within bounds', () => {
   assert.equal(roundsForWork(1e9, 1, 2e10, 5, 30), 20);
 });
 
-test('onnxruntime comparison of a model against itself: one entry per batch size, per model, with its runs', async () => {
+test('onnxruntime comparison of a model against itself: one entry per batch size, per model, with its runs, by both methods', async () => {
   const m = sequentialCnn(3);
   const ir = await irFromTfjsModel(m);
   m.dispose();
   const set = randomInputSet([8, 8, 1], 4, 1);
-  const r = await compareOnnxLatency([{ name: 'a', ir }, { name: 'b', ir }], set, { batchSizes: [1, 6], rounds: () => 3 });
+  const r = await compareOnnxLatency([{ name: 'a', ir }, { name: 'b', ir }], set, { batchSizes: [1, 6], rounds: () => 3, publicApi: true });
   assert.deepEqual(r.map((b) => b.batchSize), [1, 6]);
   for (const b of r) {
     assert.deepEqual(b.models.map((m) => m.name), ['a', 'b']);
     for (const m of b.models) assert.ok(m.stats.runs === 3 && m.stats.median > 0 && m.stats.min <= m.stats.median);
     assert.equal(b.speedup[0], 1);
     assert.ok(Number.isFinite(b.speedup[1]));
+    assert.equal(b.method, 'ort-run');
+    assert.deepEqual(b.publicApi!.models.map((m) => [m.name, m.stats.runs]), [['a', 3], ['b', 3]]);
   }
 });

@@ -21,6 +21,7 @@ const m = (valAccuracy: number, params: number): Metrics => ({ valAccuracy, test
 const stats = (median: number) => ({ median, p25: median * 0.9, p75: median * 1.1, min: median * 0.8, max: median * 1.5, runs: 50 });
 const latency = (ms: number, reference: 'baseline' | 'itself', base = 0.4): LatencyReport => ({
   engine: 'onnxruntime-node',
+  method: 'ort-run',
   reference,
   batches: [1, 32].map((b) => ({ batchSize: b, model: stats(ms * b ** 0.7), reference: stats(base * b ** 0.7), speedup: base / ms, pairedSpeedup: stats(base / ms), medianRatio: base / ms })),
 });
