@@ -176,8 +176,8 @@ export function checkPairHeaders(images: { dims: number[]; type: IdxType }, imag
   }
   const invalid = idxInvalid(imagesFile);
   if (images.dims.length < 2 || images.dims.length > 4) throw invalid(`images must have 2 to 4 dimensions (count first), got [${images.dims}]`);
-  if (!['ubyte', 'float', 'double'].includes(images.type)) {
-    throw invalid(`images of type ${images.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255) or float/double images (data.scale default 1)');
+  if (!['ubyte', 'float', 'double', 'byte', 'short', 'int'].includes(images.type)) {
+    throw invalid(`images of type ${images.type} are not supported`, 'slimnet reads ubyte images (raw 0–255, scaled by data.scale, default 1/255), float/double images or byte/short/int values such as token ids (data.scale default 1)');
   }
   if (labels.dims[0] !== images.dims[0]) {
     throw new SlimnetError('DATA_INVALID', labelsFile, `${labels.dims[0]} labels but ${imagesFile} holds ${images.dims[0]} images`,

@@ -182,12 +182,15 @@ async function imagesFrom(arr: IdxArray, path: string, scaling?: ScalingSpec): P
     });
     x = scaled;
   } else {
-    // float or double (checkPairHeaders refuses the integer types)
+    // float or double, or integers (byte/short/int: e.g. [count, steps] token ids for an Embedding), as float32
     const values = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
+    // Every int32 above 2^24 in magnitude would round to another id as float32.
+    const exact = arr.type === 'int';
     let bad = -1;
     await forEachSlice(values.length, (start, end) => {
-      for (let i = start; i < end && bad < 0; i++) if (!Number.isFinite(values[i])) bad = i;
+      for (let i = start; i < end && bad < 0; i++) if (!Number.isFinite(values[i]) || (exact && values[i] !== arr.data[i])) bad = i;
     });
+    if (bad >= 0 && exact) throw idxInvalid(path)(`value ${bad} is ${arr.data[bad]}; int values must be within ±2^24 to be held exactly as float32`, 'token ids above 16,777,216 do not fit; remap the vocabulary');
     if (bad >= 0) throw idxInvalid(path)(`image value ${bad} is ${values[bad]}; values must be finite`);
     resolved = resolveScaling(scaling, false);
     scaleInPlace(values, resolved);

@@ -20,6 +20,7 @@ import { deepFreeze } from './config.ts';
 import { convolutionLayers } from './convolution/index.ts';
 import { denseLayers } from './dense.ts';
 import { dropoutLayers } from './dropout.ts';
+import { embeddingLayers } from './embedding.ts';
 import { inputLayers } from './input.ts';
 import { parseWith, rewrite } from './layer.ts';
 import { mergeLayers } from './merge.ts';
@@ -44,6 +45,7 @@ const CLASSES = {
   ...activationLayers,
   ...dropoutLayers,
   ...recurrentLayers,
+  ...embeddingLayers,
   ...preprocessingLayers,
 };
 

@@ -135,6 +135,11 @@ export interface LayerClass<C extends LayerConfig = LayerConfig> {
    * tfjs leaves depth_multiplier out, and cannot load its own model back unless it is there). Undefined: nothing to do.
    */
   completeFromWeights?(layer: LayerIR<C>): LayerIR<C> | undefined;
+  /**
+   * True when the layer reads its (only) input as integer indices (Embedding): the input is never quantised — not by
+   * the ONNX export's activation QDQ, not by an int8 graph input — since rounding an id changes which row is read.
+   */
+  indexInput?: boolean;
   /** How the TFLite export writes it (pipeline/formats/tflite/converter.ts); absent: TFLite export refuses the layer. */
   tflite?: TfliteConversion<C>;
 }

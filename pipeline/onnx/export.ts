@@ -108,9 +108,15 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
   /** The tensor consumers read for layer `name`: its QDQ'd copy when its activations are quantised. */
   // A layer a BatchNormalization is folded into outputs the BN's values: it is quantised with the BN's range.
   const rangeOwner = new Map(model.layers.filter((l) => folded.has(l.name)).map((bn) => [bn.inputs[0]!, bn.name]));
+  // Tensors read as integer indices (Embedding ids) stay exact: a rounded id reads another row.
+  const readers = (name: string) => model.layers.filter((l) => l.inputs.includes(name));
+  const indices = new Set(model.layers.map((l) => l.name).concat(model.inputs).filter((n) => {
+    const r = readers(n);
+    return r.length > 0 && r.every((l) => classOf(l).indexInput);
+  }));
   const quantized = (name: string, tensor: string) => {
     const owner = rangeOwner.get(name) ?? name;
-    return ranges?.[owner] && !outputs.has(owner) && !outputs.has(name) ? qdq(b, tensor, ranges[owner]!, name) : tensor;
+    return ranges?.[owner] && !outputs.has(owner) && !outputs.has(name) && !indices.has(name) ? qdq(b, tensor, ranges[owner]!, name) : tensor;
   };
   for (const name of new Set([...model.inputs, ...model.outputs, ...extras])) b.claim(name);
   const refs = new Map<string, TensorRef>();

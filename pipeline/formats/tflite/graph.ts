@@ -95,6 +95,12 @@ export class TfliteGraph {
     return { index, shape: [...shape], ...(q ? { quant: q } : {}) };
   }
 
+  /** A non-float intermediate tensor (indices, masks): never quantised, whatever the numerics. */
+  typedActivation(name: string, type: TensorType, shape: number[]): TensorRef {
+    const index = this.tensors.push({ name: this.uniqueName(name), type, shape: [...shape], shapeSignature: [-1, ...shape.slice(1)] }) - 1;
+    return { index, shape: [...shape] };
+  }
+
   /** A constant tensor; `data` is little-endian row-major. */
   constant(name: string, type: TensorType, shape: number[], data: Uint8Array, quantization?: QuantizationSpec): number {
     return this.tensors.push({ name: this.uniqueName(name), type, shape: [...shape], data, ...(quantization ? { quantization } : {}) }) - 1;

@@ -46,6 +46,8 @@ export type OperatorOptions =
   | { kind: 'leakyRelu'; alpha: number }
   | { kind: 'resize'; alignCorners: boolean; halfPixelCenters: boolean }
   | { kind: 'gelu'; approximate: boolean }
+  | { kind: 'gather'; axis: number }
+  | { kind: 'cast'; from: TensorType; to: TensorType }
   | { kind: 'pad' | 'logSoftmax' | 'quantize' | 'dequantize' | 'maximumMinimum' | 'hardSwish' };
 
 export interface OperatorSpec {

@@ -176,6 +176,19 @@ export function resize(g: TfliteGraph, kind: 'nearest' | 'bilinear', x: TensorRe
   return g.op(op, V1_2, [x.index, size], [y], { kind: 'resize', alignCorners: false, halfPixelCenters: false })[0]!;
 }
 
+/** CAST of float32 `x` to int32 (truncating toward zero, as tfjs's and ONNX's casts do): indices for GATHER. */
+export function castToInt32(g: TfliteGraph, x: TensorRef, name: string): TensorRef {
+  const y = g.typedActivation(name, TensorType.INT32, x.shape);
+  return g.op(BuiltinOperator.CAST, V1_1, [x.index], [y], { kind: 'cast', from: TensorType.FLOAT32, to: TensorType.INT32 })[0]!;
+}
+
+/** GATHER of rows of a float32 table (a constant, dequantised in the graph when stored quantised) at int32 `indices`. */
+export function gatherRows(g: TfliteGraph, table: Kernel, indices: TensorRef, out: OutputSpec, outShape: number[]): TensorRef {
+  const params = floatKernel(g, `${out.name}/table`, table);
+  const y = g.activation(out, outShape);
+  return g.op(BuiltinOperator.GATHER, V1_1, [params, indices.index], [y], { kind: 'gather', axis: 0 })[0]!;
+}
+
 export type UnaryActivation = 'relu' | 'relu6' | 'logistic' | 'tanh' | 'softmax' | 'logSoftmax' | 'elu' | 'gelu' | 'hardSwish';
 
 const UNARY: Record<UnaryActivation, { op: BuiltinOperator; versions: OpVersions; quant: OutputQuant }> = {

@@ -6,8 +6,8 @@
 import * as flatbuffers from 'flatbuffers';
 import { SlimnetError } from '../../errors.ts';
 import {
-  ActivationFunctionType, AddOptions, Buffer, BuiltinOperator, BuiltinOptions, ConcatenationOptions, Conv2DOptions,
-  DepthwiseConv2DOptions, DequantizeOptions, FullyConnectedOptions, FullyConnectedOptionsWeightsFormat, GeluOptions,
+  ActivationFunctionType, AddOptions, Buffer, BuiltinOperator, BuiltinOptions, CastOptions, ConcatenationOptions, Conv2DOptions,
+  DepthwiseConv2DOptions, DequantizeOptions, FullyConnectedOptions, FullyConnectedOptionsWeightsFormat, GatherOptions, GeluOptions,
   HardSwishOptions, LeakyReluOptions, LogSoftmaxOptions, MaximumMinimumOptions, Metadata, Model, MulOptions, Operator,
   OperatorCode, Padding, PadOptions, Pool2DOptions, QuantizationParameters, QuantizeOptions, ReducerOptions,
   ReshapeOptions, ResizeBilinearOptions, ResizeNearestNeighborOptions, SignatureDef, SoftmaxOptions,
@@ -81,6 +81,10 @@ function options(b: flatbuffers.Builder, o: OperatorOptions): [BuiltinOptions, f
       return [BuiltinOptions.ResizeNearestNeighborOptions, ResizeNearestNeighborOptions.createResizeNearestNeighborOptions(b, o.alignCorners, o.halfPixelCenters)];
     case 'gelu':
       return [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, o.approximate)];
+    case 'gather':
+      return [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, o.axis, 0)];
+    case 'cast':
+      return [BuiltinOptions.CastOptions, CastOptions.createCastOptions(b, o.from, o.to)];
     case 'pad':
       return [BuiltinOptions.PadOptions, PadOptions.createPadOptions(b)];
     case 'logSoftmax':

@@ -101,6 +101,11 @@ const CLASSES: Record<string, ClassMapping> = {
   ZeroPadding2D: { keys: ['padding', 'data_format'] },
   Cropping2D: { keys: ['cropping', 'data_format'] },
   UpSampling2D: { keys: ['size', 'data_format', 'interpolation'] },
+  // Keras 3 keys: LoRA only while fine-tuning (rank null: off); `sparse` true would make a sparse gradient, not another output.
+  Embedding: {
+    keys: ['input_dim', 'output_dim', 'embeddings_initializer', 'embeddings_regularizer', 'activity_regularizer', 'embeddings_constraint', 'mask_zero', 'input_length'],
+    neutral: { lora_rank: (v) => v == null, lora_alpha: always, sparse: always, quantization_config: (v) => v == null },
+  },
   SimpleRNN: { keys: RNN, neutral: RNN_NEUTRAL },
   LSTM: { keys: [...RNN, 'recurrent_activation', 'unit_forget_bias', 'implementation'], neutral: RNN_NEUTRAL },
   GRU: {
@@ -135,12 +140,21 @@ const CLASSES: Record<string, ClassMapping> = {
   },
 };
 
+/**
+ * Augmentation layers that return their input unchanged outside training (Keras 3's BaseImagePreprocessingLayer:
+ * `if training: transform` — only a cast to the compute dtype, float32 here; tf.keras 2's the same): left out of
+ * the model (model-config.ts). RandomCrop is not among them: at inference it center-crops to its height × width.
+ */
+export const INFERENCE_IDENTITY: ReadonlySet<string> = new Set(['RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness']);
+
 /** Classes with a known reason they cannot be read, and what the user can do. */
 const REFUSED: Record<string, [string, string]> = {
   Lambda: ['is a Lambda layer: its Python function cannot run outside Python', 'replace it with built-in layers (e.g. Rescaling, Activation, Reshape) and save again'],
   TFOpLambda: ['is a TensorFlow op recorded as a layer (a tf.* call in a functional model)', 'replace the tf.* call with the equivalent Keras layer and save again'],
   SlicingOpLambda: ['is a TensorFlow slicing op recorded as a layer', 'replace the slice with a Keras layer (Cropping2D, Reshape) and save again'],
   TFSMLayer: ['wraps a TensorFlow SavedModel', 'save the underlying Keras model itself'],
+  RandomCrop: ['is a RandomCrop: at inference it center-crops (and resizes) the image to its height × width, which slimnet does not run',
+    'crop the images to that size before they reach the model, and save the model without RandomCrop'],
 };
 
 /** Keys every layer may carry; `name` and `trainable` pass through, `dtype` is normalised. */
@@ -168,13 +182,13 @@ export function mapLayerClass(className: string, rawConfig: Json, layer: string,
   const mapping = CLASSES[className];
   if (!mapping) {
     throw unsupported(layer, className, 'is a Keras layer class slimnet does not read yet',
-      `supported classes: ${[...Object.keys(CLASSES), 'Normalization'].filter((c) => c !== 'InputLayer').join(', ')}`);
+      `supported classes: ${[...Object.keys(CLASSES), 'Normalization', ...INFERENCE_IDENTITY].filter((c) => c !== 'InputLayer').join(', ')}`);
   }
   const raw = plainValue(rawConfig) as Json;
   const config: Json = {};
   for (const [key, value] of Object.entries(raw)) {
     const target = mapping.rename?.[key] ?? key;
-    if (key === 'dtype') config.dtype = dtypeString(value, layer, className);
+    if (key === 'dtype') config.dtype = className === 'InputLayer' && isIntegerDtype(value) ? idsAsFloat(layer, value as string, ctx) : dtypeString(value, layer, className);
     else if (BASE_KEYS.has(target) || mapping.keys.includes(target)) config[target] = normaliseValue(target, value, layer, className, ctx);
     else if (mapping.neutral?.[key]) {
       if (!mapping.neutral[key](value)) throw unsupported(layer, className, `has ${key} = ${JSON.stringify(value)}`, `tfjs-layers' ${className} has no such option; save the model with the default`);
@@ -186,6 +200,17 @@ export function mapLayerClass(className: string, rawConfig: Json, layer: string,
   mapping.adapt?.(config, layer, ctx);
   if (mapping.tfjs && mapping.tfjs !== className) ctx.notes.push(`layer "${layer}": ${className} read as ${mapping.tfjs} (the same at inference)`);
   return { className: mapping.tfjs ?? className, config };
+}
+
+const isIntegerDtype = (v: unknown) => typeof v === 'string' && /^u?int(8|16|32|64)$/.test(v);
+
+/**
+ * An integer model input (token ids for an Embedding) is read as float32, the dtype tfjs feeds and every export
+ * takes: Keras casts the ids for the Embedding anyway, and float32 holds every integer up to 2^24 exactly.
+ */
+function idsAsFloat(layer: string, dtype: string, ctx: KerasContext): string {
+  ctx.notes.push(`layer "${layer}": ${dtype} input read as float32 (integer ids up to 2^24 are exact)`);
+  return 'float32';
 }
 
 /** An unknown option holding nothing (null, false, {}, []) changes nothing and is dropped. */

@@ -9,7 +9,7 @@
 import { SlimnetError } from '../../errors.ts';
 import { isObject, type Json, type KerasContext } from './config-values.ts';
 import { flattenModel, MODEL_CLASSES, type KerasLayerInfo } from './flatten-models.ts';
-import { mapLayerClass } from './layer-classes.ts';
+import { INFERENCE_IDENTITY, mapLayerClass } from './layer-classes.ts';
 
 export type { KerasLayerInfo };
 
@@ -18,6 +18,28 @@ export interface MappedModel {
   topology: Json;
   /** The model's layers in Keras's `model.layers` order (the order its weights are saved in), nested models with their own. */
   layers: KerasLayerInfo[];
+}
+
+/**
+ * The model without the layers that are the identity at inference (RandomFlip and the other augmentation layers):
+ * each reader of one reads its input instead, so what tfjs runs and every export writes is what Keras computes in
+ * predict(). They hold no weights (a seed generator's state at most, never read).
+ */
+function withoutInferenceIdentities(flat: ReturnType<typeof flattenModel>, ctx: KerasContext): ReturnType<typeof flattenModel> {
+  const alias = new Map<string, string>();
+  for (const l of flat.layers) {
+    if (!INFERENCE_IDENTITY.has(l.className)) continue;
+    if (l.inputs.length !== 1) throw new SlimnetError('MODEL_INVALID', `layer "${l.name}" (${l.className})`, `has ${l.inputs.length} inputs`, 'an augmentation layer takes one image tensor; save the model again');
+    alias.set(l.name, alias.get(l.inputs[0]!) ?? l.inputs[0]!);
+    ctx.notes.push(`layer "${l.name}": ${l.className} is the identity at inference; left out`);
+  }
+  if (alias.size === 0) return flat;
+  const resolve = (n: string) => alias.get(n) ?? n;
+  return {
+    ...flat,
+    layers: flat.layers.filter((l) => !alias.has(l.name)).map((l) => ({ ...l, inputs: l.inputs.map(resolve) })),
+    outputs: flat.outputs.map(resolve),
+  };
 }
 
 /** Maps a whole Keras model config to a tfjs topology. */
@@ -35,7 +57,7 @@ export function mapModelConfig(raw: unknown, ctx: KerasContext): MappedModel {
   if (module !== undefined && !/^keras(\.|$)/.test(module)) {
     throw new SlimnetError('LAYER_UNSUPPORTED', ctx.where, `the model is a subclass of ${className} (${module})`, 'rebuild it as a plain Sequential or Functional model and save again');
   }
-  const flat = flattenModel(raw, ctx);
+  const flat = withoutInferenceIdentities(flattenModel(raw, ctx), ctx);
   const layers = flat.layers.map((l) => {
     const mapped = mapLayerClass(l.className, l.config, l.name, ctx, l.module, l.registeredName);
     return {

@@ -156,8 +156,8 @@ test('folder-level faults name the file at fault', async () => {
   await expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /test images are \[3,4,1\] but train images .* are \[4,3,1\]/);
 
   p = setup();
-  writeFileSync(p.trainImages, encodeIdx('short', [12, 4, 3], train.images));
-  await expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /images of type short are not supported/);
+  writeFileSync(p.trainImages, encodeIdx('int', [12, 5], Array.from({ length: 60 }, (_, i) => (i === 7 ? 2 ** 24 + 1 : i))));
+  await expectError(() => loadIdxFolder(join(p.trainImages, '..')), 'DATA_INVALID', p.trainImages, /value 7 is 16777217; int values must be within ±2\^24/);
 
   p = setup();
   writeFileSync(p.trainImages, encodeIdx('float', [12, 4, 3], Array.from(train.images, (v, i) => (i === 5 ? Number.NaN : v))));
@@ -167,6 +167,18 @@ test('folder-level faults name the file at fault', async () => {
   const truncated = readFileSync(p.testImages).subarray(0, 50);
   writeFileSync(p.testImages, truncated);
   await expectError(() => loadIdxFolder(join(p.testImages, '..')), 'DATA_INVALID', p.testImages, /truncated data/);
+});
+
+test('integer sequences (int [count, steps] token ids) load as exact float32 ids of shape [steps], unscaled', async () => {
+  const dir = freshDir();
+  const p = writeIdxFolder(dir, { train, test: testSet });
+  const ids = Array.from({ length: 12 * 5 }, (_, i) => (i * 7919) % 20000);
+  writeFileSync(p.trainImages, encodeIdx('int', [12, 5], ids));
+  writeFileSync(p.testImages, encodeIdx('short', [6, 5], Array.from({ length: 30 }, (_, i) => i)));
+  const sets = await loadIdxFolder(dir);
+  assert.deepEqual(sets.train.sampleShape, [5]);
+  assert.deepEqual([...sets.train.x], ids);
+  assert.deepEqual(sets.scaling, { scale: 1, offset: 0 });
 });
 
 test('when a raw file and its .gz both exist, either works and the raw one is read', async () => {

@@ -44,6 +44,18 @@ export interface LayerCase {
   macs: (inShape: number[], outShape: number[]) => number;
   /** Also compare the ONNX export with tfjs (default true). */
   onnx?: boolean;
+  /** The model reads integer ids below this (an Embedding's input_dim): inputs are seeded ids, not random floats. */
+  ids?: number;
+}
+
+/** Seeded inputs for `model`: random floats in [−1, 1), or integer ids in [0, ids) held as float32 (as tfjs feeds them). */
+export function caseInputs(model: tf.LayersModel, batch: number, seed: number, ids?: number): tf.Tensor[] {
+  if (ids === undefined) return randomInputs(model, batch, seed);
+  const rng = createRng(seed);
+  return model.inputs.map((inp) => {
+    const shape = [batch, ...(inp.shape.slice(1) as number[])];
+    return tf.tensor(Float32Array.from({ length: prod(shape) }, () => rng.int(ids)), shape);
+  });
 }
 
 export const UNDER = 'under';
@@ -105,13 +117,13 @@ export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<Ch
     const bytes = exportOnnx(ir);
     const path = join(dir, `${c.name}.onnx`);
     writeFileSync(path, bytes);
-    const maxAbsDiff = await onnxDiff(model, bytes, 3);
+    const maxAbsDiff = await onnxDiff(model, bytes, 3, 7, c.ids);
     assert.ok(maxAbsDiff <= 1e-4, `${c.name}: ONNX vs tfjs max |Δ| ${maxAbsDiff}`);
-    const tfliteMaxAbsDiff = await tfliteDiff(model, ir, 3);
+    const tfliteMaxAbsDiff = await tfliteDiff(model, ir, 3, 7, 'float32', c.ids);
     if (tfliteMaxAbsDiff === undefined) return { ir, path, maxAbsDiff };
     assert.ok(tfliteMaxAbsDiff <= 1e-4, `${c.name}: TFLite vs tfjs max |Δ| ${tfliteMaxAbsDiff}`);
     // Undefined: the int8 export refuses this layer in one line naming it (a class may be float-only).
-    const tfliteInt8Error = await tfliteDiff(model, ir, 8, 7, 'int8');
+    const tfliteInt8Error = await tfliteDiff(model, ir, 8, 7, 'int8', c.ids);
     if (tfliteInt8Error === undefined) return { ir, path, maxAbsDiff, tfliteMaxAbsDiff };
     assert.ok(tfliteInt8Error <= INT8_MAX_ERROR, `${c.name}: int8 TFLite vs tfjs: ${tfliteInt8Error} of the output range`);
     return { ir, path, maxAbsDiff, tfliteMaxAbsDiff, tfliteInt8Error };
@@ -121,8 +133,8 @@ export async function checkCase(c: LayerCase, dir: string, seed = 1): Promise<Ch
 }
 
 /** Largest |Δ| between the ONNX model's outputs and tfjs's on `batch` seeded random samples. */
-export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: number, seed = 7): Promise<number> {
-  const inputs = randomInputs(model, batch, seed);
+export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: number, seed = 7, ids?: number): Promise<number> {
+  const inputs = caseInputs(model, batch, seed, ids);
   try {
     const [expected, actual] = [await predictFlat(model, inputs), await runOnnx(bytes, inputs)];
     let m = 0;
@@ -143,7 +155,7 @@ export async function onnxDiff(model: tf.LayersModel, bytes: Uint8Array, batch: 
  * config (a one-line LAYER_UNSUPPORTED naming the layer), the model has several inputs, or the runtime is missing
  * (a failure under CI).
  */
-export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7, numerics: 'float32' | 'int8' = 'float32'): Promise<number | undefined> {
+export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: number, seed = 7, numerics: 'float32' | 'int8' = 'float32', ids?: number): Promise<number | undefined> {
   const under = ir.layers.find((l) => l.name === UNDER);
   // A neighbour the format cannot write (a Conv1D before the pool under test) leaves nothing to compare either.
   if (!under || ir.layers.some((l) => l.className !== 'InputLayer' && !layerClass(l.className)?.tflite) || ir.inputs.length !== 1) return undefined;
@@ -152,10 +164,10 @@ export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: numb
     assert.ok(!ON_CI, `CI=true: needs tflite-runtime: ${runtime.reason}; install it with: ${INSTALL_COMMAND['tflite-runtime']}`);
     return undefined;
   }
-  const [x] = randomInputs(model, batch, seed);
+  const [x] = caseInputs(model, batch, seed, ids);
   let bytes: Uint8Array;
   try {
-    bytes = numerics === 'int8' ? exportTflite(ir, { numerics, ranges: await rangesOver(ir, model, x!, seed) }) : exportTflite(ir);
+    bytes = numerics === 'int8' ? exportTflite(ir, { numerics, ranges: await rangesOver(ir, model, x!, seed, ids) }) : exportTflite(ir);
   } catch (e) {
     x!.dispose();
     // Refused in one line: the layer under test (float32), or any layer of the model (int8: a float-only neighbour).
@@ -179,8 +191,8 @@ export async function tfliteDiff(model: tf.LayersModel, ir: ModelIR, batch: numb
  * Calibrated ranges over the compared inputs `x` and 56 more: what is checked is the exporter's int8 arithmetic,
  * not how well a few random samples predict the range of others (outside it, int8 clips by design).
  */
-async function rangesOver(ir: ModelIR, model: tf.LayersModel, x: tf.Tensor, seed: number) {
-  const [more] = randomInputs(model, 56, seed + 1);
+async function rangesOver(ir: ModelIR, model: tf.LayersModel, x: tf.Tensor, seed: number, ids?: number) {
+  const [more] = caseInputs(model, 56, seed + 1, ids);
   const all = tf.concat([x, more!]);
   const set: LabelledSet = { x: all.dataSync() as Float32Array, y: new Int32Array(all.shape[0]!), count: all.shape[0]!, sampleShape: x.shape.slice(1) as number[], numClasses: 2 };
   tf.dispose([more!, all]);
