@@ -4,14 +4,15 @@ import { conv2dBackpropInputKernel } from './conv-backprop-input.ts';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.ts';
 import { untransposedMatMul } from './matmul-transpose.ts';
 import { maxPoolGradKernel } from './pool-backprop.ts';
+import { unsortedSegmentSumKernel } from './segment-sum.ts';
 
 /**
  * Gradient kernels the tfjs wasm backend (4.22) lacks, found by training small models of every supported layer
  * kind on wasm: Conv2D and SeparableConv2D need Conv2DBackpropFilter, DepthwiseConv2D needs both depthwise
  * backprop kernels. AvgPoolGrad, FusedBatchNorm and the activations' gradients are native to wasm or composed by
- * tfjs-core from ops wasm has, and agree with the cpu backend.
+ * tfjs-core from ops wasm has, and agree with the cpu backend. Embedding (a gather) needs UnsortedSegmentSum.
  */
-const MISSING = [conv2dBackpropFilterKernel, depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel];
+const MISSING = [conv2dBackpropFilterKernel, depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel, unsortedSegmentSumKernel];
 
 /**
  * Kernels wasm ships but gets wrong or runs slowly: ours replace them. MaxPoolGrad mishandles ties and 'same'

@@ -116,6 +116,20 @@ test('layer gradients in training mode on wasm match cpu, for every layer kind',
   }
 });
 
+test('Embedding (a repeated id sums its rows; UnsortedSegmentSum, which wasm lacks) -> LSTM gradients on wasm match cpu', async () => {
+  await assertWasmMatchesCpu('Embedding -> LSTM', () => {
+    const model = sequential([5], [layers.embedding({ inputDim: 4, outputDim: 3 }), layers.lstm({ units: 2 }), layers.dense({ units: 2 })])();
+    setSeededWeights(model);
+    const ids = tf.tensor([[0, 1, 1, 3, 0], [2, 2, 2, 1, 3]]);
+    const loss = () => tf.sum(tf.mul(model.apply(ids, { training: true }) as tf.Tensor, seeded([2, 2], 2)));
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => loss() as tf.Scalar, variables);
+    const result = [value, ...variables.map((v) => grads[v.name]!)];
+    model.dispose();
+    return result;
+  });
+});
+
 /**
  * UpSampling2D on one square sample: tfjs's cpu backend (the reference here) gets ResizeNearestNeighborGrad wrong
  * from the second sample of a batch on (it offsets dY by the input's batch stride) and its ResizeBilinearGrad throws

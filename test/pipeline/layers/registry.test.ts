@@ -97,7 +97,7 @@ test('every class declares its weights and, for each weight, a quantisation axis
   for (const name of LAYER_CLASSES) {
     const cls = layerClass(name)!;
     if (cls.arity !== 'one' || !cls.quantizationAxis) continue;
-    const keras: Record<string, unknown> = { filters: 2, units: 2, kernel_size: name === 'Conv1D' ? 3 : [3, 3], layer: { class_name: 'GRU', config: { name: 'g', units: 2 } } };
+    const keras: Record<string, unknown> = { filters: 2, units: 2, input_dim: 7, output_dim: 3, kernel_size: name === 'Conv1D' ? 3 : [3, 3], layer: { class_name: 'GRU', config: { name: 'g', units: 2 } } };
     const l = layer('q', name, ['in'], keras);
     const sequence = name === 'Conv1D' || cls.family === 'recurrent';
     const input = sequence ? shapes['1d']! : name === 'Dense' ? shapes.flat! : shapes['2d']!;
