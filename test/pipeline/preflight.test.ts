@@ -87,7 +87,7 @@ const dataCases: Array<[string, (dir: string) => void, RegExp]> = [
   }, /more than a \d+-byte gzip file can hold/],
   ['more labels than images', (dir) => writeFileSync(idx(dir, 'train-labels-idx1-ubyte'), encodeIdx('ubyte', [151], new Uint8Array(151))), /151 labels but .* holds 150 images/],
   ['two-dimensional labels', (dir) => writeFileSync(idx(dir, 't10k-labels-idx1-ubyte'), encodeIdx('ubyte', [60, 1], new Uint8Array(60))), /labels must have 1 dimension/],
-  ['int images', (dir) => writeFileSync(idx(dir, 'train-images-idx3-ubyte'), encodeIdx('int', [150, 6, 6], new Int32Array(150 * 36))), /images of type int are not supported/],
+  ['five-dimensional images', (dir) => writeFileSync(idx(dir, 'train-images-idx3-ubyte'), encodeIdx('ubyte', [150, 2, 3, 2, 3], new Uint8Array(150 * 36))), /images must have 2 to 4 dimensions/],
   ['test images of another size than train', (dir) => writeFileSync(idx(dir, 't10k-images-idx3-ubyte'), encodeIdx('ubyte', [60, 5, 5], new Uint8Array(60 * 25))), /test images are \[5,5,1\] but train images/],
   ['a bad magic number', (dir) => writeFileSync(idx(dir, 't10k-labels-idx1-ubyte'), Buffer.from('PK\x03\x04 not idx')), /bad magic number/],
   ['a missing labels file', (dir) => unlinkSync(idx(dir, 't10k-labels-idx1-ubyte.gz')), /missing IDX files/],

@@ -47,6 +47,7 @@ export type OperatorOptions =
   | { kind: 'resize'; alignCorners: boolean; halfPixelCenters: boolean }
   | { kind: 'gelu'; approximate: boolean }
   | { kind: 'gather'; axis: number }
+  | { kind: 'transposeConv'; padding: Padding; strides: [number, number] }
   | { kind: 'cast'; from: TensorType; to: TensorType }
   | { kind: 'pad' | 'logSoftmax' | 'quantize' | 'dequantize' | 'maximumMinimum' | 'hardSwish' };
 

@@ -91,6 +91,21 @@ export function depthwiseConv2d(
 }
 
 /**
+ * TRANSPOSE_CONV (tf.nn.conv2d_transpose): weights OHWI [out, kh, kw, in], per-output-channel int8 scales, the output
+ * shape as an input (TF 'same'/'valid' padding is derived from it, as Keras's Conv2DTranspose computes it). Version 3
+ * (a bias input); no fused activation, which only newer runtimes read.
+ */
+export function transposeConv2d(
+  g: TfliteGraph, x: TensorRef, kernel: Kernel, bias: Float32Array, geo: Omit<WindowGeometry, 'dilation'>, out: OutputSpec, outShape: number[],
+): TensorRef {
+  const [w, b] = weightTensors(g, out.name, x, { ...kernel, channelAxis: 0, bias });
+  const shape = g.int32Constant(`${out.name}/output_shape`, [outShape.length], outShape);
+  const y = g.activation(out, outShape);
+  return g.op(BuiltinOperator.TRANSPOSE_CONV, { float32: 3, int8: 3 }, [shape, w, x.index, b], [y],
+    { kind: 'transposeConv', padding: geo.padding, strides: geo.strides })[0]!;
+}
+
+/**
  * FULLY_CONNECTED: weights [out, in]; int8 weights per tensor, the form every TFLite runtime's int8 kernel takes
  * (per-channel fully-connected weights are a recent addition older runtimes reject).
  */

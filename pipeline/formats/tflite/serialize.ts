@@ -11,7 +11,7 @@ import {
   HardSwishOptions, LeakyReluOptions, LogSoftmaxOptions, MaximumMinimumOptions, Metadata, Model, MulOptions, Operator,
   OperatorCode, Padding, PadOptions, Pool2DOptions, QuantizationParameters, QuantizeOptions, ReducerOptions,
   ReshapeOptions, ResizeBilinearOptions, ResizeNearestNeighborOptions, SignatureDef, SoftmaxOptions,
-  SubGraph, SubOptions, Tensor, TensorMap, TensorType,
+  SubGraph, SubOptions, Tensor, TensorMap, TensorType, TransposeConvOptions,
 } from './schema/schema_generated.ts';
 import {
   TFLITE_FILE_IDENTIFIER, TFLITE_SCHEMA_VERSION, type FusedActivation, type ModelSpec, type OperatorOptions,
@@ -83,6 +83,9 @@ function options(b: flatbuffers.Builder, o: OperatorOptions): [BuiltinOptions, f
       return [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, o.approximate)];
     case 'gather':
       return [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, o.axis, 0)];
+    case 'transposeConv':
+      return [BuiltinOptions.TransposeConvOptions, TransposeConvOptions.createTransposeConvOptions(
+        b, PADDING[o.padding], o.strides[1], o.strides[0], ActivationFunctionType.NONE, TensorType.FLOAT32)];
     case 'cast':
       return [BuiltinOptions.CastOptions, CastOptions.createCastOptions(b, o.from, o.to)];
     case 'pad':

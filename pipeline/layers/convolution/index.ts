@@ -20,7 +20,7 @@ import {
 } from './config.ts';
 import { conv1dGeometry, conv2dGeometry, im2col } from './im2col.ts';
 import { conv1dOnnx, conv2dOnnx, conv2dTransposeOnnx, depthwiseOnnx, separableOnnx } from './onnx.ts';
-import { conv2dTflite, depthwiseTflite, separableTflite } from './tflite.ts';
+import { conv2dTflite, conv2dTransposeTflite, depthwiseTflite, separableTflite } from './tflite.ts';
 import { conv1dRule, conv2dRule, depthwiseRule } from './train.ts';
 
 const bias = (useBias: boolean, n: number): WeightSpec[] => (useBias ? [{ name: 'bias', shape: [n] }] : []);
@@ -149,6 +149,7 @@ export const conv2dTranspose: LayerClass<Conv2DTransposeConfig> = defineLayer<Co
   macs: ({ config: c }, [input], output) => prod(input!) * c.kernelSize[0] * c.kernelSize[1] * channelsOf(output),
   ...kernelProducer(() => conv2dTranspose, 'filters', 3, 2),
   onnx: conv2dTransposeOnnx,
+  tflite: conv2dTransposeTflite,
   ort: 'no ORT training rule for Conv2DTranspose',
 });
 

@@ -1,15 +1,16 @@
 /**
  * Conv2D, DepthwiseConv2D and SeparableConv2D in TFLite. TFLite is NHWC like Keras, so only kernels are reordered:
  * Conv2D [kh, kw, in, out] → OHWI [out, kh, kw, in]; DepthwiseConv2D [kh, kw, C, m] → [1, kh, kw, C·m] (the same
- * memory order: output channel c·m + j, as TF computes it). TF's 'same' padding is TFLite's SAME.
+ * memory order: output channel c·m + j, as TF computes it); Conv2DTranspose [kh, kw, out, in] → TRANSPOSE_CONV's
+ * [out, kh, kw, in], its activation a separate op. TF's 'same' padding is TFLite's SAME.
  */
 import { withActivation } from '../../formats/tflite/activations.ts';
 import { biasOrZeros, tfliteUnsupported, type TfliteConversion } from '../../formats/tflite/converter.ts';
-import { conv2d, depthwiseConv2d, type WindowGeometry } from '../../formats/tflite/ops.ts';
+import { conv2d, depthwiseConv2d, transposeConv2d, unary, type WindowGeometry } from '../../formats/tflite/ops.ts';
 import { separableDepthwiseKey, type LayerIR } from '../../ir.ts';
 import { kernelOf, type Kernel } from '../../formats/tflite/kernels.ts';
 import { requireWeight } from '../../onnx/converter.ts';
-import type { Conv2DBase, Conv2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './config.ts';
+import type { Conv2DBase, Conv2DConfig, Conv2DTransposeConfig, DepthwiseConv2DConfig, SeparableConv2DConfig } from './config.ts';
 
 /** The typed config's geometry (padding is 'same' or 'valid', channels_last: checked when the layer was read). */
 function geometry(layer: LayerIR<Conv2DBase & { dilationRate: [number, number] }>): WindowGeometry {
@@ -75,5 +76,21 @@ export const separableTflite: TfliteConversion<SeparableConv2DConfig> = {
     const b = bias(layer, k.shape[0]!);
     const unit: WindowGeometry = { padding: 'valid', strides: [1, 1], dilation: [1, 1] };
     return withActivation(ctx, (out, fused) => conv2d(g, depthwise, k, b, unit, out, ctx.outShape, fused));
+  },
+};
+
+export const conv2dTransposeTflite: TfliteConversion<Conv2DTransposeConfig> = {
+  convert(ctx) {
+    const { layer, g } = ctx;
+    const k = kernelOf(requireWeight(layer, 'kernel'), { perm: [2, 0, 1, 3] });
+    const b = bias(layer, k.shape[0]!);
+    const geo = { padding: layer.config.padding, strides: [...layer.config.strides] as [number, number] };
+    return withActivation(ctx, (out, fused) => {
+      if (fused === 'none') return transposeConv2d(g, ctx.inputs[0]!, k, b, geo, out, ctx.outShape);
+      // ReLU/ReLU6 as their own op; in int8 the convolution's output takes the activated range (what the ReLU clips
+      // away is lost either way).
+      const pre = transposeConv2d(g, ctx.inputs[0]!, k, b, geo, { name: `${out.name}/preactivation`, rangeKey: out.rangeKey ?? out.name }, ctx.outShape);
+      return unary(g, fused, pre, out);
+    });
   },
 };

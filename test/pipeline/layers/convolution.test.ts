@@ -128,6 +128,9 @@ const fixed: LayerCase[] = [
   { name: 'conv_same_kernel4', inputShape: [6, 5, 2], layers: () => [tf.layers.conv2d({ filters: 2, kernelSize: 4, padding: 'same', name: UNDER })], macs: (i, o) => prod(o) * 16 * i[2]! },
   // Channel order c*m+j: a wrong reorder of [kh,kw,C,m] shows up as swapped output channels.
   { name: 'depthwise_m3_stride2', inputShape: [8, 8, 2], layers: () => [tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 3, strides: 2, padding: 'same', name: UNDER })], macs: (_i, o) => prod(o) * 9 },
+  // A DCGAN generator's upsampling (TF pads 1 top / 2 bottom: kernel 5, stride 2), and kernel < stride (zero rows between taps).
+  { name: 'transpose_k5_s2_same_tanh', inputShape: [4, 4, 3], layers: () => [tf.layers.conv2dTranspose({ filters: 2, kernelSize: 5, strides: 2, padding: 'same', activation: 'tanh', name: UNDER })], macs: (i) => prod(i) * 25 * 2 },
+  { name: 'transpose_k2_s3_valid_relu', inputShape: [3, 2, 2], layers: () => [tf.layers.conv2dTranspose({ filters: 3, kernelSize: 2, strides: 3, activation: 'relu', name: UNDER })], macs: (i) => prod(i) * 4 * 3 },
   // Conv chain with a Flatten+Dense head: the transposes between layouts must land in the right places.
   { name: 'conv_chain_head', inputShape: [7, 7, 2], layers: () => [
     tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'elu' }),
