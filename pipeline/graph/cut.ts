@@ -19,6 +19,7 @@
  */
 import type { LayerIR, ModelIR, WeightIR } from '../ir.ts';
 import { isClass, layerFromKeras } from '../layers/registry.ts';
+import { maskSources } from './masks.ts';
 import type { Shape } from './shapes.ts';
 
 export interface ModelCut {
@@ -34,11 +35,24 @@ export interface ModelCut {
  * computes the reference's output: there is no suffix to run).
  */
 export function findCut(reference: ModelIR, candidate: ModelIR, output = candidate.outputs[0]!): ModelCut | undefined {
+  // A cut tensor carrying a Keras mask would reach the suffix without it (its InputLayer has no mask): the mask's
+  // whole chain, from its Embedding on, then runs in the suffix, which reads the Embedding's ids instead.
+  const masked = maskSources(candidate);
+  const forced = new Set<string>();
+  for (;;) {
+    const cut = cutWith(reference, candidate, output, forced);
+    const sources = new Set(cut?.tensors.map((t) => masked.get(t)).filter((s) => s !== undefined));
+    if (!cut || sources.size === 0) return cut;
+    for (const [name, source] of masked) if (sources.has(source)) forced.add(name);
+  }
+}
+
+function cutWith(reference: ModelIR, candidate: ModelIR, output: string, forced: ReadonlySet<string>): ModelCut | undefined {
   const before = new Map(reference.layers.map((l) => [l.name, l]));
   const changed = new Set<string>();
   for (const layer of candidate.layers) {
     const original = before.get(layer.name);
-    if (!original || layer.inputs.some((i) => changed.has(i)) || !sameLayer(original, layer)) changed.add(layer.name);
+    if (!original || forced.has(layer.name) || layer.inputs.some((i) => changed.has(i)) || !sameLayer(original, layer)) changed.add(layer.name);
   }
   if (!changed.has(output)) return undefined;
   // Only the changed layers the output depends on: a changed side output of a multi-output model is not run.

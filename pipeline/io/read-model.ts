@@ -13,6 +13,7 @@ import { topologyToIR } from './topology.ts';
 import { decodeStoredWeight } from './stored-weights.ts';
 import { entryByteLength, type ManifestEntry } from './weights.ts';
 import { concatTyped } from '../typed-arrays.ts';
+import { maskSources } from '../graph/masks.ts';
 
 /** A model read from disk, with what it was read from: the files, their total size and their sha256. */
 export interface ModelSource {
@@ -98,6 +99,7 @@ export function irFromTopologyAndWeights(topology: unknown, named: NamedWeightVa
   attachWeights(ir.layers, named, where);
   ir.layers = ir.layers.map((l) => layerClass(l.className)?.completeFromWeights?.(l) ?? l);
   checkLayerWeights(ir, where);
+  maskSources(ir); // a mask read by a layer that cannot honour it is refused here, at read
   const order = ir.layers.flatMap((l) => l.weights.map((w) => `${l.name}/${w.name}`));
   const inFile = named.map((w) => w.fullName.replace(/:0$/, ''));
   if (inFile.join('\n') !== order.join('\n')) ir.weightOrder = inFile;

@@ -72,7 +72,7 @@ const dropoutRule: LayerRule<DropoutSaved, DropoutConfig> = {
 /** Nothing to do at inference: the layer's output is its input. */
 const identity: LayerConverter = ({ inputs }) => inputs[0]!;
 
-const shared = { family: 'dropout', arity: 'one', weights: noWeights, outputShape: sameShape, channels: passChannels, onnx: identity, tflite: tfliteIdentity } as const;
+const shared = { family: 'dropout', arity: 'one', weights: noWeights, outputShape: sameShape, channels: passChannels, onnx: identity, tflite: tfliteIdentity, masking: { kind: 'pass' } } as const;
 
 export const dropoutLayers = {
   Dropout: defineLayer<DropoutConfig>({ ...shared, className: 'Dropout', fields: dropoutFields(), ort: dropoutRule }),

@@ -12,8 +12,9 @@
  * - ONNX: Cast (float ids → int64) + Gather. TFLite (float32): CAST + GATHER; int8 TFLite would quantise the ids at the
  *   graph input, so it is refused in one line. ORT training: Gather forward; the table's gradient is the output
  *   gradient scattered back onto the rows that were read (ScatterND, reduction add: a repeated id sums its rows).
- * - `mask_zero` true (id 0 masks its time step in the recurrent layers after it) is refused in one line for now:
- *   none of the exports would skip those steps, so they would silently compute something else.
+ * - `mask_zero`: steps whose id is 0 are masked; the recurrent layers after it skip them (graph/masks.ts says how far
+ *   slimnet follows a mask, and every export computes it from these ids). Such a model fine-tunes on tfjs: the ORT
+ *   recurrent rules do not skip masked steps.
  */
 import { tfliteUnsupported, type TfliteConversion } from '../formats/tflite/converter.ts';
 import { kernelOf } from '../formats/tflite/kernels.ts';
@@ -65,6 +66,7 @@ interface EmbeddingSaved {
 }
 
 const embeddingRule: LayerRule<EmbeddingSaved, EmbeddingConfig> = {
+  unsupported: (layer) => (layer.config.maskZero ? 'mask_zero (the ORT recurrent rules do not skip masked steps)' : undefined),
   forward({ b, layer, inputs, outShape, weights }) {
     const table = weights.weight('embeddings', asStored(requireWeight(layer, 'embeddings').shape));
     const ids = b.op('Cast', [b.inLayout(inputs[0]!, 'keras').name], { to: { i: INT64 } }, `${layer.name}/ids`);
@@ -100,11 +102,7 @@ export const embedding: LayerClass<EmbeddingConfig> = defineLayer<EmbeddingConfi
   arity: 'one',
   fields: { inputDim: int('input_dim'), outputDim: int('output_dim'), maskZero: bool('mask_zero', false), inputLength },
   weights: (layer) => [{ name: 'embeddings', shape: [layer.config.inputDim, layer.config.outputDim] }],
-  check(config, fail) {
-    if (config.maskZero) {
-      fail('mask_zero', 'slimnet does not support mask_zero true yet: the layers after it would skip padded (id 0) steps in tfjs but not in the ONNX and TFLite exports', true);
-    }
-  },
+  makesMask: (config) => config.maskZero,
   outputShape,
   channels(ctx) {
     // The ids carry no channels; the layer's own are the table's columns.

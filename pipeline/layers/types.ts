@@ -136,6 +136,15 @@ export interface LayerClass<C extends LayerConfig = LayerConfig> {
    */
   completeFromWeights?(layer: LayerIR<C>): LayerIR<C> | undefined;
   /**
+   * What the class does with a Keras mask on its input (from an Embedding with mask_zero), as tfjs-layers does:
+   * 'pass' — its output carries the mask unchanged (layers that are the identity at inference); 'consume' — it skips
+   * masked time steps (recurrent layers), its output carrying the mask when `keepsMask` (a returned sequence).
+   * Absent: it cannot take a mask (tfjs throws "does not support masking"), and graph/masks.ts refuses the model.
+   */
+  masking?: { kind: 'pass' } | { kind: 'consume'; keepsMask(config: C): boolean };
+  /** The layer makes a mask from its input ids (Embedding with mask_zero: the steps whose id is not 0). */
+  makesMask?(config: C): boolean;
+  /**
    * True when the layer reads its (only) input as integer indices (Embedding): the input is never quantised — not by
    * the ONNX export's activation QDQ, not by an int8 graph input — since rounding an id changes which row is read.
    */

@@ -15,6 +15,8 @@ export interface ConvertContext<C extends LayerConfig = LayerConfig> {
   inputs: TensorRef[];
   /** The layer's Keras output shape (batch first). */
   outShape: Dim[];
+  /** For a layer that skips masked steps and reads a masked input (graph/masks.ts): the mask, float [batch, steps], 1 where a step counts. */
+  mask?: string;
 }
 
 /** The tensor a converter produced; its Keras shape is the layer's output shape. */

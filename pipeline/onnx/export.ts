@@ -18,6 +18,7 @@
  */
 import { SlimnetError } from '../errors.ts';
 import { inferShapes } from '../graph/shapes.ts';
+import { consumedMask, maskSources } from '../graph/masks.ts';
 import type { ActivationRange, LayerIR, ModelIR } from '../ir.ts';
 import { classOf, isClass, LAYER_CLASSES, layerClass } from '../layers/registry.ts';
 import { layerWhere } from '../layers/shared.ts';
@@ -27,7 +28,7 @@ import { unsupportedOption, type LayerConverter } from './converter.ts';
 import { qdq } from './activation-qdq.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { foldFlattenTransposes } from './fold-flatten.ts';
-import { encodeModel } from './proto.ts';
+import { encodeModel, FLOAT } from './proto.ts';
 
 export const DEFAULT_OPSET = 13;
 export const MIN_OPSET = 13;
@@ -126,6 +127,17 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
     b.addInput(name, layout === 'nchw' ? NHWC_TO_NCHW.map((p) => shapeOf(name)[p]!) : shapeOf(name));
     refs.set(name, { name: quantized(name, name), layout, shape: shapeOf(name) });
   }
+  // Keras masks (Embedding mask_zero): 1 where the source's id is not 0, computed once per source from its ids.
+  const sources = maskSources(model);
+  const masks = new Map<string, string>();
+  const maskOf = (source: string) => {
+    if (!masks.has(source)) {
+      const ids = b.inLayout(refs.get(model.layers.find((l) => l.name === source)!.inputs[0]!)!, 'keras').name;
+      const zero = b.op('Equal', [ids, b.floatConst(`${source}/mask/zero`, [], [0])], {}, `${source}/mask/is_zero`);
+      masks.set(source, b.op('Cast', [b.op('Not', [zero], {}, `${source}/mask/kept`)], { to: { i: FLOAT } }, `${source}/mask`));
+    }
+    return masks.get(source)!;
+  };
   for (const layer of model.layers) {
     if (classOf(layer).arity === 'none') continue;
     const inputs = layer.inputs.map((name) => {
@@ -133,9 +145,10 @@ export function exportOnnx(ir: ModelIR, opts: ExportOnnxOptions = {}): Uint8Arra
       if (!ref) throw new Error(`layer "${layer.name}" consumes "${name}", which is not computed before it`);
       return ref;
     });
+    const source = consumedMask(sources, layer);
     const produced = folded.has(layer.name)
       ? inputs[0]
-      : converterFor(layer)({ b, layer, inputs, outShape: shapeOf(layer.name) });
+      : converterFor(layer)({ b, layer, inputs, outShape: shapeOf(layer.name), ...(source ? { mask: maskOf(source) } : {}) });
     const name = folded.has(layer.name) ? produced.name : quantized(layer.name, produced.name);
     refs.set(layer.name, { name, layout: produced.layout, shape: shapeOf(layer.name) });
   }

@@ -23,6 +23,8 @@ export interface TfliteConvertContext<C extends LayerConfig = LayerConfig> {
   out: OutputSpec;
   /** Nothing but this layer reads its input, so an activation may fuse into the op that produced it. */
   ownsInput: boolean;
+  /** For a layer that skips masked steps and reads a masked input (graph/masks.ts): the mask, float [1, steps], 1 where a step counts. */
+  mask?: TensorRef;
 }
 
 export type TfliteLayerConverter<C extends LayerConfig = LayerConfig> = (ctx: TfliteConvertContext<C>) => TensorRef;

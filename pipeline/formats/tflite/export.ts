@@ -14,6 +14,7 @@
  */
 import { SlimnetError } from '../../errors.ts';
 import { inferShapes } from '../../graph/shapes.ts';
+import { consumedMask, maskSources } from '../../graph/masks.ts';
 import type { ActivationCalibration, LayerIR, ModelIR } from '../../ir.ts';
 import { foldBatchNorms } from '../../onnx/fold-batchnorm.ts';
 import { TOOL } from '../../version.ts';
@@ -21,6 +22,7 @@ import { classOf, isClass, LAYER_CLASSES, layerClass } from '../../layers/regist
 import { tfliteUnsupported, type TfliteConversion } from './converter.ts';
 import { TfliteGraph, type Numerics, type OutputSpec, type TensorRef } from './graph.ts';
 import { serializeTflite } from './serialize.ts';
+import { nonZeroMask } from './ops.ts';
 
 export interface ExportTfliteOptions {
   /** 'float32' (default) or 'int8' (full integer; needs `ranges`). */
@@ -93,6 +95,13 @@ export function exportTflite(ir: ModelIR, opts: ExportTfliteOptions = {}): Uint8
   const g = new TfliteGraph(numerics, opts.ranges);
   const refs = new Map<string, TensorRef>();
   for (const name of model.inputs) refs.set(name, g.addInput(name, shapes.get(name)!));
+  // Keras masks (Embedding mask_zero): 1 where the source's id is not 0, computed once per source from its ids.
+  const sources = maskSources(model);
+  const masks = new Map<string, TensorRef>();
+  const maskOf = (source: string) => {
+    if (!masks.has(source)) masks.set(source, nonZeroMask(g, refs.get(model.layers.find((l) => l.name === source)!.inputs[0]!)!, `${source}/mask`));
+    return masks.get(source)!;
+  };
   for (const layer of model.layers) {
     if (layer.className === 'InputLayer') continue;
     const inputs = layer.inputs.map((name) => refs.get(name) ?? fail(`layer "${layer.name}" consumes "${name}", which is not computed before it`));
@@ -110,6 +119,7 @@ export function exportTflite(ir: ModelIR, opts: ExportTfliteOptions = {}): Uint8
       outShape: shapes.get(layer.name)!,
       out,
       ownsInput: producer !== undefined && !inputNames.has(producer) && readers.get(producer) === 1,
+      ...(consumedMask(sources, layer) ? { mask: maskOf(consumedMask(sources, layer)!) } : {}),
     });
     refs.set(layer.name, ref);
   }

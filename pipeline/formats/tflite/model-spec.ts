@@ -49,7 +49,7 @@ export type OperatorOptions =
   | { kind: 'gather'; axis: number }
   | { kind: 'transposeConv'; padding: Padding; strides: [number, number] }
   | { kind: 'cast'; from: TensorType; to: TensorType }
-  | { kind: 'pad' | 'logSoftmax' | 'quantize' | 'dequantize' | 'maximumMinimum' | 'hardSwish' };
+  | { kind: 'pad' | 'logSoftmax' | 'quantize' | 'dequantize' | 'maximumMinimum' | 'hardSwish' | 'notEqual' };
 
 export interface OperatorSpec {
   op: BuiltinOperator;

@@ -197,6 +197,15 @@ export function castToInt32(g: TfliteGraph, x: TensorRef, name: string): TensorR
   return g.op(BuiltinOperator.CAST, V1_1, [x.index], [y], { kind: 'cast', from: TensorType.FLOAT32, to: TensorType.INT32 })[0]!;
 }
 
+/** 1 where float32 `x` is not 0, else 0, as float32 (NOT_EQUAL then CAST): a Keras mask from Embedding ids. */
+export function nonZeroMask(g: TfliteGraph, x: TensorRef, name: string): TensorRef {
+  const zero = g.floatConstant(`${name}/zero`, [], Float32Array.of(0));
+  const kept = g.typedActivation(`${name}/kept`, TensorType.BOOL, x.shape);
+  g.op(BuiltinOperator.NOT_EQUAL, V1_1, [x.index, zero], [kept], { kind: 'notEqual' });
+  const y = g.typedActivation(name, TensorType.FLOAT32, x.shape);
+  return g.op(BuiltinOperator.CAST, V1_1, [kept.index], [y], { kind: 'cast', from: TensorType.BOOL, to: TensorType.FLOAT32 })[0]!;
+}
+
 /** GATHER of rows of a float32 table (a constant, dequantised in the graph when stored quantised) at int32 `indices`. */
 export function gatherRows(g: TfliteGraph, table: Kernel, indices: TensorRef, out: OutputSpec, outShape: number[]): TensorRef {
   const params = floatKernel(g, `${out.name}/table`, table);

@@ -9,7 +9,7 @@ import {
   ActivationFunctionType, AddOptions, Buffer, BuiltinOperator, BuiltinOptions, CastOptions, ConcatenationOptions, Conv2DOptions,
   DepthwiseConv2DOptions, DequantizeOptions, FullyConnectedOptions, FullyConnectedOptionsWeightsFormat, GatherOptions, GeluOptions,
   HardSwishOptions, LeakyReluOptions, LogSoftmaxOptions, MaximumMinimumOptions, Metadata, Model, MulOptions, Operator,
-  OperatorCode, Padding, PadOptions, Pool2DOptions, QuantizationParameters, QuantizeOptions, ReducerOptions,
+  NotEqualOptions, OperatorCode, Padding, PadOptions, Pool2DOptions, QuantizationParameters, QuantizeOptions, ReducerOptions,
   ReshapeOptions, ResizeBilinearOptions, ResizeNearestNeighborOptions, SignatureDef, SoftmaxOptions,
   SubGraph, SubOptions, Tensor, TensorMap, TensorType, TransposeConvOptions,
 } from './schema/schema_generated.ts';
@@ -83,6 +83,8 @@ function options(b: flatbuffers.Builder, o: OperatorOptions): [BuiltinOptions, f
       return [BuiltinOptions.GeluOptions, GeluOptions.createGeluOptions(b, o.approximate)];
     case 'gather':
       return [BuiltinOptions.GatherOptions, GatherOptions.createGatherOptions(b, o.axis, 0)];
+    case 'notEqual':
+      return [BuiltinOptions.NotEqualOptions, NotEqualOptions.createNotEqualOptions(b)];
     case 'transposeConv':
       return [BuiltinOptions.TransposeConvOptions, TransposeConvOptions.createTransposeConvOptions(
         b, PADDING[o.padding], o.strides[1], o.strides[0], ActivationFunctionType.NONE, TensorType.FLOAT32)];

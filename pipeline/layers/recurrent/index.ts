@@ -79,6 +79,7 @@ function rnnClass<C extends RnnConfig>(kind: CellKind, fields: LayerClass<C>['fi
     ort: rnnRule(kind) as never,
     tflite: rnnTflite(kind) as never,
     quantizationAxis: columnAxis,
+    masking: { kind: 'consume', keepsMask: (c) => c.returnSequences },
   });
   return self;
 }
@@ -122,6 +123,7 @@ export const bidirectional: LayerClass<BidirectionalConfig> = defineLayer<Bidire
   ort: bidirectionalRule(kindOf),
   tflite: bidirectionalTflite(kindOf),
   quantizationAxis: columnAxis,
+  masking: { kind: 'consume', keepsMask: (c) => c.layer.config.returnSequences },
 });
 
 export const recurrentLayers = { SimpleRNN: simpleRnn, LSTM: lstm, GRU: gru, Bidirectional: bidirectional };

@@ -85,7 +85,7 @@ function direction(b: GraphBuilder, fused: { y: string; yh: string }, d: number,
 }
 
 /** The unrolled form with constant weights; `activate` applies any tfjs activation. */
-function unrolledConst(b: GraphBuilder, kind: CellKind, c: RnnConfig, x: string, steps: number, features: number, values: CellValues, goBackwards: boolean, hint: string): string {
+function unrolledConst(b: GraphBuilder, kind: CellKind, c: RnnConfig, x: string, steps: number, features: number, values: CellValues, goBackwards: boolean, hint: string, mask?: string): string {
   const g = kind.gates * c.units;
   const w: CellTensors = {
     kernel: b.floatConst(`${hint}/kernel`, [features, g], values.kernel),
@@ -94,7 +94,7 @@ function unrolledConst(b: GraphBuilder, kind: CellKind, c: RnnConfig, x: string,
   };
   const acts = cellActivations(kind, c);
   const activate = (which: 'act' | 'gate', t: string, h: string) => applyActivation(b, h, { name: t, layout: 'keras', rank: 3 }, which === 'act' ? acts.act : acts.gate!).name;
-  return unrolledForward(b, kind, { units: c.units, steps, features, goBackwards, returnSequences: c.returnSequences }, x, w, activate, hint).output;
+  return unrolledForward(b, kind, { units: c.units, steps, features, goBackwards, returnSequences: c.returnSequences }, x, w, activate, hint, mask).output;
 }
 
 function dims(inShape: (number | null)[]): { steps: number; features: number } {
@@ -102,12 +102,13 @@ function dims(inShape: (number | null)[]): { steps: number; features: number } {
 }
 
 export function rnnOnnx(kind: CellKind): LayerConverter<RnnConfig> {
-  return ({ b, layer, inputs }) => {
+  return ({ b, layer, inputs, mask }) => {
     const c = layer.config;
     const x = b.inLayout(inputs[0]!, 'keras');
     const { steps, features } = dims(x.shape);
     const values = cellValues(layer, '');
-    if (!fusable(kind, c)) return { name: unrolledConst(b, kind, c, x.name, steps, features, values, c.goBackwards, layer.name), layout: 'keras' };
+    // Masked steps (any position, not only trailing padding, so not the fused ops' sequence_lens) need the unrolled form.
+    if (mask || !fusable(kind, c)) return { name: unrolledConst(b, kind, c, x.name, steps, features, values, c.goBackwards, layer.name, mask), layout: 'keras' };
     const xtm = timeMajor(b, x.name, steps, c.goBackwards, layer.name);
     const fused = fusedOp(b, kind, c, xtm, features, [values], layer.name);
     return { name: direction(b, fused, 0, 1, steps, c.units, c.returnSequences, layer.name), layout: 'keras' };
@@ -130,7 +131,7 @@ export function mergeDirections(b: GraphBuilder, mode: MergeMode, fwd: string, b
  * (reversed first when the wrapped layer itself goes backwards) computes exactly those two directions, aligned.
  */
 export function bidirectionalOnnx(kindOf: (c: BidirectionalConfig) => CellKind): LayerConverter<BidirectionalConfig> {
-  return ({ b, layer, inputs }) => {
+  return ({ b, layer, inputs, mask }) => {
     const inner = layer.config.layer;
     const c = inner.config;
     const kind = kindOf(layer.config);
@@ -141,14 +142,14 @@ export function bidirectionalOnnx(kindOf: (c: BidirectionalConfig) => CellKind):
     const rank = c.returnSequences ? 3 : 2;
     let fwd: string;
     let bwd: string;
-    if (fusable(kind, c)) {
+    if (!mask && fusable(kind, c)) {
       const xtm = timeMajor(b, x.name, steps, c.goBackwards, layer.name);
       const fused = fusedOp(b, kind, c, xtm, features, [fwdValues, bwdValues], layer.name);
       fwd = direction(b, fused, 0, 2, steps, c.units, c.returnSequences, layer.name);
       bwd = direction(b, fused, 1, 2, steps, c.units, c.returnSequences, layer.name);
     } else {
-      fwd = unrolledConst(b, kind, c, x.name, steps, features, fwdValues, c.goBackwards, `${layer.name}/forward`);
-      bwd = unrolledConst(b, kind, c, x.name, steps, features, bwdValues, !c.goBackwards, `${layer.name}/backward`);
+      fwd = unrolledConst(b, kind, c, x.name, steps, features, fwdValues, c.goBackwards, `${layer.name}/forward`, mask);
+      bwd = unrolledConst(b, kind, c, x.name, steps, features, bwdValues, !c.goBackwards, `${layer.name}/backward`, mask);
       if (c.returnSequences) bwd = b.op('Gather', [bwd, reversed(b, steps, `${layer.name}/backward/reverse_idx`)], { axis: { i: 1 } }, `${layer.name}/backward/input_order`);
     }
     return { name: mergeDirections(b, layer.config.mergeMode, fwd, bwd, rank, layer.name), layout: 'keras' };

@@ -40,7 +40,10 @@ function checkSupported(ctx: TfliteConvertContext<any>, kind: CellKind, c: RnnCo
   }
 }
 
-/** One direction over `x` [1, T, F]; returns [1, T, u] in processing order, or the last h [1, u]. */
+/**
+ * One direction over `x` [1, T, F]; returns [1, T, u] in processing order, or the last h [1, u]. With a mask [1, T]
+ * a masked step keeps the state and output of the step before (tfjs's rnn()): h = prev + m·(new − prev), c alike.
+ */
 function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goBackwards: boolean, hint: string): TensorRef {
   const { g } = ctx;
   const { kind, c } = cell;
@@ -77,6 +80,10 @@ function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goB
     const p = `t${s}`;
     const xt = reshape(g, slice(g, x, [0, t, 0], name(`${p}/x_slice`), [1, 1, features]), name(`${p}/x`), [1, features]);
     const xw = fullyConnected(g, xt, { values: fcWeights(cell.kernel, features, gu), shape: [gu, features] }, bias, name(`${p}/xw`), [1, gu]);
+    const m = ctx.mask && slice(g, ctx.mask, [0, t], name(`${p}/mask`), [1, 1]);
+    const keep = (prev: TensorRef, next: TensorRef, n: string) =>
+      (m ? add(prev, mul(binary(g, 'sub', next, prev, name(`${p}/${n}_delta`), prev.shape), m, `${p}/${n}_masked_delta`), `${p}/${n}_masked`) : next);
+    const hPrev = h;
     if (kind.className === 'SimpleRNN') {
       h = activate(acts.act, add(xw, rec(h, 0, gu, `${p}/rec`), `${p}/a`), `${p}/h`);
     } else if (kind.className === 'LSTM') {
@@ -85,8 +92,9 @@ function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goB
         activate(acts.gate!, part(z, 0, `${p}/zi`), `${p}/i`), activate(acts.gate!, part(z, 1, `${p}/zf`), `${p}/f`),
         activate(acts.act, part(z, 2, `${p}/zg`), `${p}/g`), activate(acts.gate!, part(z, 3, `${p}/zo`), `${p}/o`),
       ];
-      cState = add(mul(f, cState, `${p}/fc`), mul(i, cand, `${p}/ig`), `${p}/c`);
-      h = mul(o, activate(acts.act, cState, `${p}/ac`), `${p}/h`);
+      const c = add(mul(f, cState, `${p}/fc`), mul(i, cand, `${p}/ig`), `${p}/c`);
+      h = mul(o, activate(acts.act, c, `${p}/ac`), `${p}/h`);
+      cState = keep(cState, c, 'c');
     } else {
       // GRU, reset_after false: z, r from x·W + h·R_zr; candidate from x·W_h + (r⊙h)·R_h.
       const zr = add(slice(g, xw, [0, 0], name(`${p}/xw_zr`), [1, 2 * u]), rec(h, 0, 2 * u, `${p}/rec_zr`), `${p}/zr_pre`);
@@ -96,6 +104,7 @@ function direction(ctx: TfliteConvertContext<any>, cell: Cell, x: TensorRef, goB
       // h = z⊙h + (1 − z)⊙h̃ = h̃ + z⊙(h − h̃)
       h = add(cand, mul(z, binary(g, 'sub', h, cand, name(`${p}/h_minus_hh`), [1, u]), `${p}/z_diff`), `${p}/h`);
     }
+    h = keep(hPrev, h, 'h');
     outs.push(h);
   }
   if (!c.returnSequences) return h;

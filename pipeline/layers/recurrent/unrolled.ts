@@ -54,6 +54,16 @@ export function splitSizes(b: GraphBuilder, x: string, axis: number, sizes: numb
   return b.opMulti('Split', [x, b.int64Const(`${hint}/sizes`, sizes)], { axis: { i: axis } }, sizes.map((_, i) => `${hint}_${i}`));
 }
 
+/**
+ * The mask [B, T] (1 where a step counts, 0 where it is masked) as one [1, B, 1] slice per step, in processing order
+ * (reversed for go_backwards, as tfjs reverses the mask with the inputs).
+ */
+function stepMasks(b: GraphBuilder, mask: string, steps: number, goBackwards: boolean, hint: string): string[] {
+  let tm = b.op('Unsqueeze', [b.op('Transpose', [mask], { perm: { ints: [1, 0] } }, `${hint}/time_major`), b.int64Const(`${hint}/last_axis`, [2])], {}, `${hint}/steps`);
+  if (goBackwards) tm = b.op('Gather', [tm, reversed(b, steps, `${hint}/reverse_idx`)], { axis: { i: 0 } }, `${hint}/reversed`);
+  return split(b, tm, 0, steps, `${hint}/t`);
+}
+
 /** Zeros of shape [1, B, units], B taken from the time-major input [T, B, F]. */
 function zeroState(b: GraphBuilder, xtm: string, units: number, hint: string): string {
   const batch = b.op('Gather', [b.op('Shape', [xtm], {}, `${hint}/shape`), b.int64Const(`${hint}/batch_axis`, [1])], { axis: { i: 0 } }, `${hint}/batch`);
@@ -106,7 +116,7 @@ function stepForward(b: GraphBuilder, kind: CellKind, units: number, xw: string,
  */
 export function unrolledForward(
   b: GraphBuilder, kind: CellKind, opts: { units: number; steps: number; features: number; goBackwards: boolean; returnSequences: boolean },
-  x: string, w: CellTensors, activate: Activate, hint: string,
+  x: string, w: CellTensors, activate: Activate, hint: string, mask?: string,
 ): UnrolledRun {
   const { units, steps } = opts;
   const xtm = timeMajor(b, x, steps, opts.goBackwards, hint);
@@ -119,13 +129,17 @@ export function unrolledForward(
   const tensors: StepTensors[] = [];
   let hPrev = zeros;
   let cPrev = kind.className === 'LSTM' ? zeros : undefined;
+  const masks = mask === undefined ? undefined : stepMasks(b, mask, steps, opts.goBackwards, `${hint}/mask`);
+  const hs: string[] = [];
   for (let s = 0; s < steps; s++) {
     const t = stepForward(b, kind, units, slices[s]!, hPrev, cPrev, rec, activate, `${hint}/t${s}`);
     tensors.push(t);
-    hPrev = t.h!;
-    cPrev = t.c;
+    // A masked step keeps the state (and output) of the step before, as tfjs's rnn() does: prev + m·(new − prev).
+    const keep = (prev: string, next: string, n: string) => (masks ? b.op('Add', [prev, b.op('Mul', [masks[s]!, b.op('Sub', [next, prev], {}, `${hint}/t${s}/${n}_delta`)], {}, `${hint}/t${s}/${n}_masked_delta`)], {}, `${hint}/t${s}/${n}_masked`) : next);
+    hPrev = keep(hPrev, t.h!, 'h');
+    cPrev = t.c === undefined ? undefined : keep(cPrev!, t.c, 'c');
+    hs.push(hPrev);
   }
-  const hs = tensors.map((t) => t.h!);
   const output = opts.returnSequences
     ? b.op('Transpose', [steps === 1 ? hs[0]! : b.op('Concat', hs, { axis: { i: 0 } }, `${hint}/h_all`)], { perm: { ints: [1, 0, 2] } }, `${hint}/sequence`)
     : b.op('Reshape', [hPrev, b.int64Const(`${hint}/last_shape`, [-1, units])], {}, `${hint}/last`);

@@ -2,12 +2,16 @@
  * The embedding family against tfjs: Embedding before a recurrent layer, a Dense and a Flatten — shapes, params,
  * MACs, ONNX (Cast + Gather) and float32 TFLite (CAST + GATHER) outputs on integer ids; its channel rule (output_dim
  * prunes with its consumer); per-row quantisation; an ORT training step (the table's scattered gradient, a repeated
- * id summing its rows); the strict parse, mask_zero refused in one line.
+ * id summing its rows); mask_zero: masked steps skipped by the recurrent layers after it in every export, the layers
+ * that cannot honour a mask refused, shared-prefix cuts kept off masked tensors; the strict parse.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeChannels } from '../../../pipeline/graph/channel-groups.ts';
+import { isSlimnetError } from '../../../pipeline/errors.ts';
+import { findCut } from '../../../pipeline/graph/cut.ts';
+import { cloneIR } from '../../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
 import { layerClass } from '../../../pipeline/layers/registry.ts';
 import { randomizeWeights } from '../../fixtures/models.ts';
@@ -18,8 +22,17 @@ const none = () => 0;
 const VOCAB = 11;
 const embed = (outputDim = 4, inputLength?: number) => tf.layers.embedding({ inputDim: VOCAB, outputDim, inputLength, name: UNDER });
 
+const masked = (outputDim = 3) => tf.layers.embedding({ inputDim: 4, outputDim, maskZero: true, name: UNDER });
+
 const cases: LayerCase[] = [
   { name: 'before_lstm', inputShape: [5], ids: VOCAB, layers: () => [embed(4), tf.layers.lstm({ units: 3 }), tf.layers.dense({ units: 2 })], macs: none },
+  // mask_zero: ids 0..3, so a quarter of the steps (leading, trailing and inner ones) are masked.
+  { name: 'mask_zero_lstm', inputShape: [7], ids: 4, layers: () => [masked(), tf.layers.lstm({ units: 3, recurrentActivation: 'sigmoid' }), tf.layers.dense({ units: 2 })], macs: none },
+  { name: 'mask_zero_dropout_bidirectional_gru_then_backwards_rnn', inputShape: [6], ids: 4, layers: () => [
+    masked(2), tf.layers.dropout({ rate: 0.3 }),
+    tf.layers.bidirectional({ layer: tf.layers.gru({ units: 2, returnSequences: true, recurrentActivation: 'sigmoid' }) as never, mergeMode: 'concat' }),
+    tf.layers.simpleRNN({ units: 3, goBackwards: true }), tf.layers.dense({ units: 2 }),
+  ], macs: none },
   { name: 'before_dense_on_sequence', inputShape: [3], ids: VOCAB, layers: () => [embed(6, 3), tf.layers.dense({ units: 2 })], macs: none },
   { name: 'before_flatten', inputShape: [4], ids: VOCAB, layers: () => [embed(3), tf.layers.flatten(), tf.layers.dense({ units: 2 })], macs: none },
 ];
@@ -51,12 +64,41 @@ test('ORT training step through Embedding → GRU → Dense matches tfjs (repeat
   assertClose(await compareStep(ir, { batch: 4, integerInputs: 5 }), ['emb/embeddings', 'rnn/kernel', 'rnn/recurrent_kernel', 'rnn/bias', 'head/kernel', 'head/bias']);
 });
 
-test('the config parse: dims required and positive, input_length checked against the input, mask_zero refused in one line', () => {
+test('a mask read by a layer that cannot honour it, or a masked sequence as the output, is refused at read in one line', async () => {
+  const build = (after: tf.layers.Layer[]) => {
+    const m = tf.sequential();
+    m.add(tf.layers.embedding({ inputShape: [5], inputDim: 4, outputDim: 3, maskZero: true, name: 'emb' }));
+    for (const l of after) m.add(l);
+    return m;
+  };
+  const refused = async (after: tf.layers.Layer[], where: string, what: RegExp) => {
+    const model = build(after);
+    const ir = await irFromTfjsModel(randomizeWeights(model, 1)).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSlimnetError(ir) && ir.code === 'LAYER_UNSUPPORTED' && ir.where === where && what.test(ir.message) && !/\n/.test(ir.oneLine()), String(ir));
+  };
+  await refused([tf.layers.lstm({ units: 2, returnSequences: true, name: 'seq' })], 'layer "seq" (LSTM)', /mask of Embedding "emb".*model output/);
+  await refused([tf.layers.lstm({ units: 2, returnSequences: true }), tf.layers.dense({ units: 2, name: 'per_step' })], 'layer "per_step" (Dense)', /mask of Embedding "emb"/);
+});
+
+test('a candidate that changes the LSTM after a masking Embedding is cut at the ids, never between the two', async () => {
+  const m = tf.sequential();
+  m.add(tf.layers.embedding({ inputShape: [5], inputDim: 4, outputDim: 3, maskZero: true, name: 'emb' }));
+  m.add(tf.layers.lstm({ units: 2, name: 'rnn' }));
+  m.add(tf.layers.dense({ units: 2, name: 'head' }));
+  const reference = await irFromTfjsModel(randomizeWeights(m, 1));
+  const candidate = cloneIR(reference);
+  candidate.layers.find((l) => l.name === 'rnn')!.weights[0]!.values[0]! += 1;
+  assert.deepEqual(findCut(reference, candidate), { tensors: [reference.inputs[0]], suffix: ['emb', 'rnn', 'head'] });
+  const headOnly = cloneIR(reference);
+  headOnly.layers.find((l) => l.name === 'head')!.weights[0]!.values[0]! += 1;
+  assert.deepEqual(findCut(reference, headOnly), { tensors: ['rnn'], suffix: ['head'] });
+});
+
+test('the config parse: dims required and positive, input_length checked against the input', () => {
   expectConfigErrors([
     ['Embedding', { output_dim: 3 }, 'MODEL_INVALID', /config\.input_dim/],
     ['Embedding', { input_dim: 0, output_dim: 3 }, 'MODEL_INVALID', /config\.input_dim/],
     ['Embedding', { input_dim: 4, output_dim: 2.5 }, 'MODEL_INVALID', /config\.output_dim/],
     ['Embedding', { input_dim: 4, output_dim: 2, input_length: 'x' }, 'MODEL_INVALID', /config\.input_length/],
-    ['Embedding', { input_dim: 4, output_dim: 2, mask_zero: true }, 'LAYER_UNSUPPORTED', /config\.mask_zero/],
   ]);
 });
