@@ -126,6 +126,8 @@ function runCompress(args: CompressArgs, io: CliIO, display: Display, tell: ((me
     }
     const targeted = runs.length > 1 || !!runs[0]!.target;
     progress(startupLine(runs[0]!.config, origins) + (targeted ? `; targets ${runs.map((r) => r.target).join(', ')} of ${all.join(', ')}` : ''));
+    const largeBudget = budgetWarning(runs[0]!.config, origins, args.maxAccuracyDrop);
+    if (largeBudget) progress(largeBudget);
     if (args.dryRun) {
       const { planPipeline } = await import('../plan.ts');
       const plans: Array<Awaited<ReturnType<typeof planPipeline>>> = [];
@@ -198,6 +200,24 @@ export function startupLine(config: ResolvedConfig, origins: ConfigOrigins): str
     `validation ${validation} ${origin(origins.validation)}`,
     `config ${file ?? 'none'} [${origins.config.detail}]`,
   ].join('; ');
+}
+
+/** A budget this large (20 points or more) is more often points typed as a fraction: 0.5 meant as half a point. */
+const LARGE_BUDGET = 0.2;
+
+/**
+ * One warning line when the budget, given without `%`, allows a drop of 20 points or more: `--max-accuracy-drop 0.5`
+ * is a fraction, 50 points. It only warns (a large budget may be meant); a value with `%` says what it means.
+ */
+export function budgetWarning(config: ResolvedConfig, origins: ConfigOrigins, flagValue?: number | string): string | undefined {
+  const drop = config.budget.maxAccuracyDrop;
+  const text = String(flagValue ?? '').trim();
+  if (drop < LARGE_BUDGET || origins.budget.from === 'default' || (origins.budget.from === 'flag' && text.endsWith('%'))) return undefined;
+  const points = +(drop * 100).toFixed(4);
+  const means = `is a fraction: it lets validation accuracy fall by ${points} points; for ${drop} points write`;
+  return origins.budget.from === 'flag'
+    ? `warning: --max-accuracy-drop ${text} ${means} ${drop}% (or ${+(drop / 100).toPrecision(6)})`
+    : `warning: ${origins.budget.detail}: budget.maxAccuracyDrop ${drop} ${means} ${+(drop / 100).toPrecision(6)}`;
 }
 
 /** One line: what the run did to the model, baseline → final. */

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { budgetWarning } from '../../pipeline/commands/compress.ts';
 import { FORMATS } from '../../pipeline/formats/index.ts';
 import type { PipelinePlan } from '../../pipeline/plan.ts';
 import type { Report } from '../../pipeline/report.ts';
@@ -72,9 +73,22 @@ test('no config: every implemented stage runs, and a start-up line names stages,
   const withConfig = await runCliInProcess(['compress', '--out', 'run2'], cwd);
   assert.equal(withConfig.code, 0, withConfig.stderr);
   assert.match(startupLine(withConfig.stderr), /stages export \[config pipeline\.config\.ts\]; budget 5\.00 pt validation-accuracy drop \[config pipeline\.config\.ts\].*config pipeline\.config\.ts \[found in the current folder\]/);
-  const ignored = await runCliInProcess(['compress', '--config', 'none', '--model', task.modelJson, '--data', task.dataDir, '--out', 'run3', '--dry-run'], cwd);
+  assert.doesNotMatch(withConfig.stderr, /warning: .*maxAccuracyDrop/);
+  // A budget of 20 points or more given as a bare number is most likely points typed as a fraction: one warning line.
+  const ignored = await runCliInProcess(['compress', '--config', 'none', '--model', task.modelJson, '--data', task.dataDir, '--out', 'run3', '--dry-run', '--max-accuracy-drop', '0.5'], cwd);
   assert.equal(ignored.code, 0, ignored.stderr);
+  assert.match(ignored.stderr, /warning: --max-accuracy-drop 0\.5 is a fraction: it lets validation accuracy fall by 50 points; for 0\.5 points write 0\.5% \(or 0\.005\)/);
   assert.match(startupLine(ignored.stderr), new RegExp(`stages ${DEFAULT_STAGES.join(' → ')} \\[default: every implemented stage\\].*config none \\[--config none\\]`));
+});
+
+test('the large-budget warning: a bare number of 20 points or more from a flag or the config, never a percentage or a default', () => {
+  const config = (drop: number) => ({ budget: { maxAccuracyDrop: drop } }) as Parameters<typeof budgetWarning>[0];
+  const origins = (from: 'flag' | 'config' | 'default') => ({ budget: { from, detail: from === 'config' ? 'pipeline.config.ts' : from === 'flag' ? '--max-accuracy-drop' : '' } }) as Parameters<typeof budgetWarning>[1];
+  assert.equal(budgetWarning(config(0.5), origins('flag'), '50%'), undefined);
+  assert.equal(budgetWarning(config(0.19), origins('flag'), '0.19'), undefined);
+  assert.equal(budgetWarning(config(0.5), origins('default')), undefined);
+  assert.match(budgetWarning(config(1), origins('flag'), '1')!, /^warning: --max-accuracy-drop 1 is a fraction: it lets validation accuracy fall by 100 points; for 1 points write 1% \(or 0\.01\)$/);
+  assert.match(budgetWarning(config(0.2), origins('config'))!, /^warning: pipeline\.config\.ts: budget\.maxAccuracyDrop 0\.2 is a fraction: it lets validation accuracy fall by 20 points; for 0\.2 points write 0\.002$/);
 });
 
 test('fine-tuning that lowers validation accuracy is discarded: the reconstructed model ships, and the report says so', async () => {
