@@ -1,4 +1,5 @@
 /** The separable stage's account of what it did: per-layer outcomes, recovery steps, report.md's section. */
+import { countMacs } from '../graph/macs.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from '../prune/allocate.ts';
 import { renderRecovery, type FineTuneReport, type RecoveryStep as Step } from '../recovery/steps.ts';
@@ -37,6 +38,8 @@ export interface LayerOutcome {
 /** Every Conv2D and Dense layer: what became of it. */
 export function layerOutcomes(ir: ModelIR, found: Survey, plan: ReadonlyMap<string, number>, fits: PairFit[], reasons: Map<string, string>): LayerOutcome[] {
   const out: LayerOutcome[] = [];
+  // A kept layer that is no candidate (a 1×1 or dilated convolution, a Dense where no pair pays) still has its MACs.
+  const macsOf = countMacs(ir).perLayer;
   for (const layer of ir.layers) {
     const c = found.candidates.find((x) => x.layer === layer.name);
     const ineligible = found.ineligible.find((x) => x.layer === layer.name);
@@ -52,7 +55,7 @@ export function layerOutcomes(ir: ModelIR, found: Survey, plan: ReadonlyMap<stri
       continue;
     }
     const params = c?.params ?? layer.weights.reduce((n, w) => n + w.values.length, 0);
-    const macs = c?.macs ?? Number.NaN;
+    const macs = c?.macs ?? macsOf[layer.name] ?? Number.NaN;
     out.push({ layer: layer.name, className: layer.className, outcome: 'kept', paramsBefore: params, paramsAfter: params, macsBefore: macs, macsAfter: macs, reason: ineligible?.reason ?? reasons.get(layer.name) ?? 'not chosen' });
   }
   return out;

@@ -77,6 +77,8 @@ test('default search: replaces layers within the budget share, reports every lay
   const narrow = d.layers.find((l: any) => l.layer === 'narrow');
   assert.equal(narrow.outcome, 'kept');
   assert.match(narrow.reason, /does not pay/);
+  // A kept ineligible layer still reports its MACs (6×6 positions × 3×3 taps × 1 filter), not NaN.
+  assert.deepEqual([narrow.macsBefore, narrow.macsAfter], [324, 324]);
   assert.ok(out.ir.layers.find((l) => l.name === 'narrow')!.className === 'Conv2D');
   assert.deepEqual(d.sensitivity.map((s: any) => s.layer), ['conv', 'conv_b', 'hidden', 'out']);
   for (const s of d.sensitivity) for (const pt of s.points) assert.ok(Number.isFinite(pt.valAccuracy) && pt.relErrorAfter <= pt.relErrorBefore + 1e-6);
