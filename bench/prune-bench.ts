@@ -2,7 +2,7 @@
  * `npm run bench`'s prune rows: for the bundled example, the residual net (examples/fashion-resnet) and a
  * MobileNetV2 at 224×224×3 (bench/mobilenet-v2.ts), one cold pipeline run with only the `prune` stage in a child
  * process under `/usr/bin/time -v` (peak RSS, wall time), and from its report: params, MACs, accuracy and the
- * stage's onnxruntime latency (batch 1 and 32, interleaved medians) before → after. The machine's load average is
+ * runner's latency of the output against the baseline (onnxruntime, 1 thread, batch 1 and 32, interleaved medians) before → after. The machine's load average is
  * recorded at the start and the end of each run: the machine is shared, and timings mean little without it.
  */
 import { spawn } from 'node:child_process';
@@ -74,9 +74,9 @@ export async function benchPrune(model: PruneBenchModel, log: (line: string) => 
     if (!existsSync(reportPath)) throw new Error(`the ${model} prune run wrote no report (exit ${run.code}):\n${run.stderr.slice(-2000)}`);
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
     const stage = report.stages.find((s) => s.name === 'prune')!;
-    // The stage's own before/after latency: in its timings (it differs run to run, so it is not in details).
-    const latency = ((stage.timings as { latency?: { batches: { batchSize: number; before: { median: number }; after: { median: number }; speedup: number }[] } })?.latency?.batches ?? [])
-      .map((b) => ({ batchSize: b.batchSize, before: b.before.median, after: b.after.median, speedup: b.speedup }));
+    // The runner's latency of the stage's output against the baseline (its input here), interleaved on the
+    // evaluation engine; it differs run to run, so it is not in details.
+    const latency = (stage.latency?.batches ?? []).map((b) => ({ batchSize: b.batchSize, before: b.reference.median, after: b.model.median, speedup: b.speedup }));
     const after = stage.metrics ?? report.baseline;
     return {
       model, status: stage.status, wallSeconds, stageSeconds: stage.seconds, peakRssMB: peakRssFromTime(run.stderr), load: [load0, load1],

@@ -66,7 +66,8 @@ export function resolveStages(config: ResolvedConfig, source = 'config'): StageR
       const issue = parsed.error.issues[0]!;
       const key = formatPath(['stages', i, 'options', ...issue.path]);
       const message = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
-      throw new SlimnetError('CONFIG_INVALID', `${source}: ${key}`, message, `see the README for the ${entry.name} stage's options`);
+      const retired = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => definition.retiredOptions?.[k]).find(Boolean) : undefined;
+      throw new SlimnetError('CONFIG_INVALID', `${source}: ${key}`, message, retired ?? `see the README for the ${entry.name} stage's options`);
     }
     const options = parsed.data as Record<string, unknown>;
     return { stage: definition.create(options), options, onBudgetMiss: entry.onBudgetMiss, changesAccuracy: definition.changesAccuracy };

@@ -98,6 +98,8 @@ export interface StageDefinition<Schema extends z.ZodType = z.ZodType> {
   description: string;
   options: Schema;
   create(options: z.output<Schema>): Stage;
+  /** Options a former version accepted, and what replaced them: the hint of their unknown-option error. */
+  retiredOptions?: Record<string, string>;
   /** Markdown lines for report.md from the stage's `details` and `timings` (report.json keeps the data itself). */
   renderDetails?(details: Record<string, unknown>, timings?: Record<string, unknown>): string[];
 }

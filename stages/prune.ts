@@ -52,7 +52,6 @@ const options = z.strictObject({
   reconstructionPasses: z.number().int().positive().default(8).describe('most calibration passes one reconstruction makes; deeper chains share passes between consecutive consumers'),
   ridge: z.number().nonnegative().default(0.1).describe("ridge strength of the reconstruction, relative to the features' mean square"),
   fineTune: fineTuneOption,
-  latency: z.boolean().default(true).describe('measure onnxruntime latency before/after (batch 1 and 32, interleaved) for the report'),
 }).refine((o) => o.ratio === undefined || o.target === undefined, { message: 'give either ratio or target, not both', path: ['ratio'] });
 export type PruneOptions = z.output<typeof options>;
 
@@ -63,4 +62,7 @@ export const pruneStage: StageDefinition<typeof options> = {
   options,
   create: (opts) => ({ name: 'prune', run: (ir: ModelIR, ctx: StageContext) => runPrune(ir, ctx, opts) }),
   renderDetails: renderPruneDetails,
+  retiredOptions: {
+    latency: 'the runner times every stage\'s model against the baseline (report.json stages[].latency; config evaluation.latency): remove the option',
+  },
 };

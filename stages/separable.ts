@@ -19,15 +19,17 @@ import { measureSizes } from '../pipeline/prune/allocate.ts';
 import { newQueue } from '../pipeline/prune/search.ts';
 import { createRng, deriveSeed, permutation } from '../pipeline/random.ts';
 import { distill, fineTuneHelped, fineTuneOption, fineTuneSettings, testAccuracy } from '../pipeline/recovery/distill.ts';
-import type { FineTuneReport } from '../pipeline/recovery/steps.ts';
+import type { FineTuneReport, StepTime } from '../pipeline/recovery/steps.ts';
 import { survey, type Candidate } from '../pipeline/separable/candidates.ts';
-import { refitPairs, TeacherRows, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
+import { refitPairs, TeacherRows, type PairFit, type RefitOptions } from '../pipeline/separable/refit-pairs.ts';
+import { SearchedModels } from '../pipeline/recovery/searched-models.ts';
 import { applyPlan, FactorCache, type Plan } from '../pipeline/separable/replace.ts';
 import { layerOutcomes, renderSeparableDetails, separableNotes, type NearMissAttempt, type RecoveryStep } from '../pipeline/separable/report.ts';
 import { furthestPassing, greedyPath, nearMiss, type LayerSensitivity, type PathStep } from '../pipeline/separable/search.ts';
 import type { StageContext, StageDefinition } from '../pipeline/stage.ts';
 import { evaluationBatch } from '../pipeline/stage-context.ts';
 import { fineTune as fineTuneModel } from '../pipeline/train/fine-tune.ts';
+import { phaseTimes } from '../pipeline/measure/phase-times.ts';
 
 const options = z.strictObject({
   convolutions: z.boolean().default(true).describe('replace Conv2D layers (kernel > 1×1) by DepthwiseConv2D + 1×1 Conv2D'),
@@ -59,8 +61,8 @@ export const separableStage: StageDefinition<typeof options> = {
 };
 
 async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
-  const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000;
+  const clock = phaseTimes();
+  const elapsed = clock.elapsed;
   const shapes = inferShapes(ir);
   const found = survey(ir, shapes, { convolutions: opts.convolutions, dense: opts.dense }, opts.minSaving, opts.roundTo);
   const { fixed, kept } = fixedChoices(opts, found.candidates, ir);
@@ -87,28 +89,43 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     const fits = opts.refit ? await refitPairs(ir, replaced, pairs, teacher, refitOptions) : [];
     return { init, ir: replaced, fits };
   };
+  // Every plan the sensitivity pass and the plan search measure (replaced, refitted, validated) is kept within a
+  // share of the budget: recovering a plan the search measured starts from that model, not from a second refit.
+  const searched = new SearchedModels<Plan, PairFit>(memory * SEARCHED_SHARE, planKey);
+  const measured = async (plan: Plan) => {
+    const built = await build(plan);
+    const val = await ctx.evaluateCandidate(built.ir);
+    searched.set(plan, { ir: built.ir, fits: built.fits, val });
+    return { ...built, val };
+  };
+  // Wall times vary run to run: the stage's timings (phases, when each recovery step finished), never its details.
+  const times: StepTime[] = [];
+  let fineTuneSeconds: number | undefined;
+  const timings = () => ({ seconds: elapsed(), phases: clock.phases(), ...(times.length > 0 ? { recovery: times } : {}), ...(fineTuneSeconds !== undefined ? { fineTuneSeconds } : {}) });
   try {
+    clock.lap('setup');
     // Sensitivity: one layer at a time, every size that pays (the fixed choices applied throughout).
     const queue = newQueue(opts.concurrency);
     const sensitivity: LayerSensitivity[] = await Promise.all(free.map(async (c) => ({
       layer: c.layer,
       points: await Promise.all(c.options.slice().reverse().map((o) => queue.add(async () => {
-        const built = await build(new Map([...fixed, [c.layer, o.size]]));
-        const val = await ctx.evaluateCandidate(built.ir);
-        const fit = built.fits.find((f) => f.layer === c.layer);
+        const { fits, val } = await measured(new Map([...fixed, [c.layer, o.size]]));
+        const fit = fits.find((f) => f.layer === c.layer);
         ctx.log(`sensitivity ${c.layer} ${c.kind === 'separable' ? 'm' : 'r'}=${o.size}: val ${pct(val.accuracy)}${fit ? `, output error ${fit.relErrorBefore.toExponential(2)} → ${fit.relErrorAfter.toExponential(2)}` : ''} (${elapsed().toFixed(1)} s)`);
         return { ...o, valAccuracy: val.accuracy, valLoss: val.loss, relErrorBefore: fit?.relErrorBefore, relErrorAfter: fit?.relErrorAfter };
       }))),
     })));
 
+    clock.lap('sensitivity');
     const { steps, plans } = greedyPath(free, sensitivity, ctx.inputMetrics.valAccuracy);
     const fixedOnly = new Map(fixed);
     const withFixed = (p: Plan) => new Map([...fixedOnly, ...p]);
     const chosenIndex = await furthestPassing(steps, plans, floor, async (p) => {
-      const acc = (await ctx.evaluateCandidate((await build(withFixed(p))).ir)).accuracy;
+      const acc = (await measured(withFixed(p))).val.accuracy;
       ctx.log(`plan ${[...p].map(([l, s]) => `${l}:${s}`).join(' ')}: val ${pct(acc)}`);
       return acc;
     });
+    clock.lap('plans');
     // Distillation trains on class probabilities; a regress model recovers by the refit only.
     const distils = ctx.quality.task === 'classify';
     if (opts.fineTune && !distils) ctx.log("fine-tuning skipped: its distillation loss is for classifiers (task 'regress' recovers by the refit)");
@@ -123,10 +140,12 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     };
     const nothingReplaced = (why: string, extra: Record<string, unknown> = {}) => {
       ctx.log(`nothing replaced: ${why}`);
+      clock.lap('recovery');
       return {
         ir,
-        details: { budget, ineligible: found.ineligible, candidates: found.candidates, sensitivity, path: steps, ...extra, layers: layerOutcomes(ir, found, new Map(), [], reasonsAt(chosenIndex)), seconds: elapsed() },
+        details: { budget, ineligible: found.ineligible, candidates: found.candidates, sensitivity, path: steps, ...extra, layers: layerOutcomes(ir, found, new Map(), [], reasonsAt(chosenIndex)) },
         notes: [`nothing replaced (${why})`],
+        timings: timings(),
       };
     };
     if (tries.length === 0) return nothingReplaced(free.length === 0 ? 'no layer is replaceable' : `no replacement keeps validation accuracy ≥ ${pct(floor)}`);
@@ -134,34 +153,40 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
     if (near >= 0) ctx.log(`plan ${planName(near)} (val ${pct(steps[near]!.valAccuracy!)} before fine-tuning) is within reach of the floor ${pct(floor)}: fine-tuning tries it first`);
 
     /** Replacement, refit and fine-tuning of one plan, measured after each step. */
-    const recoverPlan = async (plan: Plan) => {
+    const recoverPlan = async (plan: Plan, attempt: number) => {
       const recovery: RecoveryStep[] = [];
-      const measure = async (step: RecoveryStep['step'], model: ModelIR): Promise<Accuracy> => {
-        const val = await ctx.evaluateCandidate(model);
+      /** `known`: the validation quality the search measured for this very model. */
+      const measure = async (step: RecoveryStep['step'], model: ModelIR, known?: Accuracy): Promise<Accuracy> => {
+        const val = known ?? await ctx.evaluateCandidate(model);
         const test = await testAccuracy(model, ctx.data.test, evaluationBatch(model, 256, ctx.memoryBudgetMB));
-        recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: elapsed() });
+        recovery.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test });
+        times.push({ attempt, step, seconds: elapsed() });
         ctx.log(`after ${step}: val ${pct(val.accuracy)} (loss ${val.loss.toFixed(4)}), test ${pct(test)} (${elapsed().toFixed(1)} s)`);
         return val;
       };
-      const built = await build(plan, true);
+      // The search measured this plan: its refitted model, and the SVD initialisation again (cheap: factors are cached).
+      const known = searched.get(plan);
+      const built = known ? { ...known, init: opts.refit ? applyPlan(ir, plan, factors).ir : known.ir } : await build(plan, true);
       if (opts.refit) await measure('replacement', built.init);
-      let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir) };
+      let best = { ir: built.ir, val: await measure(opts.refit ? 'refit' : 'replacement', built.ir, known?.val) };
       let fineTune: FineTuneReport | undefined;
       if (settings) {
         const result = await distill(best.ir, { fineTuner: fineTuneModel, settings, teacher: ir, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'separable:fine-tune'), log: ctx.log });
         const val = await measure('fine-tuning', result.ir);
         // Kept when it helped on validation and does not leave the floor (a passing plan's refit met it).
         const kept = fineTuneHelped(best.val, val) && val.accuracy >= floor - 1e-9;
-        fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept };
+        fineTune = { engine: result.engine, samples: result.samples, finalLoss: result.finalLoss, kept };
+        fineTuneSeconds = result.seconds;
         if (kept) best = { ir: result.ir, val };
       }
       return { plan, fits: built.fits, recovery, fineTune, best };
     };
+    searched.keepOnly(tries.map((index) => (index >= 0 ? withFixed(plans[index]!) : fixedOnly)));
     const attempts: NearMissAttempt[] = [];
     let shipped: Awaited<ReturnType<typeof recoverPlan>> | undefined;
     let shippedIndex = chosenIndex;
-    for (const index of tries) {
-      const result = await recoverPlan(index >= 0 ? withFixed(plans[index]!) : fixedOnly);
+    for (const [attempt, index] of tries.entries()) {
+      const result = await recoverPlan(index >= 0 ? withFixed(plans[index]!) : fixedOnly, attempt);
       const passed = result.best.val.accuracy >= floor - 1e-9;
       attempts.push({ planIndex: index, plan: Object.fromEntries(result.plan), recovery: result.recovery, passed });
       // The near miss ships only above the floor; the passing plan (or the fixed choices alone) as before: the
@@ -191,19 +216,25 @@ async function runSeparable(ir: ModelIR, ctx: StageContext, opts: Options) {
       recovery,
       fineTune: fineTuneReport,
       sizes,
-      seconds: elapsed(),
     };
-    return { ir: best.ir, details, notes: separableNotes(sizes, plan, recovery) };
+    clock.lap('recovery');
+    return { ir: best.ir, details, notes: separableNotes(sizes, plan, recovery), timings: timings() };
   } finally {
+    searched.clear();
     teacher.clear();
   }
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
+/** A plan's identity: its layers and sizes in name order. */
+const planKey = (plan: Plan) => [...plan].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([l, s]) => `${l}:${s}`).join(' ');
+
 /** Shares of memoryBudgetMB (as prune's work plan): one refit and its calibration pass; the input model's rows; fine-tuning. */
 const FIT_SHARE = 0.15;
 const CACHE_SHARE = 0.2;
+/** The search's measured plans, for recovery (pipeline/recovery/searched-models.ts). */
+const SEARCHED_SHARE = 0.1;
 const TRAIN_SHARE = 0.75;
 
 /** The `layers` option checked against the model: each name a replaceable layer, each size one that pays. */

@@ -2,8 +2,7 @@
 import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Sizes } from './allocate.ts';
-import type { PruneLatency } from './prune-latency.ts';
-import { renderRecovery, type RecoveryStep as Step } from '../recovery/steps.ts';
+import { renderRecovery, type FineTuneReport, type RecoveryStep as Step } from '../recovery/steps.ts';
 import { keptIndices } from './remove-channels.ts';
 
 /** 'search': the model the progressive search ended with (pruned, reconstructed, briefly fine-tuned). */
@@ -49,8 +48,8 @@ export interface DiscardedStepNote {
   keptValAccuracy: number;
 }
 
-/** Notes are compared run to run (determinism): no timing here — the stage's time is its report `seconds`. */
-export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], _seconds: number | undefined, discarded: DiscardedStepNote[] = []): string[] {
+/** Notes are compared run to run (determinism): no timing here — the stage's time is in its `timings`. */
+export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[], discarded: DiscardedStepNote[] = []): string[] {
   const ratio = (k: keyof Sizes) => (after[k] > 0 && Number.isFinite(before[k] / after[k]) ? `${(before[k] / after[k]).toFixed(2)}×` : 'n/a');
   const notes = [
     `params ${before.params.toLocaleString('en-US')} → ${after.params.toLocaleString('en-US')} (${ratio('params')} fewer), ` +
@@ -61,15 +60,9 @@ export function outcomeNotes(before: Sizes, after: Sizes, steps: RecoveryStep[],
   return notes;
 }
 
-/** What the before/after timing says (the stage's `timings.notes`: it differs run to run). */
-export function pruneLatencyNotes(latency: PruneLatency): string[] {
-  return latency.batches.map((b) =>
-    `onnxruntime latency, batch ${b.batchSize}: ${b.before.median.toFixed(3)} → ${b.after.median.toFixed(3)} ms (${b.speedup.toFixed(2)}× faster, per-round ${b.pairedSpeedup.p25.toFixed(2)}–${b.pairedSpeedup.p75.toFixed(2)}×)`);
-}
-
 /** report.md's prune section: what shrank, and accuracy after each recovery step. */
-export function renderPruneDetails(details: Record<string, unknown>): string[] {
-  const d = details as { layers?: LayerChange[]; recovery?: RecoveryStep[]; fineTune?: { engine: string; samples: number; seconds: number; kept: boolean } };
+export function renderPruneDetails(details: Record<string, unknown>, timings?: Record<string, unknown>): string[] {
+  const d = details as { layers?: LayerChange[]; recovery?: RecoveryStep[]; fineTune?: FineTuneReport };
   const pair = (p?: [number, number]) => (p ? `${p[0]} → ${p[1]}` : '');
   const lines: string[] = [];
   if (d.layers?.length) {
@@ -77,6 +70,6 @@ export function renderPruneDetails(details: Record<string, unknown>): string[] {
     for (const l of d.layers) lines.push(`| ${l.layer} | ${l.className} | ${pair(l.in)} | ${pair(l.out)} |`);
     lines.push('');
   }
-  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy, so the model before it ships'));
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy, so the model before it ships', timings?.fineTuneSeconds as number | undefined));
   return lines;
 }

@@ -10,10 +10,12 @@ import type { ChannelAnalysis } from '../graph/channel-groups.ts';
 import type { ModelIR } from '../ir.ts';
 import type { Accuracy } from '../metrics.ts';
 import { distill, fineTuneHelped, type FineTuneSettings } from '../recovery/distill.ts';
+import type { FineTuneReport } from '../recovery/steps.ts';
 import type { FineTuner } from '../train/types.ts';
 import type { RecoveryStep } from './prune-report.ts';
 import { reconstructionTargets, type LayerFit, type Reconstructor } from './reconstruct.ts';
 import { removeChannels } from './remove-channels.ts';
+import type { SearchedModel } from '../recovery/searched-models.ts';
 
 export type { FineTuneSettings } from '../recovery/distill.ts';
 
@@ -21,6 +23,8 @@ export interface RecoveryContext {
   original: ModelIR;
   analysis: ChannelAnalysis;
   reconstructor?: Reconstructor;
+  /** The search's reconstruction of a plan and its validation quality, when it kept one (searched-models.ts). */
+  reconstructed?(removed: Set<number>): SearchedModel<LayerFit> | undefined;
   fineTuner: FineTuner;
   fineTune: FineTuneSettings | false;
   train: LabelledSet;
@@ -37,7 +41,10 @@ export interface Recovered {
   valAccuracy: number;
   steps: RecoveryStep[];
   fits: LayerFit[];
-  fineTune?: { engine: string; samples: number; seconds: number; finalLoss: number; kept: boolean };
+  fineTune?: FineTuneReport;
+  /** Stage time when each step's measurement finished, and the fine-tune's wall time: the stage's timings. */
+  times: { step: RecoveryStep['step']; seconds: number }[];
+  fineTuneSeconds?: number;
   /** Steps whose model was discarded because validation accuracy fell, and the earlier step kept instead. */
   discarded: DiscardedStep[];
 }
@@ -59,10 +66,13 @@ export const notWorse = (candidate: Accuracy, incumbent: Accuracy): boolean => f
  */
 export async function recover(removed: Set<number>, rc: RecoveryContext, searched?: ModelIR): Promise<Recovered> {
   const steps: RecoveryStep[] = [];
-  const measure = async (step: RecoveryStep['step'], ir: ModelIR) => {
-    const val = await rc.validate(ir);
+  const times: Recovered['times'] = [];
+  /** `known`: the validation quality the search measured for this very model. */
+  const measure = async (step: RecoveryStep['step'], ir: ModelIR, known?: Accuracy) => {
+    const val = known ?? await rc.validate(ir);
     const test = await rc.testAccuracy(ir);
-    steps.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test, seconds: rc.elapsed() });
+    steps.push({ step, valAccuracy: val.accuracy, valLoss: val.loss, testAccuracy: test });
+    times.push({ step, seconds: rc.elapsed() });
     rc.log(`after ${step}: val ${(val.accuracy * 100).toFixed(2)}% (loss ${val.loss.toFixed(4)}), test ${(test * 100).toFixed(2)}% (${rc.elapsed().toFixed(1)} s)`);
     return { ir, val, step };
   };
@@ -78,18 +88,22 @@ export async function recover(removed: Set<number>, rc: RecoveryContext, searche
   const pruned = searched ?? removeChannels(rc.original, rc.analysis, removed);
   let best = await measure(searched ? 'search' : 'removal', pruned);
   if (rc.reconstructor && !searched) {
-    const rebuilt = await rc.reconstructor.run(pruned, reconstructionTargets(rc.analysis, removed));
+    // The search built and measured most plans it hands on: the same reconstruction, not made twice.
+    const known = rc.reconstructed?.(removed);
+    const rebuilt = known ?? await rc.reconstructor.run(pruned, reconstructionTargets(rc.analysis, removed));
     fits = rebuilt.fits;
-    best = keepBetter(best, await measure('reconstruction', rebuilt.ir));
+    best = keepBetter(best, await measure('reconstruction', rebuilt.ir, known?.val));
   }
   let fineTune: Recovered['fineTune'];
+  let fineTuneSeconds: number | undefined;
   if (rc.fineTune) {
     const result = await distill(best.ir, { fineTuner: rc.fineTuner, settings: rc.fineTune, teacher: rc.original, train: rc.train, seed: rc.seed, log: rc.log });
     const tuned = await measure('fine-tuning', result.ir);
     best = keepBetter(best, tuned);
-    fineTune = { engine: result.engine, samples: result.samples, seconds: result.seconds, finalLoss: result.finalLoss, kept: best === tuned };
+    fineTune = { engine: result.engine, samples: result.samples, finalLoss: result.finalLoss, kept: best === tuned };
+    fineTuneSeconds = result.seconds;
   }
-  return { ir: best.ir, valAccuracy: best.val.accuracy, steps, fits, fineTune, discarded };
+  return { ir: best.ir, valAccuracy: best.val.accuracy, steps, fits, fineTune, discarded, times, fineTuneSeconds };
 }
 
 interface Measured {

@@ -17,20 +17,21 @@ import type { CalibrationSource } from '../recovery/calibration-rows.ts';
 import { criterionFallbacks, scoreClasses } from './criteria.ts';
 import type { PruningHistory } from './history.ts';
 import { macsForLatency, onnxLatencyRatio, type LatencyGoal } from './latency-target.ts';
-import { measurePruneLatency } from './prune-latency.ts';
 import { layerShapes } from './model-shapes.ts';
 import { descentGoals, nearMiss, progressiveStep, type PrunedState, type ProgressiveContext, type ProgressiveStep } from './progressive.ts';
-import { layerChanges, outcomeNotes, pruneLatencyNotes } from './prune-report.ts';
-import { createReconstructor, reconstructionTargets, type Reconstructor } from './reconstruct.ts';
+import { layerChanges, outcomeNotes } from './prune-report.ts';
+import { createReconstructor, reconstructionTargets, type LayerFit, type Reconstructor } from './reconstruct.ts';
 import { distill, fineTuneSettings, testAccuracy } from '../recovery/distill.ts';
 import { recover, type Recovered, type RecoveryContext } from './recover.ts';
 import { removeChannels, removedProducerChannels } from './remove-channels.ts';
 import {
   allocationForFraction, explorer, largestGroups, newQueue, searchForTarget, searchSmallestPassing, sensitivityAnalysis, smallestPassing,
-  planOfPoint, uniformRatios, SIZE_LADDER, type ExploredPoint, type GroupSensitivity, type SearchSpace,
+  planKey, planOfPoint, uniformRatios, SIZE_LADDER, type ExploredPoint, type GroupSensitivity, type SearchSpace,
 } from './search.ts';
+import { SearchedModels } from '../recovery/searched-models.ts';
 import { sharedPlanEvaluator } from './shared-evaluation.ts';
 import { planWork } from './work-plan.ts';
+import { phaseTimes } from '../measure/phase-times.ts';
 
 /** Share of maxCandidates the sensitivity analysis may use; the ladder and the steps share the rest. */
 const SENSITIVITY_SHARE = 0.5;
@@ -38,8 +39,8 @@ const SENSITIVITY_SHARE = 0.5;
 const PROGRESS_SECONDS = 5;
 
 export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOptions): Promise<StageOutput> {
-  const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000;
+  const clock = phaseTimes();
+  const elapsed = clock.elapsed;
   const analysis = analyzeChannels(ir, await layerShapes(ir));
   for (const u of analysis.unsupported) ctx.log(`layer "${u.layer}" (${u.className}) is not understood (${u.reason}); the channels it touches stay`);
   const fineTuneBatch = opts.fineTune ? opts.fineTune.batchSize : 64;
@@ -67,19 +68,26 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
     calibration, ridge: opts.ridge, maxRows: opts.reconstructionRows, maxPasses: opts.reconstructionPasses, memoryBytes: work.reconstructBytes, cacheBytes: work.cacheBytes, seed: deriveSeed(ctx.seed, 'prune:reconstruct'),
   });
   const reconstructor = opts.reconstruct ? await newReconstructor(ir) : undefined;
+  // Candidates measured on the whole validation split (the ladder's, a target's): recovery starts from them.
+  const searchedModels = new SearchedModels<Set<number>, LayerFit>(work.searchedBytes, planKey);
   try {
+    clock.lap('setup');
     // The runner's share of the budget: search candidates and the final model (after fine-tuning) must keep
     // validation quality at or above its floor.
     const { floor, maxDrop: dropAllowed } = ctx.budget;
     const queue = newQueue(work.concurrency);
-    const candidate = async (removed: Set<number>) => {
+    const build = async (removed: Set<number>) => {
       const pruned = removeChannels(ir, analysis, removed);
-      return reconstructor ? (await reconstructor.run(pruned, reconstructionTargets(analysis, removed))).ir : pruned;
+      return reconstructor ? reconstructor.run(pruned, reconstructionTargets(analysis, removed)) : { ir: pruned, fits: [] };
     };
+    const candidate = async (removed: Set<number>) => (await build(removed)).ir;
     let evaluations = 0;
     const evaluate = (samples?: number) => async (removed: Set<number>) => {
       evaluations++;
-      return ctx.evaluateCandidate(await candidate(removed), { samples, batchSize: work.evalBatch });
+      const built = await build(removed);
+      const val = await ctx.evaluateCandidate(built.ir, { samples, batchSize: work.evalBatch });
+      if (samples === undefined && reconstructor) searchedModels.set(removed, { ...built, val });
+      return val;
     };
     const progress = progressLogger(ctx.log, elapsed);
     const explore = explorer(space, evaluate(), queue, progress('candidates'));
@@ -138,6 +146,7 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         sensitivitySeconds = (performance.now() - sensitivityStarted) / 1000;
         const reuse = shared?.summary();
         if (reuse) ctx.log(`sensitivity: ${reuse.suffixOnly}/${reuse.candidates} candidates ran only their suffix after a shared prefix (${reuse.chunks} prefix run(s) per batch); forward MACs ${reuse.macsWhole.toExponential(3)} → ${reuse.macsShared.toExponential(3)} (${(reuse.macsWhole / reuse.macsShared).toFixed(2)}× fewer)`);
+        clock.lap('sensitivity');
         ctx.log(`sensitivity (${elapsed().toFixed(1)} s): ${sensitivity.map((s) => `${s.group} ${s.points.map((p) => `${p.ratio}:${(p.accuracy * 100).toFixed(1)}`).join(' ')}`).join('; ')}`);
       }
       const left = () => opts.maxCandidates - evaluations;
@@ -154,8 +163,10 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         plans = [{ removed: planOfPoint.get(best)! }];
         if (!best.passed && shortFineTune) {
           // One-shot misses the floor: approach the target in steps, each with a short fine-tune (NetAdapt).
+          clock.lap('search');
           const descent = await descendToTarget({ ir, removed: new Set() }, descentGoals(1, { target: targetFraction, steps: opts.progressive ? opts.progressive.steps : 1 }), progressiveContext(sensitivity), left);
           steps = descent.steps;
+          clock.lap('progressive');
           if (descent.states.length > 0) plans = [{ removed: descent.states.at(-1)!.removed, searched: descent.states.at(-1)!.ir }];
         }
       } else {
@@ -165,8 +176,11 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
         const best = smallestPassing(explored);
         plans = best ? [{ removed: planOfPoint.get(best)! }, ...fallbackPlans(explored, best, opts.fallbacks).map((removed) => ({ removed }))] : [];
         if (opts.progressive && shortFineTune && left() > 0) {
-          const start: PrunedState = best ? { ir: await candidate(planOfPoint.get(best)!), removed: planOfPoint.get(best)! } : { ir, removed: new Set() };
+          const chosen = best && planOfPoint.get(best)!;
+          const start: PrunedState = chosen ? { ir: searchedModels.get(chosen)?.ir ?? await candidate(chosen), removed: chosen } : { ir, removed: new Set() };
+          clock.lap('search');
           const descent = await descendWhilePassing(start, best ? best.fraction : 1, opts.progressive.steps, progressiveContext(sensitivity), left);
+          clock.lap('progressive');
           steps = descent.steps;
           // A step that ended the descent close below the floor after its short fine-tune is the most promising
           // candidate for the long one (NetAdapt's long-term fine-tune recovers more than the short-term one): it
@@ -194,17 +208,26 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       plans = [{ removed: planFromRatios(planner, fixed.size > 0 ? new Map(fixed) : uniformRatios(space, 0.5)) }];
     }
 
+    clock.lap('search');
     const budget = { floor, maxAccuracyDrop: dropAllowed };
     const workDetails = { ...work, evaluations, maxCandidates: opts.maxCandidates, rowsPerFit: reconstructor ? rowsSummary(reconstructor, analysis) : undefined, prefixReuse: shared?.summary() };
-    // Wall time of the sensitivity analysis (with or without the shared prefix): it varies run to run.
-    const searchTimings = sensitivitySeconds === undefined ? {} : { sensitivitySeconds, sharedPrefix: shared !== undefined };
+    // Wall times vary run to run: the stage's timings, never its details. The sensitivity analysis's (with or without
+    // the shared prefix), the stage's phases, and when each recovery step's measurement finished.
+    const timings = (attempts: Recovered[] = [], shipped?: Recovered) => ({
+      seconds: elapsed(),
+      phases: clock.phases(),
+      ...(sensitivitySeconds === undefined ? {} : { sensitivitySeconds, sharedPrefix: shared !== undefined }),
+      ...(attempts.length > 0 ? { recovery: attempts.flatMap((a, attempt) => a.times.map((t) => ({ attempt, ...t }))) } : {}),
+      ...(shipped?.fineTuneSeconds !== undefined ? { fineTuneSeconds: shipped.fineTuneSeconds } : {}),
+    });
     if (plans.length === 0 || plans[0]!.removed.size === 0) {
       const why = plans.length > 0 ? 'the plan removes no channel' : `no candidate kept validation accuracy ≥ ${(floor * 100).toFixed(2)}%`;
       ctx.log(`nothing pruned: ${why}`);
-      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, progressive: steps, budget, work: workDetails }, notes: [`nothing pruned (${why})`], ...(sensitivitySeconds === undefined ? {} : { timings: searchTimings }) };
+      return { ir, details: { criterion: opts.criterion, analysis: analysisSummary(analysis), sensitivity, explored, progressive: steps, budget, work: workDetails }, notes: [`nothing pruned (${why})`], timings: timings() };
     }
+    searchedModels.keepOnly(plans.map((p) => p.removed));
     const recoveryContext: RecoveryContext = {
-      original: ir, analysis, reconstructor, fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
+      original: ir, analysis, reconstructor, reconstructed: (removed) => searchedModels.get(removed), fineTuner: fineTune, train: ctx.data.train, seed: deriveSeed(ctx.seed, 'prune:fine-tune'),
       fineTune: settings,
       validate: (m) => ctx.evaluateCandidate(m, { batchSize: work.evalBatch }), testAccuracy: (m) => testAccuracy(m, ctx.data.test, work.evalBatch), log: ctx.log, elapsed,
     };
@@ -216,10 +239,10 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       if (!searched || result.valAccuracy >= floor - 1e-9) break;
       ctx.log(`recovered model ends at val ${(result.valAccuracy * 100).toFixed(2)}%, below the floor ${(floor * 100).toFixed(2)}%`);
     }
+    clock.lap('recovery');
     // The last attempt passed (or was the last chance): then the most accurate attempt, preferring the latest.
     const final = attempts.at(-1)!.result.valAccuracy >= floor - 1e-9 ? attempts.at(-1)! : attempts.reduce((a, b) => (b.result.valAccuracy >= a.result.valAccuracy ? b : a));
     const outSizes = measureSizes(final.result.ir);
-    const latency = opts.latency ? await measurePruneLatency(ir, final.result.ir, ctx.data.validation, space.inputSizes.macs, ctx.log) : undefined;
     const details = {
       criterion: opts.criterion,
       criterionFallbacks: criterionFallbacks(opts.criterion, analysis),
@@ -238,14 +261,13 @@ export async function runPrune(ir: ModelIR, ctx: StageContext, opts: PruneOption
       fineTune: final.result.fineTune,
       discarded: final.result.discarded,
       history: { version: 1 as const, criterion: opts.criterion, removed: removedProducerChannels(analysis, final.removed) } satisfies PruningHistory,
-      seconds: elapsed(),
     };
     const skipped = opts.fineTune && !distils ? ["fine-tuning skipped: its distillation loss is for classifiers (task 'regress')"] : [];
-    const notes = [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, elapsed(), final.result.discarded), ...skipped];
-    // The before/after timing differs run to run: the stage's timings, not its details or notes.
-    const timings = { ...searchTimings, ...(latency ? { latency, notes: pruneLatencyNotes(latency) } : {}) };
-    return { ir: final.result.ir, details, notes, ...(Object.keys(timings).length > 0 ? { timings } : {}) };
+    const notes = [...outcomeNotes(space.inputSizes, outSizes, final.result.steps, final.result.discarded), ...skipped];
+    // The output's latency is the runner's (against the baseline, interleaved): the stage does not time it again.
+    return { ir: final.result.ir, details, notes, timings: timings(attempts.map((a) => a.result), final.result) };
   } finally {
+    searchedModels.clear();
     reconstructor?.dispose();
   }
 }

@@ -186,6 +186,9 @@ export function allocationForFraction(space: SearchSpace, sens: GroupSensitivity
   return fitKnob(space, goal, maxDrop, (tau) => ratiosAtTolerance(space, sens, tau));
 }
 
+/** A removal plan's identity: its classes in order (equal plans, equal keys). */
+export const planKey = (removed: ReadonlySet<number>): string => [...removed].sort((a, b) => a - b).join(',');
+
 /** The exact plan (removed classes) behind each explored point. */
 export const planOfPoint = new WeakMap<ExploredPoint, Set<number>>();
 
@@ -196,7 +199,7 @@ export function explorer(space: SearchSpace, evaluate: EvaluatePlan, queue: PQue
   const groupName = new Map(space.planner.analysis.groups.map((g) => [g.id, g.name]));
   return (ratios: Map<number, number>, strategy: ExploredPoint['strategy']): Promise<ExploredPoint> => {
     const removed = planFromRatios(space.planner, ratios);
-    const key = [...removed].sort((a, b) => a - b).join(',');
+    const key = planKey(removed);
     let point = seen.get(key);
     if (!point) {
       point = queue.add(async () => {

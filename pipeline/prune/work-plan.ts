@@ -19,6 +19,8 @@ export interface WorkPlan {
   reconstructBytes: number;
   /** Bytes the original model's reconstruction rows may keep between candidates. */
   cacheBytes: number;
+  /** Bytes of the search's reconstructed candidates kept for recovery (searched-models.ts). */
+  searchedBytes: number;
   /** Fine-tuning batch (the configured one, lowered to fit). */
   trainBatch: number;
   /** Calibration samples the data-driven criteria (taylor, activation) read at once. */
@@ -34,6 +36,7 @@ const EVAL_SHARE = 0.2;
 const FIT_SHARE = 0.1;
 const CANDIDATES_SHARE = 0.75;
 const CACHE_SHARE = 0.2;
+const SEARCHED_SHARE = 0.1;
 /** Fine-tuning runs alone; the rest stays for the teacher's inference and the data. */
 const TRAIN_SHARE = 0.75;
 
@@ -50,5 +53,5 @@ export function planWork(ir: ModelIR, opts: { memoryBudgetMB: number; concurrenc
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? availableParallelism(), fits));
   const trainBatch = f ? batchWithin(opts.trainBatch, trainingBytesPerSample(f), budget * TRAIN_SHARE) : opts.trainBatch;
   const criterionSamples = f ? batchWithin(opts.calibrationSamples, f.input, budget * 0.1) : opts.calibrationSamples;
-  return { memoryBudgetMB: opts.memoryBudgetMB, concurrency, evalBatch, reconstructBytes, cacheBytes: budget * CACHE_SHARE, trainBatch, criterionSamples };
+  return { memoryBudgetMB: opts.memoryBudgetMB, concurrency, evalBatch, reconstructBytes, cacheBytes: budget * CACHE_SHARE, searchedBytes: budget * SEARCHED_SHARE, trainBatch, criterionSamples };
 }

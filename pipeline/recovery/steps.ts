@@ -6,22 +6,30 @@ export interface RecoveryStep<S extends string = string> {
   valLoss: number;
   /** Reported only; never used for a decision. */
   testAccuracy: number;
-  /** Stage time when the step's measurement finished. */
+}
+
+/**
+ * Stage time when a recovery step's measurement finished, by attempt (the plans recovered in turn): wall time varies
+ * run to run, so it lives in the stage's `timings.recovery`, never in `details` (two identical runs reproduce those).
+ */
+export interface StepTime {
+  attempt: number;
+  step: string;
   seconds: number;
 }
 
+/** A fine-tune's outcome (deterministic: its wall time is the stage's `timings.fineTuneSeconds`). */
 export interface FineTuneReport {
   engine: string;
   samples: number;
-  seconds: number;
   finalLoss: number;
   kept: boolean;
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
-/** The table of accuracy after each step, then one line on fine-tuning. */
-export function renderRecovery(steps: RecoveryStep[] | undefined, fineTune: Omit<FineTuneReport, 'finalLoss'> | undefined, discarded: string): string[] {
+/** The table of accuracy after each step, then one line on fine-tuning (with its wall time when the timings have it). */
+export function renderRecovery(steps: RecoveryStep[] | undefined, fineTune: Omit<FineTuneReport, 'finalLoss'> | undefined, discarded: string, fineTuneSeconds?: number): string[] {
   const lines: string[] = [];
   if (steps?.length) {
     lines.push('| after | val acc | test acc | val loss |', '|---|---|---|---|');
@@ -29,7 +37,8 @@ export function renderRecovery(steps: RecoveryStep[] | undefined, fineTune: Omit
     lines.push('');
   }
   if (fineTune) {
-    lines.push(`Fine-tuning: ${fineTune.samples.toLocaleString('en-US')} samples on ${fineTune.engine} in ${fineTune.seconds.toFixed(1)} s (${fineTune.kept ? 'kept' : discarded}).`);
+    const time = typeof fineTuneSeconds === 'number' ? ` in ${fineTuneSeconds.toFixed(1)} s` : '';
+    lines.push(`Fine-tuning: ${fineTune.samples.toLocaleString('en-US')} samples on ${fineTune.engine}${time} (${fineTune.kept ? 'kept' : discarded}).`);
   }
   return lines;
 }

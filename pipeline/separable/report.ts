@@ -64,7 +64,7 @@ export function layerOutcomes(ir: ModelIR, found: Survey, plan: ReadonlyMap<stri
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const n = (v: number) => (Number.isFinite(v) ? v.toLocaleString('en-US') : '—');
 
-/** Notes are compared run to run (determinism): no timing here — the stage's time is its report `seconds`. */
+/** Notes are compared run to run (determinism): no timing here — the stage's time is in its `timings`. */
 export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: ReadonlyMap<string, number>, steps: RecoveryStep[]): string[] {
   const ratio = (k: keyof Sizes) => (sizes.after[k] > 0 ? `${(sizes.before[k] / sizes.after[k]).toFixed(2)}×` : 'n/a');
   return [
@@ -75,7 +75,7 @@ export function separableNotes(sizes: { before: Sizes; after: Sizes }, plan: Rea
 }
 
 /** report.md's separable section. */
-export function renderSeparableDetails(details: Record<string, unknown>): string[] {
+export function renderSeparableDetails(details: Record<string, unknown>, timings?: Record<string, unknown>): string[] {
   const d = details as { layers?: LayerOutcome[]; recovery?: RecoveryStep[]; fineTune?: FineTuneReport; nearMiss?: NearMissAttempt[]; budget?: { floor: number } };
   const lines: string[] = [];
   const err = (v?: number) => (v === undefined ? '' : v.toExponential(2));
@@ -94,6 +94,6 @@ export function renderSeparableDetails(details: Record<string, unknown>): string
     const floor = d.budget ? ` (floor ${pct(d.budget.floor)})` : '';
     lines.push(`Near miss tried first: ${plan(near)}, validation ${near.recovery.map((r) => `${pct(r.valAccuracy)} after ${r.step}`).join(', ')}${floor}: ${near.passed ? 'it ships' : `below the floor${after.length ? `; ${plan(after[0]!)} ships` : ', nothing replaced'}`}.`, '');
   }
-  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy (or the floor), so the model before it ships'));
+  lines.push(...renderRecovery(d.recovery, d.fineTune, 'discarded: it lowered validation accuracy (or the floor), so the model before it ships', timings?.fineTuneSeconds as number | undefined));
   return lines;
 }

@@ -64,6 +64,9 @@ test('stage options are validated by the stage, naming the option', () => {
   assert.match(e.where, /stages\[0\]\.options\.formats\[0\]/);
   const unknown = validateConfig({ ...base, stages: [{ name: 'export', options: { fromat: 'x' } }] }, 'cfg.ts');
   assert.match(errorOf(() => resolveStages(unknown)).message, /unknown option "fromat"/);
+  // An option a former version accepted says what replaced it.
+  const retired = errorOf(() => resolveStages(validateConfig({ ...base, stages: [{ name: 'prune', options: { latency: false } }] }, 'cfg.ts')));
+  assert.match(retired.oneLine(), /stages\[0\]\.options: unknown option "latency".*runner times every stage/);
 });
 
 test('every stage name the config accepts is implemented and resolves', () => {

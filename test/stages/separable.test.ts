@@ -92,6 +92,11 @@ test('default search: replaces layers within the budget share, reports every lay
   }
   for (const l of d.layers.filter((x: any) => x.outcome === 'kept')) assert.ok(typeof l.reason === 'string' && l.reason.length > 0);
   assert.deepEqual(d.recovery.map((s: any) => s.step), ['replacement', 'refit', 'fine-tuning']);
+  // Wall times are the stage's timings (phases, when each recovery step finished); details stay deterministic.
+  assert.doesNotMatch(JSON.stringify(d), /"seconds"/);
+  const timings = out.timings as Record<string, any>;
+  assert.deepEqual(timings.recovery.filter((t: any) => t.attempt === timings.recovery.at(-1).attempt).map((t: any) => t.step), ['replacement', 'refit', 'fine-tuning']);
+  assert.ok(['sensitivity', 'plans', 'recovery'].every((p) => typeof timings.phases[p] === 'number'), JSON.stringify(timings.phases));
   assert.equal(d.sizes.after.params, countParams(out.ir));
   assert.ok(out.notes!.some((n) => /params .* fewer/.test(n)));
   // The new layers train on onnxruntime.
