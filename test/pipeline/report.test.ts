@@ -39,9 +39,10 @@ const report: Report = {
       },
       details: {
         layers: [{ layer: 'conv', className: 'Conv2D', out: [16, 4] }, { layer: 'head', className: 'Dense', in: [64, 16] }],
-        recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5, seconds: 1 }],
-        fineTune: { engine: 'ort', samples: 640, seconds: 0.5, kept: true },
+        recovery: [{ step: 'removal', valAccuracy: 0.5, valLoss: 2, testAccuracy: 0.5 }],
+        fineTune: { engine: 'ort', samples: 640, finalLoss: 0.1, kept: true },
       },
+      timings: { seconds: 1, fineTuneSeconds: 0.5 },
     },
     { name: 'export', status: 'rejected', reason: 'below the floor', seconds: 1, onBudgetMiss: 'reject', cached: true, metrics: m(0.8, 250), artifacts: {}, options: {}, details: { formats: { onnx: { artifact: 'onnx/model.onnx', bytes: 1234, expectation: 'float', parity: { samples: 20, top1Agreement: 1, maxAbsDiff: 1e-6, accuracy: 0.9 }, check: { checker: 'onnx.checker 1.12.0', status: 'passed' } } } } },
   ],
@@ -59,7 +60,7 @@ test('report.md: the metrics table, reasons, and each stage its own section from
   assert.match(md, /## prune[\s\S]*\| conv \| Conv2D \|  \| 16 → 4 \|/);
   assert.match(md, /\| head \| Dense \| 64 → 16 \|  \|/);
   assert.match(md, /\| removal \| 50\.00% \| 50\.00% \| 2\.0000 \|/);
-  assert.match(md, /640 samples on ort/);
+  assert.match(md, /Fine-tuning: 640 samples on ort in 0\.5 s \(kept\)/, 'the wall time comes from the timings');
   assert.match(md, /## export[\s\S]*\| onnx \| 1,234 \| float \| 100\.00% \| 1\.00e-6 \| 90\.00% \| – \| passed \|/);
 });
 
