@@ -1,9 +1,10 @@
 /**
  * `npm run bench`'s prune rows: for the bundled example, the residual net (examples/fashion-resnet) and a
  * MobileNetV2 at 224×224×3 (bench/mobilenet-v2.ts), one cold pipeline run with only the `prune` stage in a child
- * process under `/usr/bin/time -v` (peak RSS, wall time), and from its report: params, MACs, accuracy and the
- * runner's latency of the output against the baseline (onnxruntime, 1 thread, batch 1 and 32, interleaved medians) before → after. The machine's load average is
- * recorded at the start and the end of each run: the machine is shared, and timings mean little without it.
+ * process under `/usr/bin/time -v` (peak RSS, wall time), and from its report: params, MACs, accuracy, the stage's
+ * phase times, and the runner's latency of the output against the baseline (onnxruntime, 1 thread, batch 1 and 32,
+ * interleaved medians) before → after. The machine's load average is recorded at the start and the end of each
+ * run: the machine is shared, and timings mean little without it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +31,8 @@ export interface PruneRow {
   macs: [number, number];
   valAccuracy: [number, number];
   testAccuracy: [number, number];
+  /** Seconds of the stage's phases (its timings.phases) and of the stage's run as a whole. */
+  phases: Record<string, number>;
   /** onnxruntime (1 thread) median ms, before → after, and the speed-up. */
   latency: { batchSize: number; before: number; after: number; speedup: number }[];
 }
@@ -83,6 +86,7 @@ export async function benchPrune(model: PruneBenchModel, log: (line: string) => 
       params: [report.baseline.params, after.params], macs: [report.baseline.macs, after.macs],
       valAccuracy: [report.baseline.valAccuracy, after.valAccuracy], testAccuracy: [report.baseline.testAccuracy, after.testAccuracy],
       latency,
+      phases: { ...((stage.timings as { phases?: Record<string, number> } | undefined)?.phases ?? {}) },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -92,17 +96,18 @@ export async function benchPrune(model: PruneBenchModel, log: (line: string) => 
 export function pruneTable(rows: (PruneRow | { model: PruneBenchModel; skipped: string })[]): string[] {
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   const n = (v: number) => v.toLocaleString('en-US');
-  const lines = ['| prune | status | wall | stage | peak RSS | params | MACs | val acc | test acc | ORT latency b1 (ms) | ORT latency b32 (ms) | load |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = ['| prune | status | wall | stage | stage phases | peak RSS | params | MACs | val acc | test acc | ORT latency b1 (ms) | ORT latency b32 (ms) | load |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     if ('skipped' in r) {
-      lines.push(`| ${r.model} | skipped: ${r.skipped} |||||||||||`);
+      lines.push(`| ${r.model} | skipped: ${r.skipped} ||||||||||||`);
       continue;
     }
     const lat = (b: number) => {
       const l = r.latency.find((x) => x.batchSize === b);
       return l ? `${l.before.toFixed(2)} → ${l.after.toFixed(2)} (${l.speedup.toFixed(2)}×)` : 'n/a';
     };
-    lines.push(`| ${r.model} | ${r.status} | ${r.wallSeconds.toFixed(0)} s | ${r.stageSeconds.toFixed(0)} s | ${r.peakRssMB.toFixed(0)} MB | ${n(r.params[0])} → ${n(r.params[1])} (${(r.params[0] / r.params[1]).toFixed(2)}×) | ` +
+    const phases = Object.entries(r.phases).filter(([, s]) => s >= 0.5).map(([p, s]) => `${p} ${s.toFixed(0)}`).join(', ') || 'n/a';
+    lines.push(`| ${r.model} | ${r.status} | ${r.wallSeconds.toFixed(0)} s | ${r.stageSeconds.toFixed(0)} s | ${phases} | ${r.peakRssMB.toFixed(0)} MB | ${n(r.params[0])} → ${n(r.params[1])} (${(r.params[0] / r.params[1]).toFixed(2)}×) | ` +
       `${n(r.macs[0])} → ${n(r.macs[1])} (${(r.macs[0] / r.macs[1]).toFixed(2)}×) | ${pct(r.valAccuracy[0])} → ${pct(r.valAccuracy[1])} | ${pct(r.testAccuracy[0])} → ${pct(r.testAccuracy[1])} | ${lat(1)} | ${lat(32)} | ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)} |`);
   }
   return lines;
