@@ -15,6 +15,7 @@ import type { LabelledSet } from '../data/types.ts';
 import { cloneIR, type LayerIR, type ModelIR } from '../ir.ts';
 import { footprint } from '../memory.ts';
 import { calibrationBatch, collectRows, featuresOf, RowCache, rowsWithin, sampleRows, type CalibrationSource, type RowSampling, type Rows } from '../recovery/calibration-rows.ts';
+import { collectRowsFromCut, cutActivations } from '../recovery/cut-rows.ts';
 import { isRefittable, refitLayer } from '../recovery/refit.ts';
 import { layerShapes } from './model-shapes.ts';
 import { keptIndices } from './remove-channels.ts';
@@ -42,6 +43,8 @@ export interface ReconstructOptions {
   seed: number;
   /** Engine that reads the calibration activations (default 'auto': onnxruntime when the model exports). */
   engine?: ActivationEngine;
+  /** Passes run only the candidate's layers past its cut, on the input model's activations there (default true). */
+  fromCut?: boolean;
 }
 
 export interface ReconstructTarget {
@@ -61,8 +64,11 @@ export interface LayerFit {
 }
 
 export interface Reconstructor {
-  /** `pruned` with its consumers refitted (a new IR), and how each fit went. */
-  run(pruned: ModelIR, targets: ReconstructTarget[]): Promise<{ ir: ModelIR; fits: LayerFit[] }>;
+  /**
+   * `pruned` with its consumers refitted (a new IR), how each fit went, and the cut tensors its passes started from
+   * (undefined: they ran the whole candidate).
+   */
+  run(pruned: ModelIR, targets: ReconstructTarget[]): Promise<{ ir: ModelIR; fits: LayerFit[]; cut?: string[] }>;
   /** Rows each consumer's fit uses (what the memory budget allowed). */
   rowsOf(layer: string): number | undefined;
   dispose(): void;
@@ -112,11 +118,21 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
       const order = new Map(out.layers.map((l, i) => [l.name, i]));
       const todo = targets.filter((t) => isRefittable(out.layers[order.get(t.layer)!]!)).sort((a, b) => order.get(a.layer)! - order.get(b.layer)!);
       const fits: LayerFit[] = [];
-      for (const wave of mergeWaves(waves(out, todo), opts.maxPasses ?? Number.POSITIVE_INFINITY)) {
+      const passes = mergeWaves(waves(out, todo), opts.maxPasses ?? Number.POSITIVE_INFINITY);
+      // With several passes, the input model's activations at the candidate's cut are computed once and each pass
+      // runs only the candidate's layers past it (cut-rows.ts); a cut too large for the budget is not used.
+      const all = todo.map((t) => samplingOf(t.layer));
+      const cut = passes.length > 1 && opts.engine !== 'tfjs' && opts.fromCut !== false
+        ? await cutActivations(original, out, all, source, { maxBytes: memory / 4, batchSize: passBatch(all) })
+        : undefined;
+      let fromCut = cut !== undefined;
+      for (const wave of passes) {
         const waveSamplings = wave.map((t) => samplingOf(t.layer));
         const teacher = await teacherRows(waveSamplings);
         // Read from `out` as it is now: refit() updates its weights in place, so upstream fits are seen.
-        const fresh = await collectRows(out, waveSamplings, source, { batchSize: passBatch(waveSamplings), engine: opts.engine });
+        const suffixRows = cut && (await collectRowsFromCut(out, cut, waveSamplings, passBatch(waveSamplings)));
+        fromCut &&= suffixRows !== undefined;
+        const fresh = suffixRows ?? (await collectRows(out, waveSamplings, source, { batchSize: passBatch(waveSamplings), engine: opts.engine }));
         for (const t of wave) {
           const [orig, now] = [teacher.get(t.layer)!, fresh.get(t.layer)!];
           const rows = { count: now.rows, nOrig: orig.features, nNew: now.features, orig: orig.values, new: now.values };
@@ -124,7 +140,7 @@ export async function createReconstructor(original: ModelIR, opts: ReconstructOp
           fits.push({ layer: t.layer, rows: now.rows, features: now.features, mseBefore, mseAfter });
         }
       }
-      return { ir: out, fits };
+      return { ir: out, fits, ...(fromCut ? { cut: cut!.tensors } : {}) };
     },
     rowsOf: (layer) => (byName.has(layer) && isRefittable(byName.get(layer)!) ? samplingOf(layer).rows : undefined),
     dispose: () => cache.clear(),

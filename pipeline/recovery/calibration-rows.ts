@@ -94,33 +94,51 @@ export interface CollectOptions {
  * activation reader with all their input layers as outputs, so a shared prefix runs once).
  */
 export async function collectRows(ir: ModelIR, samplings: RowSampling[], source: CalibrationSource, opts: CollectOptions): Promise<Map<string, Rows>> {
-  const result = new Map<string, Rows>();
-  if (samplings.length === 0) return result;
-  const needed = [...new Set(samplings.flatMap((s) => [...s.images]))].sort((a, b) => a - b);
+  if (samplings.length === 0) return new Map();
+  const needed = neededImages(samplings);
   const reader = await openActivationReader(ir, [...new Set(samplings.map((s) => s.input))], { engine: opts.engine });
   try {
-    const writers = samplings.map((s) => ({ s, shape: reader.sampleShapes[s.input]!, rows: undefined as Rows | undefined, next: 0 }));
     const order = needed.map((i) => source.order[i]!);
-    for (const batch of batches(source.set, opts.batchSize, order)) {
-      const outs = await reader.read(batch.x, batch.size, source.set.sampleShape);
-      for (const w of writers) {
-        const batchImages = needed.slice(batch.start, batch.start + batch.size);
-        const flat = positionsInBatch(w.s, batchImages);
-        if (flat.length === 0) continue;
-        const patch = w.s.view.rows(w.s.config, outs[w.s.input]!, w.shape, flat);
-        if (!w.rows) {
-          const features = patch.length / flat.length;
-          w.rows = { values: new Float32Array(w.s.rows * features), rows: w.s.rows, features };
-          result.set(w.s.layer, w.rows);
-        }
-        w.rows.values.set(patch, w.next * w.rows.features);
-        w.next += flat.length;
-      }
+    async function* outputs() {
+      for (const batch of batches(source.set, opts.batchSize, order)) yield { start: batch.start, size: batch.size, outs: await reader.read(batch.x, batch.size, source.set.sampleShape) };
     }
-    return result;
+    return await gatherRows(samplings, needed, reader.sampleShapes, outputs());
   } finally {
     reader.dispose();
   }
+}
+
+/** Calibration image indices (into `order`) any of the samplings reads, ascending. */
+export function neededImages(samplings: RowSampling[]): number[] {
+  return [...new Set(samplings.flatMap((s) => [...s.images]))].sort((a, b) => a - b);
+}
+
+/**
+ * The samplings' rows from their input layers' outputs, batch by batch: `outputs` yields, for consecutive runs of
+ * `needed` (from `start`, `size` images), each input layer's output (Keras layout, sample-major).
+ */
+export async function gatherRows(
+  samplings: RowSampling[], needed: number[], sampleShapes: Readonly<Record<string, number[]>>,
+  outputs: AsyncIterable<{ start: number; size: number; outs: Record<string, Float32Array> }>,
+): Promise<Map<string, Rows>> {
+  const result = new Map<string, Rows>();
+  const writers = samplings.map((s) => ({ s, shape: sampleShapes[s.input]!, rows: undefined as Rows | undefined, next: 0 }));
+  for await (const { start, size, outs } of outputs) {
+    const batchImages = needed.slice(start, start + size);
+    for (const w of writers) {
+      const flat = positionsInBatch(w.s, batchImages);
+      if (flat.length === 0) continue;
+      const patch = w.s.view.rows(w.s.config, outs[w.s.input]!, w.shape, flat);
+      if (!w.rows) {
+        const features = patch.length / flat.length;
+        w.rows = { values: new Float32Array(w.s.rows * features), rows: w.s.rows, features };
+        result.set(w.s.layer, w.rows);
+      }
+      w.rows.values.set(patch, w.next * w.rows.features);
+      w.next += flat.length;
+    }
+  }
+  return result;
 }
 
 /** The sampling's positions among `batchImages` (calibration indices of the batch, in order), flat over [batch, positions]. */

@@ -8,7 +8,7 @@ import { buildTfjsModel, irFromTfjsModel } from '../../../pipeline/io/tfjs-model
 import { createReconstructor, reconstructionTargets } from '../../../pipeline/prune/reconstruct.ts';
 import { removeChannels } from '../../../pipeline/prune/remove-channels.ts';
 import { predictFlat, randomInputs, randomizeWeights, sequentialCnn } from '../../fixtures/models.ts';
-import { silenceClasses } from './prunable-models.ts';
+import { depthwiseChain, silenceClasses } from './prunable-models.ts';
 import { randomInputSet } from '../../fixtures/sets.ts';
 
 before(async () => {
@@ -137,4 +137,42 @@ test('rows per fit follow the memory budget and reconstructionRows, not the numb
   assert.equal(await rowsFor(4000, 2 ** 30, 1000), 1000);
   assert.ok((await rowsFor(4000, 2 ** 20)) < 8192);
   assert.equal(await rowsFor(4000, 2 ** 20), await rowsFor(400, 2 ** 20));
+});
+
+test('from the cut: with several passes only the pruned part runs, on the input model\'s activations there, and the fits match the whole model\'s', async () => {
+  const m = depthwiseChain();
+  const ir = await irFromTfjsModel(m);
+  m.dispose();
+  const a = analyzeChannels(ir);
+  // sep's filters and fc's units: fc (reading sep's channels through the Flatten) and out (reading fc) are two
+  // waves; everything before sep is unchanged, so the cut is the activation sep reads.
+  const removed = new Set([...firstHalf(a, 'sep'), ...firstHalf(a, 'fc')]);
+  const pruned = removeChannels(ir, a, removed);
+  const targets = reconstructionTargets(a, removed);
+  const calibration = randomInputSet([10, 10, 2], 40, 9);
+  const rebuild = async (fromCut: boolean) => {
+    const r = await createReconstructor(ir, { calibration, batchSize: 16, ridge: 1e-3, maxRows: 4096, seed: 1, fromCut });
+    try {
+      return await r.run(pruned, targets);
+    } finally {
+      r.dispose();
+    }
+  };
+  const [viaCut, whole] = [await rebuild(true), await rebuild(false)];
+  assert.deepEqual(viaCut.cut, ['act']);
+  assert.equal(whole.cut, undefined);
+  assert.deepEqual(viaCut.fits.map((f) => f.layer), ['fc', 'out']);
+  assert.deepEqual(viaCut.fits.map((f) => [f.layer, f.rows]), whole.fits.map((f) => [f.layer, f.rows]));
+  // The same rows up to float reassociation at the graph boundary: the same fits and weights to 1e-4.
+  viaCut.fits.forEach((f, i) => {
+    const w = whole.fits[i]!;
+    assert.ok(Math.abs(f.mseAfter - w.mseAfter) <= 1e-4 * Math.max(w.mseAfter, 1e-12) + 1e-12, `${f.layer}: ${f.mseAfter} vs ${w.mseAfter}`);
+  });
+  for (const layer of ['fc', 'out']) {
+    const [x, y] = [viaCut.ir, whole.ir].map((model) => model.layers.find((l) => l.name === layer)!.weights.find((w) => w.name === 'kernel')!.values);
+    let [diff, scale] = [0, 0];
+    for (let i = 0; i < x!.length; i++) [diff, scale] = [Math.max(diff, Math.abs(x![i]! - y![i]!)), Math.max(scale, Math.abs(y![i]!))];
+    assert.ok(diff <= 1e-4 * scale, `${layer}: max |Δ| ${diff} of ${scale}`);
+  }
+  assert.ok((await outputError(ir, viaCut.ir)) < (await outputError(ir, pruned)));
 });
