@@ -114,13 +114,22 @@ function resolveLevel(h5: Hdf5File, all: VarsGroup[], prefix: string[], layers: 
     buckets.set(match[1]!, list);
   }
   for (const list of buckets.values()) list.sort((a, b) => a.index - b.index);
+  // Keras 3 numbers every layer of a class in the list, weightless ones too (a data-augmentation Sequential before a
+  // pretrained one holds `sequential`, the base `sequential_1`): when a class has exactly one group per layer, a
+  // layer takes the group at its own position among them.
+  const ofClass = (l: KerasLayerInfo) => layers.filter((x) => x.kerasClass === l.kerasClass);
+  const positional = (l: KerasLayerInfo) => {
+    const list = buckets.get(toSnakeCase(l.kerasClass));
+    const all = ofClass(l);
+    return list && list.length === all.length && all.length > needing.filter((x) => x.kerasClass === l.kerasClass).length ? list[all.indexOf(l)] : undefined;
+  };
   for (const layer of needing) {
     if (byName && !layer.children) {
       const g = direct[names.indexOf(layer.kerasName)]!;
       result.set(layer.name, layerVars(h5, g.varsPath, layer.kerasClass));
       continue;
     }
-    const next = buckets.get(toSnakeCase(layer.kerasClass))?.shift();
+    const next = positional(layer) ?? buckets.get(toSnakeCase(layer.kerasClass))?.shift();
     if (!next) throw missing(layer);
     if (layer.children) {
       resolveLevel(h5, all, [...prefix, container, next.key], layer.children, weighted, result);

@@ -93,6 +93,44 @@ test('a nested Sequential in a Keras 3 .keras is flattened and computes the same
   await assertMatches(file);
 });
 
+test('a data-augmentation Sequential before the base (Keras numbers it `sequential`, the base `sequential_1`) is left out, the base read from its own group', async () => {
+  const h5 = await h5Bytes((f) => {
+    const group = (path: string) => {
+      let g = f as unknown as { get(p: string): unknown; create_group(n: string): unknown };
+      for (const part of path.split('/')) g = ((g.get(part) as typeof g | null) ?? (g.create_group(part), g.get(part))) as typeof g;
+      return g as unknown as { create_dataset(o: object): void };
+    };
+    const put = (path: string, name: string) => weights.get(name)!.forEach((v, i) => group(`${path}/vars`).create_dataset({ name: String(i), data: v.values, shape: v.shape, dtype: '<f' }));
+    // Keras 3 writes a vars group for every layer, weightless ones too, and a RandomFlip's seed generator state.
+    for (const aug of ['random_flip', 'random_rotation']) {
+      group(`layers/sequential/layers/${aug}/vars`);
+      group(`layers/sequential/layers/${aug}/seed_generator/vars`).create_dataset({ name: '0', data: Int32Array.of(1337, 0), shape: [2], dtype: '<i' });
+    }
+    put('layers/sequential_1/layers/conv2d', 'conv2d');
+    put('layers/sequential_1/layers/batch_normalization', 'batch_normalization');
+    put('layers/sequential_1/layers/conv2d_1', 'conv2d_1');
+    put('layers/dense', 'dense');
+  });
+  const config = transferConfig(true) as { config: { layers: Array<Record<string, unknown>> } };
+  const tensor = (name: string, node: number) => ({ class_name: '__keras_tensor__', config: { shape: [null, 12, 12, 1], dtype: 'float32', keras_history: [name, node, 0] } });
+  const layer = (class_name: string, config: Record<string, unknown>) => ({ module: 'keras.layers', class_name, config: { trainable: true, dtype: 'float32', ...config }, registered_name: null, build_config: { input_shape: [null, 12, 12, 1] } });
+  const augment = {
+    module: 'keras', class_name: 'Sequential', registered_name: null, name: 'augment', inbound_nodes: [{ args: [tensor('input_layer', 0)], kwargs: {} }],
+    config: { name: 'augment', trainable: true, dtype: 'float32', layers: [
+      { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: [null, 12, 12, 1], dtype: 'float32', sparse: false, name: 'augment_input' }, registered_name: null },
+      layer('RandomFlip', { name: 'random_flip', mode: 'horizontal', seed: null, data_format: 'channels_last' }),
+      layer('RandomRotation', { name: 'random_rotation', factor: 0.1, fill_mode: 'reflect', interpolation: 'bilinear', seed: null, fill_value: 0, data_format: 'channels_last' }),
+    ] },
+  };
+  const [input, base, ...head] = config.config.layers;
+  base!.inbound_nodes = [{ args: [tensor('augment', 1)], kwargs: {} }];
+  config.config.layers = [input!, augment, base!, ...head];
+  const file = path.join(dir, 'augmented-transfer.keras');
+  const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  writeFileSync(file, zipSync({ 'metadata.json': text({ keras_version: '3.6.0' }), 'config.json': text(config), 'model.weights.h5': h5 }, { level: 0 }));
+  await assertMatches(file);
+});
+
 test("a nested Sequential in a tf.keras 2 .h5: the base's weights in one group, trainable first", async () => {
   const trainableFirst: Array<[string, string, number]> = [
     ['conv2d', 'kernel', 0], ['conv2d', 'bias', 1], ['batch_normalization', 'gamma', 0], ['batch_normalization', 'beta', 1],
