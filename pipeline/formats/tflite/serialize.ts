@@ -1,8 +1,9 @@
 /**
  * ModelSpec → the bytes of a .tflite file, through the flatc-generated schema code (schema/). The only file that
  * touches the FlatBuffer builder. Layout as TF's own converter writes it: identifier `TFL3`, schema version 3,
- * `buffers[0]` empty (activations point at it), one buffer per constant, constant data 16-byte aligned.
+ * `buffers[0]` empty (activations point at it), one buffer per distinct constant, constant data 16-byte aligned.
  */
+import { createHash } from 'node:crypto';
 import * as flatbuffers from 'flatbuffers';
 import { SlimnetError } from '../../errors.ts';
 import {
@@ -168,9 +169,20 @@ export function serializeTflite(spec: ModelSpec): Uint8Array {
   }
   const b = new flatbuffers.Builder(dataBytes + 256 * spec.tensors.length + 1024);
 
-  // Buffers: [0] empty, then one per constant tensor, then one per metadata entry.
+  // Buffers: [0] empty, then one per distinct constant, then one per metadata entry. Constants with the same bytes
+  // share a buffer (the schema allows it; TF's converter deduplicates too): an unrolled recurrent layer's weights
+  // are read by every time step.
   const bufferOffsets: flatbuffers.Offset[] = [buffer(b, undefined)];
-  const tensorBuffer = spec.tensors.map((t) => (t.data ? bufferOffsets.push(buffer(b, t.data)) - 1 : 0));
+  const seen = new Map<string, Array<{ data: Uint8Array; index: number }>>();
+  const tensorBuffer = spec.tensors.map((t) => {
+    if (!t.data) return 0;
+    const key = createHash('sha256').update(t.data).digest('hex');
+    const same = seen.get(key)?.find((e) => e.data.length === t.data!.length && e.data.every((v, i) => v === t.data![i]));
+    if (same) return same.index;
+    const index = bufferOffsets.push(buffer(b, t.data)) - 1;
+    seen.set(key, [...(seen.get(key) ?? []), { data: t.data, index }]);
+    return index;
+  });
   const metadataEntries = Object.entries(spec.metadata ?? {}).map(([name, data]) => ({ name, index: bufferOffsets.push(buffer(b, data)) - 1 }));
 
   const tensors = spec.tensors.map((t, i) => tensor(b, t, tensorBuffer[i]!));

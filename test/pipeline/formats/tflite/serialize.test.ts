@@ -19,6 +19,15 @@ test('a written model carries TFL3, schema version 3, an empty buffers[0] and 16
   assert.deepEqual(model.signatureKeys, ['serving_default']);
 });
 
+test('constants holding the same bytes share one buffer (an unrolled recurrent layer reads its weights at every step)', () => {
+  const spec = fullyConnectedSpec();
+  const [, weights, bias] = spec.tensors;
+  spec.tensors.push({ ...weights!, name: 'weights_again', data: weights!.data!.slice() }, { ...bias!, name: 'bias_changed', data: Uint8Array.from(bias!.data!, (v, i) => (i === 0 ? v ^ 1 : v)) });
+  const model = readTflite(serializeTflite(spec));
+  assert.deepEqual(model.bufferSizes.slice(1), [24, 8, 8]);
+  assert.deepEqual([...model.graph.tensors.at(-2)!.data!], [...weights!.data!]);
+});
+
 test('tensors, quantisation, operators and op codes round-trip', () => {
   const spec = fullyConnectedSpec();
   spec.tensors.push({
