@@ -10,7 +10,7 @@ import { splitBudget } from './budget.ts';
 import { createPredictor } from './evaluate.ts';
 import { labelWithTeacher, METRIC_NAMES, resolveQuality, type QualitySetting } from './quality.ts';
 import { formatPath, type ResolvedConfig } from './config.ts';
-import { isClass } from './layers/registry.ts';
+import { isClass, withConfig } from './layers/registry.ts';
 import { loadData } from './data/load-data.ts';
 import { defaultRunName } from './load-config.ts';
 import { initEngine } from './engine.ts';
@@ -93,11 +93,27 @@ export async function loadInputs(config: ResolvedConfig, log: (message: string) 
     inputShape: modelInputShape(model.ir),
     limit: config.evaluation.limit,
     // A regress model's outputs are not classes: there are no labels to check against them.
-    outputClasses: config.task === 'classify' ? modelOutputClasses(model.ir) : undefined,
+    outputClasses: config.task === 'classify' ? (sampleShape) => modelOutputClasses(withDataInputShape(model.ir, sampleShape)) : undefined,
   });
   const quality = resolveQuality(config.task, config.labels, loaded.labelled ?? true);
-  const data = await withTeacherLabels(loaded, quality, model.ir, evaluationWithin(config, model.ir));
-  return { backend, model, data, quality };
+  const bound = { ...model, ir: withDataInputShape(model.ir, loaded.train.sampleShape, log) };
+  const data = await withTeacherLabels(loaded, quality, bound.ir, evaluationWithin(config, bound.ir));
+  return { backend, model: bound, data, quality };
+}
+
+/**
+ * A model input with free dimensions (a text model's `Input(shape=(None,))`, a fully convolutional net's [null, null,
+ * 3]) takes the data's sample shape, which loadData fitted to it: shape inference, the exports and their runtimes
+ * need every size, and the data fix them for this run.
+ */
+export function withDataInputShape(ir: ModelIR, sampleShape: number[], log: (message: string) => void = () => {}): ModelIR {
+  const free = modelInputShape(ir);
+  if (free.every((d) => d !== null)) return ir;
+  const input = findLayer(ir, ir.inputs[0]!);
+  if (!isClass(input, 'InputLayer')) return ir;
+  log(`model input "${input.name}": free dimensions [${free.map((d) => d ?? 'null')}] set to the data's [${sampleShape}]`);
+  const bound = withConfig(input, { batchInputShape: [null, ...sampleShape] });
+  return { ...ir, layers: ir.layers.map((l) => (l === input ? bound : l)) };
 }
 
 export async function runPipeline(config: ResolvedConfig, opts: RunOptions = {}): Promise<PipelineResult> {

@@ -26,8 +26,11 @@ export interface LoadDataOptions {
   inputShape: (number | null)[];
   /** Keep a seeded random N samples of train (before validation is carved from it), of a separate validation set, of test. */
   limit?: { train?: number; validation?: number; test?: number };
-  /** Values per sample of the model's output (its classes): every label must be below it. */
-  outputClasses?: number;
+  /**
+   * Values per sample of the model's output (its classes): every label must be below it. A function is given the
+   * sample shape fitted to `inputShape` (a model with free input dimensions knows its output only then).
+   */
+  outputClasses?: number | ((sampleShape: number[]) => number);
 }
 
 const fmt = (shape: (number | null)[]) => `[${shape.map((d) => (d === null ? 'null' : d)).join(', ')}]`;
@@ -172,10 +175,11 @@ export async function loadData(spec: DataSpec, opts: LoadDataOptions): Promise<D
     throw new SlimnetError('CONFIG_INVALID', 'data.validation', 'a separate validation set needs labelled data; these data have none',
       'leave data.validation out: without labels, validation is carved from train and stages are measured against the input model');
   }
-  if (opts.outputClasses !== undefined && labelled) {
-    checkLabelRange(sets.train, opts.outputClasses, labelsFrom.train);
-    checkLabelRange(sets.test, opts.outputClasses, labelsFrom.test);
-    if (separate) checkLabelRange(separate.set, opts.outputClasses, separate.labelsFrom);
+  const outputClasses = typeof opts.outputClasses === 'function' ? opts.outputClasses(sampleShape) : opts.outputClasses;
+  if (outputClasses !== undefined && labelled) {
+    checkLabelRange(sets.train, outputClasses, labelsFrom.train);
+    checkLabelRange(sets.test, outputClasses, labelsFrom.test);
+    if (separate) checkLabelRange(separate.set, outputClasses, separate.labelsFrom);
   }
   const shaped = (s: LabelledSet): LabelledSet => ({ ...s, sampleShape: [...sampleShape] });
   const train = limitTo(shaped(sets.train), trainLimit, deriveSeed(opts.seed, 'limit:train'));
