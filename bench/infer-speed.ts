@@ -3,7 +3,8 @@
  * Dense 10 softmax on 28x28x1, random weights): tfjs on wasm vs the ONNX export on onnxruntime-node.
  * Usage: tsx bench/infer-speed.ts [--samples 2048] [--batch 256] [--runs 5]
  * Prints the median samples/s over `runs` timed passes after one warm-up pass, the outputs' parity, and the
- * batch-1 latency (what evaluate.ts's measureLatency times) through each engine's Predictor.
+ * batch-1 latency through each engine's Predictor (the public API; report.json's latency times onnxruntime's Run, see
+ * pipeline/measure/model-latency.ts).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';

@@ -7,7 +7,9 @@
  * - The input takes the same NHWC tensor the tfjs model takes; the graph transposes to NCHW once for its
  *   convolutions and pools and back to NHWC before Flatten/Reshape/Dense and at 4-D outputs, so one
  *   preprocessing serves both runtimes. A transpose that moves only size-1 axes is a Reshape; a Flatten read only
- *   by Dense layers flattens the NCHW tensor and their kernel rows are reordered instead (fold-flatten.ts).
+ *   by Dense layers flattens the NCHW tensor and their kernel rows are reordered instead (fold-flatten.ts). A 2-D
+ *   global pool over a channels-first map is GlobalAveragePool/GlobalMaxPool + Flatten, which onnxruntime runs
+ *   inside its blocked (NCHWc) layout, reordering C values back instead of the whole map.
  * - Opset 13 by default, IR version 8: every op used here has had its current semantics since opset 13
  *   (Softmax on a single axis, Clip/Pad taking tensors), opset 13 is what most runtimes (onnxruntime-web,
  *   mobile builds) support, and IR 8 / opset ≤ 17 is the newest the ONNX 1.12 checker in Debian accepts.

@@ -80,11 +80,21 @@ function windowPool1d(opType: 'MaxPool' | 'AveragePool'): LayerConverter<Pool1DC
   };
 }
 
-/** Global pools reduce every axis between the batch and the channels, in whatever layout the input is held. */
+/**
+ * Global pools reduce every axis between the batch and the channels, in whatever layout the input is held. Over a
+ * channels-first 2-D map they are GlobalAveragePool/GlobalMaxPool + Flatten instead: onnxruntime runs a Global*Pool
+ * inside its NCHWc blocked layout, so its reorder back to NCHW moves C values, where a Reduce made it reorder the
+ * whole H×W×C map first.
+ */
 function globalPoolOnnx(opType: 'ReduceMean' | 'ReduceMax'): LayerConverter<GlobalPoolConfig> {
   return ({ b, layer, inputs }) => {
     const x = inputs[0]!;
     const rank = x.shape.length;
+    if (rank === 4 && x.layout === 'nchw') {
+      const global = opType === 'ReduceMean' ? 'GlobalAveragePool' : 'GlobalMaxPool';
+      const pooled = b.op(global, [x.name], {}, `${layer.name}/${global}`);
+      return { name: b.op('Flatten', [pooled], { axis: { i: 1 } }, `${layer.name}/flatten`), layout: 'keras' };
+    }
     const axes = Array.from({ length: rank - 2 }, (_, i) => onnxAxis(i + 1, rank, x.layout));
     return { name: b.op(opType, [x.name], { axes: { ints: axes }, keepdims: { i: 0 } }, `${layer.name}/${opType}`), layout: 'keras' };
   };

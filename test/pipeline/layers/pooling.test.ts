@@ -47,6 +47,7 @@ const cases: LayerCase[] = [
   ...pool2dCases(10),
   ...pool1dCases(6),
   { name: 'global_avg_2d', inputShape: [5, 6, 3], layers: () => [conv(4), tf.layers.globalAveragePooling2d({ name: UNDER }), tf.layers.dense({ units: 2 })], macs: none },
+  { name: 'global_max_2d', inputShape: [4, 5, 2], layers: () => [conv(8), tf.layers.globalMaxPooling2d({ name: UNDER })], macs: none },
   { name: 'global_max_2d_on_input', inputShape: [5, 6, 3], layers: () => [tf.layers.globalMaxPooling2d({ name: UNDER })], macs: none },
   { name: 'global_avg_1d', inputShape: [6, 4], layers: () => [tf.layers.dense({ units: 3 }), tf.layers.globalAveragePooling1d({ name: UNDER })], macs: none },
   { name: 'global_max_1d', inputShape: [6, 4], layers: () => [tf.layers.globalMaxPooling1d({ name: UNDER })], macs: none },
