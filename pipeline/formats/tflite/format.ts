@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { calibrateActivations, calibrationOptions, calibrationSamples, currentCalibration } from '../../activation-calibration.ts';
 import { writeFileAtomic } from '../../io/atomic.ts';
+import type { ActivationRange } from '../../ir.ts';
 import { problemOf } from '../coverage.ts';
 import type { ExportFormat } from '../types.ts';
 import { exportTflite } from './export.ts';
@@ -48,6 +49,15 @@ const int8Options = z.strictObject({
   calibration: calibrationOptions.prefault({}).describe('used when the model carries no calibration of its own (a quantize stage with int8 activations gives it one)'),
 });
 
+/**
+ * A range for every tensor, so that coverage can ask the int8 writer which layers it takes (the recurrent layers and
+ * Embedding refuse int8) before any calibration exists. Only the answer is kept; nothing written with it ships.
+ */
+const ANY_RANGE = new Proxy({} as Record<string, ActivationRange>, {
+  get: () => ({ min: -1, max: 1 }),
+  getOwnPropertyDescriptor: () => ({ value: { min: -1, max: 1 }, configurable: true, enumerable: true, writable: false }),
+});
+
 export const tfliteInt8Format: ExportFormat<typeof int8Options> = {
   id: 'tflite-int8',
   description: 'TensorFlow Lite, full-integer int8 with float32 input/output (one .tflite), checked in TensorFlow\'s TFLite runtime',
@@ -70,7 +80,7 @@ export const tfliteInt8Format: ExportFormat<typeof int8Options> = {
   load: (file) => loadTflite(file),
   // The float conversion answers which layers TFLite can hold without calibrating; an int8-only refusal (a
   // recurrent layer) still comes from the writer, as one line naming the layer.
-  coverage: (ir) => problemOf(() => exportTflite(ir)),
+  coverage: (ir) => problemOf(() => exportTflite(ir, { numerics: 'int8', ranges: ANY_RANGE })),
   unavailable: runtimeUnavailable,
   parity: () => ({ kind: 'quantized', why: 'full-integer int8' }),
 };

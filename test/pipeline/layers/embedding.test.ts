@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { analyzeChannels } from '../../../pipeline/graph/channel-groups.ts';
 import { isSlimnetError } from '../../../pipeline/errors.ts';
+import { tfliteFormat, tfliteInt8Format } from '../../../pipeline/formats/tflite/format.ts';
 import { findCut } from '../../../pipeline/graph/cut.ts';
 import { cloneIR } from '../../../pipeline/ir.ts';
 import { irFromTfjsModel } from '../../../pipeline/io/tfjs-model.ts';
@@ -92,6 +93,15 @@ test('a candidate that changes the LSTM after a masking Embedding is cut at the 
   const headOnly = cloneIR(reference);
   headOnly.layers.find((l) => l.name === 'head')!.weights[0]!.values[0]! += 1;
   assert.deepEqual(findCut(reference, headOnly), { tensors: ['rnn'], suffix: ['head'] });
+});
+
+test('format coverage (slimnet inspect): TFLite float32 takes the text model, TFLite int8 names the Embedding it refuses', async () => {
+  const m = tf.sequential();
+  m.add(tf.layers.embedding({ inputShape: [5], inputDim: 4, outputDim: 3, maskZero: true, name: 'emb' }));
+  m.add(tf.layers.lstm({ units: 2, name: 'rnn' }));
+  const ir = await irFromTfjsModel(randomizeWeights(m, 1));
+  assert.equal(await tfliteFormat.coverage(ir), undefined);
+  assert.match((await tfliteInt8Format.coverage(ir))!, /^layer "emb" \(Embedding\): TFLite export does not support Embedding layers in int8/);
 });
 
 test('the config parse: dims required and positive, input_length checked against the input', () => {
