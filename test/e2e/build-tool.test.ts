@@ -117,9 +117,11 @@ test('two clean runs (own cache, own output) through every stage give byte-ident
   for (const l of [a.report.baselineLatency!, ...a.report.stages.map((s) => s.latency!)]) {
     assert.deepEqual(l.batches.map((x) => x.batchSize), [1, 4]);
     for (const x of l.batches) assert.ok(x.model.p25 <= x.model.median && x.model.median <= x.model.p75 && x.speedup > 0);
-    // onnxruntime's Run timed directly, and the public API in the same rounds beside it.
+    // onnxruntime's Run timed directly, and the public API in the same rounds beside it (at least at the smallest
+    // batch, where its per-call cost matters).
     assert.equal(l.method, 'ort-run');
-    for (const x of l.batches) assert.ok(x.publicApi!.model.runs === x.model.runs && x.publicApi!.speedup > 0);
+    const smallest = l.batches[0]!;
+    assert.ok(smallest.publicApi!.model.runs === smallest.model.runs && smallest.publicApi!.speedup > 0);
   }
   assert.equal(a.report.baselineLatency!.reference, 'itself');
   assert.ok((a.report.stages[3]!.timings as { latencyMs: Record<string, unknown> }).latencyMs.onnx, 'export times each artifact, in timings');
