@@ -132,7 +132,7 @@ const eventLoopTurn = { name: 'event-loop turn', run: () => new Promise<void>((r
  * event-loop turn, interleaved round by round in rotating order. Models are [baseline, floor, ...candidates].
  */
 async function interleaved(batch: number): Promise<{ method: OrtTiming; refused?: string; run: number[][]; api: number[][]; turn: number[] }> {
-  const timed = await openOrtTimed(Object.entries(models).map(([name, bytes]) => ({ name, bytes })), input.subarray(0, batch * sampleSize), [batch, ...sampleShape]);
+  const timed = await openOrtTimed(Object.entries(models).map(([name, bytes]) => ({ name, bytes })), input.subarray(0, batch * sampleSize), [batch, ...sampleShape], { keepPublicApi: true });
   try {
     const runners = [...timed.runners, ...(timed.method === 'ort-run' ? timed.publicApi : []), eventLoopTurn];
     const times = runners.map(() => [] as number[]);

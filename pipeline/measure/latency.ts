@@ -118,7 +118,10 @@ export interface OrtTimedModels {
   refused?: string;
   /** Per model, in the order given: one inference by `method` on the feeds given. */
   runners: LatencyRunner[];
-  /** Per model: one inference through the public API, on the same feeds (the same session options). */
+  /**
+   * Per model: one inference through the public API, on the same feeds (the same session options). With method
+   * `ort-run` only when asked for (`keepPublicApi`); with `public-api` these are the runners.
+   */
   publicApi: LatencyRunner[];
   release(): Promise<void>;
 }
@@ -128,12 +131,42 @@ export interface OrtTimedOptions {
   threads?: number;
   /** Where onnxruntime-node's binding comes from (tests pass others to check the fallback). */
   loadBinding?: BindingLoader;
+  /**
+   * Keep each model's public-API session beside its binding session, to time both (default false: the public
+   * session is released once it has checked the binding's output, so a large model holds one session, not two).
+   */
+  keepPublicApi?: boolean;
+}
+
+const disposeOutputs = (out: Record<string, ort.Tensor>) => {
+  for (const t of Object.values(out)) t.dispose();
+};
+
+/** Public-API sessions for every model: the fallback when the binding is refused for any of them. */
+async function openPublicOnly(models: { name: string; bytes: Uint8Array }[], x: Float32Array, dims: number[], options: ort.InferenceSession.SessionOptions, refused: string): Promise<OrtTimedModels> {
+  const sessions: ort.InferenceSession[] = [];
+  const release = async () => void (await Promise.all(sessions.splice(0).map((s) => s.release())));
+  try {
+    const runners = [];
+    for (const m of models) {
+      const s = await ort.InferenceSession.create(m.bytes, options);
+      sessions.push(s);
+      const feeds = { [s.inputNames[0]!]: new ort.Tensor('float32', x, dims) };
+      runners.push({ name: m.name, run: async () => disposeOutputs(await s.run(feeds)) });
+    }
+    return { method: 'public-api', refused, runners, publicApi: runners, release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
 }
 
 /**
  * onnxruntime sessions for `models` (ONNX bytes), each fed `x` as its one input of shape `dims`, ready to time: by
  * onnxruntime's own Run when the binding works for every model, else every model through the public API — the
  * same method for all, so a comparison never mixes them. Outputs are every model output, released after each call.
+ * Models are opened one at a time, each public session checking its binding session's output, so at most one
+ * session more than the timed ones exists at once.
  */
 export async function openOrtTimed(models: { name: string; bytes: Uint8Array }[], x: Float32Array, dims: number[], opts: OrtTimedOptions = {}): Promise<OrtTimedModels> {
   const options = ortSessionOptions({ threads: opts.threads ?? 1 });
@@ -144,24 +177,28 @@ export async function openOrtTimed(models: { name: string; bytes: Uint8Array }[]
     await Promise.all(sessions.splice(0).map((s) => s.release()));
   };
   try {
-    for (const m of models) sessions.push(await ort.InferenceSession.create(m.bytes, options));
-    const feeds = sessions.map((s) => ({ [s.inputNames[0]!]: new ort.Tensor('float32', x, dims) }));
-    let refused: string | undefined;
-    for (const [i, m] of models.entries()) {
-      const opened = await openBindingSession(m.bytes, options, feeds[i]!, sessions[i]!, opts.loadBinding ?? loadOrtBinding);
+    const runners: LatencyRunner[] = [];
+    const publicApi: LatencyRunner[] = [];
+    for (const m of models) {
+      const session = await ort.InferenceSession.create(m.bytes, options);
+      const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', x, dims) };
+      const opened = await openBindingSession(m.bytes, options, feeds, session, opts.loadBinding ?? loadOrtBinding);
       if (!opened.session) {
-        refused = opened.refused;
-        break;
+        await session.release();
+        await release();
+        return await openPublicOnly(models, x, dims, options, opened.refused);
       }
-      native.push(opened.session);
+      const direct = opened.session;
+      native.push(direct);
+      runners.push({ name: m.name, run: async () => disposeOutputs(direct.run(feeds)) });
+      if (opts.keepPublicApi) {
+        sessions.push(session);
+        publicApi.push({ name: m.name, run: async () => disposeOutputs(await session.run(feeds)) });
+      } else {
+        await session.release();
+      }
     }
-    if (refused !== undefined) for (const n of native.splice(0)) n.release();
-    const dispose = (out: Record<string, ort.Tensor>) => {
-      for (const t of Object.values(out)) t.dispose();
-    };
-    const publicApi = sessions.map((s, i) => ({ name: models[i]!.name, run: async () => dispose(await s.run(feeds[i]!)) }));
-    const runners = refused !== undefined ? publicApi : native.map((n, i) => ({ name: models[i]!.name, run: async () => dispose(n.run(feeds[i]!)) }));
-    return { method: refused !== undefined ? 'public-api' : 'ort-run', ...(refused !== undefined ? { refused } : {}), runners, publicApi, release };
+    return { method: 'ort-run', runners, publicApi, release };
   } catch (e) {
     await release();
     throw e;
@@ -242,9 +279,9 @@ export async function compareOnnxLatency(
   for (const batchSize of opts.batchSizes) {
     const x = new Float32Array(batchSize * per);
     for (let i = 0; i < batchSize; i++) x.set(input.x.subarray((i % available) * per, ((i % available) + 1) * per), i * per);
-    const timed = await openOrtTimed(named, x, [batchSize, ...input.sampleShape], opts);
+    const timed = await openOrtTimed(named, x, [batchSize, ...input.sampleShape], { ...opts, keepPublicApi: opts.publicApi });
     try {
-      const both = opts.publicApi && timed.method === 'ort-run';
+      const both = opts.publicApi === true && timed.method === 'ort-run';
       const times = await interleave(both ? [...timed.runners, ...timed.publicApi] : timed.runners, { warmup: opts.warmup ?? 2, rounds: opts.rounds(batchSize) });
       results.push({
         batchSize,

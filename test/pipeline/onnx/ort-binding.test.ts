@@ -96,12 +96,20 @@ test('a binding that is missing, reshaped, throwing or computing something else 
 
 test('timing sessions: onnxruntime Run through the binding, or every model through the public API when it is refused', async () => {
   const models = [{ name: 'a', bytes }, { name: 'b', bytes }];
-  const direct = await openOrtTimed(models, x, [2, 3]);
+  const direct = await openOrtTimed(models, x, [2, 3], { keepPublicApi: true });
   assert.equal(direct.method, 'ort-run');
   assert.equal(direct.refused, undefined);
+  assert.equal(direct.publicApi.length, 2);
   for (const r of [...direct.runners, ...direct.publicApi]) await r.run();
   assert.notEqual(direct.runners[0], direct.publicApi[0]);
   await direct.release();
+
+  // Without keepPublicApi the public sessions only check the binding's output: one session per model is timed.
+  const lean = await openOrtTimed(models, x, [2, 3]);
+  assert.equal(lean.method, 'ort-run');
+  assert.deepEqual(lean.publicApi, []);
+  for (const r of lean.runners) await r.run();
+  await lean.release();
 
   // The second model's binding fails its probe: neither model is timed through the binding (no mixed methods).
   let opened = 0;
