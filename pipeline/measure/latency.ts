@@ -232,7 +232,7 @@ export async function comparePredictorLatency(predictors: Predictor[], set: Labe
   return (await compareLatency(runners, { warmup: opts.warmup ?? 3, rounds })).stats;
 }
 
-export interface OnnxLatencyOptions extends OrtTimedOptions {
+export interface OnnxLatencyOptions extends Omit<OrtTimedOptions, 'keepPublicApi'> {
   batchSizes: number[];
   /** Timed rounds at batch size b (e.g. fewer for large batches of a large model). */
   rounds: (batchSize: number) => number;
@@ -279,7 +279,7 @@ export async function compareOnnxLatency(
   for (const batchSize of opts.batchSizes) {
     const x = new Float32Array(batchSize * per);
     for (let i = 0; i < batchSize; i++) x.set(input.x.subarray((i % available) * per, ((i % available) + 1) * per), i * per);
-    const timed = await openOrtTimed(named, x, [batchSize, ...input.sampleShape], { ...opts, keepPublicApi: opts.publicApi });
+    const timed = await openOrtTimed(named, x, [batchSize, ...input.sampleShape], { threads: opts.threads, loadBinding: opts.loadBinding, keepPublicApi: opts.publicApi });
     try {
       const both = opts.publicApi === true && timed.method === 'ort-run';
       const times = await interleave(both ? [...timed.runners, ...timed.publicApi] : timed.runners, { warmup: opts.warmup ?? 2, rounds: opts.rounds(batchSize) });

@@ -106,8 +106,8 @@ export async function measureLatency(
     // The public API's extra cost is per call, the same at any batch size: it is timed beside onnxruntime's Run at
     // the smallest batch, where it is a visible share; at larger batches it is noise and would double the sessions.
     const smallest = Math.min(...settings.batchSizes);
+    const models = [{ name: 'reference', bytes: onnx[1] }, { name: 'model', bytes: onnx[0] }];
     for (const batchSize of settings.batchSizes) {
-      const models = [{ name: 'reference', bytes: onnx[1] }, { name: 'model', bytes: onnx[0] }];
       const timed = await openOrtTimed(models, batchOf(set, batchSize), [batchSize, ...set.sampleShape], { keepPublicApi: batchSize === smallest });
       try {
         const both = timed.method === 'ort-run' && timed.publicApi.length > 0;
